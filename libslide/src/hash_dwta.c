@@ -1,0 +1,205 @@
+/*
+ * Densified winner-take-all hashing (DWTA; Chen & Shrivastava, "Densified Winner Take All (WTA)
+ * Hashing for Sparse Datasets", UAI 2018).
+ *
+ * H = K * L sub-hashes. Sub-hash h looks at `bin_size` input dimensions (a "bin") and returns the
+ * position (0..bin_size-1) of the largest non-zero value in it. Bins are cut from repeated random
+ * permutations of the input dimensions, so every dimension appears in about H * bin_size / dim bins.
+ * A bin with no non-zero value is "empty" and borrows the code of another sub-hash chosen by a fixed
+ * random probe sequence (densification), so sparse inputs still get full codes.
+ * Table t's code concatenates sub-hashes t*K .. t*K+K-1, log2(bin_size) bits each.
+ * Exact zeros count as empty in both the dense and the sparse path, so a dense vector and the same
+ * vector given sparsely hash identically.
+ */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "hash_family.h"
+#include "rng.h"
+#include "slide/slide.h"
+
+#define DWTA_PROBES 64
+
+typedef struct dwta_state {
+    uint32_t dim, k, tables, bin_size, bin_bits, n_hashes;
+    uint64_t seed;
+    uint32_t *pos_dim;  /* [n_hashes * bin_size]: input dimension read at each bin position */
+    uint32_t *dim_ptr;  /* [dim + 1]: CSR from dimension to the positions reading it */
+    uint32_t *dim_pos;  /* [n_hashes * bin_size] */
+} dwta_state;
+
+static int dwta_can_run(void) { return 1; }
+
+static void dwta_destroy(void *state)
+{
+    dwta_state *s = state;
+    if (!s)
+        return;
+    free(s->pos_dim);
+    free(s->dim_ptr);
+    free(s->dim_pos);
+    free(s);
+}
+
+static int dwta_create(const slide_hash_params *p, void **out)
+{
+    uint32_t bits = 0;
+    while ((1u << bits) < p->bin_size)
+        bits++;
+    if (p->bin_size < 2 || p->bin_size > 256 || (1u << bits) != p->bin_size)
+        return slide_fail(SLIDE_E_INVALID, "dwta: bin_size must be a power of two in [2, 256], got %u", p->bin_size);
+    if (p->k == 0 || p->tables == 0 || p->input_dim == 0)
+        return slide_fail(SLIDE_E_INVALID, "dwta: k, tables and input_dim must be positive");
+    if ((uint64_t)p->k * bits > 32)
+        return slide_fail(SLIDE_E_INVALID, "dwta: k * log2(bin_size) = %u bits exceeds 32", p->k * bits);
+    uint64_t positions = (uint64_t)p->k * p->tables * p->bin_size;
+    if (positions > (1u << 26))
+        return slide_fail(SLIDE_E_INVALID, "dwta: k * tables * bin_size = %llu is too large",
+                          (unsigned long long)positions);
+
+    dwta_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
+    s->dim = p->input_dim;
+    s->k = p->k;
+    s->tables = p->tables;
+    s->bin_size = p->bin_size;
+    s->bin_bits = bits;
+    s->n_hashes = p->k * p->tables;
+    s->seed = p->seed;
+    uint32_t np = (uint32_t)positions;
+    s->pos_dim = malloc(sizeof(uint32_t) * np);
+    s->dim_ptr = calloc((size_t)s->dim + 1, sizeof(uint32_t));
+    s->dim_pos = malloc(sizeof(uint32_t) * np);
+    uint32_t *perm = malloc(sizeof(uint32_t) * s->dim);
+    if (!s->pos_dim || !s->dim_ptr || !s->dim_pos || !perm) {
+        free(perm);
+        dwta_destroy(s);
+        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
+    }
+    slide_rng rng = {slide_seed3(p->seed, 0xD37A, 0, 0)};
+    for (uint32_t filled = 0; filled < np;) {
+        for (uint32_t d = 0; d < s->dim; d++)
+            perm[d] = d;
+        slide_shuffle_u32(&rng, perm, s->dim);
+        for (uint32_t d = 0; d < s->dim && filled < np; d++)
+            s->pos_dim[filled++] = perm[d];
+    }
+    free(perm);
+    for (uint32_t i = 0; i < np; i++)
+        s->dim_ptr[s->pos_dim[i] + 1]++;
+    for (uint32_t d = 0; d < s->dim; d++)
+        s->dim_ptr[d + 1] += s->dim_ptr[d];
+    /* Fill dim_pos in increasing position order, using pos_dim counts as cursors. */
+    uint32_t *cursor = malloc(sizeof(uint32_t) * s->dim);
+    if (!cursor) {
+        dwta_destroy(s);
+        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
+    }
+    memcpy(cursor, s->dim_ptr, sizeof(uint32_t) * s->dim);
+    for (uint32_t i = 0; i < np; i++)
+        s->dim_pos[cursor[s->pos_dim[i]]++] = i;
+    free(cursor);
+    *out = s;
+    return SLIDE_OK;
+}
+
+static uint32_t dwta_code_bits(const void *state)
+{
+    const dwta_state *s = state;
+    return s->k * s->bin_bits;
+}
+
+/* Scratch: best value and winning position per sub-hash. */
+static size_t dwta_scratch_bytes(const void *state)
+{
+    const dwta_state *s = state;
+    return (size_t)s->n_hashes * (sizeof(float) + sizeof(int32_t));
+}
+
+static size_t dwta_memory_bytes(const void *state)
+{
+    const dwta_state *s = state;
+    return sizeof *s + sizeof(uint32_t) * ((size_t)s->n_hashes * s->bin_size * 2 + s->dim + 1);
+}
+
+/* Densifies empty sub-hashes (arg < 0) and packs K sub-hashes per table into codes. */
+static void dwta_finish(const dwta_state *s, const int32_t *arg, uint32_t *codes)
+{
+    for (uint32_t t = 0; t < s->tables; t++) {
+        uint32_t code = 0;
+        for (uint32_t j = 0; j < s->k; j++) {
+            uint32_t h = t * s->k + j;
+            int32_t a = arg[h];
+            for (uint32_t probe = 1; a < 0 && probe <= DWTA_PROBES; probe++) {
+                uint32_t other = (uint32_t)(slide_seed3(s->seed, h, probe, 0x0DE5) % s->n_hashes);
+                a = arg[other];
+            }
+            code |= (uint32_t)(a < 0 ? 0 : a) << (j * s->bin_bits);
+        }
+        codes[t] = code;
+    }
+}
+
+static void dwta_hash_dense(const void *state, const float *x, uint32_t *codes, void *scratch)
+{
+    const dwta_state *s = state;
+    int32_t *arg = scratch;
+    for (uint32_t h = 0; h < s->n_hashes; h++) {
+        const uint32_t *bin = s->pos_dim + (size_t)h * s->bin_size;
+        float best = -FLT_MAX;
+        int32_t a = -1;
+        for (uint32_t b = 0; b < s->bin_size; b++) {
+            float v = x[bin[b]];
+            if (v != 0.0f && v > best) {
+                best = v;
+                a = (int32_t)b;
+            }
+        }
+        arg[h] = a;
+    }
+    dwta_finish(s, arg, codes);
+}
+
+static void dwta_hash_sparse(const void *state, const int32_t *idx, const float *val, uint32_t nnz,
+                             uint32_t *codes, void *scratch)
+{
+    const dwta_state *s = state;
+    int32_t *arg = scratch;
+    float *best = (float *)(arg + s->n_hashes);
+    for (uint32_t h = 0; h < s->n_hashes; h++) {
+        arg[h] = -1;
+        best[h] = -FLT_MAX;
+    }
+    /* Ties are broken towards the lower bin position, as in the dense path. */
+    for (uint32_t i = 0; i < nnz; i++) {
+        float v = val[i];
+        if (v == 0.0f)
+            continue;
+        uint32_t d = (uint32_t)idx[i];
+        for (uint32_t e = s->dim_ptr[d]; e < s->dim_ptr[d + 1]; e++) {
+            uint32_t p = s->dim_pos[e];
+            uint32_t h = p / s->bin_size, b = p % s->bin_size;
+            if (v > best[h] || (v == best[h] && (int32_t)b < arg[h])) {
+                best[h] = v;
+                arg[h] = (int32_t)b;
+            }
+        }
+    }
+    dwta_finish(s, arg, codes);
+}
+
+const slide_hash_family slide_hash_dwta = {
+    .api_version = SLIDE_HASH_API_VERSION,
+    .name = "dwta",
+    .can_run = dwta_can_run,
+    .create = dwta_create,
+    .destroy = dwta_destroy,
+    .code_bits = dwta_code_bits,
+    .scratch_bytes = dwta_scratch_bytes,
+    .memory_bytes = dwta_memory_bytes,
+    .hash_dense = dwta_hash_dense,
+    .hash_sparse = dwta_hash_sparse,
+};

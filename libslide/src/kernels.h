@@ -1,0 +1,58 @@
+/*
+ * Leaf numeric kernels: one implementation per instruction set (kernels_scalar.c, kernels_avx2.c,
+ * kernels_avx512.c), chosen once at start-up by cpu.c. Kernels never allocate, never start threads and
+ * never keep state; they are called from many OpenMP threads at once on disjoint outputs.
+ *
+ * Alignment: callers pass weight rows that start on 64-byte boundaries, but kernels must accept any
+ * alignment (they use unaligned loads) and any length, including 0 and odd tails.
+ */
+#ifndef SLIDE_KERNELS_H
+#define SLIDE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum slide_isa {
+    SLIDE_ISA_SCALAR = 0,
+    SLIDE_ISA_AVX2 = 1,   /* AVX2 + FMA */
+    SLIDE_ISA_AVX512 = 2  /* AVX-512F */
+} slide_isa;
+
+typedef struct slide_kernels {
+    /* sum_i a[i] * b[i] */
+    float (*dot)(const float *a, const float *b, size_t n);
+    /* sum_i w[idx[i]] * val[i]   (sparse vector against a dense row) */
+    float (*dot_sparse)(const float *w, const int32_t *idx, const float *val, size_t nnz);
+    /* y[i] += a * x[i] */
+    void (*axpy)(float *y, float a, const float *x, size_t n);
+    /* y[idx[i]] += a * val[i]; idx has no duplicates */
+    void (*axpy_sparse)(float *y, float a, const int32_t *idx, const float *val, size_t nnz);
+    /*
+     * Adam on one row, gradient g: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
+     * w -= lr_t * m / (sqrt(v) + eps_t). The caller folds bias correction into lr_t and eps_t.
+     */
+    void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
+                 float eps_t);
+    /* w[i] -= lr * g[i] */
+    void (*sgd)(float *w, const float *g, size_t n, float lr);
+    /* out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows */
+    void (*dot_rows)(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out);
+} slide_kernels;
+
+/* Implementations; each fills the table for its instruction set. */
+void slide_kernels_fill_scalar(slide_kernels *k);
+void slide_kernels_fill_avx2(slide_kernels *k);
+void slide_kernels_fill_avx512(slide_kernels *k);
+
+/*
+ * The kernel table for this CPU, chosen once (thread-safe). The environment variable SLIDE_ISA
+ * ("scalar", "avx2", "avx512") caps the instruction set, for tests and comparisons.
+ */
+const slide_kernels *slide_kernels_get(void);
+/* Instruction set behind slide_kernels_get(). */
+slide_isa slide_kernels_isa(void);
+/* Best instruction set this CPU and build support (ignores SLIDE_ISA). */
+slide_isa slide_cpu_best_isa(void);
+const char *slide_isa_name(slide_isa isa);
+
+#endif

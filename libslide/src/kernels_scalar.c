@@ -1,0 +1,72 @@
+/*
+ * Plain C reference kernels. Every SIMD version is tested against these, so they stay simple: one pass,
+ * in index order, float accumulation. Any alignment and any length (including 0) is fine.
+ */
+#include <math.h>
+
+#include "kernels.h"
+
+static float dot_scalar(const float *a, const float *b, size_t n)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static float dot_sparse_scalar(const float *w, const int32_t *idx, const float *val, size_t nnz)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < nnz; i++)
+        s += w[idx[i]] * val[i];
+    return s;
+}
+
+static void axpy_scalar(float *y, float a, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static void axpy_sparse_scalar(float *y, float a, const int32_t *idx, const float *val, size_t nnz)
+{
+    for (size_t i = 0; i < nnz; i++)
+        y[idx[i]] += a * val[i];
+}
+
+static void adam_scalar(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
+                        float b2, float eps_t)
+{
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        const float mi = b1 * m[i] + c1 * g[i];
+        const float vi = b2 * v[i] + c2 * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= lr_t * mi / (sqrtf(vi) + eps_t);
+    }
+}
+
+static void sgd_scalar(float *w, const float *g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] -= lr * g[i];
+}
+
+static void dot_rows_scalar(const float *rows, size_t stride, size_t m, const float *x, size_t n,
+                            float *out)
+{
+    for (size_t j = 0; j < m; j++)
+        out[j] = dot_scalar(rows + j * stride, x, n);
+}
+
+void slide_kernels_fill_scalar(slide_kernels *k)
+{
+    k->dot = dot_scalar;
+    k->dot_sparse = dot_sparse_scalar;
+    k->axpy = axpy_scalar;
+    k->axpy_sparse = axpy_sparse_scalar;
+    k->adam = adam_scalar;
+    k->sgd = sgd_scalar;
+    k->dot_rows = dot_rows_scalar;
+}

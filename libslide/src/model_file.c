@@ -1,0 +1,486 @@
+/*
+ * Model files.
+ *
+ * Layout (little-endian):
+ *   header  : magic "SLIDEMDL" | u32 format version | u32 0x01020304 (byte-order check) |
+ *             u64 payload bytes
+ *   payload : network description, then per layer: rows (weights, then Adam moments), biases (and their
+ *             moments), and for sampled layers the hash tables (bucket counts, slots, insertion RNG
+ *             states), so a loaded network resumes training exactly where the saved one stopped
+ *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
+ *
+ * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
+ * the directory, so <path> always holds either the previous complete file or the new one.
+ * Loading checks magic, version, byte order, size and checksum before returning a network.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "network.h"
+
+#define MODEL_MAGIC "SLIDEMDL"
+#define MODEL_VERSION 1u
+#define MODEL_ENDIAN 0x01020304u
+#define MODEL_MAX_LAYERS 64u
+
+/* ------------------------------------------------------------------ checksum */
+
+typedef struct hasher {
+    uint64_t h;
+    unsigned char pend[8];
+    size_t npend;
+} hasher;
+
+static void hasher_init(hasher *s)
+{
+    s->h = 0xcbf29ce484222325ull;
+    s->npend = 0;
+}
+
+static inline void hasher_word(hasher *s, uint64_t w)
+{
+    s->h ^= w;
+    s->h *= 0x100000001b3ull;
+    s->h ^= s->h >> 29;
+}
+
+/* Invariant: npend < 8 between calls; whole 8-byte words are hashed as soon as they are complete. */
+static void hasher_update(hasher *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n > 0) {
+        if (s->npend == 0 && n >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            hasher_word(s, w);
+            p += 8;
+            n -= 8;
+            continue;
+        }
+        size_t take = 8 - s->npend < n ? 8 - s->npend : n;
+        memcpy(s->pend + s->npend, p, take);
+        s->npend += take;
+        p += take;
+        n -= take;
+        if (s->npend == 8) {
+            uint64_t w;
+            memcpy(&w, s->pend, 8);
+            hasher_word(s, w);
+            s->npend = 0;
+        }
+    }
+}
+
+static uint64_t hasher_final(hasher *s)
+{
+    if (s->npend) {
+        memset(s->pend + s->npend, 0, 8 - s->npend);
+        uint64_t w;
+        memcpy(&w, s->pend, 8);
+        hasher_word(s, w);
+        s->npend = 0;
+    }
+    return s->h;
+}
+
+/* ------------------------------------------------------------------ payload description */
+
+/* Fixed-size, explicitly laid-out records (no padding) so the file does not depend on the compiler. */
+typedef struct model_head {
+    uint32_t input_dim, n_layers;
+    uint64_t seed, step;
+    int32_t opt_kind;
+    float lr, beta1, beta2, eps;
+    uint32_t reserved;
+} model_head;
+
+typedef struct model_layer {
+    uint32_t units;
+    int32_t activation, sampled;
+    char hash[SLIDE_HASH_NAME_MAX];
+    uint32_t k, tables, bucket_size, bucket_bits;
+    int32_t insertion;
+    float active_fraction;
+    uint32_t min_active, rebuild_period, bin_size;
+    uint32_t reserved;
+    uint64_t rebuilds, batches_since_rebuild;
+} model_layer;
+
+/* Bytes of one layer's data in the file: rows without padding, biases, tables. */
+static uint64_t layer_file_bytes(uint64_t in_dim, uint64_t units, int adam, int sampled, uint64_t tables,
+                                 uint64_t bucket_bits, uint64_t capacity)
+{
+    uint64_t b = (in_dim * units + units) * (adam ? 3u : 1u) * sizeof(float);
+    if (sampled)
+        b += tables * (((uint64_t)1 << bucket_bits) * (capacity + 1) * sizeof(uint32_t) + sizeof(uint64_t));
+    return b;
+}
+
+/* ------------------------------------------------------------------ save */
+
+typedef struct writer {
+    FILE *f;
+    hasher h;
+    int failed;
+} writer;
+
+static void put(writer *w, const void *p, size_t n)
+{
+    if (w->failed)
+        return;
+    if (fwrite(p, 1, n, w->f) != n)
+        w->failed = errno ? errno : EIO;
+    hasher_update(&w->h, p, n);
+}
+
+static int write_payload(const slide_network *net, writer *w)
+{
+    int adam = net->opt.kind == SLIDE_OPT_ADAM;
+    model_head hd;
+    memset(&hd, 0, sizeof hd);
+    hd.input_dim = net->input_dim;
+    hd.n_layers = net->n_layers;
+    hd.seed = net->seed;
+    hd.step = net->step;
+    hd.opt_kind = net->opt.kind;
+    hd.lr = net->opt.lr;
+    hd.beta1 = net->opt.beta1;
+    hd.beta2 = net->opt.beta2;
+    hd.eps = net->opt.eps;
+    put(w, &hd, sizeof hd);
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        model_layer ml;
+        memset(&ml, 0, sizeof ml);
+        ml.units = L->units;
+        ml.activation = L->activation;
+        ml.sampled = L->sampled;
+        if (L->sampled) {
+            memcpy(ml.hash, L->hash_name, sizeof ml.hash);
+            ml.k = L->lsh.k;
+            ml.tables = L->lsh.tables;
+            ml.bucket_size = L->lsh.bucket_size;
+            ml.bucket_bits = L->lsh.bucket_bits;
+            ml.insertion = L->lsh.insertion;
+            ml.active_fraction = L->lsh.active_fraction;
+            ml.min_active = L->lsh.min_active;
+            ml.rebuild_period = L->lsh.rebuild_period;
+            ml.bin_size = L->lsh.bin_size;
+            ml.rebuilds = L->rebuilds;
+            ml.batches_since_rebuild = L->batches_since_rebuild;
+        }
+        put(w, &ml, sizeof ml);
+    }
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        for (int part = 0; part < (adam ? 3 : 1); part++)
+            for (size_t r = 0; r < L->rows; r++)
+                put(w, slide_row_w(L, r) + (size_t)part * L->stride, sizeof(float) * L->row_len);
+        put(w, L->bias, sizeof(float) * L->units);
+        if (adam) {
+            put(w, L->bias_m, sizeof(float) * L->units);
+            put(w, L->bias_v, sizeof(float) * L->units);
+        }
+        if (L->sampled) {
+            const slide_lsh_tables *T = &L->tables;
+            size_t nb = (size_t)T->tables * T->n_buckets;
+            put(w, T->counts, sizeof(uint32_t) * nb);
+            put(w, T->slots, sizeof(uint32_t) * nb * T->capacity);
+            for (uint32_t t = 0; t < T->tables; t++)
+                put(w, &T->table_rng[t].s, sizeof(uint64_t));
+        }
+    }
+    return w->failed;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *dir = strdup(path);
+    if (!dir)
+        return -1;
+    char *slash = strrchr(dir, '/');
+    const char *d = ".";
+    if (slash) {
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        d = dir;
+    }
+    int fd = open(d, O_RDONLY);
+    int rc = -1;
+    if (fd >= 0) {
+        rc = fsync(fd);
+        close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+int slide_network_save(const slide_network *net, const char *path)
+{
+    if (!net || !path)
+        return slide_fail(SLIDE_E_INVALID, "%s is NULL", net ? "path" : "net");
+    if (!*path)
+        return slide_fail(SLIDE_E_INVALID, "path is empty");
+    int rc = slide_network_claim((slide_network *)net, "slide_network_save");
+    if (rc)
+        return rc;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        slide_network_release((slide_network *)net);
+        return slide_fail(SLIDE_E_NOMEM, "out of memory");
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = slide_fail(SLIDE_E_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+        free(tmp);
+        slide_network_release((slide_network *)net);
+        return rc;
+    }
+    fchmod(fd, 0644);
+    writer w = {fdopen(fd, "wb"), {0, {0}, 0}, 0};
+    if (!w.f) {
+        rc = slide_fail(SLIDE_E_IO, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        slide_network_release((slide_network *)net);
+        return rc;
+    }
+    int adam = net->opt.kind == SLIDE_OPT_ADAM;
+    uint64_t payload = sizeof(model_head) + (uint64_t)net->n_layers * sizeof(model_layer);
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        payload += layer_file_bytes(L->in_dim, L->units, adam, L->sampled, L->lsh.tables, L->tables.bucket_bits,
+                                    L->lsh.bucket_size);
+    }
+    uint32_t version = MODEL_VERSION, endian = MODEL_ENDIAN;
+    errno = 0;
+    int failed = fwrite(MODEL_MAGIC, 1, 8, w.f) != 8 || fwrite(&version, 4, 1, w.f) != 1 ||
+                 fwrite(&endian, 4, 1, w.f) != 1 || fwrite(&payload, 8, 1, w.f) != 1;
+    hasher_init(&w.h);
+    if (!failed)
+        failed = write_payload(net, &w);
+    uint64_t sum = hasher_final(&w.h);
+    if (!failed)
+        failed = fwrite(&sum, 8, 1, w.f) != 1;
+    if (!failed)
+        failed = fflush(w.f) != 0 || fsync(fileno(w.f)) != 0;
+    int saved_errno = errno ? errno : EIO;
+    if (fclose(w.f) != 0 && !failed) {
+        failed = 1;
+        saved_errno = errno;
+    }
+    if (!failed && rename(tmp, path) != 0) {
+        failed = 1;
+        saved_errno = errno;
+    }
+    if (failed) {
+        unlink(tmp);
+        rc = slide_fail(SLIDE_E_IO, "%s: cannot write model: %s", path, strerror(saved_errno));
+    } else {
+        fsync_dir_of(path);
+    }
+    free(tmp);
+    slide_network_release((slide_network *)net);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ load */
+
+typedef struct reader {
+    FILE *f;
+    hasher h;
+    uint64_t left; /* payload bytes not yet read */
+    const char *path;
+} reader;
+
+static int get(reader *r, void *p, size_t n, const char *what)
+{
+    if (n > r->left)
+        return slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: %s extends past the declared payload", r->path, what);
+    if (fread(p, 1, n, r->f) != n)
+        return slide_fail(SLIDE_E_FORMAT, "%s: truncated model file (while reading %s)", r->path, what);
+    hasher_update(&r->h, p, n);
+    r->left -= n;
+    return SLIDE_OK;
+}
+
+int slide_network_load(const char *path, slide_network **out)
+{
+    if (!out)
+        return slide_fail(SLIDE_E_INVALID, "out is NULL");
+    *out = NULL;
+    if (!path)
+        return slide_fail(SLIDE_E_INVALID, "path is NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return slide_fail(SLIDE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    int rc = SLIDE_OK;
+    slide_network *net = NULL;
+    char magic[8];
+    uint32_t version = 0, endian = 0;
+    uint64_t payload = 0;
+    struct stat st;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, MODEL_MAGIC, 8) != 0) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: not a libslide model file (bad magic)", path);
+        goto done;
+    }
+    if (fread(&version, 4, 1, f) != 1 || fread(&endian, 4, 1, f) != 1 || fread(&payload, 8, 1, f) != 1) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: truncated model file (header)", path);
+        goto done;
+    }
+    if (endian != MODEL_ENDIAN) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: model file has a different byte order", path);
+        goto done;
+    }
+    if (version != MODEL_VERSION) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u is not supported (this library reads %u)", path,
+                        version, MODEL_VERSION);
+        goto done;
+    }
+    if (fstat(fileno(f), &st) == 0 && (uint64_t)st.st_size != 24 + payload + 8) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: file is %lld bytes but its header declares %llu (truncated or extended)",
+                        path, (long long)st.st_size, (unsigned long long)(24 + payload + 8));
+        goto done;
+    }
+    reader r = {f, {0, {0}, 0}, payload, path};
+    hasher_init(&r.h);
+    model_head hd;
+    if ((rc = get(&r, &hd, sizeof hd, "network header")))
+        goto done;
+    if (hd.n_layers == 0 || hd.n_layers > MODEL_MAX_LAYERS || hd.input_dim == 0) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: %u layers, input_dim %u", path, hd.n_layers,
+                        hd.input_dim);
+        goto done;
+    }
+    model_layer ml[MODEL_MAX_LAYERS];
+    slide_layer_config lc[MODEL_MAX_LAYERS];
+    const slide_layer_config *lcp[MODEL_MAX_LAYERS];
+    slide_lsh_config lsh[MODEL_MAX_LAYERS];
+    for (uint32_t l = 0; l < hd.n_layers; l++) {
+        if ((rc = get(&r, &ml[l], sizeof ml[l], "layer description")))
+            goto done;
+        ml[l].hash[SLIDE_HASH_NAME_MAX - 1] = '\0';
+        slide_layer_config_init(&lc[l]);
+        lc[l].units = ml[l].units;
+        lc[l].activation = ml[l].activation;
+        if (ml[l].sampled) {
+            slide_lsh_config_init(&lsh[l]);
+            lsh[l].hash = ml[l].hash;
+            lsh[l].k = ml[l].k;
+            lsh[l].tables = ml[l].tables;
+            lsh[l].bucket_size = ml[l].bucket_size;
+            lsh[l].bucket_bits = ml[l].bucket_bits;
+            lsh[l].insertion = ml[l].insertion;
+            lsh[l].active_fraction = ml[l].active_fraction;
+            lsh[l].min_active = ml[l].min_active;
+            lsh[l].rebuild_period = ml[l].rebuild_period;
+            lsh[l].bin_size = ml[l].bin_size;
+            lc[l].lsh = &lsh[l];
+        }
+        lcp[l] = &lc[l];
+    }
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = hd.input_dim;
+    cfg.n_layers = hd.n_layers;
+    cfg.layers = lcp;
+    cfg.seed = hd.seed;
+    slide_optimizer_config opt;
+    slide_optimizer_config_init(&opt);
+    opt.kind = hd.opt_kind;
+    opt.lr = hd.lr;
+    opt.beta1 = hd.beta1;
+    opt.beta2 = hd.beta2;
+    opt.eps = hd.eps;
+    /* Check the declared size before allocating anything big: a corrupt header must not cause a huge allocation. */
+    {
+        uint64_t need = sizeof hd + (uint64_t)hd.n_layers * sizeof(model_layer);
+        uint64_t in = hd.input_dim;
+        int adam = hd.opt_kind == SLIDE_OPT_ADAM;
+        for (uint32_t l = 0; l < hd.n_layers; l++) {
+            if (ml[l].units > (1u << 30) || ml[l].tables > 4096 || ml[l].bucket_bits > 24 || ml[l].bucket_size > 65536) {
+                rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u has impossible sizes", path, l);
+                goto done;
+            }
+            need += layer_file_bytes(in, ml[l].units, adam, ml[l].sampled != 0, ml[l].tables, ml[l].bucket_bits,
+                                     ml[l].bucket_size);
+            in = ml[l].units;
+        }
+        if (need != payload) {
+            rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: shapes need %llu payload bytes, header says %llu",
+                            path, (unsigned long long)need, (unsigned long long)payload);
+            goto done;
+        }
+    }
+    rc = slide_network_create_internal(&cfg, &opt, 0, &net);
+    if (rc) {
+        rc = slide_fail_context(rc == SLIDE_E_NOT_FOUND ? rc : SLIDE_E_FORMAT, path);
+        goto done;
+    }
+    net->step = hd.step;
+    int adam = net->opt.kind == SLIDE_OPT_ADAM;
+    for (uint32_t l = 0; l < net->n_layers && !rc; l++) {
+        slide_layer *L = &net->layers[l];
+        for (int part = 0; part < (adam ? 3 : 1) && !rc; part++)
+            for (size_t row = 0; row < L->rows && !rc; row++)
+                rc = get(&r, slide_row_w(L, row) + (size_t)part * L->stride, sizeof(float) * L->row_len, "weights");
+        if (!rc)
+            rc = get(&r, L->bias, sizeof(float) * L->units, "biases");
+        if (!rc && adam) {
+            rc = get(&r, L->bias_m, sizeof(float) * L->units, "bias moments");
+            if (!rc)
+                rc = get(&r, L->bias_v, sizeof(float) * L->units, "bias moments");
+        }
+        if (!rc && L->sampled) {
+            slide_lsh_tables *T = &L->tables;
+            size_t nb = (size_t)T->tables * T->n_buckets;
+            if (T->bucket_bits != ml[l].bucket_bits) {
+                rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u bucket bits", path, l);
+                break;
+            }
+            rc = get(&r, T->counts, sizeof(uint32_t) * nb, "hash table counts");
+            if (!rc)
+                rc = get(&r, T->slots, sizeof(uint32_t) * nb * T->capacity, "hash table slots");
+            for (uint32_t t = 0; t < T->tables && !rc; t++)
+                rc = get(&r, &T->table_rng[t].s, sizeof(uint64_t), "hash table state");
+            /* Slots are trusted only after the checksum; still, never let a bad id index out of bounds. */
+            for (size_t i = 0; i < nb * T->capacity && !rc; i++)
+                if (T->slots[i] >= L->units)
+                    rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: neuron id out of range in a hash table",
+                                    path);
+            L->rebuilds = ml[l].rebuilds;
+            L->batches_since_rebuild = ml[l].batches_since_rebuild;
+        }
+    }
+    if (rc)
+        goto done;
+    uint64_t want = hasher_final(&r.h), got = 0;
+    if (fread(&got, 8, 1, f) != 1) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: truncated model file (checksum missing)", path);
+        goto done;
+    }
+    if (got != want) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: checksum mismatch: the model file is corrupt", path);
+        goto done;
+    }
+done:
+    fclose(f);
+    if (rc) {
+        slide_network_free(net);
+        return rc;
+    }
+    *out = net;
+    return SLIDE_OK;
+}

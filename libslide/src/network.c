@@ -1,0 +1,683 @@
+/* Network lifecycle: configuration defaults, creation, parameters, counters, scratch, tables. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "error.h"
+#include "kernels.h"
+#include "network.h"
+#include "rng.h"
+
+/* Largest allocation a single network array may request (guards size_t overflow and absurd shapes). */
+#define SLIDE_MAX_ARRAY_BYTES ((size_t)1 << 40)
+
+/* ------------------------------------------------------------------ config defaults */
+
+/* Copies the caller's struct over the defaults, honouring its struct_size (older, shorter structs). */
+#define SLIDE_COPY_CONFIG(dst, src)                                                    \
+    do {                                                                               \
+        size_t n_ = (src)->struct_size < sizeof *(dst) ? (src)->struct_size : sizeof *(dst); \
+        memcpy((dst), (src), n_);                                                      \
+        (dst)->struct_size = sizeof *(dst);                                            \
+    } while (0)
+
+void slide_lsh_config_init(slide_lsh_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->hash = "dwta";
+    cfg->k = 6;
+    cfg->tables = 50;
+    cfg->bucket_size = 128;
+    cfg->bucket_bits = 0;
+    cfg->insertion = SLIDE_INSERT_FIFO;
+    cfg->active_fraction = 0.005f;
+    cfg->min_active = 0;
+    cfg->rebuild_period = 50;
+    cfg->bin_size = 8;
+}
+
+void slide_layer_config_init(slide_layer_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->units = 0;
+    cfg->activation = SLIDE_ACT_RELU;
+    cfg->lsh = NULL;
+}
+
+void slide_optimizer_config_init(slide_optimizer_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->kind = SLIDE_OPT_ADAM;
+    cfg->lr = 1e-3f;
+    cfg->beta1 = 0.9f;
+    cfg->beta2 = 0.999f;
+    cfg->eps = 1e-8f;
+}
+
+void slide_network_config_init(slide_network_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+void *slide_aligned_alloc(size_t bytes)
+{
+    if (bytes == 0)
+        bytes = SLIDE_ALIGN;
+    bytes = (bytes + SLIDE_ALIGN - 1) / SLIDE_ALIGN * SLIDE_ALIGN;
+    return aligned_alloc(SLIDE_ALIGN, bytes);
+}
+
+void slide_aligned_free(void *p) { free(p); }
+
+int slide_network_claim(slide_network *net, const char *what)
+{
+    if (atomic_flag_test_and_set(&net->busy))
+        return slide_fail(SLIDE_E_BUSY, "%s: the network is in use by another thread", what);
+    return SLIDE_OK;
+}
+
+void slide_network_release(slide_network *net) { atomic_flag_clear(&net->busy); }
+
+int slide_network_threads_for_call(const slide_network *net)
+{
+#ifdef _OPENMP
+    int t = net->threads > 0 ? net->threads : omp_get_max_threads();
+    return t > 0 ? t : 1;
+#else
+    (void)net;
+    return 1;
+#endif
+}
+
+slide_vec slide_matrix_row(const slide_matrix *X, int64_t i)
+{
+    slide_vec v;
+    if (X->kind == SLIDE_MATRIX_DENSE) {
+        v.idx = NULL;
+        v.val = X->values + (size_t)i * (size_t)X->cols;
+        v.nnz = (uint32_t)X->cols;
+    } else {
+        int64_t b = X->indptr[i], e = X->indptr[i + 1];
+        v.idx = X->indices + b;
+        v.val = X->values ? X->values + b : NULL;
+        v.nnz = (uint32_t)(e - b);
+    }
+    return v;
+}
+
+int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_cols, int labels)
+{
+    if (!M)
+        return slide_fail(SLIDE_E_INVALID, "%s is NULL", name);
+    if (M->rows < 0 || M->cols < 0)
+        return slide_fail(SLIDE_E_INVALID, "%s has negative shape (%lld, %lld)", name, (long long)M->rows,
+                          (long long)M->cols);
+    if (want_cols >= 0 && M->cols != want_cols)
+        return slide_fail(SLIDE_E_INVALID, "%s has %lld columns, the network expects %lld", name,
+                          (long long)M->cols, (long long)want_cols);
+    if (M->kind == SLIDE_MATRIX_DENSE) {
+        if (labels)
+            return slide_fail(SLIDE_E_INVALID, "%s must be a CSR label matrix", name);
+        if (!M->values && M->rows > 0 && M->cols > 0)
+            return slide_fail(SLIDE_E_INVALID, "%s: dense values are NULL", name);
+        if (M->cols > UINT32_MAX)
+            return slide_fail(SLIDE_E_INVALID, "%s has too many columns", name);
+    } else if (M->kind == SLIDE_MATRIX_CSR) {
+        if (!M->indptr)
+            return slide_fail(SLIDE_E_INVALID, "%s: CSR indptr is NULL", name);
+        if (M->indptr[0] != 0)
+            return slide_fail(SLIDE_E_INVALID, "%s: CSR indptr[0] must be 0", name);
+        int64_t nnz = M->indptr[M->rows];
+        if (nnz < 0 || (nnz > 0 && !M->indices))
+            return slide_fail(SLIDE_E_INVALID, "%s: CSR indices are NULL or indptr is corrupt", name);
+        if (!labels && nnz > 0 && !M->values)
+            return slide_fail(SLIDE_E_INVALID, "%s: CSR values are NULL", name);
+    } else {
+        return slide_fail(SLIDE_E_INVALID, "%s: unknown matrix kind %d", name, M->kind);
+    }
+    return SLIDE_OK;
+}
+
+int slide_act_reserve(slide_act *a, uint32_t n, int with_ids, int with_delta)
+{
+    if (n <= a->cap && (!with_ids || a->ids) && (!with_delta || a->delta))
+        return SLIDE_OK;
+    uint32_t cap = n > a->cap ? n + n / 4 + 16 : a->cap;
+    float *val = realloc(a->val, sizeof(float) * cap);
+    if (val)
+        a->val = val;
+    float *delta = with_delta || a->delta ? realloc(a->delta, sizeof(float) * cap) : a->delta;
+    if (delta)
+        a->delta = delta;
+    int32_t *ids = with_ids || a->ids ? realloc(a->ids, sizeof(int32_t) * cap) : a->ids;
+    if (ids)
+        a->ids = ids;
+    if (!val || ((with_delta || a->delta) && !delta) || ((with_ids || a->ids) && !ids))
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate activations for %u neurons", n);
+    a->cap = cap;
+    return SLIDE_OK;
+}
+
+int slide_network_ensure_acts(slide_network *net, size_t samples)
+{
+    size_t want = samples * net->n_layers;
+    if (want <= net->act_slots)
+        return SLIDE_OK;
+    slide_act *acts = realloc(net->acts, sizeof(slide_act) * want);
+    if (!acts)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate activations for %zu samples", samples);
+    memset(acts + net->act_slots, 0, sizeof(slide_act) * (want - net->act_slots));
+    net->acts = acts;
+    net->act_slots = want;
+    return SLIDE_OK;
+}
+
+int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n)
+{
+    if (n <= s->cand_cap)
+        return SLIDE_OK;
+    uint32_t *c = realloc(s->cand, sizeof(uint32_t) * n);
+    if (!c)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu candidates", n);
+    s->cand = c;
+    s->cand_cap = n;
+    return SLIDE_OK;
+}
+
+static void scratch_free(slide_thread_scratch *s)
+{
+    free(s->mark);
+    free(s->hits);
+    free(s->cand);
+    free(s->codes);
+    free(s->hash_scratch);
+    slide_aligned_free(s->grad);
+    slide_aligned_free(s->dx);
+    free(s->hist);
+    memset(s, 0, sizeof *s);
+}
+
+int slide_network_ensure_scratch(slide_network *net, int threads)
+{
+    if (threads <= net->n_scratch)
+        return SLIDE_OK;
+    slide_thread_scratch *sc = realloc(net->scratch, sizeof *sc * (size_t)threads);
+    if (!sc)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
+    net->scratch = sc;
+    size_t max_units = 0, max_tables = 1, max_hash = 1, max_row = 1, max_in = net->input_dim;
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        if (L->row_len > max_row)
+            max_row = L->row_len;
+        if (L->units > max_in)
+            max_in = L->units;
+        if (!L->sampled)
+            continue;
+        if (L->units > max_units)
+            max_units = L->units;
+        if (L->lsh.tables > max_tables)
+            max_tables = L->lsh.tables;
+        size_t hb = L->hash->scratch_bytes(L->hash_state);
+        if (hb > max_hash)
+            max_hash = hb;
+    }
+    for (int t = net->n_scratch; t < threads; t++) {
+        slide_thread_scratch *s = &sc[t];
+        memset(s, 0, sizeof *s);
+        s->mark = calloc(max_units ? max_units : 1, sizeof(uint32_t));
+        s->hits = calloc(max_units ? max_units : 1, sizeof(uint16_t));
+        s->codes = malloc(sizeof(uint32_t) * max_tables);
+        s->hash_scratch = malloc(max_hash);
+        s->hash_scratch_bytes = max_hash;
+        s->grad = slide_aligned_alloc(sizeof(float) * max_row);
+        s->dx = slide_aligned_alloc(sizeof(float) * max_in);
+        s->hist = malloc(sizeof(uint32_t) * (max_tables + 2));
+        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->dx || !s->hist) {
+            scratch_free(s);
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
+        }
+        net->n_scratch = t + 1;
+    }
+    return SLIDE_OK;
+}
+
+/* ------------------------------------------------------------------ tables */
+
+/* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
+#define REBUILD_CHUNK 16384u
+
+int slide_layer_rebuild(slide_network *net, slide_layer *L)
+{
+    if (!L->sampled)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    int rc = slide_network_ensure_scratch(net, nt);
+    if (rc)
+        return rc;
+    uint32_t tables = L->lsh.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffer");
+    slide_lsh_tables_clear(&L->tables);
+    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
+        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 256)
+        for (uint32_t i = 0; i < count; i++) {
+#ifdef _OPENMP
+            slide_thread_scratch *s = &net->scratch[omp_get_thread_num()];
+#else
+            slide_thread_scratch *s = &net->scratch[0];
+#endif
+            L->hash->hash_dense(L->hash_state, slide_row_w(L, base + i), codes + (size_t)i * tables,
+                                s->hash_scratch);
+        }
+        /* Each table is filled by one thread in neuron order, so contents do not depend on threads. */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint32_t t = 0; t < tables; t++)
+            for (uint32_t i = 0; i < count; i++)
+                slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], base + i);
+    }
+    free(codes);
+    L->rebuilds++;
+    L->batches_since_rebuild = 0;
+    return SLIDE_OK;
+}
+
+int slide_network_rebuild_tables(slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    int rc = slide_network_claim(net, "slide_network_rebuild_tables");
+    if (rc)
+        return rc;
+    for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
+        rc = slide_layer_rebuild(net, &net->layers[l]);
+    slide_network_release(net);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ create / free */
+
+static void layer_free(slide_layer *L)
+{
+    slide_aligned_free(L->params);
+    free(L->bias);
+    free(L->bias_m);
+    free(L->bias_v);
+    free(L->row_slot);
+    if (L->hash && L->hash_state)
+        L->hash->destroy(L->hash_state);
+    slide_lsh_tables_destroy(&L->tables);
+}
+
+void slide_network_free(slide_network *net)
+{
+    if (!net)
+        return;
+    for (uint32_t l = 0; l < net->n_layers && net->layers; l++)
+        layer_free(&net->layers[l]);
+    free(net->layers);
+    for (size_t i = 0; i < net->act_slots; i++) {
+        free(net->acts[i].ids);
+        free(net->acts[i].val);
+        free(net->acts[i].delta);
+    }
+    free(net->acts);
+    for (int t = 0; t < net->n_scratch; t++)
+        scratch_free(&net->scratch[t]);
+    free(net->scratch);
+    free(net->touched);
+    free(net->pair_off);
+    free(net->pair_sample);
+    free(net->pair_coef);
+    free(net->pair_cursor);
+    free(net);
+}
+
+static uint32_t ceil_log2(uint64_t x)
+{
+    uint32_t b = 0;
+    while (((uint64_t)1 << b) < x)
+        b++;
+    return b;
+}
+
+static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
+{
+    slide_lsh_config_init(&L->lsh);
+    if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
+        return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
+                          index, user->struct_size);
+    SLIDE_COPY_CONFIG(&L->lsh, user);
+    slide_lsh_config *c = &L->lsh;
+    const char *name = c->hash ? c->hash : "dwta";
+    if (strlen(name) >= SLIDE_HASH_NAME_MAX)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
+    strcpy(L->hash_name, name);
+    c->hash = L->hash_name;
+    if (c->k == 0 || c->tables == 0 || c->tables > 4096 || c->bucket_size == 0 || c->bucket_size > 65536)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: need k >= 1, 1 <= tables <= 4096, 1 <= bucket_size <= 65536",
+                          index);
+    if (c->insertion != SLIDE_INSERT_FIFO && c->insertion != SLIDE_INSERT_RESERVOIR)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: unknown insertion policy %d", index, c->insertion);
+    if (!(c->active_fraction > 0.0f && c->active_fraction <= 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "layer %u: active_fraction must be in (0, 1], got %g", index,
+                          (double)c->active_fraction);
+    if (c->rebuild_period == 0)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_period must be >= 1", index);
+    L->hash = slide_hash_find(name);
+    if (!L->hash)
+        return slide_fail_context(SLIDE_E_NOT_FOUND, "layer");
+    slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
+                            .seed = slide_seed3(seed, 0x4A54, index, 0)};
+    int rc = L->hash->create(&hp, &L->hash_state);
+    if (rc)
+        return rc;
+    uint32_t code_bits = L->hash->code_bits(L->hash_state);
+    uint32_t bits = c->bucket_bits;
+    if (bits == 0) {
+        uint64_t per = c->bucket_size;
+        bits = ceil_log2((L->units + per - 1) / per);
+        if (bits < 1)
+            bits = 1;
+    }
+    if (bits > code_bits)
+        bits = code_bits;
+    if (bits > 24)
+        bits = 24;
+    c->bucket_bits = bits;
+    rc = slide_lsh_tables_init(&L->tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
+                               slide_seed3(seed, 0x7AB, index, 0));
+    if (rc)
+        return rc;
+    double cap = ceil((double)c->active_fraction * L->units);
+    L->max_active = cap < 1.0 ? 1u : (uint32_t)cap;
+    L->min_active = c->min_active ? c->min_active : L->max_active / 4;
+    if (L->min_active > L->units)
+        L->min_active = L->units;
+    return SLIDE_OK;
+}
+
+/* Uniform initialisation: He (variance 2 / fan_in) for ReLU layers, variance 1 / fan_in otherwise. */
+static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int nt)
+{
+    float limit = L->activation == SLIDE_ACT_RELU ? sqrtf(6.0f / (float)L->in_dim) : sqrtf(3.0f / (float)L->in_dim);
+    if (L->activation == SLIDE_ACT_SOFTMAX)
+        limit *= 0.1f; /* start close to a uniform softmax */
+    int64_t rows = (int64_t)L->rows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        slide_rng rng = {slide_seed3(seed, 0x1217, index, (uint64_t)r)};
+        float *w = slide_row_w(L, (size_t)r);
+        for (size_t i = 0; i < L->row_len; i++)
+            w[i] = (2.0f * slide_rng_unit(&rng) - 1.0f) * limit;
+        memset(w + L->row_len, 0, sizeof(float) * (L->block - L->row_len));
+    }
+}
+
+int slide_network_create_internal(const slide_network_config *cfg_in, const slide_optimizer_config *opt_in,
+                                  int init_params, slide_network **out)
+{
+    if (!out)
+        return slide_fail(SLIDE_E_INVALID, "out is NULL");
+    *out = NULL;
+    if (!cfg_in)
+        return slide_fail(SLIDE_E_INVALID, "config is NULL");
+    if (cfg_in->struct_size < offsetof(slide_network_config, layers) + sizeof(void *))
+        return slide_fail(SLIDE_E_INVALID, "network config struct_size %zu is too small (call slide_network_config_init)",
+                          cfg_in->struct_size);
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    SLIDE_COPY_CONFIG(&cfg, cfg_in);
+    slide_optimizer_config opt;
+    slide_optimizer_config_init(&opt);
+    if (opt_in) {
+        if (opt_in->struct_size < offsetof(slide_optimizer_config, lr) + sizeof(float))
+            return slide_fail(SLIDE_E_INVALID, "optimizer config struct_size %zu is too small", opt_in->struct_size);
+        SLIDE_COPY_CONFIG(&opt, opt_in);
+    }
+    if (opt.kind != SLIDE_OPT_ADAM && opt.kind != SLIDE_OPT_SGD)
+        return slide_fail(SLIDE_E_INVALID, "optimizer kind %d is unknown", opt.kind);
+    if (!(opt.lr > 0.0f) || !isfinite(opt.lr) || !(opt.beta1 >= 0.0f && opt.beta1 < 1.0f) ||
+        !(opt.beta2 >= 0.0f && opt.beta2 < 1.0f) || !(opt.eps > 0.0f))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
+    if (cfg.input_dim == 0)
+        return slide_fail(SLIDE_E_INVALID, "input_dim must be >= 1");
+    if (cfg.n_layers == 0 || cfg.n_layers > 64)
+        return slide_fail(SLIDE_E_INVALID, "n_layers must be in [1, 64], got %u", cfg.n_layers);
+    if (!cfg.layers)
+        return slide_fail(SLIDE_E_INVALID, "layers is NULL");
+    if (cfg.threads < 0)
+        return slide_fail(SLIDE_E_INVALID, "threads must be >= 0, got %d", cfg.threads);
+
+    slide_network *net = calloc(1, sizeof *net);
+    if (!net)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate network");
+    atomic_flag_clear(&net->busy);
+    net->layers = calloc(cfg.n_layers, sizeof(slide_layer));
+    if (!net->layers) {
+        free(net);
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate network");
+    }
+    net->n_layers = cfg.n_layers;
+    net->input_dim = cfg.input_dim;
+    net->opt = opt;
+    net->seed = cfg.seed;
+    net->threads = cfg.threads;
+    int nt = slide_network_threads_for_call(net);
+    int adam = opt.kind == SLIDE_OPT_ADAM;
+    int rc = SLIDE_OK;
+    uint32_t in_dim = cfg.input_dim;
+    for (uint32_t l = 0; l < cfg.n_layers && rc == SLIDE_OK; l++) {
+        const slide_layer_config *lc_in = cfg.layers[l];
+        slide_layer *L = &net->layers[l];
+        if (!lc_in) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u config is NULL", l);
+            break;
+        }
+        if (lc_in->struct_size < offsetof(slide_layer_config, lsh) + sizeof(void *)) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u config struct_size %zu is too small (call slide_layer_config_init)",
+                            l, lc_in->struct_size);
+            break;
+        }
+        slide_layer_config lc;
+        slide_layer_config_init(&lc);
+        SLIDE_COPY_CONFIG(&lc, lc_in);
+        int last = l + 1 == cfg.n_layers;
+        if (lc.units == 0) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u: units must be >= 1", l);
+            break;
+        }
+        if (last != (lc.activation == SLIDE_ACT_SOFTMAX) ||
+            (lc.activation != SLIDE_ACT_RELU && lc.activation != SLIDE_ACT_SOFTMAX && lc.activation != SLIDE_ACT_LINEAR)) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u: the last layer must be softmax and only the last (activation %d)",
+                            l, lc.activation);
+            break;
+        }
+        L->units = lc.units;
+        L->in_dim = in_dim;
+        L->activation = lc.activation;
+        L->sampled = lc.lsh != NULL;
+        L->neuron_major = L->sampled;
+        L->rows = L->neuron_major ? L->units : L->in_dim;
+        L->row_len = L->neuron_major ? L->in_dim : L->units;
+        L->stride = (L->row_len + 15) / 16 * 16;
+        L->block = L->stride * (adam ? 3 : 1);
+        if (L->rows > SLIDE_MAX_ARRAY_BYTES / sizeof(float) / L->block) {
+            rc = slide_fail(SLIDE_E_NOMEM, "layer %u: %zu x %zu weights exceed the size limit", l, L->rows, L->row_len);
+            break;
+        }
+        L->params = slide_aligned_alloc(sizeof(float) * L->rows * L->block);
+        L->bias = calloc(L->units, sizeof(float));
+        L->row_slot = malloc(sizeof(int32_t) * L->rows);
+        if (adam) {
+            L->bias_m = calloc(L->units, sizeof(float));
+            L->bias_v = calloc(L->units, sizeof(float));
+        }
+        if (!L->params || !L->bias || !L->row_slot || (adam && (!L->bias_m || !L->bias_v))) {
+            rc = slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %zu MB of parameters", l,
+                            (sizeof(float) * L->rows * L->block) >> 20);
+            break;
+        }
+        memset(L->row_slot, 0xFF, sizeof(int32_t) * L->rows);
+        if (init_params) {
+            layer_init_params(L, cfg.seed, l, nt);
+        } else {
+            int64_t rows = (int64_t)L->rows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int64_t r = 0; r < rows; r++)
+                memset(slide_row_w(L, (size_t)r), 0, sizeof(float) * L->block);
+        }
+        if (L->sampled)
+            rc = layer_setup_lsh(L, lc.lsh, cfg.seed, l);
+        in_dim = L->units;
+    }
+    if (rc == SLIDE_OK && init_params) {
+        for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
+            rc = slide_layer_rebuild(net, &net->layers[l]);
+    }
+    if (rc != SLIDE_OK) {
+        slide_network_free(net);
+        return rc;
+    }
+    *out = net;
+    return SLIDE_OK;
+}
+
+int slide_network_create(const slide_network_config *cfg, const slide_optimizer_config *opt, slide_network **out)
+{
+    return slide_network_create_internal(cfg, opt, 1, out);
+}
+
+/* ------------------------------------------------------------------ accessors */
+
+int slide_network_set_threads(slide_network *net, int threads)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    if (threads < 0 || threads > 4096)
+        return slide_fail(SLIDE_E_INVALID, "threads must be in [0, 4096], got %d", threads);
+    net->threads = threads;
+    return SLIDE_OK;
+}
+
+int slide_network_get_threads(const slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    return slide_network_threads_for_call(net);
+}
+
+int slide_network_set_learning_rate(slide_network *net, float lr)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    if (!(lr > 0.0f) || !isfinite(lr))
+        return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
+    net->opt.lr = lr;
+    return SLIDE_OK;
+}
+
+uint32_t slide_network_layer_count(const slide_network *net) { return net ? net->n_layers : 0; }
+
+int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_layer_info *info)
+{
+    if (!net || !info)
+        return slide_fail(SLIDE_E_INVALID, "%s is NULL", net ? "info" : "net");
+    if (layer >= net->n_layers)
+        return slide_fail(SLIDE_E_INVALID, "layer %u out of range [0, %u)", layer, net->n_layers);
+    if (info->struct_size < offsetof(slide_layer_info, activation))
+        return slide_fail(SLIDE_E_INVALID, "layer info struct_size %zu is too small", info->struct_size);
+    const slide_layer *L = &net->layers[layer];
+    slide_layer_info full = {
+        .struct_size = sizeof full,
+        .units = L->units,
+        .input_dim = L->in_dim,
+        .activation = L->activation,
+        .sampled = L->sampled,
+        .neuron_major = L->neuron_major,
+        .samples_seen = L->samples_seen,
+        .active_total = L->active_total,
+        .rebuilds = L->rebuilds,
+        .row_stride = L->block,
+    };
+    size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
+    memcpy(info, &full, n);
+    info->struct_size = n;
+    return SLIDE_OK;
+}
+
+int slide_network_reset_counters(slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        net->layers[l].samples_seen = net->layers[l].active_total = 0;
+    return SLIDE_OK;
+}
+
+int slide_network_layer_params(slide_network *net, uint32_t layer, float **weights, float **bias, size_t *rows,
+                               size_t *row_len, size_t *row_stride)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    if (layer >= net->n_layers)
+        return slide_fail(SLIDE_E_INVALID, "layer %u out of range [0, %u)", layer, net->n_layers);
+    const slide_layer *L = &net->layers[layer];
+    if (weights)
+        *weights = L->params;
+    if (bias)
+        *bias = L->bias;
+    if (rows)
+        *rows = L->rows;
+    if (row_len)
+        *row_len = L->row_len;
+    if (row_stride)
+        *row_stride = L->block;
+    return SLIDE_OK;
+}
+
+size_t slide_network_memory_bytes(const slide_network *net)
+{
+    if (!net)
+        return 0;
+    size_t b = sizeof *net + sizeof(slide_layer) * net->n_layers;
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        b += sizeof(float) * L->rows * L->block;
+        b += sizeof(float) * L->units * (L->bias_m ? 3 : 1);
+        b += sizeof(int32_t) * L->rows;
+        if (L->sampled) {
+            b += L->hash->memory_bytes(L->hash_state);
+            b += slide_lsh_tables_memory_bytes(&L->tables);
+        }
+    }
+    for (size_t i = 0; i < net->act_slots; i++)
+        b += (size_t)net->acts[i].cap * (sizeof(float) * (net->acts[i].delta ? 2 : 1) +
+                                         (net->acts[i].ids ? sizeof(int32_t) : 0));
+    for (int t = 0; t < net->n_scratch; t++) {
+        const slide_thread_scratch *s = &net->scratch[t];
+        b += s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
+    }
+    b += net->touched_cap * sizeof(uint32_t) * 2 + net->pair_cap * (sizeof(uint32_t) * 2 + sizeof(float));
+    return b;
+}

@@ -1,0 +1,152 @@
+/*
+ * Internal network state shared by network.c (lifecycle), train.c, predict.c and model_file.c.
+ *
+ * Weight layout. Each layer stores its weights as `rows` rows of `row_len` floats:
+ *  - sampled layers are neuron-major (row = one neuron's incoming weights), because LSH hashes and
+ *    computes single neurons;
+ *  - fully computed layers are input-major (row = one input's outgoing weights), so a sparse input
+ *    touches only its non-zero rows in forward, backward and the optimizer step.
+ * Rows start on 64-byte boundaries (`stride` is a multiple of 16 floats). With Adam, a row's weights
+ * and both moment vectors are adjacent: block r = [w | m | v], each `stride` floats, so one row update
+ * touches one contiguous region. `block` = floats per row block.
+ */
+#ifndef SLIDE_NETWORK_H
+#define SLIDE_NETWORK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash_family.h"
+#include "lsh_table.h"
+#include "slide/slide.h"
+
+#define SLIDE_ALIGN 64
+#define SLIDE_HASH_NAME_MAX 64
+
+typedef struct slide_layer {
+    uint32_t units, in_dim;
+    int activation;
+    int sampled;
+    int neuron_major;
+    size_t rows, row_len, stride, block;
+    float *params;          /* rows * block floats, SLIDE_ALIGN-aligned */
+    float *bias, *bias_m, *bias_v; /* [units] each; moments NULL without Adam */
+
+    /* LSH sampling (sampled layers only). */
+    slide_lsh_config lsh;
+    char hash_name[SLIDE_HASH_NAME_MAX];
+    const slide_hash_family *hash;
+    void *hash_state;
+    slide_lsh_tables tables;
+    uint32_t max_active;   /* cap on active neurons per sample */
+    uint32_t min_active;   /* pad with random neurons up to this many */
+    uint64_t rebuilds;
+    uint64_t batches_since_rebuild;
+
+    /* Counters for slide_layer_info. */
+    uint64_t samples_seen, active_total;
+
+    /* Update scratch: row -> compact slot during a batch, -1 otherwise (always reset after use). */
+    int32_t *row_slot;
+} slide_layer;
+
+/* Per-sample activations of one layer during a batch or a prediction. */
+typedef struct slide_act {
+    uint32_t n;        /* active neurons (== units for fully computed layers) */
+    uint32_t cap;
+    int dense;         /* 1: every neuron active, ids unused */
+    uint32_t n_forced; /* leading ids that are the sample's labels (training output layer) */
+    int32_t *ids;      /* active neuron ids when !dense */
+    float *val;        /* post-activation values [n] */
+    float *delta;      /* d loss / d pre-activation [n] (training only) */
+} slide_act;
+
+/* Per-thread scratch, grown on demand, owned by the network. */
+typedef struct slide_thread_scratch {
+    uint32_t *mark;      /* [max sampled units]: stamp of the last sample that saw the neuron */
+    uint16_t *hits;      /* [max sampled units]: collision count for the current stamp */
+    uint32_t stamp;
+    uint32_t *cand;      /* candidate ids */
+    size_t cand_cap;
+    uint32_t *codes;     /* [max tables] */
+    void *hash_scratch;
+    size_t hash_scratch_bytes;
+    float *grad;         /* [max row_len] gradient of one row */
+    float *dx;           /* [max layer input width] backprop buffer */
+    uint32_t *hist;      /* [max tables + 2] counting sort of candidates by collisions */
+} slide_thread_scratch;
+
+struct slide_network {
+    atomic_flag busy;
+    uint32_t input_dim, n_layers;
+    slide_layer *layers;
+    slide_optimizer_config opt;
+    uint64_t seed;
+    int threads;
+    uint64_t step;   /* optimizer steps taken (batches) */
+
+    /* Batch buffers: acts[s * n_layers + l] for sample slot s. */
+    slide_act *acts;
+    size_t act_slots;
+
+    slide_thread_scratch *scratch;
+    int n_scratch;
+
+    /* Update-phase buffers (reused across batches). */
+    uint32_t *touched;       /* compact slot -> row */
+    uint32_t *pair_off;      /* [n_touched + 1] */
+    uint32_t *pair_sample;   /* [pairs] batch position of each contribution */
+    float *pair_coef;        /* [pairs] */
+    uint32_t *pair_cursor;
+    size_t touched_cap, pair_cap;
+};
+
+/* A layer's input for one sample: dense (idx == NULL, val[dim]) or sparse (idx/val[nnz]). */
+typedef struct slide_vec {
+    const int32_t *idx;
+    const float *val;
+    uint32_t nnz; /* == dim when dense */
+} slide_vec;
+
+/* Float pointers into row r of a layer. */
+static inline float *slide_row_w(const slide_layer *L, size_t r) { return L->params + r * L->block; }
+static inline float *slide_row_m(const slide_layer *L, size_t r) { return L->params + r * L->block + L->stride; }
+static inline float *slide_row_v(const slide_layer *L, size_t r) { return L->params + r * L->block + 2 * L->stride; }
+
+int slide_network_threads_for_call(const slide_network *net);
+/* Makes sure `threads` scratch slots exist and are big enough. */
+int slide_network_ensure_scratch(slide_network *net, int threads);
+int slide_network_ensure_acts(slide_network *net, size_t samples);
+int slide_act_reserve(slide_act *a, uint32_t n, int with_ids, int with_delta);
+int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n);
+
+/* Rebuilds one sampled layer's tables from its current weights. */
+int slide_layer_rebuild(slide_network *net, slide_layer *L);
+
+/* Claims / releases exclusive use of the network; claim fails with SLIDE_E_BUSY. */
+int slide_network_claim(slide_network *net, const char *what);
+void slide_network_release(slide_network *net);
+
+/* Input row i of X as a slide_vec (no copy). */
+slide_vec slide_matrix_row(const slide_matrix *X, int64_t i);
+/* Validates a matrix view; `name` is used in messages. */
+int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_cols, int labels);
+
+/*
+ * Forward pass of one sample through every layer. mode: 0 = train (labels forced in), 1 = sampled
+ * inference, 2 = exact inference (every neuron of every layer, except that `skip_last` stops before
+ * the output layer so predict.c can score it in blocks).
+ */
+enum { SLIDE_FWD_TRAIN = 0, SLIDE_FWD_SAMPLED = 1, SLIDE_FWD_EXACT = 2 };
+int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
+                         int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed);
+
+/* Creates a network; with init_params == 0 weights are zero and tables are left empty (model loading). */
+int slide_network_create_internal(const slide_network_config *cfg, const slide_optimizer_config *opt,
+                                  int init_params, slide_network **out);
+
+void *slide_aligned_alloc(size_t bytes);
+void slide_aligned_free(void *p);
+
+#endif

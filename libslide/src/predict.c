@@ -1,0 +1,320 @@
+/*
+ * Top-k prediction.
+ *
+ * Sampled mode runs each sample through the hash tables like training (without labels) and ranks the
+ * retrieved output neurons. Exact mode computes every neuron. For a neuron-major (sampled) output
+ * layer, exact scoring is blocked: a chunk of samples' hidden vectors stays in cache while each thread
+ * streams its share of the output rows once per chunk, keeping a private top-k heap and an online
+ * log-sum-exp per sample; the per-thread results are merged at the end of the chunk.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "error.h"
+#include "kernels.h"
+#include "network.h"
+#include "rng.h"
+
+#define PREDICT_CHUNK 256u
+
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Min-heap of (score, id) of size <= k: heap[0] is the weakest kept entry. */
+typedef struct topk {
+    float *score;
+    int32_t *id;
+    uint32_t n, k;
+} topk;
+
+static void topk_push(topk *h, float s, int32_t id)
+{
+    if (h->n < h->k) {
+        uint32_t i = h->n++;
+        while (i > 0) {
+            uint32_t p = (i - 1) / 2;
+            if (h->score[p] <= s)
+                break;
+            h->score[i] = h->score[p];
+            h->id[i] = h->id[p];
+            i = p;
+        }
+        h->score[i] = s;
+        h->id[i] = id;
+        return;
+    }
+    if (h->k == 0 || s <= h->score[0])
+        return;
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->score[c + 1] < h->score[c])
+            c++;
+        if (h->score[c] >= s)
+            break;
+        h->score[i] = h->score[c];
+        h->id[i] = h->id[c];
+        i = c;
+    }
+    h->score[i] = s;
+    h->id[i] = id;
+}
+
+/* Writes the heap best-first into out (k entries, padded with id -1 / score 0), scores mapped by exp(s - lse). */
+static void topk_emit(topk *h, float lse, int32_t *out_ids, float *out_scores)
+{
+    uint32_t n = h->n;
+    /* Heap-sort in place: repeatedly move the minimum to the end. */
+    for (uint32_t end = n; end > 1; end--) {
+        float s0 = h->score[0];
+        int32_t i0 = h->id[0];
+        float s = h->score[end - 1];
+        int32_t id = h->id[end - 1];
+        uint32_t i = 0;
+        for (;;) {
+            uint32_t c = 2 * i + 1;
+            if (c >= end - 1)
+                break;
+            if (c + 1 < end - 1 && h->score[c + 1] < h->score[c])
+                c++;
+            if (h->score[c] >= s)
+                break;
+            h->score[i] = h->score[c];
+            h->id[i] = h->id[c];
+            i = c;
+        }
+        h->score[i] = s;
+        h->id[i] = id;
+        h->score[end - 1] = s0;
+        h->id[end - 1] = i0;
+    }
+    for (uint32_t j = 0; j < h->k; j++) {
+        if (j < n) {
+            out_ids[j] = h->id[j];
+            out_scores[j] = expf(h->score[j] - lse);
+        } else {
+            out_ids[j] = -1;
+            out_scores[j] = 0.0f;
+        }
+    }
+}
+
+static inline void lse_add(float *mx, float *sum, float z)
+{
+    if (z > *mx) {
+        *sum = *sum * expf(*mx - z) + 1.0f;
+        *mx = z;
+    } else {
+        *sum += expf(z - *mx);
+    }
+}
+
+static int check_rows(const slide_matrix *X, const int64_t *rows, int64_t n, const slide_network *net)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = rows ? rows[i] : i;
+        if (r < 0 || r >= X->rows)
+            return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range [0, %lld)", (long long)i, (long long)r,
+                              (long long)X->rows);
+        if (X->kind == SLIDE_MATRIX_CSR) {
+            if (X->indptr[r + 1] < X->indptr[r])
+                return slide_fail(SLIDE_E_INVALID, "X row %lld: indptr is not non-decreasing", (long long)r);
+            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
+                if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
+                    return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range [0, %u)", (long long)r,
+                                      X->indices[p], net->input_dim);
+        }
+    }
+    return SLIDE_OK;
+}
+
+int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
+                               uint32_t k, int mode, int32_t *out_ids, float *out_scores)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    int rc = slide_matrix_check(X, "X", net->input_dim, 0);
+    if (rc)
+        return rc;
+    if (n < 0 || (!rows && n > X->rows))
+        return slide_fail(SLIDE_E_INVALID, "n = %lld out of range for X with %lld rows", (long long)n, (long long)X->rows);
+    if (k == 0 || k > 100000)
+        return slide_fail(SLIDE_E_INVALID, "k must be in [1, 100000], got %u", k);
+    if (mode != SLIDE_PREDICT_EXACT && mode != SLIDE_PREDICT_SAMPLED)
+        return slide_fail(SLIDE_E_INVALID, "unknown predict mode %d", mode);
+    if (n > 0 && (!out_ids || !out_scores))
+        return slide_fail(SLIDE_E_INVALID, "%s is NULL", out_ids ? "out_scores" : "out_ids");
+    rc = check_rows(X, rows, n, net);
+    if (rc)
+        return rc;
+    rc = slide_network_claim(net, "slide_network_predict_topk");
+    if (rc)
+        return rc;
+
+    const int nt = slide_network_threads_for_call(net);
+    const uint32_t NL = net->n_layers;
+    const slide_layer *out = &net->layers[NL - 1];
+    const int blocked = mode == SLIDE_PREDICT_EXACT && out->neuron_major;
+    const uint32_t in_dim = out->in_dim;
+    const slide_kernels *K = slide_kernels_get();
+    rc = slide_network_ensure_scratch(net, nt);
+    if (!rc)
+        rc = slide_network_ensure_acts(net, PREDICT_CHUNK);
+    float *hbuf = NULL, *heap_s = NULL, *lse_m = NULL, *lse_s = NULL, *zbuf = NULL;
+    int32_t *heap_i = NULL;
+    uint32_t *heap_n = NULL;
+    if (!rc && blocked) {
+        size_t slots = (size_t)nt * PREDICT_CHUNK;
+        hbuf = slide_aligned_alloc(sizeof(float) * PREDICT_CHUNK * in_dim);
+        heap_s = malloc(sizeof(float) * slots * k);
+        heap_i = malloc(sizeof(int32_t) * slots * k);
+        heap_n = malloc(sizeof(uint32_t) * slots);
+        lse_m = malloc(sizeof(float) * slots);
+        lse_s = malloc(sizeof(float) * slots);
+        zbuf = malloc(sizeof(float) * (size_t)nt * PREDICT_CHUNK);
+        if (!hbuf || !heap_s || !heap_i || !heap_n || !lse_m || !lse_s || !zbuf)
+            rc = slide_fail(SLIDE_E_NOMEM, "cannot allocate prediction buffers for k = %u", k);
+    }
+    int err = SLIDE_OK;
+    char err_msg[256] = "";
+
+    for (int64_t base = 0; base < n && !rc && !err; base += PREDICT_CHUNK) {
+        uint32_t cn = (uint32_t)(n - base < PREDICT_CHUNK ? n - base : PREDICT_CHUNK);
+        /* Per-sample forward (all layers, or all but a blocked output layer). */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+        for (uint32_t s = 0; s < cn; s++) {
+            slide_thread_scratch *scr = &net->scratch[thread_id()];
+            int64_t row = rows ? rows[base + s] : base + s;
+            slide_act *acts = &net->acts[(size_t)s * NL];
+            int fwd = mode == SLIDE_PREDICT_EXACT ? SLIDE_FWD_EXACT : SLIDE_FWD_SAMPLED;
+            int src = slide_forward_sample(net, slide_matrix_row(X, row), NULL, 0, fwd, blocked, acts, scr,
+                                           slide_seed3(net->seed, 0x9ED1C7, (uint64_t)(base + s), 0));
+            if (src) {
+#pragma omp critical(slide_predict_error)
+                if (!err) {
+                    err = src;
+                    snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
+                }
+                continue;
+            }
+            if (blocked) {
+                if (NL > 1)
+                    memcpy(hbuf + (size_t)s * in_dim, acts[NL - 2].val, sizeof(float) * in_dim);
+                continue;
+            }
+            /* Output probabilities are in acts[NL-1]; rank them. */
+            const slide_act *a = &acts[NL - 1];
+            float hs[64];
+            int32_t hi[64];
+            float *ps = k <= 64 ? hs : malloc(sizeof(float) * k);
+            int32_t *pi = k <= 64 ? hi : malloc(sizeof(int32_t) * k);
+            if (!ps || !pi) {
+#pragma omp critical(slide_predict_error)
+                if (!err) {
+                    err = SLIDE_E_NOMEM;
+                    snprintf(err_msg, sizeof err_msg, "out of memory");
+                }
+            } else {
+                topk h = {ps, pi, 0, k};
+                for (uint32_t j = 0; j < a->n; j++)
+                    topk_push(&h, logf(a->val[j] + 1e-38f), a->dense ? (int32_t)j : a->ids[j]);
+                topk_emit(&h, 0.0f, out_ids + (size_t)(base + s) * k, out_scores + (size_t)(base + s) * k);
+            }
+            if (k > 64) {
+                free(ps);
+                free(pi);
+            }
+        }
+        if (err || !blocked)
+            continue;
+
+        /* Blocked exact scoring of a neuron-major output layer. */
+#pragma omp parallel num_threads(nt)
+        {
+            int tid = thread_id();
+            int nth = 1;
+#ifdef _OPENMP
+            nth = omp_get_num_threads();
+#endif
+            size_t slot0 = (size_t)tid * PREDICT_CHUNK;
+            float *z = zbuf + slot0;
+            for (uint32_t s = 0; s < cn; s++) {
+                heap_n[slot0 + s] = 0;
+                lse_m[slot0 + s] = -FLT_MAX;
+                lse_s[slot0 + s] = 0.0f;
+            }
+            uint32_t lo = (uint32_t)((uint64_t)out->units * (uint64_t)tid / (uint64_t)nth);
+            uint32_t hi = (uint32_t)((uint64_t)out->units * (uint64_t)(tid + 1) / (uint64_t)nth);
+            for (uint32_t j = lo; j < hi; j++) {
+                const float *w = slide_row_w(out, j);
+                if (NL > 1) {
+                    K->dot_rows(hbuf, in_dim, cn, w, in_dim, z);
+                } else {
+                    for (uint32_t s = 0; s < cn; s++) {
+                        slide_vec x = slide_matrix_row(X, rows ? rows[base + s] : base + (int64_t)s);
+                        z[s] = x.idx ? K->dot_sparse(w, x.idx, x.val, x.nnz) : K->dot(w, x.val, x.nnz);
+                    }
+                }
+                float b = out->bias[j];
+                for (uint32_t s = 0; s < cn; s++) {
+                    float zz = z[s] + b;
+                    size_t sl = slot0 + s;
+                    lse_add(&lse_m[sl], &lse_s[sl], zz);
+                    topk h = {heap_s + sl * k, heap_i + sl * k, heap_n[sl], k};
+                    topk_push(&h, zz, (int32_t)j);
+                    heap_n[sl] = h.n;
+                }
+            }
+#pragma omp barrier
+            /* Merge per-thread results for each sample. */
+#pragma omp for schedule(static)
+            for (uint32_t s = 0; s < cn; s++) {
+                size_t m0 = s; /* thread 0's slot for sample s */
+                float mx = lse_m[m0], sum = lse_s[m0];
+                topk h = {heap_s + m0 * k, heap_i + m0 * k, heap_n[m0], k};
+                for (int t = 1; t < nth; t++) {
+                    size_t sl = (size_t)t * PREDICT_CHUNK + s;
+                    if (lse_s[sl] > 0.0f) {
+                        float m2 = lse_m[sl], s2 = lse_s[sl];
+                        if (m2 > mx) {
+                            sum = sum * expf(mx - m2) + s2;
+                            mx = m2;
+                        } else {
+                            sum += s2 * expf(m2 - mx);
+                        }
+                    }
+                    for (uint32_t e = 0; e < heap_n[sl]; e++)
+                        topk_push(&h, heap_s[sl * k + e], heap_i[sl * k + e]);
+                }
+                float lse = mx + logf(sum);
+                topk_emit(&h, lse, out_ids + (size_t)(base + s) * k, out_scores + (size_t)(base + s) * k);
+            }
+        }
+    }
+    slide_aligned_free(hbuf);
+    free(heap_s);
+    free(heap_i);
+    free(heap_n);
+    free(lse_m);
+    free(lse_s);
+    free(zbuf);
+    slide_network_release(net);
+    if (!rc && err)
+        rc = slide_fail(err, "%s", err_msg);
+    return rc;
+}

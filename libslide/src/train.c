@@ -1,0 +1,677 @@
+/*
+ * Training: per-sample sparse forward and backward, then a per-row reduction and optimizer step.
+ *
+ * A batch runs in three phases:
+ *  1. forward + backward, parallel over samples. Each sample selects its own active neurons in every
+ *     sampled layer (LSH query + labels + random padding), computes only those, and back-propagates
+ *     deltas into per-sample buffers. Weights are only read.
+ *  2. for each layer, the (row, sample, coefficient) contributions of the batch are grouped by row with
+ *     a counting sort, so every touched row knows which samples touched it.
+ *  3. parallel over touched rows: one thread sums the row's gradient in a private buffer, in sample
+ *     order, and applies Adam/SGD to that row and its moments. No two threads write the same row, no
+ *     gradient matrix exists, untouched rows cost nothing, and the result does not depend on the thread
+ *     count (a deterministic reduction rather than Hogwild).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "error.h"
+#include "kernels.h"
+#include "network.h"
+#include "rng.h"
+
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline slide_vec act_as_input(const slide_act *a)
+{
+    slide_vec v = {a->dense ? NULL : a->ids, a->val, a->n};
+    return v;
+}
+
+/* ------------------------------------------------------------------ active set selection */
+
+static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
+{
+    if (++scr->stamp == 0) { /* wrapped: clear stale marks once every 2^32 samples */
+        memset(scr->mark, 0, sizeof(uint32_t) * units);
+        scr->stamp = 1;
+    }
+    return scr->stamp;
+}
+
+/*
+ * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
+ * tables returned them, up to the layer's cap, then random neurons up to min_active.
+ */
+static int select_active(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels,
+                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
+{
+    const uint16_t LABEL = 0xFFFF;
+    uint32_t room = L->max_active > L->min_active ? L->max_active : L->min_active;
+    int rc = slide_act_reserve(a, room + n_labels, 1, 1);
+    if (rc)
+        return rc;
+    uint32_t stamp = next_stamp(scr, L->units);
+    uint32_t *mark = scr->mark;
+    uint16_t *hits = scr->hits;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < n_labels; i++) {
+        uint32_t y = (uint32_t)labels[i];
+        if (mark[y] != stamp) {
+            mark[y] = stamp;
+            hits[y] = LABEL;
+            a->ids[n++] = (int32_t)y;
+        }
+    }
+    a->n_forced = n;
+
+    if (x.idx)
+        L->hash->hash_sparse(L->hash_state, x.idx, x.val, x.nnz, scr->codes, scr->hash_scratch);
+    else
+        L->hash->hash_dense(L->hash_state, x.val, scr->codes, scr->hash_scratch);
+    rc = slide_scratch_reserve_cand(scr, (size_t)L->lsh.tables * L->lsh.bucket_size);
+    if (rc)
+        return rc;
+    uint32_t nc = 0;
+    for (uint32_t t = 0; t < L->lsh.tables; t++) {
+        const uint32_t *ids;
+        uint32_t m = slide_lsh_tables_bucket(&L->tables, t, scr->codes[t], &ids);
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t id = ids[i];
+            if (mark[id] != stamp) {
+                mark[id] = stamp;
+                hits[id] = 1;
+                scr->cand[nc++] = id;
+            } else if (hits[id] != LABEL) {
+                hits[id]++;
+            }
+        }
+    }
+
+    uint32_t want = L->max_active > n ? L->max_active - n : 0;
+    if (nc <= want) {
+        for (uint32_t i = 0; i < nc; i++)
+            a->ids[n++] = (int32_t)scr->cand[i];
+    } else if (want > 0) {
+        /* Top-`want` by collision count: counting sort on counts (<= tables), stable in retrieval order. */
+        uint32_t T = L->lsh.tables;
+        uint32_t *hist = scr->hist;
+        memset(hist, 0, sizeof(uint32_t) * (T + 2));
+        for (uint32_t i = 0; i < nc; i++)
+            hist[hits[scr->cand[i]]]++;
+        /* Lowest count that still fits entirely, and how many of the boundary count to take. */
+        uint32_t taken = 0, cut = T + 1;
+        while (cut > 1 && taken + hist[cut - 1] <= want) {
+            taken += hist[cut - 1];
+            cut--;
+        }
+        uint32_t boundary_left = (cut >= 1 && cut - 1 >= 1) ? want - taken : 0;
+        for (uint32_t i = 0; i < nc; i++) {
+            uint32_t id = scr->cand[i], h = hits[id];
+            if (h >= cut)
+                a->ids[n++] = (int32_t)id;
+            else if (h == cut - 1 && boundary_left > 0) {
+                a->ids[n++] = (int32_t)id;
+                boundary_left--;
+            }
+        }
+    }
+
+    uint32_t min_active = L->min_active;
+    if (n < min_active) {
+        slide_rng rng = {sample_seed};
+        for (uint32_t tries = 0; n < min_active && tries < 4 * min_active + 64; tries++) {
+            uint32_t id = slide_rng_below(&rng, L->units);
+            if (mark[id] != stamp) {
+                mark[id] = stamp;
+                a->ids[n++] = (int32_t)id;
+            }
+        }
+    }
+    a->n = n;
+    a->dense = 0;
+    return SLIDE_OK;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+static void softmax_inplace(float *z, uint32_t n)
+{
+    if (n == 0)
+        return;
+    float mx = z[0];
+    for (uint32_t i = 1; i < n; i++)
+        mx = z[i] > mx ? z[i] : mx;
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        z[i] = expf(z[i] - mx);
+        sum += z[i];
+    }
+    float inv = 1.0f / sum;
+    for (uint32_t i = 0; i < n; i++)
+        z[i] *= inv;
+}
+
+int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
+                         int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed)
+{
+    const slide_kernels *K = slide_kernels_get();
+    slide_vec in = x;
+    uint32_t stop = net->n_layers - (skip_last ? 1u : 0u);
+    for (uint32_t l = 0; l < stop; l++) {
+        const slide_layer *L = &net->layers[l];
+        slide_act *a = &acts[l];
+        int last = l + 1 == net->n_layers;
+        int rc;
+        if (L->sampled && mode != SLIDE_FWD_EXACT) {
+            rc = select_active(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
+                               (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, a, scr,
+                               slide_seed3(sample_seed, l, 0x9AD, 0));
+            if (rc)
+                return rc;
+            for (uint32_t k = 0; k < a->n; k++) {
+                const float *w = slide_row_w(L, (size_t)a->ids[k]);
+                float z = in.idx ? K->dot_sparse(w, in.idx, in.val, in.nnz) : K->dot(w, in.val, in.nnz);
+                a->val[k] = z + L->bias[a->ids[k]];
+            }
+        } else {
+            rc = slide_act_reserve(a, L->units, 0, mode == SLIDE_FWD_TRAIN);
+            if (rc)
+                return rc;
+            a->n = L->units;
+            a->dense = 1;
+            if (L->neuron_major) {
+                if (in.idx) {
+                    for (uint32_t j = 0; j < L->units; j++)
+                        a->val[j] = K->dot_sparse(slide_row_w(L, j), in.idx, in.val, in.nnz);
+                } else {
+                    K->dot_rows(L->params, L->block, L->units, in.val, in.nnz, a->val);
+                }
+                for (uint32_t j = 0; j < L->units; j++)
+                    a->val[j] += L->bias[j];
+            } else {
+                memcpy(a->val, L->bias, sizeof(float) * L->units);
+                for (uint32_t i = 0; i < in.nnz; i++) {
+                    float v = in.val[i];
+                    if (v != 0.0f)
+                        K->axpy(a->val, v, slide_row_w(L, in.idx ? (size_t)in.idx[i] : i), L->units);
+                }
+            }
+        }
+        if (L->activation == SLIDE_ACT_RELU) {
+            for (uint32_t k = 0; k < a->n; k++)
+                a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;
+        } else if (L->activation == SLIDE_ACT_SOFTMAX) {
+            softmax_inplace(a->val, a->n);
+        }
+        in = act_as_input(a);
+    }
+    return SLIDE_OK;
+}
+
+/* ------------------------------------------------------------------ backward */
+
+/* delta of the output layer from softmax probabilities; returns the sample's cross-entropy. */
+static double output_delta(const slide_layer *L, slide_act *a, const int32_t *labels, uint32_t n_labels,
+                           float scale)
+{
+    if (n_labels == 0) {
+        memset(a->delta, 0, sizeof(float) * a->n);
+        return 0.0;
+    }
+    float t = 1.0f / (float)n_labels;
+    double loss = 0.0;
+    if (!a->dense && a->n_forced == 0) {
+        memset(a->delta, 0, sizeof(float) * a->n);
+        return 0.0;
+    }
+    for (uint32_t k = 0; k < a->n; k++)
+        a->delta[k] = a->val[k] * scale;
+    if (a->dense) {
+        for (uint32_t i = 0; i < n_labels; i++) {
+            uint32_t y = (uint32_t)labels[i];
+            a->delta[y] -= t * scale;
+            loss -= t * log((double)a->val[y] + 1e-30);
+        }
+    } else {
+        /* select_active placed the distinct labels first: ids[0 .. n_forced). */
+        t = 1.0f / (float)a->n_forced;
+        for (uint32_t k = 0; k < a->n_forced; k++) {
+            a->delta[k] -= t * scale;
+            loss -= t * log((double)a->val[k] + 1e-30);
+        }
+    }
+    (void)L;
+    return loss;
+}
+
+/* Back-propagates layer l's delta into layer l-1's delta (which must be a ReLU or linear layer). */
+static void backprop_layer(const slide_layer *L, const slide_act *a, slide_act *prev, int prev_relu)
+{
+    const slide_kernels *K = slide_kernels_get();
+    float *dx = prev->delta;
+    if (L->neuron_major) {
+        memset(dx, 0, sizeof(float) * prev->n);
+        if (prev->dense) {
+            for (uint32_t k = 0; k < a->n; k++) {
+                size_t j = a->dense ? k : (size_t)a->ids[k];
+                if (a->delta[k] != 0.0f)
+                    K->axpy(dx, a->delta[k], slide_row_w(L, j), prev->n);
+            }
+        } else {
+            for (uint32_t k = 0; k < a->n; k++) {
+                size_t j = a->dense ? k : (size_t)a->ids[k];
+                float d = a->delta[k];
+                if (d == 0.0f)
+                    continue;
+                const float *w = slide_row_w(L, j);
+                for (uint32_t i = 0; i < prev->n; i++)
+                    dx[i] += d * w[prev->ids[i]];
+            }
+        }
+    } else {
+        /* Input-major layers are fully computed: a->delta covers every unit. */
+        for (uint32_t i = 0; i < prev->n; i++) {
+            if (prev->val[i] == 0.0f && prev_relu) {
+                dx[i] = 0.0f;
+                continue;
+            }
+            size_t r = prev->dense ? i : (size_t)prev->ids[i];
+            dx[i] = K->dot(slide_row_w(L, r), a->delta, L->units);
+        }
+    }
+    if (prev_relu)
+        for (uint32_t i = 0; i < prev->n; i++)
+            if (prev->val[i] <= 0.0f)
+                dx[i] = 0.0f;
+}
+
+/* ------------------------------------------------------------------ update */
+
+static int grow_u32(uint32_t **p, size_t *cap, size_t want)
+{
+    if (want <= *cap)
+        return SLIDE_OK;
+    size_t n = want + want / 2 + 64;
+    uint32_t *q = realloc(*p, n * sizeof(uint32_t));
+    if (!q)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu update entries", n);
+    *p = q;
+    *cap = n;
+    return SLIDE_OK;
+}
+
+static int reserve_update(slide_network *net, size_t touched, size_t pairs)
+{
+    size_t tc = net->touched_cap, pc = net->pair_cap;
+    int rc = SLIDE_OK;
+    if (touched + 1 > tc) {
+        size_t c1 = tc, c2 = tc, c3 = tc;
+        rc = grow_u32(&net->touched, &c1, touched + 1);
+        if (!rc)
+            rc = grow_u32(&net->pair_off, &c2, touched + 1);
+        if (!rc)
+            rc = grow_u32(&net->pair_cursor, &c3, touched + 1);
+        if (rc)
+            return rc;
+        net->touched_cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+    }
+    if (pairs > pc) {
+        size_t c1 = pc;
+        rc = grow_u32(&net->pair_sample, &c1, pairs);
+        if (rc)
+            return rc;
+        float *f = realloc(net->pair_coef, c1 * sizeof(float));
+        if (!f)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate update entries");
+        net->pair_coef = f;
+        net->pair_cap = c1;
+    }
+    return SLIDE_OK;
+}
+
+/* The input of layer l for batch position s. */
+static inline slide_vec layer_input(const slide_network *net, uint32_t l, const slide_matrix *X,
+                                    const int64_t *rows, uint32_t s)
+{
+    if (l == 0)
+        return slide_matrix_row(X, rows ? rows[s] : (int64_t)s);
+    return act_as_input(&net->acts[(size_t)s * net->n_layers + l - 1]);
+}
+
+static void adam_scalar(float *w, float *m, float *v, float g, float lr_t, float b1, float b2, float eps_t)
+{
+    *m = b1 * *m + (1.0f - b1) * g;
+    *v = b2 * *v + (1.0f - b2) * g * g;
+    *w -= lr_t * *m / (sqrtf(*v) + eps_t);
+}
+
+static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
+                        int nt)
+{
+    slide_layer *L = &net->layers[l];
+    const slide_kernels *K = slide_kernels_get();
+    const uint32_t NL = net->n_layers;
+
+    /* Count contributions: neuron-major rows are active neurons, input-major rows are non-zero inputs. */
+    size_t pairs = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        if (L->neuron_major)
+            pairs += net->acts[(size_t)s * NL + l].n;
+        else
+            pairs += layer_input(net, l, X, rows, s).nnz;
+    }
+    size_t max_touched = pairs < L->rows ? pairs : L->rows;
+    int rc = reserve_update(net, max_touched, pairs);
+    if (rc)
+        return rc;
+
+    /* Counting sort by row, rows numbered in order of first touch. Serial: O(pairs), not O(layer). */
+    uint32_t n_touched = 0;
+    int32_t *slot = L->row_slot;
+    for (uint32_t s = 0; s < n; s++) {
+        if (L->neuron_major) {
+            const slide_act *a = &net->acts[(size_t)s * NL + l];
+            for (uint32_t k = 0; k < a->n; k++) {
+                size_t r = a->dense ? k : (size_t)a->ids[k];
+                if (slot[r] < 0) {
+                    slot[r] = (int32_t)n_touched;
+                    net->touched[n_touched] = (uint32_t)r;
+                    net->pair_off[n_touched++] = 0;
+                }
+                net->pair_off[slot[r]]++;
+            }
+        } else {
+            slide_vec x = layer_input(net, l, X, rows, s);
+            for (uint32_t k = 0; k < x.nnz; k++) {
+                if (x.val[k] == 0.0f)
+                    continue;
+                size_t r = x.idx ? (size_t)x.idx[k] : k;
+                if (slot[r] < 0) {
+                    slot[r] = (int32_t)n_touched;
+                    net->touched[n_touched] = (uint32_t)r;
+                    net->pair_off[n_touched++] = 0;
+                }
+                net->pair_off[slot[r]]++;
+            }
+        }
+    }
+    uint32_t sum = 0;
+    for (uint32_t t = 0; t < n_touched; t++) {
+        uint32_t c = net->pair_off[t];
+        net->pair_off[t] = sum;
+        net->pair_cursor[t] = sum;
+        sum += c;
+    }
+    net->pair_off[n_touched] = sum;
+    for (uint32_t s = 0; s < n; s++) {
+        if (L->neuron_major) {
+            const slide_act *a = &net->acts[(size_t)s * NL + l];
+            for (uint32_t k = 0; k < a->n; k++) {
+                size_t r = a->dense ? k : (size_t)a->ids[k];
+                uint32_t p = net->pair_cursor[slot[r]]++;
+                net->pair_sample[p] = s;
+                net->pair_coef[p] = a->delta[k];
+            }
+        } else {
+            slide_vec x = layer_input(net, l, X, rows, s);
+            for (uint32_t k = 0; k < x.nnz; k++) {
+                if (x.val[k] == 0.0f)
+                    continue;
+                size_t r = x.idx ? (size_t)x.idx[k] : k;
+                uint32_t p = net->pair_cursor[slot[r]]++;
+                net->pair_sample[p] = s;
+                net->pair_coef[p] = x.val[k];
+            }
+        }
+    }
+
+    const int adam = net->opt.kind == SLIDE_OPT_ADAM;
+    const float b1 = net->opt.beta1, b2 = net->opt.beta2;
+    const double t = (double)net->step;
+    const double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
+    /* Bias correction folded into the step: lr_t = lr * sqrt(c2) / c1, eps_t = eps * sqrt(c2). */
+    const float lr_t = adam ? (float)(net->opt.lr * sqrt(c2) / c1) : net->opt.lr;
+    const float eps_t = (float)(net->opt.eps * sqrt(c2));
+
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
+    for (uint32_t ti = 0; ti < n_touched; ti++) {
+        slide_thread_scratch *scr = &net->scratch[thread_id()];
+        uint32_t r = net->touched[ti];
+        float *g = scr->grad;
+        memset(g, 0, sizeof(float) * L->row_len);
+        float gb = 0.0f;
+        for (uint32_t p = net->pair_off[ti]; p < net->pair_off[ti + 1]; p++) {
+            uint32_t s = net->pair_sample[p];
+            float c = net->pair_coef[p];
+            if (L->neuron_major) {
+                slide_vec x = layer_input(net, l, X, rows, s);
+                if (x.idx)
+                    K->axpy_sparse(g, c, x.idx, x.val, x.nnz);
+                else
+                    K->axpy(g, c, x.val, x.nnz);
+                gb += c;
+            } else {
+                K->axpy(g, c, net->acts[(size_t)s * NL + l].delta, L->units);
+            }
+        }
+        float *w = slide_row_w(L, r);
+        if (adam) {
+            K->adam(w, slide_row_m(L, r), slide_row_v(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
+            if (L->neuron_major)
+                adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb, lr_t, b1, b2, eps_t);
+        } else {
+            K->sgd(w, g, L->row_len, lr_t);
+            if (L->neuron_major)
+                L->bias[r] -= lr_t * gb;
+        }
+        L->row_slot[r] = -1;
+    }
+
+    if (!L->neuron_major) {
+        /* Fully computed layer: every unit's bias has a gradient, summed over the batch in sample order. */
+        int64_t units = L->units;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t u = 0; u < units; u++) {
+            float gb = 0.0f;
+            for (uint32_t s = 0; s < n; s++)
+                gb += net->acts[(size_t)s * NL + l].delta[u];
+            if (adam)
+                adam_scalar(&L->bias[u], &L->bias_m[u], &L->bias_v[u], gb, lr_t, b1, b2, eps_t);
+            else
+                L->bias[u] -= lr_t * gb;
+        }
+    }
+    return SLIDE_OK;
+}
+
+/* ------------------------------------------------------------------ batch */
+
+static int check_sample(const slide_network *net, const slide_matrix *X, const slide_matrix *Y, int64_t row,
+                        char *msg, size_t msg_len)
+{
+    if (row < 0 || row >= X->rows || row >= Y->rows) {
+        snprintf(msg, msg_len, "row id %lld out of range [0, %lld)", (long long)row,
+                 (long long)(X->rows < Y->rows ? X->rows : Y->rows));
+        return SLIDE_E_INVALID;
+    }
+    if (X->kind == SLIDE_MATRIX_CSR) {
+        int64_t b = X->indptr[row], e = X->indptr[row + 1];
+        if (e < b || e - b > UINT32_MAX) {
+            snprintf(msg, msg_len, "X row %lld: indptr is not non-decreasing", (long long)row);
+            return SLIDE_E_INVALID;
+        }
+        for (int64_t i = b; i < e; i++) {
+            if (X->indices[i] < 0 || X->indices[i] >= (int64_t)net->input_dim) {
+                snprintf(msg, msg_len, "X row %lld: feature id %d out of range [0, %u)", (long long)row,
+                         X->indices[i], net->input_dim);
+                return SLIDE_E_INVALID;
+            }
+            if (!isfinite(X->values[i])) {
+                snprintf(msg, msg_len, "X row %lld: value of feature %d is not finite", (long long)row, X->indices[i]);
+                return SLIDE_E_INVALID;
+            }
+        }
+    } else {
+        const float *v = X->values + (size_t)row * (size_t)X->cols;
+        for (int64_t i = 0; i < X->cols; i++)
+            if (!isfinite(v[i])) {
+                snprintf(msg, msg_len, "X row %lld, column %lld: value is not finite", (long long)row, (long long)i);
+                return SLIDE_E_INVALID;
+            }
+    }
+    int64_t b = Y->indptr[row], e = Y->indptr[row + 1];
+    uint32_t n_out = net->layers[net->n_layers - 1].units;
+    if (e < b) {
+        snprintf(msg, msg_len, "Y row %lld: indptr is not non-decreasing", (long long)row);
+        return SLIDE_E_INVALID;
+    }
+    for (int64_t i = b; i < e; i++)
+        if (Y->indices[i] < 0 || (uint32_t)Y->indices[i] >= n_out) {
+            snprintf(msg, msg_len, "Y row %lld: label id %d out of range [0, %u)", (long long)row, Y->indices[i],
+                     n_out);
+            return SLIDE_E_INVALID;
+        }
+    return SLIDE_OK;
+}
+
+int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
+                              const int64_t *rows, int64_t n, slide_batch_stats *stats)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    int rc = slide_matrix_check(X, "X", net->input_dim, 0);
+    if (!rc)
+        rc = slide_matrix_check(Y, "Y", net->layers[net->n_layers - 1].units, 1);
+    if (rc)
+        return rc;
+    if (n <= 0 || n > (1 << 24))
+        return slide_fail(SLIDE_E_INVALID, "batch size %lld out of range [1, 2^24]", (long long)n);
+    if (!rows && (n > X->rows || n > Y->rows))
+        return slide_fail(SLIDE_E_INVALID, "batch of %lld rows but X has %lld and Y %lld", (long long)n,
+                          (long long)X->rows, (long long)Y->rows);
+    if (stats && stats->struct_size < offsetof(slide_batch_stats, loss) + sizeof(double))
+        return slide_fail(SLIDE_E_INVALID, "stats struct_size %zu is too small", stats->struct_size);
+    rc = slide_network_claim(net, "slide_network_train_batch");
+    if (rc)
+        return rc;
+
+    const int nt = slide_network_threads_for_call(net);
+    const uint32_t NL = net->n_layers;
+    rc = slide_network_ensure_scratch(net, nt);
+    if (!rc)
+        rc = slide_network_ensure_acts(net, (size_t)n);
+    if (rc) {
+        slide_network_release(net);
+        return rc;
+    }
+    const uint64_t step = net->step + 1;
+    const float scale = 1.0f / (float)n;
+    double loss = 0.0, active_out = 0.0;
+    int err = SLIDE_OK;
+    char err_msg[256] = "";
+    uint64_t *layer_active = calloc(NL, sizeof(uint64_t));
+    if (!layer_active) {
+        slide_network_release(net);
+        return slide_fail(SLIDE_E_NOMEM, "out of memory");
+    }
+
+#pragma omp parallel num_threads(nt) reduction(+ : loss, active_out)
+    {
+        slide_thread_scratch *scr = &net->scratch[thread_id()];
+        uint64_t *my_active = calloc(NL, sizeof(uint64_t));
+        char my_msg[256];
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t s = 0; s < n; s++) {
+            int my_err;
+#pragma omp atomic read
+            my_err = err;
+            if (my_err || !my_active)
+                continue;
+            int64_t row = rows ? rows[s] : s;
+            int src = check_sample(net, X, Y, row, my_msg, sizeof my_msg);
+            slide_act *acts = &net->acts[(size_t)s * NL];
+            const int32_t *labels = Y->indices + Y->indptr[row];
+            uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
+            if (!src)
+                src = slide_forward_sample(net, slide_matrix_row(X, row), labels, n_labels, SLIDE_FWD_TRAIN, 0,
+                                           acts, scr, slide_seed3(net->seed, step, (uint64_t)s, 0xF0));
+            if (src) {
+#pragma omp critical(slide_train_error)
+                if (!err) {
+                    err = src;
+                    if (src == SLIDE_E_INVALID)
+                        snprintf(err_msg, sizeof err_msg, "%s", my_msg);
+                    else
+                        snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
+                }
+                continue;
+            }
+            slide_act *out = &acts[NL - 1];
+            loss += output_delta(&net->layers[NL - 1], out, labels, n_labels, scale);
+            active_out += out->n;
+            for (uint32_t l = NL - 1; l > 0; l--) {
+                backprop_layer(&net->layers[l], &acts[l], &acts[l - 1],
+                               net->layers[l - 1].activation == SLIDE_ACT_RELU);
+                my_active[l - 1] += acts[l - 1].n;
+            }
+            my_active[NL - 1] += out->n;
+        }
+        if (my_active) {
+#pragma omp critical(slide_train_counters)
+            for (uint32_t l = 0; l < NL; l++)
+                layer_active[l] += my_active[l];
+        } else {
+#pragma omp critical(slide_train_error)
+            if (!err) {
+                err = SLIDE_E_NOMEM;
+                snprintf(err_msg, sizeof err_msg, "out of memory");
+            }
+        }
+        free(my_active);
+    }
+
+    if (!err && !isfinite(loss)) {
+        err = SLIDE_E_NUMERIC;
+        snprintf(err_msg, sizeof err_msg, "loss is not finite at step %llu; the batch was not applied",
+                 (unsigned long long)step);
+    }
+    if (err) {
+        free(layer_active);
+        slide_network_release(net);
+        return slide_fail(err, "%s", err_msg);
+    }
+
+    net->step = step;
+    for (uint32_t l = 0; l < NL && !rc; l++)
+        rc = update_layer(net, l, X, rows, (uint32_t)n, nt);
+    for (uint32_t l = 0; l < NL; l++) {
+        slide_layer *L = &net->layers[l];
+        L->samples_seen += (uint64_t)n;
+        L->active_total += layer_active[l];
+        if (!rc && L->sampled && ++L->batches_since_rebuild >= L->lsh.rebuild_period)
+            rc = slide_layer_rebuild(net, L);
+    }
+    free(layer_active);
+    if (stats) {
+        slide_batch_stats full = {sizeof full, loss / (double)n, active_out / (double)n};
+        size_t sz = stats->struct_size < sizeof full ? stats->struct_size : sizeof full;
+        memcpy(stats, &full, sz);
+        stats->struct_size = sz;
+    }
+    slide_network_release(net);
+    return rc;
+}

@@ -1,0 +1,31 @@
+"""The compiled cffi module and the one place where C status codes become Python exceptions."""
+
+from __future__ import annotations
+
+from . import _errors as E
+from ._slide_cffi import ffi, lib
+
+_BY_STATUS = {
+    lib.SLIDE_E_INVALID: E.InvalidArgumentError,
+    lib.SLIDE_E_NOMEM: E.SlideMemoryError,
+    lib.SLIDE_E_IO: E.SlideIOError,
+    lib.SLIDE_E_FORMAT: E.FormatError,
+    lib.SLIDE_E_UNSUPPORTED: E.UnsupportedError,
+    lib.SLIDE_E_BUSY: E.BusyError,
+    lib.SLIDE_E_NUMERIC: E.NumericError,
+    lib.SLIDE_E_NOT_FOUND: E.NotFoundError,
+}
+
+
+def check(status: int) -> None:
+    """Raises the exception matching a C status, with the library's thread-local message."""
+    if status == lib.SLIDE_OK:
+        return
+    message = ffi.string(lib.slide_last_error()).decode("utf-8", "replace")
+    if not message:
+        message = ffi.string(lib.slide_status_string(status)).decode()
+    raise _BY_STATUS.get(status, E.SlideError)(message, status)
+
+
+def c_string(value) -> str:
+    return ffi.string(value).decode("utf-8", "replace")

@@ -1,0 +1,132 @@
+/* Hand-written cffi declarations mirroring libslide/include/slide/slide.h (checked at compile time). */
+unsigned slide_version(void);
+const char *slide_version_string(void);
+
+typedef enum slide_status {
+    SLIDE_OK = 0,
+    SLIDE_E_INVALID = -1,
+    SLIDE_E_NOMEM = -2,
+    SLIDE_E_IO = -3,
+    SLIDE_E_FORMAT = -4,
+    SLIDE_E_UNSUPPORTED = -5,
+    SLIDE_E_BUSY = -6,
+    SLIDE_E_NUMERIC = -7,
+    SLIDE_E_NOT_FOUND = -8
+} slide_status;
+
+const char *slide_status_string(int status);
+const char *slide_last_error(void);
+
+typedef enum slide_matrix_kind { SLIDE_MATRIX_DENSE = 0, SLIDE_MATRIX_CSR = 1 } slide_matrix_kind;
+
+typedef struct slide_matrix {
+    int kind;
+    int64_t rows;
+    int64_t cols;
+    const float *values;
+    const int64_t *indptr;
+    const int32_t *indices;
+} slide_matrix;
+
+int slide_hash_backend_count(void);
+const char *slide_hash_backend_name(int i);
+
+typedef enum slide_activation { SLIDE_ACT_RELU = 0, SLIDE_ACT_SOFTMAX = 1, SLIDE_ACT_LINEAR = 2 } slide_activation;
+typedef enum slide_insertion { SLIDE_INSERT_FIFO = 0, SLIDE_INSERT_RESERVOIR = 1 } slide_insertion;
+
+typedef struct slide_lsh_config {
+    size_t struct_size;
+    const char *hash;
+    uint32_t k;
+    uint32_t tables;
+    uint32_t bucket_size;
+    uint32_t bucket_bits;
+    int insertion;
+    float active_fraction;
+    uint32_t min_active;
+    uint32_t rebuild_period;
+    uint32_t bin_size;
+} slide_lsh_config;
+void slide_lsh_config_init(slide_lsh_config *cfg);
+
+typedef struct slide_layer_config {
+    size_t struct_size;
+    uint32_t units;
+    int activation;
+    const slide_lsh_config *lsh;
+} slide_layer_config;
+void slide_layer_config_init(slide_layer_config *cfg);
+
+typedef enum slide_optimizer_kind { SLIDE_OPT_ADAM = 0, SLIDE_OPT_SGD = 1 } slide_optimizer_kind;
+
+typedef struct slide_optimizer_config {
+    size_t struct_size;
+    int kind;
+    float lr;
+    float beta1;
+    float beta2;
+    float eps;
+} slide_optimizer_config;
+void slide_optimizer_config_init(slide_optimizer_config *cfg);
+
+typedef struct slide_network_config {
+    size_t struct_size;
+    uint32_t input_dim;
+    uint32_t n_layers;
+    const slide_layer_config *const *layers;
+    uint64_t seed;
+    int threads;
+} slide_network_config;
+void slide_network_config_init(slide_network_config *cfg);
+
+typedef struct slide_network slide_network;
+int slide_network_create(const slide_network_config *cfg, const slide_optimizer_config *opt, slide_network **out);
+void slide_network_free(slide_network *net);
+int slide_network_set_threads(slide_network *net, int threads);
+int slide_network_get_threads(const slide_network *net);
+int slide_network_set_learning_rate(slide_network *net, float lr);
+
+typedef struct slide_batch_stats {
+    size_t struct_size;
+    double loss;
+    double active_output;
+} slide_batch_stats;
+
+int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
+                              const int64_t *rows, int64_t n, slide_batch_stats *stats);
+
+typedef enum slide_predict_mode { SLIDE_PREDICT_EXACT = 0, SLIDE_PREDICT_SAMPLED = 1 } slide_predict_mode;
+int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
+                               uint32_t k, int mode, int32_t *out_ids, float *out_scores);
+
+typedef struct slide_layer_info {
+    size_t struct_size;
+    uint32_t units;
+    uint32_t input_dim;
+    int activation;
+    int sampled;
+    int neuron_major;
+    uint64_t samples_seen;
+    uint64_t active_total;
+    uint64_t rebuilds;
+    size_t row_stride;
+} slide_layer_info;
+
+uint32_t slide_network_layer_count(const slide_network *net);
+int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_layer_info *info);
+int slide_network_reset_counters(slide_network *net);
+int slide_network_layer_params(slide_network *net, uint32_t layer, float **weights, float **bias,
+                               size_t *rows, size_t *row_len, size_t *row_stride);
+int slide_network_rebuild_tables(slide_network *net);
+size_t slide_network_memory_bytes(const slide_network *net);
+int slide_network_save(const slide_network *net, const char *path);
+int slide_network_load(const char *path, slide_network **out);
+
+typedef struct slide_dataset slide_dataset;
+int slide_dataset_load_xc(const char *path, slide_dataset **out);
+void slide_dataset_free(slide_dataset *ds);
+int slide_dataset_features(const slide_dataset *ds, slide_matrix *out);
+int slide_dataset_labels(const slide_dataset *ds, slide_matrix *out);
+
+int slide_precision_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
+                         uint32_t k_pred, uint32_t k_max, double *out_hits);

@@ -1,0 +1,147 @@
+"""Marshalling numpy / scipy.sparse inputs into borrowed ``slide_matrix`` views.
+
+Arrays that already have the library's layout (C-contiguous float32 dense rows; CSR with float32 data
+and int32 indices) are passed without copying. Only the CSR ``indptr`` is converted to int64 when it is
+int32 (n + 1 integers). Every view returned here carries the Python objects it points into, so they
+stay alive for as long as the view does.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._api import ffi, lib
+from ._errors import InvalidArgumentError
+
+try:  # scipy is a dependency, but keep import errors readable
+    import scipy.sparse as sp
+except ImportError:  # pragma: no cover
+    sp = None
+
+
+class MatrixView:
+    """A ``slide_matrix`` plus the arrays it borrows from."""
+
+    __slots__ = ("c", "keep", "rows", "cols")
+
+    def __init__(self, c, keep, rows, cols):
+        self.c = c
+        self.keep = keep
+        self.rows = rows
+        self.cols = cols
+
+
+def _int64_indptr(indptr):
+    return np.ascontiguousarray(indptr, dtype=np.int64)
+
+
+def _csr_view(indptr, indices, data, shape, name, labels=False):
+    indptr = _int64_indptr(indptr)
+    indices = np.ascontiguousarray(indices)
+    if indices.dtype != np.int32:
+        if indices.size and (indices.min() < 0 or indices.max() > np.iinfo(np.int32).max):
+            raise InvalidArgumentError(f"{name}: column ids must fit in int32")
+        indices = indices.astype(np.int32)
+    m = ffi.new("slide_matrix *")
+    m.kind = lib.SLIDE_MATRIX_CSR
+    m.rows, m.cols = int(shape[0]), int(shape[1])
+    m.indptr = ffi.from_buffer("int64_t[]", indptr)
+    m.indices = ffi.from_buffer("int32_t[]", indices)
+    keep = [indptr, indices]
+    if labels:
+        m.values = ffi.NULL
+    else:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        m.values = ffi.from_buffer("float[]", data)
+        keep.append(data)
+    return MatrixView(m, keep, int(shape[0]), int(shape[1]))
+
+
+def features(X, input_dim=None, name="X") -> MatrixView:
+    """A view of a feature matrix: numpy 2-D (float32 preferred) or any scipy.sparse matrix/array."""
+    if isinstance(X, MatrixView):
+        view = X
+    elif sp is not None and sp.issparse(X):
+        if X.ndim != 2:
+            raise InvalidArgumentError(f"{name} must be 2-D, got shape {X.shape}")
+        if X.format != "csr":
+            X = X.tocsr()
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        view = _csr_view(X.indptr, X.indices, X.data, X.shape, name)
+    else:
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise InvalidArgumentError(f"{name} must be a 2-D array or a scipy.sparse matrix, got shape {arr.shape}")
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            raise InvalidArgumentError(f"{name} must hold numbers, got dtype {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        m = ffi.new("slide_matrix *")
+        m.kind = lib.SLIDE_MATRIX_DENSE
+        m.rows, m.cols = arr.shape
+        m.values = ffi.from_buffer("float[]", arr) if arr.size else ffi.NULL
+        view = MatrixView(m, [arr], arr.shape[0], arr.shape[1])
+    if input_dim is not None and view.cols != input_dim:
+        raise InvalidArgumentError(f"{name} has {view.cols} columns, the network expects {input_dim}")
+    return view
+
+
+def labels(Y, n_rows=None, n_labels=None, name="Y") -> MatrixView:
+    """A view of multi-label targets: a CSR indicator (any sparse matrix), a 1-D int array (one label per
+    row), or a sequence of int arrays (labels of each row)."""
+    if isinstance(Y, MatrixView):
+        view = Y
+    elif sp is not None and sp.issparse(Y):
+        if Y.format != "csr":
+            Y = Y.tocsr()
+        view = _csr_view(Y.indptr, Y.indices, None, Y.shape, name, labels=True)
+    else:
+        if isinstance(Y, np.ndarray) and Y.ndim == 1 and np.issubdtype(Y.dtype, np.integer):
+            indices = Y.astype(np.int32, copy=False)
+            indptr = np.arange(len(Y) + 1, dtype=np.int64)
+        elif isinstance(Y, np.ndarray) and Y.ndim == 2:
+            raise InvalidArgumentError(
+                f"{name}: a dense 2-D label array is ambiguous; pass a scipy.sparse indicator matrix or a list of "
+                "int arrays")
+        else:
+            try:
+                rows = [np.asarray(r).reshape(-1) for r in Y]
+            except TypeError as exc:
+                raise InvalidArgumentError(f"{name} must be a sparse indicator matrix or a list of int arrays") from exc
+            lens = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+            indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum(lens, out=indptr[1:])
+            indices = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+            if indices.size and not np.issubdtype(indices.dtype, np.integer):
+                raise InvalidArgumentError(f"{name}: labels must be integers, got dtype {indices.dtype}")
+            indices = indices.astype(np.int32, copy=False)
+        if n_labels is None:
+            n_labels = int(indices.max()) + 1 if indices.size else 1
+        if indices.size and (indices.min() < 0 or indices.max() >= n_labels):
+            raise InvalidArgumentError(
+                f"{name}: label ids must be in [0, {n_labels}), got range [{indices.min()}, {indices.max()}]")
+        view = _csr_view(indptr, indices, None, (len(indptr) - 1, n_labels), name, labels=True)
+    if n_labels is not None and view.cols != n_labels:
+        raise InvalidArgumentError(f"{name} has {view.cols} label columns, the output layer has {n_labels}")
+    if n_rows is not None and view.rows != n_rows:
+        raise InvalidArgumentError(f"{name} has {view.rows} rows but X has {n_rows}")
+    return view
+
+
+def row_ids(rows, n_rows, name="rows"):
+    """int64 row ids (a view when already int64 and contiguous), checked against n_rows."""
+    r = np.ascontiguousarray(rows, dtype=np.int64)
+    if r.ndim != 1:
+        raise InvalidArgumentError(f"{name} must be 1-D")
+    if r.size and (r.min() < 0 or r.max() >= n_rows):
+        raise InvalidArgumentError(f"{name} must be in [0, {n_rows})")
+    return r
+
+
+def positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

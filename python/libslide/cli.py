@@ -1,0 +1,202 @@
+"""The `slide` command: demo, train, evaluate, predict."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs"
+
+
+def _net_from_args(sl, a, input_dim, n_labels):
+    return sl.Network(
+        input_dim=input_dim,
+        layers=[
+            sl.Layer(a.hidden, activation="relu"),
+            sl.Layer(n_labels, activation="softmax",
+                     sampling=sl.LSH(a.hash, k=a.k, tables=a.tables, bucket_size=a.bucket_size, active=a.active,
+                                     rebuild_every=a.rebuild_every)),
+        ],
+        optimizer=sl.Adam(lr=a.lr),
+        seed=a.seed,
+        threads=a.threads,
+    )
+
+
+def _add_model_args(p, hidden=128, active=0.005, lr=1e-3, epochs=3):
+    p.add_argument("--hidden", type=int, default=hidden, help="hidden ReLU units (default %(default)s)")
+    p.add_argument("--hash", default="dwta", help="hash backend for the output layer (default %(default)s)")
+    p.add_argument("--k", type=int, default=6, help="hash codes per table (default %(default)s)")
+    p.add_argument("--tables", type=int, default=50, help="number of hash tables L (default %(default)s)")
+    p.add_argument("--bucket-size", type=int, default=128, help="bucket capacity (default %(default)s)")
+    p.add_argument("--active", type=float, default=active,
+                   help="active output neurons: fraction of the layer, or a count if >= 1 (default %(default)s)")
+    p.add_argument("--rebuild-every", type=int, default=50, help="rebuild tables every N batches (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default %(default)s)")
+    p.add_argument("--batch", type=int, default=128, help="batch size (default %(default)s)")
+    p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: OpenMP's choice)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--eval-sample", type=int, default=None,
+                   help="evaluate on a random subset of this many test rows (default: the whole test set)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _train_and_report(sl, a, X, Y, Xt, Yt, title):
+    net = _net_from_args(sl, a, X.shape[1], Y.shape[1])
+    print(f"{title}")
+    print(f"  train {X.shape[0]:,} x {X.shape[1]:,} features, {Y.shape[1]:,} labels; test {Xt.shape[0]:,} points")
+    print(f"  network {net!r}, {net.memory_bytes() / 2**20:,.0f} MiB, {net.threads} threads; {_machine()}")
+    out_units = Y.shape[1]
+    total_time, total_samples = 0.0, 0
+
+    def report(rec):
+        nonlocal total_time, total_samples
+        total_time += rec["seconds"]
+        total_samples += X.shape[0]
+        frac = rec["mean_active"][-1] / out_units
+        print(f"  epoch {rec['epoch']}: loss {rec['loss']:.4f}  {rec['samples_per_s']:,.0f} samples/s "
+              f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
+              f"test P@1 {rec['P@1']:.4f}  P@5 {rec['P@5']:.4f}  (n={rec['n']:,})", flush=True)
+
+    hist = net.fit(X, Y, epochs=a.epochs, batch_size=a.batch, validation_data=(Xt, Yt),
+                   progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report)
+    last = hist[-1]
+    print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
+          f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
+    return net
+
+
+def cmd_demo(a) -> int:
+    import libslide as sl
+
+    t0 = time.perf_counter()
+    X, Y, Xt, Yt = sl.datasets.make_extreme(n_train=a.n_train, n_test=a.n_test, n_features=a.features,
+                                            n_labels=a.labels, nnz_per_row=40, noise=a.noise, seed=a.seed)
+    print(f"generated dataset in {time.perf_counter() - t0:.1f} s (libslide.datasets.make_extreme, seed {a.seed})")
+    _train_and_report(sl, a, X, Y, Xt, Yt, "libslide demo: sparse input -> 128 ReLU -> LSH-sampled softmax")
+    return 0
+
+
+def cmd_train(a) -> int:
+    import libslide as sl
+
+    t0 = time.perf_counter()
+    X, Y = sl.load_xc(a.train)
+    Xt, Yt = sl.load_xc(a.test)
+    if Xt.shape[1] != X.shape[1] or Yt.shape[1] != Y.shape[1]:
+        print(f"slide: {a.test} has {Xt.shape[1]} features / {Yt.shape[1]} labels, {a.train} has "
+              f"{X.shape[1]} / {Y.shape[1]}", file=sys.stderr)
+        return 2
+    print(f"loaded data in {time.perf_counter() - t0:.1f} s")
+    net = _train_and_report(sl, a, X, Y, Xt, Yt, f"libslide train: {a.train}")
+    if a.save:
+        net.save(a.save)
+        print(f"saved model to {a.save}")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    import libslide as sl
+
+    net = sl.Network.load(a.model, threads=a.threads)
+    Xt, Yt = sl.load_xc(a.test)
+    t0 = time.perf_counter()
+    res = net.evaluate(Xt, Yt, ks=tuple(range(1, a.k + 1)), mode=a.mode, sample=a.eval_sample,
+                       progress=not a.no_progress)
+    secs = time.perf_counter() - t0
+    print("  ".join(f"{k} {v:.4f}" for k, v in res.items() if k.startswith("P@")) +
+          f"  (n={res['n']:,}, {a.mode}, {res['n'] / secs:,.0f} samples/s)")
+    return 0
+
+
+def cmd_predict(a) -> int:
+    import libslide as sl
+
+    net = sl.Network.load(a.model, threads=a.threads)
+    X, _ = sl.load_xc(a.input)
+    ids, scores = net.predict_topk(X, k=a.k, mode=a.mode, progress=not a.no_progress)
+    out = open(a.output, "w") if a.output else sys.stdout
+    try:
+        for row_ids, row_scores in zip(ids, scores):
+            out.write(" ".join(f"{i}:{s:.5f}" for i, s in zip(row_ids, row_scores) if i >= 0) + "\n")
+    finally:
+        if a.output:
+            out.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slide", description="LSH-sampled neural network training (libslide)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="generate an extreme-classification dataset, train, print P@1 and speed")
+    _add_model_args(d, active=0.02, epochs=2)
+    d.add_argument("--n-train", type=int, default=60000)
+    d.add_argument("--n-test", type=int, default=10000)
+    d.add_argument("--features", type=int, default=50000)
+    d.add_argument("--labels", type=int, default=50000)
+    d.add_argument("--noise", type=float, default=0.6, help="fraction of noise features per row")
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train on Extreme Classification Repository files")
+    t.add_argument("--train", required=True, help="training file (XC format, .gz allowed)")
+    t.add_argument("--test", required=True, help="test file, evaluated after every epoch")
+    t.add_argument("--save", help="write the trained model here")
+    _add_model_args(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="P@k of a saved model on a test file")
+    e.add_argument("--model", required=True)
+    e.add_argument("--test", required=True)
+    e.add_argument("--k", type=int, default=5)
+    e.add_argument("--mode", choices=("exact", "sampled"), default="exact")
+    e.add_argument("--threads", type=int, default=None)
+    e.add_argument("--eval-sample", type=int, default=None)
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("predict", help="top-k predictions of a saved model, one line per input row")
+    r.add_argument("--model", required=True)
+    r.add_argument("--input", required=True, help="XC-format file (labels are ignored)")
+    r.add_argument("--output", help="write here instead of stdout")
+    r.add_argument("--k", type=int, default=5)
+    r.add_argument("--mode", choices=("exact", "sampled"), default="exact")
+    r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_predict)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from libslide import SlideError
+
+    try:
+        return args.func(args)
+    except SlideError as exc:
+        print(f"slide: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("slide: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,559 @@
+"""Synthetic extreme multi-label classification data sets.
+
+The generators here build sparse, learnable XMC problems of any size with only
+numpy and scipy.sparse, so the library can be exercised, tested and benchmarked
+without downloading a real data set (Amazon-670K, Delicious-200K, ...).
+
+Two entry points:
+
+* :func:`make_extreme` -- a configurable problem.
+* :func:`amazon670k_shape` -- the same generator with the dimensions of
+  Amazon-670K (135,909 features, 670,091 labels, ~75 non-zeros per row).
+
+Both return ``(X_train, Y_train, X_test, Y_test)`` as ``scipy.sparse`` CSR
+matrices (see :func:`make_extreme` for the exact format guarantees).
+
+This module is pure Python on top of numpy/scipy: it never touches the
+compiled part of libslide.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "make_extreme",
+    "amazon670k_shape",
+    "AMAZON670K_N_FEATURES",
+    "AMAZON670K_N_LABELS",
+    "AMAZON670K_NNZ_PER_ROW",
+]
+
+#: Feature dimension of Amazon-670K.
+AMAZON670K_N_FEATURES = 135_909
+#: Label dimension of Amazon-670K.
+AMAZON670K_N_LABELS = 670_091
+#: Average number of non-zero features per row in Amazon-670K (rounded).
+AMAZON670K_NNZ_PER_ROW = 75
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+# Rows are generated in blocks of this many samples to bound temporary memory.
+# It is a fixed constant (not a parameter) because it is part of what makes the
+# output reproducible for a given seed.
+_CHUNK_ROWS = 8192
+
+# Log-normal spread of the multiplicative jitter applied to every value.
+_VALUE_JITTER_SIGMA = 0.3
+
+
+# --------------------------------------------------------------------------- #
+# argument checking
+# --------------------------------------------------------------------------- #
+def _as_int(name, value, minimum=1):
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, got a bool ({value!r})")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(
+            f"{name} must be an integer, got {type(value).__name__} ({value!r})"
+        ) from None
+    if v < minimum:
+        if minimum == 1:
+            raise ValueError(f"{name} must be a positive integer, got {v}")
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def _as_float(name, value, lo, hi, lo_open=False, hi_open=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    too_low = v <= lo if lo_open else v < lo
+    too_high = v >= hi if hi_open else v > hi
+    if too_low or too_high:
+        lb = "(" if lo_open else "["
+        rb = ")" if hi_open else "]"
+        raise ValueError(f"{name} must be in {lb}{lo}, {hi}{rb}, got {v}")
+    return v
+
+
+def _labels_range(labels_per_row, n_labels):
+    if isinstance(labels_per_row, numbers.Integral) and not isinstance(
+        labels_per_row, (bool, np.bool_)
+    ):
+        lo = hi = _as_int("labels_per_row", labels_per_row)
+    else:
+        try:
+            pair = tuple(labels_per_row)
+        except TypeError:
+            raise ValueError(
+                "labels_per_row must be an int or a (min, max) pair, "
+                f"got {labels_per_row!r}"
+            ) from None
+        if len(pair) != 2:
+            raise ValueError(
+                "labels_per_row must be a (min, max) pair, "
+                f"got {len(pair)} values: {labels_per_row!r}"
+            )
+        lo = _as_int("labels_per_row[0] (min labels per row)", pair[0])
+        hi = _as_int("labels_per_row[1] (max labels per row)", pair[1])
+    if lo > hi:
+        raise ValueError(
+            f"labels_per_row=({lo}, {hi}): the minimum is larger than the maximum"
+        )
+    if hi > n_labels:
+        raise ValueError(
+            f"labels_per_row=({lo}, {hi}): a row cannot have more distinct labels "
+            f"than n_labels={n_labels}"
+        )
+    return lo, hi
+
+
+def _as_seed(seed):
+    if seed is None:
+        return None
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, (bool, np.bool_)):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    try:
+        s = operator.index(seed)
+    except TypeError:
+        raise ValueError(
+            f"seed must be a non-negative integer or None, got {seed!r}"
+        ) from None
+    if s < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {s}")
+    return int(s)
+
+
+# --------------------------------------------------------------------------- #
+# building blocks
+# --------------------------------------------------------------------------- #
+def _position_weights(signal_features):
+    """Relative weight of the s-th feature of every prototype: 1/sqrt(s+1)."""
+    return 1.0 / np.sqrt(np.arange(1, signal_features + 1, dtype=np.float64))
+
+
+def _label_cdf(n_labels, label_power):
+    """Cumulative Zipf distribution p_j ~ (j+1)^-label_power, last entry exactly 1."""
+    p = np.arange(1, n_labels + 1, dtype=np.float64) ** (-label_power)
+    p /= p.sum()
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    cdf[-1] = 1.0
+    return p, cdf
+
+
+def _make_prototypes(rng, n_labels, n_features, signal_features):
+    """(n_labels, signal_features) int32 matrix; each row has distinct feature ids.
+
+    Rows are drawn uniformly with replacement and rows that contain a repeated
+    id are redrawn whole (rejection), so every row is a uniform random
+    ordered subset.  When collisions are likely (signal_features**2 comparable
+    to n_features) the remaining bad rows are finished with a random-key
+    argpartition over all features, processed in blocks.
+    """
+    protos = rng.integers(0, n_features, size=(n_labels, signal_features), dtype=np.int32)
+    if signal_features == 1:
+        return protos
+
+    def bad_rows(block):
+        s = np.sort(block, axis=1)
+        return np.flatnonzero((s[:, 1:] == s[:, :-1]).any(axis=1))
+
+    # Detect duplicates block-wise to avoid a full sorted copy of a large matrix.
+    bad = []
+    step = 1 << 16
+    for start in range(0, n_labels, step):
+        bad.append(bad_rows(protos[start:start + step]) + start)
+    bad = np.concatenate(bad)
+
+    for _ in range(16):
+        if bad.size == 0:
+            return protos
+        protos[bad] = rng.integers(
+            0, n_features, size=(bad.size, signal_features), dtype=np.int32
+        )
+        bad = bad[bad_rows(protos[bad])]
+
+    # Dense regime (e.g. signal_features close to n_features): exact fallback.
+    rows_per_block = max(1, (1 << 22) // n_features)
+    for start in range(0, bad.size, rows_per_block):
+        idx = bad[start:start + rows_per_block]
+        keys = rng.random((idx.size, n_features))
+        pick = np.argpartition(keys, signal_features - 1, axis=1)[:, :signal_features]
+        # argpartition leaves the chosen ids in an arbitrary order; order them by
+        # their random key so the position (and hence weight) is random too.
+        order = np.argsort(np.take_along_axis(keys, pick, axis=1), axis=1)
+        protos[idx] = np.take_along_axis(pick, order, axis=1).astype(np.int32)
+    return protos
+
+
+def _sample_labels(rng, k, hi, p, cdf):
+    """Draw k[i] distinct labels for every row i, Zipf-weighted, without replacement.
+
+    Labels are drawn one column at a time (successive sampling).  For column m
+    the distribution p restricted to the labels not yet chosen in the row is
+    sampled exactly by inverse-CDF with a fixed-point correction: with u uniform
+    on [0, 1 - P(chosen)), the answer is the smallest unchosen x with
+    ``cdf[x] - sum(p[c] for chosen c <= x) > u``; iterating
+    ``x <- searchsorted(cdf, u + sum(p[c] for chosen c <= x))`` increases x
+    monotonically and stops at that label after at most m + 1 steps.
+
+    Returns an (n, hi) int64 matrix; entries at columns >= k[i] are -1.
+    """
+    n = k.shape[0]
+    n_labels = p.shape[0]
+    lab = np.full((n, hi), -1, dtype=np.int64)
+    pch = np.zeros((n, hi), dtype=np.float64)  # p of the chosen labels
+    taken = np.zeros(n, dtype=np.float64)  # total p already chosen per row
+    for m in range(hi):
+        u = rng.random(n)
+        rows = np.flatnonzero(k > m)
+        if rows.size == 0:
+            break
+        u = u[rows] * np.maximum(1.0 - taken[rows], 0.0)
+        x = np.searchsorted(cdf, u, side="right")
+        np.minimum(x, n_labels - 1, out=x)
+        if m > 0:
+            prev_lab = lab[rows, :m]
+            prev_p = pch[rows, :m]
+            act = np.arange(rows.size)
+            for _ in range(m + 2):
+                s = (prev_p[act] * (prev_lab[act] <= x[act, None])).sum(axis=1)
+                xn = np.searchsorted(cdf, u[act] + s, side="right")
+                np.minimum(xn, n_labels - 1, out=xn)
+                moved = xn != x[act]
+                x[act] = xn
+                act = act[moved]
+                if act.size == 0:
+                    break
+            # Floating-point guard: u + s can round up to the very end of the
+            # CDF, where clipping may land on a label already chosen.  Replace
+            # such a label by the largest unchosen one (never triggers in
+            # exact arithmetic).
+            clash = np.flatnonzero((prev_lab == x[:, None]).any(axis=1))
+            if clash.size:
+                fixed = np.full(clash.size, -1, dtype=np.int64)
+                for j in range(m + 1):
+                    cand = n_labels - 1 - j
+                    ok = (fixed < 0) & ~(prev_lab[clash] == cand).any(axis=1)
+                    fixed[ok] = cand
+                x[clash] = fixed
+        lab[rows, m] = x
+        pm = p[x]
+        pch[rows, m] = pm
+        taken[rows] += pm
+    return lab
+
+
+def _rows_to_csr_parts(cols, vals):
+    """Per-row (sorted, deduplicated, L2-normalised) CSR parts of a dense (n, w) block.
+
+    ``cols`` / ``vals`` hold w candidate (column, value) pairs per row; repeated
+    columns within a row are summed.
+    """
+    n, w = cols.shape
+    order = np.argsort(cols, axis=1, kind="stable")
+    cols = np.take_along_axis(cols, order, axis=1)
+    vals = np.take_along_axis(vals, order, axis=1)
+    first = np.ones((n, w), dtype=bool)
+    first[:, 1:] = cols[:, 1:] != cols[:, :-1]
+    starts = np.flatnonzero(first.ravel())
+    indices = cols.ravel()[starts].astype(np.int32)
+    data = np.add.reduceat(vals.ravel(), starts)
+    counts = first.sum(axis=1)
+    row_starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(counts[:-1], out=row_starts[1:])
+    norms = np.sqrt(np.add.reduceat(data * data, row_starts))
+    data /= np.repeat(norms, counts)
+    return counts, indices, data.astype(np.float32)
+
+
+def _generate_split(rng, n, *, protos, wpos, p, cdf, lo, hi, n_features,
+                    nnz_per_row, noise):
+    """Generate one split (X, Y) of n samples."""
+    signal_features = protos.shape[1]
+    pool_width = hi * signal_features
+    max_sig = min(nnz_per_row, pool_width)
+    pool_w = np.tile(wpos, hi)  # weight of every pool position
+
+    x_counts, x_ind, x_dat = [], [], []
+    y_counts, y_ind = [], []
+    for start in range(0, n, _CHUNK_ROWS):
+        c = min(_CHUNK_ROWS, n - start)
+
+        # ---- labels -------------------------------------------------------
+        k = rng.integers(lo, hi + 1, size=c)
+        lab = _sample_labels(rng, k, hi, p, cdf)
+
+        # ---- signal features: weighted sample without replacement from the
+        # union of the row's label prototypes (Efraimidis-Spirakis keys
+        # log(U)/w, largest keys win; absent labels get -inf).
+        present = lab >= 0
+        pool = protos[np.where(present, lab, 0)].reshape(c, pool_width)
+        keys = np.log1p(-rng.random((c, pool_width))) / pool_w
+        keys[~np.repeat(present, signal_features, axis=1)] = -np.inf
+        if max_sig < pool_width:
+            top = np.argpartition(-keys, max_sig - 1, axis=1)[:, :max_sig]
+        else:
+            top = np.broadcast_to(np.arange(pool_width), (c, pool_width))
+        top = np.take_along_axis(
+            top, np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1), axis=1
+        )
+
+        n_noise = rng.binomial(nnz_per_row, noise, size=c)
+        n_sig = np.minimum(nnz_per_row - n_noise, k * signal_features)
+        use_sig = np.arange(max_sig)[None, :] < n_sig[:, None]
+
+        # ---- assemble nnz_per_row (column, value) candidates per row -------
+        # Start with all-noise (uniform feature id, value distributed like a
+        # signal value so magnitudes do not reveal what is signal), then
+        # overwrite the first n_sig slots with the chosen signal features.
+        cols = rng.integers(0, n_features, size=(c, nnz_per_row), dtype=np.int32)
+        base = wpos[rng.integers(0, signal_features, size=(c, nnz_per_row))]
+        sig_cols = np.take_along_axis(pool, top, axis=1)
+        sig_base = wpos[top % signal_features]
+        cols[:, :max_sig] = np.where(use_sig, sig_cols, cols[:, :max_sig])
+        base[:, :max_sig] = np.where(use_sig, sig_base, base[:, :max_sig])
+        vals = base * rng.lognormal(0.0, _VALUE_JITTER_SIGMA, size=(c, nnz_per_row))
+
+        cnt, ind, dat = _rows_to_csr_parts(cols, vals)
+        x_counts.append(cnt)
+        x_ind.append(ind)
+        x_dat.append(dat)
+
+        # ---- label rows: sorted, -1 padding pushed to the end --------------
+        lab_sorted = np.sort(np.where(present, lab, np.iinfo(np.int64).max), axis=1)
+        y_counts.append(k)
+        y_ind.append(lab_sorted[present.sum(axis=1)[:, None] > np.arange(hi)].astype(np.int32))
+
+    def assemble(counts, indices, data, n_cols):
+        counts = np.concatenate(counts)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indptr = indptr.astype(np.int32)
+        indices = np.concatenate(indices)
+        if data is None:
+            data = np.ones(indices.size, dtype=np.float32)
+        else:
+            data = np.concatenate(data)
+        m = sp.csr_matrix((data, indices, indptr), shape=(n, n_cols), copy=False)
+        m.has_sorted_indices = True
+        m.has_canonical_format = True
+        return m
+
+    X = assemble(x_counts, x_ind, x_dat, n_features)
+    Y = assemble(y_counts, y_ind, None, p.shape[0])
+    return X, Y
+
+
+# --------------------------------------------------------------------------- #
+# public API
+# --------------------------------------------------------------------------- #
+def make_extreme(n_train=20000, n_test=5000, n_features=20000, n_labels=5000,
+                 nnz_per_row=40, labels_per_row=(1, 5), label_power=1.0,
+                 noise=0.3, signal_features=30, seed=0):
+    """Generate a synthetic extreme multi-label classification problem.
+
+    Generative model
+    ----------------
+    1. **Label popularity.**  Label ``j`` has probability
+       ``p_j ∝ (j + 1) ** -label_power`` (Zipf).  Label ids are *not*
+       permuted: label 0 is the most frequent, label ``n_labels - 1`` the
+       rarest, which makes frequency plots and debugging readable.  (Nothing
+       in an LSH-sampled network depends on the numbering; code that shards
+       labels by contiguous id range will see the head labels in the first
+       shard.)  ``label_power=0`` gives uniform labels.
+    2. **Prototypes.**  Every label gets a fixed random *prototype*: an ordered
+       set of ``signal_features`` distinct feature ids drawn uniformly.  The
+       s-th prototype feature has weight ``w_s = 1 / sqrt(s + 1)``.  Only the
+       ids are stored (an int32 ``n_labels x signal_features`` matrix, 80 MB
+       for Amazon-670K); train and test share the prototypes.
+    3. **Labels of a sample.**  The number of labels ``k`` is uniform on
+       ``labels_per_row = (min, max)``; the ``k`` labels are drawn from the
+       Zipf law *without replacement* (exact successive sampling).
+    4. **Features of a sample.**  Exactly ``nnz_per_row`` (feature, value)
+       candidates are drawn.  The number of noise candidates is
+       ``Binomial(nnz_per_row, noise)``; the rest are signal features sampled
+       without replacement from the union of the sample's label prototypes,
+       each label equally likely and each prototype feature weighted by
+       ``w_s``.  If the union is smaller than the signal budget (e.g. a
+       one-label row with ``nnz_per_row > signal_features / (1 - noise)``),
+       the whole union is used and the shortfall is filled with noise.  Noise
+       features are uniform over all ``n_features`` ids.
+    5. **Values.**  A signal feature's value is ``w_s`` times a log-normal
+       jitter (sigma 0.3); a noise feature's value has the same distribution
+       (``w_s`` at a random position), so magnitudes do not reveal which
+       features carry signal.  All values are positive.  Repeated feature ids
+       within a row (a noise id hitting a signal id, or two labels whose
+       prototypes share an id) are summed, so a row has *at most*
+       ``nnz_per_row`` non-zeros (slightly fewer when ``n_features`` is small).
+       Finally every row is L2-normalised.
+
+    Train and test are drawn independently from the same distribution, with
+    separate random streams derived from ``seed``: the training set does not
+    depend on ``n_test`` (and vice versa), and the prototypes do not depend on
+    either.
+
+    How hard is it?
+    ---------------
+    The task is learnable (a test sample shares, in expectation, about
+    ``min((1 - noise) * nnz_per_row / k, signal_features)`` features with each of its labels'
+    prototypes) but not trivial: noise features, random sub-sampling of the
+    prototypes, multi-label mixing and the long tail (with the default Zipf
+    exponent most tail labels have few or no training examples) all cost
+    accuracy.  Difficulty is mostly set by ``noise``.  A plain nearest-centroid
+    classifier (label centroid = sum of its L2-normalised training rows,
+    score = cosine) measured on this generator gives:
+
+    ============================================  =======  ========  ==========
+    problem                                       P@1      P@5       baseline
+    ============================================  =======  ========  ==========
+    ``make_extreme()`` (defaults, noise 0.3)      ≈ 0.98   ≈ 0.39    ≈ 0.30
+    same with ``noise=0.7``                       ≈ 0.78   ≈ 0.25    ≈ 0.30
+    same with ``noise=0.8``                       ≈ 0.58   ≈ 0.19    ≈ 0.30
+    same with ``noise=0.9``                       ≈ 0.27   ≈ 0.10    ≈ 0.30
+    ``amazon670k_shape()`` (100k train)           ≈ 0.92   ≈ 0.33    ≈ 0.19
+    ============================================  =======  ========  ==========
+
+    ("baseline" is the P@1 of always predicting the most frequent training
+    label; P@5 is bounded by the mean of ``min(k, 5) / 5``, 0.6 for 1-5 labels
+    per row.)  So with the default noise the head of the label distribution is
+    easy and P@1 mostly checks that training works at all; use
+    ``noise`` >= 0.7 for a problem where models can be told apart.  A trained
+    network landing far below the nearest-centroid P@1 usually points at a
+    training problem rather than at the data.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Number of training / test samples (> 0).
+    n_features : int
+        Input dimension (> 0, < 2**31).
+    n_labels : int
+        Number of labels (> 0, < 2**31).
+    nnz_per_row : int
+        Feature candidates per row, ``1 <= nnz_per_row <= n_features``.
+    labels_per_row : (int, int) or int
+        Inclusive range ``(min, max)`` of labels per row,
+        ``1 <= min <= max <= n_labels``; an int ``k`` means ``(k, k)``.
+    label_power : float
+        Zipf exponent of label popularity, ``0 <= label_power <= 10``.
+    noise : float
+        Expected fraction of noise features per row, ``0 <= noise <= 1``
+        (1 gives pure noise: nothing to learn).
+    signal_features : int
+        Prototype size per label, ``1 <= signal_features <= n_features``.
+    seed : int, numpy.random.SeedSequence or None
+        Seed of the numpy ``Generator`` (PCG64).  The same seed gives
+        bit-identical output (for a given version of this module); ``None``
+        draws fresh entropy.
+
+    Returns
+    -------
+    X_train : scipy.sparse.csr_matrix, shape (n_train, n_features)
+    Y_train : scipy.sparse.csr_matrix, shape (n_train, n_labels)
+    X_test : scipy.sparse.csr_matrix, shape (n_test, n_features)
+    Y_test : scipy.sparse.csr_matrix, shape (n_test, n_labels)
+
+    X matrices have float32 data (positive, each row of unit L2 norm), int32
+    ``indices``/``indptr``, sorted and unique column ids per row.  Y matrices
+    are 0/1 indicators: float32 data all equal to 1.0, int32
+    ``indices``/``indptr``, sorted and unique label ids per row.
+
+    Raises
+    ------
+    ValueError
+        On non-integer or non-positive sizes, ``nnz_per_row > n_features``,
+        ``signal_features > n_features``, a bad ``labels_per_row`` range,
+        ``label_power``/``noise`` out of range, a negative seed, or a problem
+        too large for int32 indices.
+    """
+    n_train = _as_int("n_train", n_train)
+    n_test = _as_int("n_test", n_test)
+    n_features = _as_int("n_features", n_features)
+    n_labels = _as_int("n_labels", n_labels)
+    nnz_per_row = _as_int("nnz_per_row", nnz_per_row)
+    signal_features = _as_int("signal_features", signal_features)
+    if n_features > _INT32_MAX:
+        raise ValueError(f"n_features={n_features} does not fit in int32 indices")
+    if n_labels > _INT32_MAX:
+        raise ValueError(f"n_labels={n_labels} does not fit in int32 indices")
+    if nnz_per_row > n_features:
+        raise ValueError(
+            f"nnz_per_row={nnz_per_row} exceeds n_features={n_features}"
+        )
+    if signal_features > n_features:
+        raise ValueError(
+            f"signal_features={signal_features} exceeds n_features={n_features}"
+        )
+    lo, hi = _labels_range(labels_per_row, n_labels)
+    label_power = _as_float("label_power", label_power, 0.0, 10.0)
+    noise = _as_float("noise", noise, 0.0, 1.0)
+    seed = _as_seed(seed)
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n * nnz_per_row > _INT32_MAX:
+            raise ValueError(
+                f"{name} * nnz_per_row = {n * nnz_per_row} non-zeros does not fit "
+                "in int32 indices; generate the data in smaller parts"
+            )
+
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss_proto, ss_train, ss_test = ss.spawn(3)
+
+    p, cdf = _label_cdf(n_labels, label_power)
+    wpos = _position_weights(signal_features)
+    protos = _make_prototypes(
+        np.random.Generator(np.random.PCG64(ss_proto)), n_labels, n_features,
+        signal_features,
+    )
+    common = dict(protos=protos, wpos=wpos, p=p, cdf=cdf, lo=lo, hi=hi,
+                  n_features=n_features, nnz_per_row=nnz_per_row, noise=noise)
+    X_train, Y_train = _generate_split(
+        np.random.Generator(np.random.PCG64(ss_train)), n_train, **common)
+    X_test, Y_test = _generate_split(
+        np.random.Generator(np.random.PCG64(ss_test)), n_test, **common)
+    return X_train, Y_train, X_test, Y_test
+
+
+def amazon670k_shape(n_train=100000, n_test=20000, seed=0):
+    """A :func:`make_extreme` problem with the dimensions of Amazon-670K.
+
+    135,909 features, 670,091 labels, 75 non-zeros per row, 1-5 labels per
+    row, Zipf exponent 1.0, 30 % noise, 30 prototype features per label.  The
+    number of samples is configurable (the real data set has 490,449 training
+    and 153,025 test points); 100k + 20k points take a few seconds and well
+    under 1 GB.
+
+    With the default Zipf exponent most of the 670k labels never occur in a
+    100k-sample training set -- as in real extreme classification, the tail is
+    mostly unseen (about 84k distinct labels occur in 100k samples) -- while
+    the head is easy: nearest-centroid P@1 is ≈ 0.92.  One-label rows have
+    only 30 prototype features for a signal budget of ~52, so their remaining
+    features are noise (see :func:`make_extreme`, step 4).
+
+    Returns ``(X_train, Y_train, X_test, Y_test)``; see :func:`make_extreme`.
+    """
+    return make_extreme(
+        n_train=n_train,
+        n_test=n_test,
+        n_features=AMAZON670K_N_FEATURES,
+        n_labels=AMAZON670K_N_LABELS,
+        nnz_per_row=AMAZON670K_NNZ_PER_ROW,
+        labels_per_row=(1, 5),
+        label_power=1.0,
+        noise=0.3,
+        signal_features=30,
+        seed=seed,
+    )

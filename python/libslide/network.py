@@ -1,0 +1,443 @@
+"""``Network`` / ``Layer``: the Python face of the C network. All math runs in C; Python only marshals."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _inputs
+from ._api import c_string, check, ffi, lib
+from ._errors import InvalidArgumentError
+
+_ACTIVATIONS = {"relu": lib.SLIDE_ACT_RELU, "softmax": lib.SLIDE_ACT_SOFTMAX, "linear": lib.SLIDE_ACT_LINEAR}
+_ACT_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
+_INSERTION = {"fifo": lib.SLIDE_INSERT_FIFO, "reservoir": lib.SLIDE_INSERT_RESERVOIR}
+_MODES = {"exact": lib.SLIDE_PREDICT_EXACT, "sampled": lib.SLIDE_PREDICT_SAMPLED}
+
+
+def hash_backends() -> list[str]:
+    """Names of the hash backends available at run time (pass one as ``LSH(hash=...)``)."""
+    return [c_string(lib.slide_hash_backend_name(i)) for i in range(lib.slide_hash_backend_count())]
+
+
+@dataclass
+class LSH:
+    """LSH sampling of a layer: which neurons each sample computes.
+
+    hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: fixed
+    bucket capacity; active: cap on active neurons as a fraction of the layer (or an absolute count when
+    >= 1); min_active: pad with random neurons up to this many (default: a quarter of the cap);
+    rebuild_every: rebuild the tables every this many batches; insertion: "fifo" or "reservoir";
+    bin_size: DWTA bin size; bucket_bits: log2 buckets per table (default from the layer size).
+    """
+
+    hash: str = "dwta"
+    k: int = 6
+    tables: int = 50
+    bucket_size: int = 128
+    active: float = 0.005
+    min_active: int | None = None
+    rebuild_every: int = 50
+    insertion: str = "fifo"
+    bin_size: int = 8
+    bucket_bits: int | None = None
+
+    def _fill(self, c, units: int, keep: list):
+        lib.slide_lsh_config_init(c)
+        name = ffi.new("char[]", self.hash.encode())
+        keep.append(name)
+        c.hash = name
+        c.k = _inputs.positive_int(self.k, "LSH.k")
+        c.tables = _inputs.positive_int(self.tables, "LSH.tables")
+        c.bucket_size = _inputs.positive_int(self.bucket_size, "LSH.bucket_size")
+        if self.bucket_bits is not None:
+            c.bucket_bits = _inputs.positive_int(self.bucket_bits, "LSH.bucket_bits")
+        if self.insertion not in _INSERTION:
+            raise InvalidArgumentError(f"LSH.insertion must be one of {sorted(_INSERTION)}, got {self.insertion!r}")
+        c.insertion = _INSERTION[self.insertion]
+        active = float(self.active)
+        if not active > 0 or math.isnan(active):
+            raise InvalidArgumentError(f"LSH.active must be positive, got {self.active!r}")
+        c.active_fraction = min(1.0, active / units) if active >= 1 else active
+        if self.min_active is not None:
+            c.min_active = _inputs.positive_int(self.min_active, "LSH.min_active")
+        c.rebuild_period = _inputs.positive_int(self.rebuild_every, "LSH.rebuild_every")
+        c.bin_size = _inputs.positive_int(self.bin_size, "LSH.bin_size", 2)
+
+
+@dataclass
+class Layer:
+    """A fully connected layer. ``sampling=LSH(...)`` makes it compute only hash-retrieved neurons."""
+
+    units: int
+    activation: str = "relu"
+    sampling: LSH | None = None
+
+
+@dataclass
+class Adam:
+    """Adam with bias correction, applied lazily to the rows a batch touched."""
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def _fill(self, c):
+        lib.slide_optimizer_config_init(c)
+        c.kind = lib.SLIDE_OPT_ADAM
+        c.lr, c.beta1, c.beta2, c.eps = self.lr, self.beta1, self.beta2, self.eps
+
+
+@dataclass
+class SGD:
+    """Plain SGD on the touched rows."""
+
+    lr: float = 0.1
+
+    def _fill(self, c):
+        lib.slide_optimizer_config_init(c)
+        c.kind = lib.SLIDE_OPT_SGD
+        c.lr = self.lr
+
+
+class _ArrayOwner:
+    """Exposes C memory to numpy and keeps the owning network alive while any view exists."""
+
+    def __init__(self, owner, ptr, shape, strides):
+        self.owner = owner
+        self.__array_interface__ = {
+            "data": (int(ffi.cast("uintptr_t", ptr)), False),
+            "shape": shape,
+            "strides": strides,
+            "typestr": "<f4",
+            "version": 3,
+        }
+
+
+class LayerView:
+    """One layer of a live network: shape, sampling counters and zero-copy parameter views."""
+
+    def __init__(self, net: "Network", index: int):
+        self._net = net
+        self.index = index
+
+    def _info(self):
+        info = ffi.new("slide_layer_info *")
+        info.struct_size = ffi.sizeof("slide_layer_info")
+        check(lib.slide_network_layer_info(self._net._h, self.index, info))
+        return info
+
+    @property
+    def units(self) -> int:
+        return int(self._info().units)
+
+    @property
+    def input_dim(self) -> int:
+        return int(self._info().input_dim)
+
+    @property
+    def sampled(self) -> bool:
+        return bool(self._info().sampled)
+
+    @property
+    def activation(self) -> str:
+        return _ACT_NAMES[int(self._info().activation)]
+
+    @property
+    def mean_active(self) -> float:
+        """Mean active neurons per training sample since the counters were last reset."""
+        info = self._info()
+        return info.active_total / info.samples_seen if info.samples_seen else float("nan")
+
+    @property
+    def rebuilds(self) -> int:
+        return int(self._info().rebuilds)
+
+    def _params(self):
+        w = ffi.new("float **")
+        b = ffi.new("float **")
+        rows, row_len, stride = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("size_t *")
+        check(lib.slide_network_layer_params(self._net._h, self.index, w, b, rows, row_len, stride))
+        return w[0], b[0], rows[0], row_len[0], stride[0]
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Weights as a (units, input_dim) float32 view of the network's memory (like torch.nn.Linear).
+
+        Writing into it changes the model; call ``net.rebuild_tables()`` afterwards for sampled layers."""
+        w, _, rows, row_len, stride = self._params()
+        arr = np.asarray(_ArrayOwner(self._net, w, (rows, row_len), (stride * 4, 4)))
+        return arr if self._info().neuron_major else arr.T
+
+    @property
+    def bias(self) -> np.ndarray:
+        _, b, _, _, _ = self._params()
+        return np.asarray(_ArrayOwner(self._net, b, (self.units,), (4,)))
+
+    def __repr__(self):
+        kind = "sampled" if self.sampled else "dense"
+        return f"<Layer {self.index}: {self.input_dim} -> {self.units} {self.activation}, {kind}>"
+
+
+def _batch_stats():
+    st = ffi.new("slide_batch_stats *")
+    st.struct_size = ffi.sizeof("slide_batch_stats")
+    return st
+
+
+class Network:
+    """A feed-forward network of fully connected layers trained with LSH-sampled sparse updates.
+
+    Parameters: input_dim (width of X), layers (list of :class:`Layer`; the last must be softmax),
+    optimizer (:class:`Adam` or :class:`SGD`), seed, threads (None: follow OpenMP / threadpoolctl).
+    """
+
+    def __init__(self, input_dim: int, layers, optimizer=None, seed: int = 0, threads: int | None = None,
+                 _handle=None):
+        if _handle is not None:
+            self._h = _handle
+            self._threads = threads
+            return
+        input_dim = _inputs.positive_int(input_dim, "input_dim")
+        layers = list(layers)
+        if not layers:
+            raise InvalidArgumentError("layers must not be empty")
+        keep = []
+        lcs = ffi.new("slide_layer_config *[]", len(layers))
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise InvalidArgumentError(f"layers[{i}] must be a libslide.Layer, got {type(layer).__name__}")
+            if layer.activation not in _ACTIVATIONS:
+                raise InvalidArgumentError(
+                    f"layers[{i}].activation must be one of {sorted(_ACTIVATIONS)}, got {layer.activation!r}")
+            lc = ffi.new("slide_layer_config *")
+            lib.slide_layer_config_init(lc)
+            lc.units = _inputs.positive_int(layer.units, f"layers[{i}].units")
+            lc.activation = _ACTIVATIONS[layer.activation]
+            if layer.sampling is not None:
+                if not isinstance(layer.sampling, LSH):
+                    raise InvalidArgumentError(f"layers[{i}].sampling must be a libslide.LSH")
+                lsh = ffi.new("slide_lsh_config *")
+                layer.sampling._fill(lsh, layer.units, keep)
+                lc.lsh = lsh
+                keep.append(lsh)
+            keep.append(lc)
+            lcs[i] = lc
+        cfg = ffi.new("slide_network_config *")
+        lib.slide_network_config_init(cfg)
+        cfg.input_dim = input_dim
+        cfg.n_layers = len(layers)
+        cfg.layers = lcs
+        cfg.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        cfg.threads = self._thread_arg(threads)
+        opt = ffi.new("slide_optimizer_config *")
+        (optimizer or Adam())._fill(opt)
+        out = ffi.new("slide_network **")
+        check(lib.slide_network_create(cfg, opt, out))
+        self._h = ffi.gc(out[0], lib.slide_network_free, size=lib.slide_network_memory_bytes(out[0]))
+        self._threads = threads
+
+    # ---------------------------------------------------------------- properties
+    @staticmethod
+    def _thread_arg(threads):
+        if threads is None:
+            return 0
+        return _inputs.positive_int(threads, "threads")
+
+    @property
+    def threads(self) -> int:
+        """Threads the next call will use (resolves None to the OpenMP / threadpoolctl setting)."""
+        return int(lib.slide_network_get_threads(self._h))
+
+    @threads.setter
+    def threads(self, value):
+        check(lib.slide_network_set_threads(self._h, self._thread_arg(value)))
+        self._threads = value
+
+    @property
+    def layers(self) -> list[LayerView]:
+        return [LayerView(self, i) for i in range(lib.slide_network_layer_count(self._h))]
+
+    @property
+    def input_dim(self) -> int:
+        return self.layers[0].input_dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.layers[-1].units
+
+    def memory_bytes(self) -> int:
+        """Bytes owned by the network: parameters, optimizer state, hash tables and scratch."""
+        return int(lib.slide_network_memory_bytes(self._h))
+
+    def set_learning_rate(self, lr: float) -> None:
+        check(lib.slide_network_set_learning_rate(self._h, float(lr)))
+
+    def rebuild_tables(self) -> None:
+        check(lib.slide_network_rebuild_tables(self._h))
+
+    def reset_counters(self) -> None:
+        check(lib.slide_network_reset_counters(self._h))
+
+    # ---------------------------------------------------------------- training
+    def train_batch(self, X, Y, rows=None) -> dict:
+        """One optimizer step on the given rows of (X, Y) (all rows when None). Returns loss and active count."""
+        xv = _inputs.features(X, self.input_dim)
+        yv = _inputs.labels(Y, xv.rows, self.output_dim)
+        if rows is None:
+            n, rp = xv.rows, ffi.NULL
+        else:
+            r = _inputs.row_ids(rows, xv.rows)
+            n, rp = r.size, ffi.from_buffer("int64_t[]", r)
+        st = _batch_stats()
+        check(lib.slide_network_train_batch(self._h, xv.c, yv.c, rp, n, st))
+        return {"loss": st.loss, "active": st.active_output}
+
+    def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
+            progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None):
+        """Trains for ``epochs`` passes over (X, Y) in shuffled mini-batches.
+
+        validation_data=(Xv, Yv) is evaluated (P@1, P@5, exact top-k) after every epoch on all of its rows, or
+        on a random subset of ``eval_sample`` rows. ``callback(record)`` is called after each epoch. Returns the
+        list of per-epoch records: epoch, loss, seconds, samples_per_s, mean_active (per layer) and P@k.
+        """
+        epochs = _inputs.positive_int(epochs, "epochs")
+        batch_size = _inputs.positive_int(batch_size, "batch_size")
+        xv = _inputs.features(X, self.input_dim)
+        yv = _inputs.labels(Y, xv.rows, self.output_dim)
+        n = xv.rows
+        if n == 0:
+            raise InvalidArgumentError("X has no rows")
+        rng = np.random.default_rng(seed)
+        order = np.arange(n, dtype=np.int64)
+        history = []
+        bar_cls = _tqdm() if progress else None
+        for epoch in range(1, epochs + 1):
+            if shuffle:
+                rng.shuffle(order)
+            self.reset_counters()
+            st = _batch_stats()
+            loss_sum, batches = 0.0, 0
+            bar = bar_cls(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", leave=True) if bar_cls else None
+            t0 = time.perf_counter()
+            base_ptr = ffi.from_buffer("int64_t[]", order)
+            for start in range(0, n, batch_size):
+                m = min(batch_size, n - start)
+                check(lib.slide_network_train_batch(self._h, xv.c, yv.c, base_ptr + start, m, st))
+                loss_sum += st.loss
+                batches += 1
+                if bar is not None:
+                    bar.update(m)
+                    if batches % 20 == 0:
+                        bar.set_postfix(loss=f"{loss_sum / batches:.4f}", active=f"{st.active_output:.0f}")
+            seconds = time.perf_counter() - t0
+            if bar is not None:
+                bar.close()
+            record = {
+                "epoch": epoch,
+                "loss": loss_sum / batches,
+                "seconds": seconds,
+                "samples_per_s": n / seconds,
+                "mean_active": [layer.mean_active for layer in self.layers],
+            }
+            if validation_data is not None:
+                record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
+            history.append(record)
+            if callback is not None:
+                callback(record)
+        return history
+
+    # ---------------------------------------------------------------- inference
+    def predict_topk(self, X, k: int = 5, mode: str = "exact", rows=None, progress: bool = False):
+        """Top-k output ids (int32, shape (n, k)) and their softmax scores (float32), best first.
+
+        mode="exact" scores every output neuron; mode="sampled" only those the hash tables retrieve (ids
+        beyond the retrieved set are -1)."""
+        k = _inputs.positive_int(k, "k")
+        if mode not in _MODES:
+            raise InvalidArgumentError(f"mode must be 'exact' or 'sampled', got {mode!r}")
+        xv = _inputs.features(X, self.input_dim)
+        r = np.arange(xv.rows, dtype=np.int64) if rows is None else _inputs.row_ids(rows, xv.rows)
+        n = r.size
+        ids = np.empty((n, k), dtype=np.int32)
+        scores = np.empty((n, k), dtype=np.float32)
+        rp = ffi.from_buffer("int64_t[]", r)
+        ip = ffi.from_buffer("int32_t[]", ids)
+        sp_ = ffi.from_buffer("float[]", scores)
+        chunk = max(4096, n // 100) if progress else max(n, 1)
+        bar = _tqdm()(total=n, desc="predict", unit="sample") if progress else None
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            check(lib.slide_network_predict_topk(self._h, xv.c, rp + start, m, k, _MODES[mode], ip + start * k,
+                                                 sp_ + start * k))
+            if bar is not None:
+                bar.update(m)
+        if bar is not None:
+            bar.close()
+        return ids, scores
+
+    def predict(self, X, mode: str = "exact") -> np.ndarray:
+        """The top-1 output id of every row."""
+        return self.predict_topk(X, k=1, mode=mode)[0][:, 0]
+
+    def evaluate(self, X, Y, ks=(1, 3, 5), mode: str = "exact", sample: int | None = None, seed: int = 0,
+                 progress: bool = False) -> dict:
+        """Precision@k (as in the extreme-classification literature) over all rows of (X, Y), or over a random
+        subset of ``sample`` rows drawn with ``seed``. Returns {"P@1": ..., ...} plus "n" (rows evaluated)."""
+        ks = tuple(int(k) for k in ks)
+        if not ks or min(ks) < 1:
+            raise InvalidArgumentError("ks must be positive integers")
+        xv = _inputs.features(X, self.input_dim)
+        yv = _inputs.labels(Y, xv.rows, self.output_dim)
+        if sample is not None and sample < xv.rows:
+            rows = np.sort(np.random.default_rng(seed).choice(xv.rows, size=int(sample), replace=False))
+        else:
+            rows = np.arange(xv.rows, dtype=np.int64)
+        kmax = max(ks)
+        ids, _ = self.predict_topk(xv, k=kmax, mode=mode, rows=rows, progress=progress)
+        hits = ffi.new("double[]", kmax)
+        check(lib.slide_precision_at_k(yv.c, ffi.from_buffer("int64_t[]", rows.astype(np.int64, copy=False)),
+                                       rows.size, ffi.from_buffer("int32_t[]", ids), kmax, kmax, hits))
+        n = max(rows.size, 1)
+        out = {f"P@{k}": hits[k - 1] / (k * n) for k in ks}
+        out["n"] = int(rows.size)
+        return out
+
+    # ---------------------------------------------------------------- files
+    def save(self, path) -> None:
+        """Writes the model, optimizer state and hash tables atomically (temporary file, fsync, rename)."""
+        check(lib.slide_network_save(self._h, os.fsencode(os.fspath(path))))
+
+    @classmethod
+    def load(cls, path, threads: int | None = None) -> "Network":
+        """Loads a file written by :meth:`save`; training resumes exactly where it stopped."""
+        out = ffi.new("slide_network **")
+        check(lib.slide_network_load(os.fsencode(os.fspath(path)), out))
+        h = ffi.gc(out[0], lib.slide_network_free, size=lib.slide_network_memory_bytes(out[0]))
+        net = cls(0, [], _handle=h, threads=threads)
+        if threads is not None:
+            net.threads = threads
+        return net
+
+    def export_npz(self, path) -> None:
+        """Writes every layer's weights (units x input_dim) and bias to a numpy .npz file."""
+        arrays = {}
+        for layer in self.layers:
+            arrays[f"layer{layer.index}_weights"] = np.ascontiguousarray(layer.weights)
+            arrays[f"layer{layer.index}_bias"] = np.array(layer.bias)
+        np.savez(path, **arrays)
+
+    def __repr__(self):
+        inner = ", ".join(f"{l.units}{'*' if l.sampled else ''}" for l in self.layers)
+        return f"<libslide.Network {self.input_dim} -> [{inner}] (* = LSH-sampled)>"
+
+
+def _tqdm():
+    from tqdm.auto import tqdm
+
+    return tqdm

@@ -1,0 +1,325 @@
+/*
+ * Public-API tests, written like a user program: only <slide/slide.h>.
+ * Covers config structs and error paths, training that learns, thread-count independence,
+ * prediction modes and model files.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <slide/slide.h>
+
+static int failures;
+
+#define EXPECT(cond, ...)                                            \
+    do {                                                             \
+        if (!(cond)) {                                               \
+            failures++;                                              \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);     \
+            fprintf(stderr, __VA_ARGS__);                            \
+            fprintf(stderr, " [last error: %s]\n", slide_last_error()); \
+        }                                                            \
+    } while (0)
+
+#define OK(call) EXPECT((call) == SLIDE_OK, "%s", #call)
+
+/* Synthetic multi-label data: label y owns features [y*F, y*F+F); a sample shows a few of its labels' features. */
+typedef struct data {
+    int64_t n, d, L;
+    int64_t *xp, *yp;
+    int32_t *xi, *yi;
+    float *xv;
+    slide_matrix X, Y;
+} data;
+
+static uint64_t rs = 88172645463325252ull;
+static uint32_t rnd(uint32_t n)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)((rs >> 11) % n);
+}
+
+static void make_data(data *D, int64_t n, int64_t L, int64_t F)
+{
+    D->n = n;
+    D->L = L;
+    D->d = L * F;
+    D->xp = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    D->yp = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    D->xi = malloc(sizeof(int32_t) * (size_t)(n * 3 * F));
+    D->xv = malloc(sizeof(float) * (size_t)(n * 3 * F));
+    D->yi = malloc(sizeof(int32_t) * (size_t)(n * 2));
+    D->xp[0] = D->yp[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t ny = 0, nx = D->xp[i];
+        int32_t y0 = (int32_t)(rnd((uint32_t)L) * rnd((uint32_t)L) / L); /* skewed towards small ids */
+        D->yi[D->yp[i] + ny++] = y0;
+        int32_t y1 = (int32_t)rnd((uint32_t)L);
+        if (rnd(2) && y1 != y0)
+            D->yi[D->yp[i] + ny++] = y1;
+        for (int64_t k = 0; k < ny; k++) {
+            int32_t y = D->yi[D->yp[i] + k];
+            for (int64_t f = 0; f < F; f++)
+                if (rnd(2)) {
+                    D->xi[nx] = (int32_t)(y * F + f);
+                    D->xv[nx++] = 1.0f;
+                }
+        }
+        D->xp[i + 1] = nx;
+        D->yp[i + 1] = D->yp[i] + ny;
+    }
+    D->X = (slide_matrix){SLIDE_MATRIX_CSR, n, D->d, D->xv, D->xp, D->xi};
+    D->Y = (slide_matrix){SLIDE_MATRIX_CSR, n, L, NULL, D->yp, D->yi};
+}
+
+static void free_data(data *D)
+{
+    free(D->xp);
+    free(D->yp);
+    free(D->xi);
+    free(D->xv);
+    free(D->yi);
+}
+
+static slide_network *make_net(const data *D, const char *hash, int threads, float active)
+{
+    slide_lsh_config lsh;
+    slide_lsh_config_init(&lsh);
+    lsh.hash = hash;
+    lsh.k = 4;
+    lsh.tables = 16;
+    lsh.bucket_size = 32;
+    lsh.active_fraction = active;
+    lsh.rebuild_period = 10;
+    slide_layer_config h, o;
+    slide_layer_config_init(&h);
+    h.units = 32;
+    slide_layer_config_init(&o);
+    o.units = (uint32_t)D->L;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    o.lsh = hash ? &lsh : NULL;
+    const slide_layer_config *layers[] = {&h, &o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = (uint32_t)D->d;
+    cfg.n_layers = 2;
+    cfg.layers = layers;
+    cfg.seed = 7;
+    cfg.threads = threads;
+    slide_optimizer_config opt;
+    slide_optimizer_config_init(&opt);
+    opt.lr = 5e-3f;
+    slide_network *net = NULL;
+    OK(slide_network_create(&cfg, &opt, &net));
+    return net;
+}
+
+static void train(slide_network *net, const data *D, int epochs)
+{
+    for (int e = 0; e < epochs; e++)
+        for (int64_t b = 0; b < D->n; b += 64) {
+            int64_t m = D->n - b < 64 ? D->n - b : 64;
+            int64_t rows[64];
+            for (int64_t i = 0; i < m; i++)
+                rows[i] = b + i;
+            OK(slide_network_train_batch(net, &D->X, &D->Y, rows, m, NULL));
+        }
+}
+
+static double p_at_1(slide_network *net, const data *D, int mode)
+{
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)D->n * 3);
+    float *sc = malloc(sizeof(float) * (size_t)D->n * 3);
+    double hits[3] = {0};
+    OK(slide_network_predict_topk(net, &D->X, NULL, D->n, 3, mode, ids, sc));
+    OK(slide_precision_at_k(&D->Y, NULL, D->n, ids, 3, 3, hits));
+    for (int64_t i = 0; i < D->n && mode == SLIDE_PREDICT_EXACT; i++)
+        EXPECT(sc[i * 3] >= sc[i * 3 + 1] && sc[i * 3 + 1] >= sc[i * 3 + 2] && sc[i * 3] <= 1.0f,
+               "scores of row %lld not sorted probabilities", (long long)i);
+    free(ids);
+    free(sc);
+    return hits[0] / (double)D->n;
+}
+
+static void test_errors(void)
+{
+    EXPECT(slide_version() == SLIDE_VERSION_NUMBER, "version");
+    EXPECT(strcmp(slide_version_string(), "0.1.0") == 0, "version string %s", slide_version_string());
+    EXPECT(strcmp(slide_status_string(SLIDE_E_NOMEM), "out of memory") == 0, "status string");
+    EXPECT(slide_status_string(12345) != NULL, "unknown status has a string");
+    slide_network_free(NULL);
+    slide_dataset_free(NULL);
+
+    slide_network *net = NULL;
+    EXPECT(slide_network_create(NULL, NULL, &net) == SLIDE_E_INVALID && net == NULL, "NULL config");
+    EXPECT(strstr(slide_last_error(), "config") != NULL, "message names the config");
+
+    slide_layer_config o;
+    slide_layer_config_init(&o);
+    o.units = 10;
+    o.activation = SLIDE_ACT_RELU; /* last layer must be softmax */
+    const slide_layer_config *layers[] = {&o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = 5;
+    cfg.n_layers = 1;
+    cfg.layers = layers;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID, "relu output refused");
+    EXPECT(strstr(slide_last_error(), "softmax") != NULL, "message explains the output layer");
+
+    o.activation = SLIDE_ACT_SOFTMAX;
+    cfg.struct_size = 4;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID, "tiny struct_size refused");
+    cfg.struct_size = sizeof cfg;
+
+    slide_lsh_config lsh;
+    slide_lsh_config_init(&lsh);
+    lsh.hash = "no-such-hash";
+    o.lsh = &lsh;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_NOT_FOUND, "unknown hash refused");
+    EXPECT(strstr(slide_last_error(), "dwta") != NULL, "message lists available backends: %s", slide_last_error());
+    o.lsh = NULL;
+
+    /* An older caller whose optimizer struct ends after `lr` gets defaults for the rest. */
+    slide_optimizer_config opt;
+    slide_optimizer_config_init(&opt);
+    opt.struct_size = offsetof(slide_optimizer_config, lr) + sizeof(float);
+    opt.lr = 0.01f;
+    opt.beta1 = -5.0f; /* beyond the caller's struct_size: must be ignored */
+    OK(slide_network_create(&cfg, &opt, &net));
+    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    OK(slide_network_layer_info(net, 0, &info));
+    EXPECT(info.units == 10 && info.input_dim == 5 && !info.sampled, "layer info");
+    EXPECT(slide_network_layer_info(net, 1, &info) == SLIDE_E_INVALID, "layer out of range");
+
+    /* Bad inputs to training. */
+    float xv[5] = {1, 0, 0, 0, 0};
+    int64_t yp[2] = {0, 1};
+    int32_t yi[1] = {10}; /* out of range */
+    slide_matrix X = {SLIDE_MATRIX_DENSE, 1, 5, xv, NULL, NULL};
+    slide_matrix Y = {SLIDE_MATRIX_CSR, 1, 10, NULL, yp, yi};
+    EXPECT(slide_network_train_batch(net, &X, &Y, NULL, 1, NULL) == SLIDE_E_INVALID, "label out of range");
+    EXPECT(strstr(slide_last_error(), "label id 10") != NULL, "message names the label: %s", slide_last_error());
+    yi[0] = 3;
+    xv[2] = NAN;
+    EXPECT(slide_network_train_batch(net, &X, &Y, NULL, 1, NULL) == SLIDE_E_INVALID, "NaN input refused");
+    xv[2] = 0;
+    X.cols = 6;
+    EXPECT(slide_network_train_batch(net, &X, &Y, NULL, 1, NULL) == SLIDE_E_INVALID, "wrong width refused");
+    X.cols = 5;
+    OK(slide_network_train_batch(net, &X, &Y, NULL, 1, NULL));
+    slide_network_free(net);
+}
+
+static void test_training(void)
+{
+    data D;
+    make_data(&D, 3000, 40, 6);
+    /* Most-frequent-label baseline. */
+    int64_t *freq = calloc((size_t)D.L, sizeof(int64_t));
+    for (int64_t i = 0; i < D.yp[D.n]; i++)
+        freq[D.yi[i]]++;
+    int64_t best = 0;
+    for (int64_t y = 0; y < D.L; y++)
+        best = freq[y] > freq[best] ? y : best;
+    int64_t hit = 0;
+    for (int64_t i = 0; i < D.n; i++)
+        for (int64_t k = D.yp[i]; k < D.yp[i + 1]; k++)
+            hit += D.yi[k] == best;
+    double base = (double)hit / (double)D.n;
+    free(freq);
+
+    for (int i = 0; i < slide_hash_backend_count(); i++) {
+        const char *name = slide_hash_backend_name(i);
+        slide_network *net = make_net(&D, name, 0, 0.25f);
+        train(net, &D, 4);
+        double exact = p_at_1(net, &D, SLIDE_PREDICT_EXACT);
+        double sampled = p_at_1(net, &D, SLIDE_PREDICT_SAMPLED);
+        printf("backend %-8s: P@1 exact %.3f, sampled %.3f (most-frequent baseline %.3f)\n", name, exact, sampled, base);
+        EXPECT(exact > base + 0.3, "%s did not learn: %.3f vs %.3f", name, exact, base);
+        EXPECT(sampled > base + 0.15, "%s sampled prediction: %.3f", name, sampled);
+        slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        OK(slide_network_layer_info(net, 1, &info));
+        EXPECT(info.sampled && info.samples_seen == 4u * 3000u && info.rebuilds > 1, "output layer counters");
+        double mean_active = (double)info.active_total / (double)info.samples_seen;
+        EXPECT(mean_active >= 1.0 && mean_active <= 0.25 * 40 + 2, "mean active %.1f within the cap", mean_active);
+        slide_network_free(net);
+    }
+    EXPECT(slide_hash_backend_name(-1) == NULL && slide_hash_backend_name(1000) == NULL, "names out of range");
+
+    /* The batch reduction is deterministic: 1 thread and 2 threads give bit-identical weights. */
+    slide_network *a = make_net(&D, "dwta", 1, 0.2f), *b = make_net(&D, "dwta", 2, 0.2f);
+    train(a, &D, 1);
+    train(b, &D, 1);
+    for (uint32_t l = 0; l < 2; l++) {
+        float *wa, *wb, *ba, *bb;
+        size_t rows, len, stride;
+        OK(slide_network_layer_params(a, l, &wa, &ba, &rows, &len, &stride));
+        OK(slide_network_layer_params(b, l, &wb, &bb, NULL, NULL, NULL));
+        int same = 1;
+        for (size_t r = 0; r < rows; r++)
+            same &= memcmp(wa + r * stride, wb + r * stride, len * sizeof(float)) == 0;
+        EXPECT(same, "layer %u weights differ between 1 and 2 threads", l);
+    }
+
+    /* Model file round trip, then corruption and truncation are refused. */
+    char dir[] = "/tmp/slide_test_XXXXXX";
+    EXPECT(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.slide", dir);
+    OK(slide_network_save(a, path));
+    slide_network *c = NULL;
+    OK(slide_network_load(path, &c));
+    if (c) {
+        /* Same thread count as `a`: exact scores merge per-thread partial sums, so rounding follows threads. */
+        OK(slide_network_set_threads(c, 1));
+        int32_t i1[30], i2[30];
+        float s1[30], s2[30];
+        OK(slide_network_predict_topk(a, &D.X, NULL, 10, 3, SLIDE_PREDICT_EXACT, i1, s1));
+        OK(slide_network_predict_topk(c, &D.X, NULL, 10, 3, SLIDE_PREDICT_EXACT, i2, s2));
+        EXPECT(memcmp(i1, i2, sizeof i1) == 0 && memcmp(s1, s2, sizeof s1) == 0, "loaded model predicts the same");
+        /* Training continues from the loaded optimizer state exactly as in the original. */
+        train(a, &D, 1);
+        train(c, &D, 1);
+        OK(slide_network_predict_topk(a, &D.X, NULL, 10, 3, SLIDE_PREDICT_EXACT, i1, s1));
+        OK(slide_network_predict_topk(c, &D.X, NULL, 10, 3, SLIDE_PREDICT_EXACT, i2, s2));
+        EXPECT(memcmp(i1, i2, sizeof i1) == 0, "resumed training predicts the same top-3");
+        slide_network_free(c);
+    }
+    FILE *f = fopen(path, "r+b");
+    if (f) {
+        fseek(f, 200, SEEK_SET);
+        int ch = fgetc(f);
+        fseek(f, 200, SEEK_SET);
+        fputc(ch ^ 0x10, f);
+        fclose(f);
+    }
+    c = NULL;
+    EXPECT(slide_network_load(path, &c) == SLIDE_E_FORMAT && c == NULL, "bit flip refused");
+    EXPECT(strstr(slide_last_error(), "checksum") != NULL, "bit flip message: %s", slide_last_error());
+    EXPECT(truncate(path, 100) == 0, "truncate");
+    EXPECT(slide_network_load(path, &c) == SLIDE_E_FORMAT, "truncated file refused");
+    EXPECT(strstr(slide_last_error(), "truncated") != NULL, "truncation message: %s", slide_last_error());
+    EXPECT(slide_network_load("/nonexistent/model", &c) == SLIDE_E_IO, "missing file");
+    unlink(path);
+    rmdir(dir);
+    slide_network_free(a);
+    slide_network_free(b);
+    free_data(&D);
+}
+
+int main(void)
+{
+    test_errors();
+    test_training();
+    if (failures) {
+        fprintf(stderr, "%d failure(s)\n", failures);
+        return 1;
+    }
+    printf("all API tests passed\n");
+    return 0;
+}

@@ -1,0 +1,703 @@
+/*
+ * Kernel tests: every instruction set this CPU (and SLIDE_ISA) allows is run against the scalar
+ * reference, and the scalar reference itself against a double-precision one, on odd sizes, misaligned
+ * pointers and buffers that end right at an inaccessible page. `--bench` also times every kernel.
+ *
+ * Buffers: each lives in a region whose end is followed by a PROT_NONE guard page (when mprotect allows
+ * it on heap memory, as on Linux and macOS). The whole region is filled with a sentinel before each case,
+ * so a kernel that reads past the end faults, and one that writes outside [p, p + n) is reported.
+ * Placements: 64-byte aligned, aligned + 1 float, and flush against the guard page.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernels.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(SLIDE_NO_AVX2)
+#  define TEST_AVX2 1
+#else
+#  define TEST_AVX2 0
+#endif
+#if TEST_AVX2 && !defined(SLIDE_NO_AVX512)
+#  define TEST_AVX512 1
+#else
+#  define TEST_AVX512 0
+#endif
+
+#define TOL 1e-5
+#define CAP 16384 /* floats per test buffer: enough for 11 rows of stride 1024 */
+#define MAX_REPORTS 5
+
+static const size_t sizes[] = {0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 1000, 1023};
+#define N_SIZES (sizeof(sizes) / sizeof(sizes[0]))
+static const size_t row_counts[] = {0, 1, 3, 4, 5, 8, 11};
+#define N_ROW_COUNTS (sizeof(row_counts) / sizeof(row_counts[0]))
+
+/* ---- random numbers (splitmix64, fixed seed) ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(rnd() >> 40) * (1.0f / 16777216.0f);
+}
+
+static void fill_rand(float *p, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand(lo, hi);
+}
+
+/* nnz distinct indices in [0, dim) in random order; dim - 1 is always among them, in the last slot. */
+static void rand_indices(int32_t *idx, size_t nnz, size_t dim)
+{
+    static int32_t perm[8 * 4096]; /* the benchmark's largest row */
+    for (size_t i = 0; i < dim; i++)
+        perm[i] = (int32_t)i;
+    for (size_t i = 0; i < nnz; i++) {
+        const size_t j = i + (size_t)(rnd() % (dim - i));
+        const int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    int has_last = 0;
+    for (size_t i = 0; i < nnz; i++)
+        has_last |= perm[i] == (int32_t)(dim - 1);
+    if (nnz && !has_last)
+        perm[nnz - 1] = (int32_t)(dim - 1);
+    memcpy(idx, perm, nnz * sizeof(*idx));
+}
+
+/* ---- guarded buffers ---- */
+
+enum { PLACE_ALIGNED, PLACE_MISALIGNED, PLACE_FLUSH, N_PLACES };
+static const char *const place_name[N_PLACES] = {"aligned", "aligned+1", "at-guard"};
+
+typedef struct gbuf {
+    unsigned char *base; /* page-aligned; `bytes` of data, then one guard page */
+    size_t bytes, page;
+    int guarded;
+} gbuf;
+
+static const unsigned char sentinel = 0xA5;
+
+static int gbuf_init(gbuf *g)
+{
+    const long ps = sysconf(_SC_PAGESIZE);
+    g->page = ps > 0 ? (size_t)ps : 4096;
+    g->bytes = (CAP * sizeof(float) + 64 * sizeof(float) + g->page - 1) / g->page * g->page;
+    g->base = aligned_alloc(g->page, g->bytes + g->page);
+    if (!g->base)
+        return -1;
+    g->guarded = mprotect(g->base + g->bytes, g->page, PROT_NONE) == 0;
+    return 0;
+}
+
+static void gbuf_free(gbuf *g)
+{
+    if (g->guarded)
+        mprotect(g->base + g->bytes, g->page, PROT_READ | PROT_WRITE);
+    free(g->base);
+}
+
+/* Fills the region with the sentinel and returns room for n 4-byte elements at the given placement. */
+static void *gbuf_place(gbuf *g, size_t n, int place)
+{
+    memset(g->base, sentinel, g->bytes);
+    unsigned char *end = g->base + g->bytes;
+    const size_t n16 = (n + 15) / 16 * 16;
+    unsigned char *aligned = end - (n16 + 32) * 4; /* 64-byte aligned: end is page-aligned */
+    switch (place) {
+    case PLACE_ALIGNED: return aligned;
+    case PLACE_MISALIGNED: return aligned + 4;
+    default: return end - n * 4;
+    }
+}
+
+/* Bytes outside [p, p + 4n) that no longer hold the sentinel. */
+static size_t gbuf_stray(const gbuf *g, const void *p, size_t n)
+{
+    const unsigned char *lo = p, *hi = lo + n * 4, *end = g->base + g->bytes;
+    size_t bad = 0;
+    for (const unsigned char *c = g->base; c < lo; c++)
+        bad += *c != sentinel;
+    for (const unsigned char *c = hi; c < end; c++)
+        bad += *c != sentinel;
+    return bad;
+}
+
+/* ---- crash reports: a fault in a guard page names the case instead of just killing the test ---- */
+
+static const char *volatile cur_isa = "", *volatile cur_kernel = "";
+static volatile size_t cur_n, cur_rows;
+static volatile int cur_place;
+
+static void set_case(size_t n, size_t rows, int place)
+{
+    cur_n = n;
+    cur_rows = rows;
+    cur_place = place;
+}
+
+/* async-signal-safe output */
+static void put(const char *s)
+{
+    if (write(STDOUT_FILENO, s, strlen(s)) < 0)
+        _exit(3);
+}
+
+static void put_num(size_t n)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    *--p = 0;
+    do
+        *--p = (char)('0' + n % 10);
+    while (n /= 10);
+    put(p);
+}
+
+static void on_fault(int sig)
+{
+    put("CRASH ");
+    put(sig == SIGSEGV ? "(SIGSEGV" : sig == SIGBUS ? "(SIGBUS" : "(SIGILL");
+    put(", likely an access past the end of a buffer) in ");
+    put(cur_isa);
+    put(" ");
+    put(cur_kernel);
+    put(": n=");
+    put_num(cur_n);
+    if (cur_rows) {
+        put(" rows=");
+        put_num(cur_rows);
+    }
+    put(" ");
+    put(cur_place >= 0 && cur_place < N_PLACES ? place_name[cur_place] : "?");
+    put("\n");
+    _exit(1);
+}
+
+static void catch_faults(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+}
+
+/* ---- double-precision reference (checks the scalar kernels) ---- */
+
+static float dref_dot(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return (float)s;
+}
+
+static float dref_dot_sparse(const float *w, const int32_t *idx, const float *val, size_t nnz)
+{
+    double s = 0;
+    for (size_t i = 0; i < nnz; i++)
+        s += (double)w[idx[i]] * val[i];
+    return (float)s;
+}
+
+static void dref_axpy(float *y, float a, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = (float)((double)y[i] + (double)a * x[i]);
+}
+
+static void dref_axpy_sparse(float *y, float a, const int32_t *idx, const float *val, size_t nnz)
+{
+    for (size_t i = 0; i < nnz; i++)
+        y[idx[i]] = (float)((double)y[idx[i]] + (double)a * val[i]);
+}
+
+static void dref_adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
+                      float eps_t)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double mi = (double)b1 * m[i] + (1.0 - b1) * g[i];
+        const double vi = (double)b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        m[i] = (float)mi;
+        v[i] = (float)vi;
+        w[i] = (float)(w[i] - lr_t * mi / (sqrt(vi) + eps_t));
+    }
+}
+
+static void dref_sgd(float *w, const float *g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)((double)w[i] - (double)lr * g[i]);
+}
+
+static void dref_dot_rows(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out)
+{
+    for (size_t j = 0; j < m; j++)
+        out[j] = dref_dot(rows + j * stride, x, n);
+}
+
+static const slide_kernels dref = {dref_dot, dref_dot_sparse, dref_axpy, dref_axpy_sparse,
+                                   dref_adam, dref_sgd, dref_dot_rows};
+
+/* ---- checking ---- */
+
+typedef struct stats {
+    const char *isa, *kernel;
+    size_t cases, fails, reports;
+    double worst; /* max |got - ref| / tolerance over passing and failing elements */
+} stats;
+
+/* |got - ref| <= TOL * scale, where scale bounds the magnitudes the result was computed from. */
+static int check(stats *st, double got, double ref, double scale, size_t n, int place, size_t at)
+{
+    const double diff = fabs(got - ref), tol = TOL * scale;
+    const double ratio = diff == 0 ? 0 : tol > 0 && !isnan(diff) ? diff / tol : INFINITY;
+    if (ratio > st->worst)
+        st->worst = ratio;
+    if (diff <= tol)
+        return 1;
+    if (st->reports++ < MAX_REPORTS)
+        printf("    %s %s: n=%zu %s, element %zu: got %.9g, want %.9g (tolerance %.3g)\n", st->isa,
+               st->kernel, n, place_name[place], at, got, ref, tol);
+    return 0;
+}
+
+static int check_stray(stats *st, const gbuf *g, const void *p, size_t n, int place, const char *what)
+{
+    const size_t bad = gbuf_stray(g, p, n);
+    if (!bad)
+        return 1;
+    if (st->reports++ < MAX_REPORTS)
+        printf("    %s %s: n=%zu %s: %zu bytes written outside %s\n", st->isa, st->kernel, n,
+               place_name[place], bad, what);
+    return 0;
+}
+
+static void finish_case(stats *st, int ok)
+{
+    st->cases++;
+    st->fails += !ok;
+}
+
+typedef struct bufs {
+    gbuf g[5];
+} bufs;
+
+static float ref_a[CAP], ref_b[CAP], ref_c[CAP], tmp_a[CAP];
+
+static void test_dot(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *a = gbuf_place(&B->g[0], n, pl), *b = gbuf_place(&B->g[1], n, pl);
+            fill_rand(a, n, -1, 1);
+            fill_rand(b, n, -1, 1);
+            double scale = 0;
+            for (size_t i = 0; i < n; i++)
+                scale += fabs((double)a[i] * b[i]);
+            const float got = t->dot(a, b, n), want = r->dot(a, b, n);
+            finish_case(st, check(st, got, want, scale, n, pl, 0));
+        }
+}
+
+static void test_dot_sparse(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t nnz = sizes[s], dim = 2 * nnz + 17;
+            set_case(nnz, 0, pl);
+            float *w = gbuf_place(&B->g[0], dim, pl), *val = gbuf_place(&B->g[1], nnz, pl);
+            int32_t *idx = gbuf_place(&B->g[2], nnz, pl);
+            fill_rand(w, dim, -1, 1);
+            fill_rand(val, nnz, -1, 1);
+            rand_indices(idx, nnz, dim);
+            double scale = 0;
+            for (size_t i = 0; i < nnz; i++)
+                scale += fabs((double)w[idx[i]] * val[i]);
+            const float got = t->dot_sparse(w, idx, val, nnz), want = r->dot_sparse(w, idx, val, nnz);
+            finish_case(st, check(st, got, want, scale, nnz, pl, 0));
+        }
+}
+
+static void test_axpy(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *y = gbuf_place(&B->g[0], n, pl), *x = gbuf_place(&B->g[1], n, pl);
+            const float a = frand(-2, 2);
+            fill_rand(y, n, -1, 1);
+            fill_rand(x, n, -1, 1);
+            memcpy(ref_a, y, n * sizeof(float));
+            memcpy(tmp_a, y, n * sizeof(float));
+            r->axpy(ref_a, a, x, n);
+            t->axpy(y, a, x, n);
+            int ok = check_stray(st, &B->g[0], y, n, pl, "y");
+            for (size_t i = 0; i < n && ok; i++)
+                ok = check(st, y[i], ref_a[i], fabs(tmp_a[i]) + fabs((double)a * x[i]), n, pl, i);
+            finish_case(st, ok);
+        }
+}
+
+static void test_axpy_sparse(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t nnz = sizes[s], dim = 2 * nnz + 17;
+            set_case(nnz, 0, pl);
+            float *y = gbuf_place(&B->g[0], dim, pl), *val = gbuf_place(&B->g[1], nnz, pl);
+            int32_t *idx = gbuf_place(&B->g[2], nnz, pl);
+            const float a = frand(-2, 2);
+            fill_rand(y, dim, -1, 1);
+            fill_rand(val, nnz, -1, 1);
+            rand_indices(idx, nnz, dim);
+            memcpy(ref_a, y, dim * sizeof(float));
+            memcpy(tmp_a, y, dim * sizeof(float));
+            r->axpy_sparse(ref_a, a, idx, val, nnz);
+            t->axpy_sparse(y, a, idx, val, nnz);
+            /* Untouched elements must come back bit for bit: their scale is 0. */
+            for (size_t i = 0; i < dim; i++)
+                ref_b[i] = 0;
+            for (size_t i = 0; i < nnz; i++)
+                ref_b[idx[i]] = (float)(fabs(tmp_a[idx[i]]) + fabs((double)a * val[i]));
+            int ok = check_stray(st, &B->g[0], y, dim, pl, "y");
+            for (size_t i = 0; i < dim && ok; i++)
+                ok = check(st, y[i], ref_a[i], ref_b[i], nnz, pl, i);
+            finish_case(st, ok);
+        }
+}
+
+static void test_adam(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *w = gbuf_place(&B->g[0], n, pl), *m = gbuf_place(&B->g[1], n, pl);
+            float *v = gbuf_place(&B->g[2], n, pl), *g = gbuf_place(&B->g[3], n, pl);
+            fill_rand(w, n, -1, 1);
+            fill_rand(m, n, -0.1f, 0.1f);
+            fill_rand(v, n, 0, 0.01f);
+            fill_rand(g, n, -1, 1);
+            if (n > 2) { /* a zero gradient on a zero state: the update is 0 / eps */
+                g[1] = 0;
+                m[1] = 0;
+                v[1] = 0;
+            }
+            memcpy(ref_a, w, n * sizeof(float));
+            memcpy(ref_b, m, n * sizeof(float));
+            memcpy(ref_c, v, n * sizeof(float));
+            memcpy(tmp_a, w, n * sizeof(float));
+            r->adam(ref_a, ref_b, ref_c, g, n, lr, b1, b2, eps);
+            /* scales from the inputs, before t->adam overwrites them */
+            static double sm[CAP], sv[CAP];
+            for (size_t i = 0; i < n; i++) {
+                sm[i] = fabs((double)b1 * m[i]) + fabs((1.0 - b1) * g[i]);
+                sv[i] = fabs((double)b2 * v[i]) + (1.0 - b2) * g[i] * g[i];
+            }
+            t->adam(w, m, v, g, n, lr, b1, b2, eps);
+            int ok = check_stray(st, &B->g[0], w, n, pl, "w") && check_stray(st, &B->g[1], m, n, pl, "m") &&
+                     check_stray(st, &B->g[2], v, n, pl, "v") && check_stray(st, &B->g[3], g, n, pl, "g");
+            for (size_t i = 0; i < n && ok; i++) {
+                const double sw = fabs(tmp_a[i]) + lr * sm[i] / (sqrt(ref_c[i]) + eps);
+                ok = check(st, m[i], ref_b[i], sm[i], n, pl, i) &&
+                     check(st, v[i], ref_c[i], sv[i], n, pl, i) && check(st, w[i], ref_a[i], sw, n, pl, i);
+            }
+            finish_case(st, ok);
+        }
+}
+
+static void test_sgd(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *w = gbuf_place(&B->g[0], n, pl), *g = gbuf_place(&B->g[1], n, pl);
+            const float lr = frand(0, 0.5f);
+            fill_rand(w, n, -1, 1);
+            fill_rand(g, n, -1, 1);
+            memcpy(ref_a, w, n * sizeof(float));
+            memcpy(tmp_a, w, n * sizeof(float));
+            r->sgd(ref_a, g, n, lr);
+            t->sgd(w, g, n, lr);
+            int ok = check_stray(st, &B->g[0], w, n, pl, "w");
+            for (size_t i = 0; i < n && ok; i++)
+                ok = check(st, w[i], ref_a[i], fabs(tmp_a[i]) + fabs((double)lr * g[i]), n, pl, i);
+            finish_case(st, ok);
+        }
+}
+
+/* Rows packed (stride n, so most rows are misaligned) and padded to 16 floats, as the network stores them. */
+static void test_dot_rows(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < N_ROW_COUNTS; c++)
+            for (int padded = 0; padded < 2; padded++)
+                for (int pl = 0; pl < N_PLACES; pl++) {
+                    const size_t n = sizes[s], m = row_counts[c];
+                    set_case(n, m, pl);
+                    const size_t stride = padded ? (n + 15) / 16 * 16 : n;
+                    const size_t total = m ? (m - 1) * stride + n : 0;
+                    float *rows = gbuf_place(&B->g[0], total, pl), *x = gbuf_place(&B->g[1], n, pl);
+                    float *out = gbuf_place(&B->g[2], m, pl);
+                    fill_rand(rows, total, -1, 1);
+                    fill_rand(x, n, -1, 1);
+                    r->dot_rows(rows, stride, m, x, n, ref_a);
+                    t->dot_rows(rows, stride, m, x, n, out);
+                    int ok = check_stray(st, &B->g[2], out, m, pl, "out");
+                    for (size_t j = 0; j < m && ok; j++) {
+                        double scale = 0;
+                        for (size_t i = 0; i < n; i++)
+                            scale += fabs((double)rows[j * stride + i] * x[i]);
+                        ok = check(st, out[j], ref_a[j], scale, n, pl, j);
+                    }
+                    finish_case(st, ok);
+                }
+}
+
+typedef void (*test_fn)(stats *, const slide_kernels *, const slide_kernels *, bufs *);
+static const struct {
+    const char *name;
+    test_fn fn;
+} tests[] = {
+    {"dot", test_dot},
+    {"dot_sparse", test_dot_sparse},
+    {"axpy", test_axpy},
+    {"axpy_sparse", test_axpy_sparse},
+    {"adam", test_adam},
+    {"sgd", test_sgd},
+    {"dot_rows", test_dot_rows},
+};
+#define N_TESTS (sizeof(tests) / sizeof(tests[0]))
+
+/* Fills k for isa; 0 when this build has no such kernels. */
+static int fill_isa(slide_isa isa, slide_kernels *k)
+{
+    slide_kernels_fill_scalar(k);
+    switch (isa) {
+    case SLIDE_ISA_SCALAR: return 1;
+    case SLIDE_ISA_AVX2:
+#if TEST_AVX2
+        slide_kernels_fill_avx2(k);
+        return 1;
+#else
+        return 0;
+#endif
+    case SLIDE_ISA_AVX512:
+#if TEST_AVX512
+        slide_kernels_fill_avx512(k);
+        return 1;
+#else
+        return 0;
+#endif
+    }
+    return 0;
+}
+
+static int same_table(const slide_kernels *a, const slide_kernels *b)
+{
+    return a->dot == b->dot && a->dot_sparse == b->dot_sparse && a->axpy == b->axpy &&
+           a->axpy_sparse == b->axpy_sparse && a->adam == b->adam && a->sgd == b->sgd &&
+           a->dot_rows == b->dot_rows;
+}
+
+/* slide_kernels_get() must hold the table of slide_kernels_isa(), which is the best ISA under the cap. */
+static int test_dispatch(slide_isa best)
+{
+    const char *env = getenv("SLIDE_ISA");
+    slide_isa cap = SLIDE_ISA_AVX512;
+    if (env && !strcmp(env, "scalar"))
+        cap = SLIDE_ISA_SCALAR;
+    else if (env && !strcmp(env, "avx2"))
+        cap = SLIDE_ISA_AVX2;
+    const slide_isa want = best < cap ? best : cap, got = slide_kernels_isa();
+    slide_kernels k;
+    fill_isa(got, &k);
+    const int ok = got == want && same_table(slide_kernels_get(), &k) &&
+                   slide_kernels_get() == slide_kernels_get();
+    printf("%-7s %-12s %s (best %s, SLIDE_ISA=%s)\n", "dispatch", slide_isa_name(got), ok ? "PASS" : "FAIL",
+           slide_isa_name(best), env ? env : "(unset)");
+    return ok;
+}
+
+/* ---- benchmark ---- */
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#define BENCH_ROWS 32
+#define BENCH_TRIALS 5
+static volatile float bench_sink;
+
+/* Best of BENCH_TRIALS timings of `reps` calls of kernel `which`; returns ns per call. */
+static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t reps, float *a, float *b,
+                        float *c, float *d, int32_t *idx, float *rows, float *out)
+{
+    double best = INFINITY;
+    float sink = 0;
+    for (int trial = 0; trial < BENCH_TRIALS; trial++) {
+        const double t0 = now_ns();
+        for (size_t r = 0; r < reps; r++) {
+            switch (which) {
+            case 0: sink += k->dot(a, b, n); break;
+            case 1: sink += k->dot_sparse(a, idx, b, n); break;
+            case 2: k->axpy(a, 1e-7f, b, n); break;
+            case 3: k->axpy_sparse(a, 1e-7f, idx, b, n); break;
+            case 4: k->adam(a, b, c, d, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
+            case 5: k->sgd(a, b, n, 1e-7f); break;
+            default: k->dot_rows(rows, n, BENCH_ROWS, a, n, out); sink += out[0]; break;
+            }
+        }
+        const double dt = (now_ns() - t0) / (double)reps;
+        if (dt < best)
+            best = dt;
+    }
+    bench_sink = sink;
+    return best;
+}
+
+static int bench(slide_isa top)
+{
+    static const size_t bench_n[] = {128, 4096};
+    /* floating-point operations per element (per row element for dot_rows) */
+    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS};
+    const size_t nmax = 4096, dim = 8 * nmax;
+    float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
+    float *c = aligned_alloc(64, nmax * sizeof(float)), *d = aligned_alloc(64, nmax * sizeof(float));
+    float *rows = aligned_alloc(64, BENCH_ROWS * nmax * sizeof(float));
+    float *out = aligned_alloc(64, 64 * sizeof(float));
+    int32_t *idx = aligned_alloc(64, nmax * sizeof(int32_t));
+    if (!a || !b || !c || !d || !rows || !out || !idx) {
+        printf("bench: out of memory\n");
+        return 0;
+    }
+    printf("\nbench: best of %d trials; dot_rows does %d rows per call; sparse kernels index a row of 8n\n",
+           BENCH_TRIALS, BENCH_ROWS);
+    printf("%-7s %-12s %6s %12s %10s\n", "isa", "kernel", "n", "ns/call", "GFLOP/s");
+    for (int isa = 0; isa <= (int)top; isa++) {
+        slide_kernels k;
+        if (!fill_isa((slide_isa)isa, &k))
+            continue;
+        for (size_t t = 0; t < N_TESTS; t++)
+            for (size_t s = 0; s < 2; s++) {
+                const size_t n = bench_n[s];
+                rng_state = 42;
+                fill_rand(a, dim, -1, 1);
+                fill_rand(b, nmax, -1, 1);
+                fill_rand(c, nmax, 0, 0.01f);
+                fill_rand(d, nmax, -1, 1);
+                fill_rand(rows, BENCH_ROWS * nmax, -1, 1);
+                rand_indices(idx, n, 8 * n);
+                const double work = (double)n * (t == N_TESTS - 1 ? BENCH_ROWS : 1);
+                size_t reps = (size_t)(2e7 / work);
+                if (reps < 100)
+                    reps = 100;
+                const double ns = bench_one(&k, t, n, reps, a, b, c, d, idx, rows, out);
+                printf("%-7s %-12s %6zu %12.1f %10.2f\n", slide_isa_name((slide_isa)isa), tests[t].name, n,
+                       ns, flops[t] * (double)n / ns);
+            }
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    free(rows);
+    free(out);
+    free(idx);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    int do_bench = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bench")) {
+            do_bench = 1;
+        } else {
+            fprintf(stderr, "usage: %s [--bench]\n", argv[0]);
+            return 2;
+        }
+    }
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    catch_faults();
+
+    bufs B;
+    for (int i = 0; i < 5; i++)
+        if (gbuf_init(&B.g[i])) {
+            fprintf(stderr, "out of memory\n");
+            return 1;
+        }
+    if (!B.g[0].guarded)
+        printf("note: mprotect failed, no guard pages: over-reads will go unnoticed\n");
+
+    const slide_isa best = slide_cpu_best_isa(), top = slide_kernels_isa();
+    int failed = !test_dispatch(best);
+
+    slide_kernels scalar;
+    slide_kernels_fill_scalar(&scalar);
+    for (int isa = 0; isa <= (int)SLIDE_ISA_AVX512; isa++) {
+        const char *name = slide_isa_name((slide_isa)isa);
+        slide_kernels k;
+        if (!fill_isa((slide_isa)isa, &k)) {
+            printf("%-7s %-12s SKIP (not built)\n", name, "*");
+            continue;
+        }
+        if (isa > (int)best) {
+            printf("%-7s %-12s SKIP (not supported by this CPU)\n", name, "*");
+            continue;
+        }
+        if (isa > (int)top) {
+            printf("%-7s %-12s SKIP (capped by SLIDE_ISA)\n", name, "*");
+            continue;
+        }
+        /* scalar is checked against double precision, everything else against scalar */
+        const slide_kernels *ref = isa == SLIDE_ISA_SCALAR ? &dref : &scalar;
+        for (size_t t = 0; t < N_TESTS; t++) {
+            stats st = {name, tests[t].name, 0, 0, 0, 0};
+            cur_isa = name;
+            cur_kernel = tests[t].name;
+            rng_state = 0x5EED0000u + t;
+            tests[t].fn(&st, &k, ref, &B);
+            printf("%-7s %-12s %s (%zu cases, %zu failed, worst error %.3g of tolerance)\n", name,
+                   tests[t].name, st.fails ? "FAIL" : "PASS", st.cases, st.fails, st.worst);
+            failed |= st.fails != 0;
+        }
+    }
+
+    if (do_bench)
+        bench(top);
+    for (int i = 0; i < 5; i++)
+        gbuf_free(&B.g[i]);
+    printf("%s\n", failed ? "FAILED" : "all passed");
+    return failed ? 1 : 0;
+}
