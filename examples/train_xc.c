@@ -2,7 +2,7 @@
  * Trains an LSH-sampled network on Extreme Classification Repository files through the C API and
  * prints P@1 / P@5 on the whole test file after every epoch.
  *
- *   train_xc TRAIN TEST [epochs=3] [hidden=128] [active=0.01] [threads=0]
+ *   train_xc TRAIN TEST [epochs=3] [hidden=128] [active=0.05] [threads=0] [lr=0.003] [hash=simhash]
  *
  * Build against an installed libslide with
  *   cc train_xc.c $(python -m libslide config --cflags --libs) -o train_xc
@@ -32,13 +32,15 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s TRAIN TEST [epochs] [hidden] [active] [threads]\n", argv[0]);
+        fprintf(stderr, "usage: %s TRAIN TEST [epochs] [hidden] [active] [threads] [lr] [hash]\n", argv[0]);
         return 2;
     }
     int epochs = argc > 3 ? atoi(argv[3]) : 3;
     unsigned hidden = argc > 4 ? (unsigned)atoi(argv[4]) : 128;
-    float active = argc > 5 ? (float)atof(argv[5]) : 0.01f;
+    float active = argc > 5 ? (float)atof(argv[5]) : 0.05f;
     int threads = argc > 6 ? atoi(argv[6]) : 0;
+    float lr = argc > 7 ? (float)atof(argv[7]) : 3e-3f;
+    const char *hash = argc > 8 ? argv[8] : "simhash";
 
     slide_dataset *train = NULL, *test = NULL;
     CHECK(slide_dataset_load_xc(argv[1], &train));
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
 
     slide_lsh_config lsh;
     slide_lsh_config_init(&lsh);
-    lsh.hash = "dwta";
+    lsh.hash = hash;
     lsh.active_fraction = active;
     slide_layer_config hid, out;
     slide_layer_config_init(&hid);
@@ -73,7 +75,7 @@ int main(int argc, char **argv)
     cfg.threads = threads;
     slide_optimizer_config opt;
     slide_optimizer_config_init(&opt);
-    opt.lr = 1e-3f;
+    opt.lr = lr;
     slide_network *net = NULL;
     CHECK(slide_network_create(&cfg, &opt, &net));
 

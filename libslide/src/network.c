@@ -409,7 +409,8 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
                                slide_seed3(seed, 0x7AB, index, 0));
     if (rc)
         return rc;
-    double cap = ceil((double)c->active_fraction * L->units);
+    /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
+    double cap = ceil((double)c->active_fraction * L->units - 1e-3);
     L->max_active = cap < 1.0 ? 1u : (uint32_t)cap;
     L->min_active = c->min_active ? c->min_active : L->max_active / 4;
     if (L->min_active > L->units)

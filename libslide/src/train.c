@@ -59,7 +59,9 @@ static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
 static int select_active(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels,
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
 {
-    const uint16_t LABEL = 0xFFFF;
+    /* mark[id] == stamp: id was seen for this sample; hits[id] then counts the tables that returned it,
+     * or is CHOSEN once id is in the active set (labels, selected candidates, padding). */
+    const uint16_t CHOSEN = 0xFFFF;
     uint32_t room = L->max_active > L->min_active ? L->max_active : L->min_active;
     int rc = slide_act_reserve(a, room + n_labels, 1, 1);
     if (rc)
@@ -72,7 +74,7 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
         uint32_t y = (uint32_t)labels[i];
         if (mark[y] != stamp) {
             mark[y] = stamp;
-            hits[y] = LABEL;
+            hits[y] = CHOSEN;
             a->ids[n++] = (int32_t)y;
         }
     }
@@ -95,7 +97,7 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
                 mark[id] = stamp;
                 hits[id] = 1;
                 scr->cand[nc++] = id;
-            } else if (hits[id] != LABEL) {
+            } else if (hits[id] != CHOSEN) {
                 hits[id]++;
             }
         }
@@ -103,8 +105,10 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
 
     uint32_t want = L->max_active > n ? L->max_active - n : 0;
     if (nc <= want) {
-        for (uint32_t i = 0; i < nc; i++)
+        for (uint32_t i = 0; i < nc; i++) {
+            hits[scr->cand[i]] = CHOSEN;
             a->ids[n++] = (int32_t)scr->cand[i];
+        }
     } else if (want > 0) {
         /* Top-`want` by collision count: counting sort on counts (<= tables), stable in retrieval order. */
         uint32_t T = L->lsh.tables;
@@ -112,31 +116,33 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
         memset(hist, 0, sizeof(uint32_t) * (T + 2));
         for (uint32_t i = 0; i < nc; i++)
             hist[hits[scr->cand[i]]]++;
-        /* Lowest count that still fits entirely, and how many of the boundary count to take. */
+        /* Counts >= cut are all taken; `boundary_left` more are taken from count cut - 1. */
         uint32_t taken = 0, cut = T + 1;
         while (cut > 1 && taken + hist[cut - 1] <= want) {
             taken += hist[cut - 1];
             cut--;
         }
-        uint32_t boundary_left = (cut >= 1 && cut - 1 >= 1) ? want - taken : 0;
+        uint32_t boundary_left = cut > 1 ? want - taken : 0;
         for (uint32_t i = 0; i < nc; i++) {
             uint32_t id = scr->cand[i], h = hits[id];
-            if (h >= cut)
+            if (h >= cut || (h == cut - 1 && boundary_left > 0)) {
+                if (h < cut)
+                    boundary_left--;
+                hits[id] = CHOSEN;
                 a->ids[n++] = (int32_t)id;
-            else if (h == cut - 1 && boundary_left > 0) {
-                a->ids[n++] = (int32_t)id;
-                boundary_left--;
             }
         }
     }
 
+    /* Random padding may take any neuron not chosen yet, including retrieved but unselected ones. */
     uint32_t min_active = L->min_active;
     if (n < min_active) {
         slide_rng rng = {sample_seed};
         for (uint32_t tries = 0; n < min_active && tries < 4 * min_active + 64; tries++) {
             uint32_t id = slide_rng_below(&rng, L->units);
-            if (mark[id] != stamp) {
+            if (mark[id] != stamp || hits[id] != CHOSEN) {
                 mark[id] = stamp;
+                hits[id] = CHOSEN;
                 a->ids[n++] = (int32_t)id;
             }
         }

@@ -39,13 +39,18 @@ def _net_from_args(sl, a, input_dim, n_labels):
     )
 
 
+def _active_arg(text):
+    value = float(text)
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
 def _add_model_args(p, hidden=128, active=0.005, lr=1e-3, epochs=3):
     p.add_argument("--hidden", type=int, default=hidden, help="hidden ReLU units (default %(default)s)")
     p.add_argument("--hash", default="dwta", help="hash backend for the output layer (default %(default)s)")
     p.add_argument("--k", type=int, default=6, help="hash codes per table (default %(default)s)")
     p.add_argument("--tables", type=int, default=50, help="number of hash tables L (default %(default)s)")
     p.add_argument("--bucket-size", type=int, default=128, help="bucket capacity (default %(default)s)")
-    p.add_argument("--active", type=float, default=active,
+    p.add_argument("--active", type=_active_arg, default=active,
                    help="active output neurons: fraction of the layer, or a count if >= 1 (default %(default)s)")
     p.add_argument("--rebuild-every", type=int, default=50, help="rebuild tables every N batches (default %(default)s)")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default %(default)s)")

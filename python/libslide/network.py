@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -59,10 +59,16 @@ class LSH:
         if self.insertion not in _INSERTION:
             raise InvalidArgumentError(f"LSH.insertion must be one of {sorted(_INSERTION)}, got {self.insertion!r}")
         c.insertion = _INSERTION[self.insertion]
-        active = float(self.active)
-        if not active > 0 or math.isnan(active):
-            raise InvalidArgumentError(f"LSH.active must be positive, got {self.active!r}")
-        c.active_fraction = min(1.0, active / units) if active >= 1 else active
+        if isinstance(self.active, numbers.Integral) and not isinstance(self.active, bool):
+            if self.active < 1:
+                raise InvalidArgumentError(f"LSH.active as a count must be >= 1, got {self.active!r}")
+            c.active_fraction = min(1.0, int(self.active) / units)
+        else:
+            active = float(self.active)
+            if not 0 < active <= 1:
+                raise InvalidArgumentError(
+                    f"LSH.active must be a fraction in (0, 1] or an integer count, got {self.active!r}")
+            c.active_fraction = active
         if self.min_active is not None:
             c.min_active = _inputs.positive_int(self.min_active, "LSH.min_active")
         c.rebuild_period = _inputs.positive_int(self.rebuild_every, "LSH.rebuild_every")

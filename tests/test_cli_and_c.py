@@ -1,0 +1,83 @@
+"""The `slide` command and a C program built with `python -m libslide config --cflags --libs`."""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import libslide as sl
+from conftest import write_xc
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.fixture(scope="module")
+def xc_files(tmp_path_factory, small_data):
+    X, Y, Xt, Yt = small_data
+    d = tmp_path_factory.mktemp("xc")
+    return write_xc(d / "train.txt", X, Y), write_xc(d / "test.txt", Xt, Yt)
+
+
+def slide_cmd():
+    exe = shutil.which("slide", path=os.path.dirname(sys.executable)) or shutil.which("slide")
+    return [exe] if exe else [sys.executable, "-m", "libslide"]
+
+
+def test_demo_prints_accuracy_and_speed():
+    r = run(slide_cmd() + ["demo", "--n-train", "3000", "--n-test", "500", "--features", "2000", "--labels",
+                           "1000", "--epochs", "1", "--no-progress", "--threads", "2"])
+    assert r.returncode == 0, r.stderr
+    result = [l for l in r.stdout.splitlines() if l.startswith("result:")]
+    assert result, r.stdout
+    assert "P@1" in result[0] and "P@5" in result[0] and "samples/s" in result[0] and "active fraction" in result[0]
+
+
+def test_train_save_evaluate_predict(xc_files, tmp_path):
+    train, test = xc_files
+    model = tmp_path / "m.slide"
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--hidden", "64", "--epochs", "2",
+                           "--active", "0.1", "--lr", "1e-2", "--save", str(model), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    p1 = float(r.stdout.split("result: P@1 ")[1].split()[0])
+    assert p1 > 0.5, r.stdout
+    r = run(slide_cmd() + ["evaluate", "--model", str(model), "--test", str(test), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    assert abs(float(r.stdout.split("P@1 ")[1].split()[0]) - p1) < 1e-4  # same model, same test set
+    out = tmp_path / "pred.txt"
+    r = run(slide_cmd() + ["predict", "--model", str(model), "--input", str(test), "--k", "3", "--output", str(out),
+                           "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2000 and len(lines[0].split()) == 3
+
+
+def test_train_reports_malformed_file(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("2 5 3\n0 1:1\n1 7:1\n")
+    r = run(slide_cmd() + ["train", "--train", str(bad), "--test", str(bad), "--no-progress"])
+    assert r.returncode == 1
+    assert f"{bad}:3:" in r.stderr and "out of range" in r.stderr
+
+
+def test_c_example_builds_with_config_flags_and_trains(xc_files, tmp_path):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    flags = run([sys.executable, "-m", "libslide", "config", "--cflags", "--libs"])
+    assert flags.returncode == 0, flags.stderr
+    exe = tmp_path / "train_xc"
+    build = run([cc, str(REPO / "examples" / "train_xc.c"), "-o", str(exe)] + shlex.split(flags.stdout))
+    assert build.returncode == 0, build.stderr
+    train, test = xc_files
+    r = run([str(exe), str(train), str(test), "2", "64", "0.1", "2", "1e-2", "dwta"])
+    assert r.returncode == 0, r.stderr
+    last = [l for l in r.stdout.splitlines() if l.startswith("epoch 2")][0]
+    assert float(last.split("P@1 ")[1].split(",")[0]) > 0.3, r.stdout

@@ -1,0 +1,72 @@
+"""Model files: round trip, resume, export, refusal of damaged files."""
+
+import numpy as np
+import pytest
+
+import libslide as sl
+
+
+def build(X, Y, threads=1):
+    return sl.Network(input_dim=X.shape[1],
+                      layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
+                                                     sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
+                                                                     active=0.1, rebuild_every=7))],
+                      optimizer=sl.Adam(lr=1e-2), seed=11, threads=threads)
+
+
+def train_rows(net, X, Y, rows):
+    for start in range(0, rows.size, 128):
+        net.train_batch(X, Y, rows=rows[start:start + 128])
+
+
+def test_save_load_resume_is_exact(small_data, tmp_path):
+    X, Y, Xt, _ = small_data
+    a = build(X, Y)
+    rows = np.random.default_rng(0).permutation(X.shape[0])[:1280]
+    train_rows(a, X, Y, rows)
+    path = tmp_path / "model.slide"
+    a.save(path)
+    b = sl.Network.load(path, threads=1)
+    ida, sa = a.predict_topk(Xt, k=5)
+    idb, sb = b.predict_topk(Xt, k=5)
+    np.testing.assert_array_equal(ida, idb)
+    np.testing.assert_array_equal(sa, sb)
+    # Optimizer state, step count and hash tables are restored: training continues bit for bit.
+    train_rows(a, X, Y, rows[::-1])
+    train_rows(b, X, Y, rows[::-1])
+    for la, lb in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(la.weights, lb.weights)
+        np.testing.assert_array_equal(la.bias, lb.bias)
+    assert not list(tmp_path.glob("*.tmp.*"))  # no temporary files left behind
+
+
+def test_export_npz(small_data, tmp_path):
+    X, Y, _, _ = small_data
+    net = build(X, Y)
+    net.export_npz(tmp_path / "w.npz")
+    z = np.load(tmp_path / "w.npz")
+    assert z["layer0_weights"].shape == (32, X.shape[1])
+    assert z["layer1_weights"].shape == (Y.shape[1], 32)
+    np.testing.assert_array_equal(z["layer1_bias"], net.layers[1].bias)
+
+
+def test_damaged_files_are_refused(small_data, tmp_path):
+    X, Y, _, _ = small_data
+    path = tmp_path / "model.slide"
+    build(X, Y).save(path)
+    data = bytearray(path.read_bytes())
+    flipped = tmp_path / "flipped.slide"
+    data[len(data) // 2] ^= 0x40
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(sl.FormatError, match="checksum"):
+        sl.Network.load(flipped)
+    cut = tmp_path / "cut.slide"
+    cut.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(sl.FormatError, match="truncated"):
+        sl.Network.load(cut)
+    foreign = tmp_path / "foreign.slide"
+    foreign.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(sl.FormatError, match="not a libslide model"):
+        sl.Network.load(foreign)
+    with pytest.raises(sl.SlideIOError):
+        sl.Network.load(tmp_path / "missing.slide")

@@ -1,0 +1,92 @@
+"""Sampled training learns, with every hash backend, deterministically, and under both thread controls."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import libslide as sl
+from conftest import most_frequent_p1
+
+
+def sampled_net(X, Y, hash_name="dwta", threads=2, seed=0, active=0.1, lr=1e-2):
+    return sl.Network(
+        input_dim=X.shape[1],
+        layers=[sl.Layer(64, activation="relu"),
+                sl.Layer(Y.shape[1], activation="softmax",
+                         sampling=sl.LSH(hash_name, k=5, tables=24, bucket_size=64, active=active,
+                                         rebuild_every=20))],
+        optimizer=sl.Adam(lr=lr), seed=seed, threads=threads)
+
+
+@pytest.mark.parametrize("hash_name", sl.hash_backends())
+def test_every_backend_trains_well_above_most_frequent_label(small_data, hash_name):
+    X, Y, Xt, Yt = small_data
+    net = sampled_net(X, Y, hash_name)
+    hist = net.fit(X, Y, epochs=3, batch_size=128, validation_data=(Xt, Yt), progress=False, seed=0)
+    base = most_frequent_p1(Y, Yt)
+    p1 = hist[-1]["P@1"]
+    assert p1 > base + 0.3, f"{hash_name}: P@1 {p1:.3f} vs most-frequent {base:.3f}"
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    # The output layer really is sparse: at most the cap (10% of 300) plus the labels of a sample.
+    active = net.layers[-1].mean_active
+    assert 1 <= active <= 0.1 * Y.shape[1] + 6
+    assert hist[-1]["n"] == Xt.shape[0]  # evaluated on the full test set
+    # Sampled inference scores only retrieved neurons: ids are valid or -1 padding, never more than the cap.
+    ids, scores = net.predict_topk(Xt, k=40, mode="sampled")
+    assert ids.max() < Y.shape[1] and ids.min() >= -1
+    assert np.all((ids >= 0).sum(axis=1) <= 0.1 * Y.shape[1])
+    assert np.all(scores[ids < 0] == 0)
+
+
+def test_training_is_identical_for_one_and_two_threads(small_data):
+    X, Y, _, _ = small_data
+    rows = np.arange(2048)
+    nets = [sampled_net(X, Y, threads=t, seed=5) for t in (1, 2)]
+    for net in nets:
+        for start in range(0, rows.size, 256):
+            net.train_batch(X, Y, rows=rows[start:start + 256])
+    for a, b in zip(nets[0].layers, nets[1].layers):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.bias, b.bias)
+
+
+def test_threads_argument_and_threadpoolctl(small_data):
+    X, Y, _, _ = small_data
+    fixed = sampled_net(X, Y, threads=1)
+    follow = sampled_net(X, Y, threads=None)
+    assert fixed.threads == 1
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert follow.threads == 1
+        follow.train_batch(X, Y, rows=np.arange(128))  # runs under the limit
+    with threadpool_limits(limits=2, user_api="openmp"):
+        assert follow.threads == 2
+        assert fixed.threads == 1  # an explicit thread count wins over threadpoolctl
+    fixed.threads = 2
+    assert fixed.threads == 2
+    fixed.threads = None
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert fixed.threads == 1
+
+
+def test_threadpoolctl_sees_the_openmp_runtime():
+    from threadpoolctl import threadpool_info
+
+    assert any(info["user_api"] == "openmp" for info in threadpool_info())
+
+
+def test_dense_numpy_input_and_sgd():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(10, 20)).astype(np.float32)
+    y = rng.integers(0, 10, size=3000)
+    X = centers[y] + 0.3 * rng.normal(size=(3000, 20)).astype(np.float32)
+    net = sl.Network(input_dim=20, layers=[sl.Layer(32), sl.Layer(10, activation="softmax")],
+                     optimizer=sl.SGD(lr=0.5), seed=1, threads=2)
+    net.fit(X[:2500], y[:2500], epochs=5, batch_size=64, progress=False)
+    assert np.mean(net.predict(X[2500:]) == y[2500:]) > 0.9
+
+
+def test_memory_bytes_counts_parameters(small_data):
+    X, Y, _, _ = small_data
+    net = sampled_net(X, Y)
+    params = (X.shape[1] * 64 + 64 * Y.shape[1]) * 4 * 3  # weights plus two Adam moments
+    assert params <= net.memory_bytes() <= params * 2 + 64 * 2**20
