@@ -1,6 +1,6 @@
 /*
  * SimHash / signed random projections (Charikar 2002) with sparse {-1, 0, +1} projections: each of the
- * H = K * L projections includes each input dimension with probability 1/3 and a random sign
+ * H = K * L projections includes each input dimension with probability 2/3 and a random sign
  * (Achlioptas-style). Sub-hash h is the sign bit of the projection; table t's code is the K bits
  * t*K .. t*K+K-1.
  *
@@ -56,8 +56,8 @@ static int simhash_create(const slide_hash_params *p, void **out)
     s->tables = p->tables;
     s->n_hashes = (uint32_t)nh;
     s->dim_ptr = calloc((size_t)s->dim + 1, sizeof(uint32_t));
-    /* Expected entries: dim * H / 3; reserve with slack and grow if a pathological draw needs it. */
-    size_t cap = (size_t)s->dim * s->n_hashes / 3 + 1024, used = 0;
+    /* Expected entries: dim * H * 2 / 3; reserve with slack and grow if a pathological draw needs it. */
+    size_t cap = (size_t)s->dim * s->n_hashes / 3 * 2 + 1024, used = 0;
     s->dim_proj = malloc(cap * sizeof(uint16_t));
     if (!s->dim_ptr || !s->dim_proj) {
         simhash_destroy(s);

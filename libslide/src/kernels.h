@@ -37,6 +37,13 @@ typedef struct slide_kernels {
     void (*sgd)(float *w, const float *g, size_t n, float lr);
     /* out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows */
     void (*dot_rows)(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out);
+    /*
+     * Online log-sum-exp, one running (max, sum) pair per lane: for i < n, with zi = z[i] + b,
+     * if zi > mx[i]: sum[i] = sum[i] * exp(mx[i] - zi) + 1, mx[i] = zi; else sum[i] += exp(zi - mx[i]).
+     * Invariant: sum[i] * exp(mx[i]) = sum of exp over every z seen in lane i. mx may start at -FLT_MAX
+     * with sum 0. exp may be a polynomial approximation (relative error < 1e-6).
+     */
+    void (*lse_update)(float *mx, float *sum, const float *z, float b, size_t n);
 } slide_kernels;
 
 /* Implementations; each fills the table for its instruction set. */

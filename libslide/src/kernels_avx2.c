@@ -13,6 +13,8 @@
  */
 #include <immintrin.h>
 
+#include <math.h>
+
 #include "kernels.h"
 
 /* Lanes [0, r) set, r in [1, 7]. */
@@ -251,6 +253,58 @@ static void dot_rows_avx2(const float *rows, size_t stride, size_t m, const floa
         out[j] = dot_avx2(rows + j * stride, x, n);
 }
 
+/*
+ * exp(x) for x <= 0 (inputs below -87 flush to 0): x = k*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6
+ * Taylor polynomial (relative error < 2e-7 on that interval), 2^k by building the float exponent.
+ */
+static inline __m256 exp_nonpos(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static void lse_update_avx2(float *mx, float *sum, const float *z, float b, size_t n)
+{
+    const __m256 vb = _mm256_set1_ps(b), one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 zi = _mm256_add_ps(_mm256_loadu_ps(z + i), vb);
+        __m256 m = _mm256_loadu_ps(mx + i), s = _mm256_loadu_ps(sum + i);
+        __m256 up = _mm256_cmp_ps(zi, m, _CMP_GT_OQ);
+        __m256 nm = _mm256_max_ps(m, zi);
+        /* One exp per lane: of (old max - new max) when the max moves, else of (z - max). */
+        __m256 arg = _mm256_blendv_ps(_mm256_sub_ps(zi, m), _mm256_sub_ps(m, zi), up);
+        __m256 ex = exp_nonpos(arg);
+        __m256 moved = _mm256_fmadd_ps(s, ex, one);
+        __m256 kept = _mm256_add_ps(s, ex);
+        _mm256_storeu_ps(sum + i, _mm256_blendv_ps(kept, moved, up));
+        _mm256_storeu_ps(mx + i, nm);
+    }
+    for (; i < n; i++) {
+        float zi = z[i] + b;
+        if (zi > mx[i]) {
+            sum[i] = sum[i] * expf(mx[i] - zi) + 1.0f;
+            mx[i] = zi;
+        } else {
+            sum[i] += expf(zi - mx[i]);
+        }
+    }
+}
+
 void slide_kernels_fill_avx2(slide_kernels *k)
 {
     k->dot = dot_avx2;
@@ -260,4 +314,5 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->adam = adam_avx2;
     k->sgd = sgd_avx2;
     k->dot_rows = dot_rows_avx2;
+    k->lse_update = lse_update_avx2;
 }

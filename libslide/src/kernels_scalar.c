@@ -60,6 +60,19 @@ static void dot_rows_scalar(const float *rows, size_t stride, size_t m, const fl
         out[j] = dot_scalar(rows + j * stride, x, n);
 }
 
+static void lse_update_scalar(float *mx, float *sum, const float *z, float b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float zi = z[i] + b;
+        if (zi > mx[i]) {
+            sum[i] = sum[i] * expf(mx[i] - zi) + 1.0f;
+            mx[i] = zi;
+        } else {
+            sum[i] += expf(zi - mx[i]);
+        }
+    }
+}
+
 void slide_kernels_fill_scalar(slide_kernels *k)
 {
     k->dot = dot_scalar;
@@ -69,4 +82,5 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->adam = adam_scalar;
     k->sgd = sgd_scalar;
     k->dot_rows = dot_rows_scalar;
+    k->lse_update = lse_update_scalar;
 }

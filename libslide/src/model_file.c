@@ -108,9 +108,16 @@ typedef struct model_layer {
     int32_t insertion;
     float active_fraction;
     uint32_t min_active, rebuild_period, bin_size;
-    uint32_t reserved;
+    int32_t rule;
+    uint32_t threshold, max_active;
+    float rebuild_growth;
+    int32_t rehash_touched;
+    int32_t batch_shared;
     uint64_t rebuilds, batches_since_rebuild;
+    double period;
 } model_layer;
+_Static_assert(sizeof(model_layer) == 160, "model_layer must have no implicit padding");
+_Static_assert(sizeof(model_head) == 48, "model_head must have no implicit padding");
 
 /* Bytes of one layer's data in the file: rows without padding, biases, tables. */
 static uint64_t layer_file_bytes(uint64_t in_dim, uint64_t units, int adam, int sampled, uint64_t tables,
@@ -172,6 +179,13 @@ static int write_payload(const slide_network *net, writer *w)
             ml.min_active = L->lsh.min_active;
             ml.rebuild_period = L->lsh.rebuild_period;
             ml.bin_size = L->lsh.bin_size;
+            ml.rule = L->lsh.rule;
+            ml.threshold = L->lsh.threshold;
+            ml.max_active = L->lsh.max_active;
+            ml.rebuild_growth = L->lsh.rebuild_growth;
+            ml.rehash_touched = L->lsh.rehash_touched;
+            ml.batch_shared = L->lsh.batch_shared;
+            ml.period = L->period;
             ml.rebuilds = L->rebuilds;
             ml.batches_since_rebuild = L->batches_since_rebuild;
         }
@@ -387,6 +401,12 @@ int slide_network_load(const char *path, slide_network **out)
             lsh[l].min_active = ml[l].min_active;
             lsh[l].rebuild_period = ml[l].rebuild_period;
             lsh[l].bin_size = ml[l].bin_size;
+            lsh[l].rule = ml[l].rule;
+            lsh[l].threshold = ml[l].threshold;
+            lsh[l].max_active = ml[l].max_active;
+            lsh[l].rebuild_growth = ml[l].rebuild_growth;
+            lsh[l].rehash_touched = ml[l].rehash_touched;
+            lsh[l].batch_shared = ml[l].batch_shared;
             lc[l].lsh = &lsh[l];
         }
         lcp[l] = &lc[l];
@@ -462,6 +482,7 @@ int slide_network_load(const char *path, slide_network **out)
                                     path);
             L->rebuilds = ml[l].rebuilds;
             L->batches_since_rebuild = ml[l].batches_since_rebuild;
+            L->period = ml[l].period;
         }
     }
     if (rc)

@@ -41,6 +41,12 @@ void slide_lsh_config_init(slide_lsh_config *cfg)
     cfg->min_active = 0;
     cfg->rebuild_period = 50;
     cfg->bin_size = 8;
+    cfg->rule = SLIDE_SAMPLE_TOPK;
+    cfg->threshold = 2;
+    cfg->max_active = 0;
+    cfg->rebuild_growth = 1.0f;
+    cfg->rehash_touched = 0;
+    cfg->batch_shared = 0;
 }
 
 void slide_layer_config_init(slide_layer_config *cfg)
@@ -275,9 +281,25 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
         return rc;
     uint32_t tables = L->lsh.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
-    if (!codes)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffer");
+    uint32_t *order = malloc(sizeof(uint32_t) * L->units);
+    if (!codes || !order) {
+        free(codes);
+        free(order);
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffers");
+    }
+    /*
+     * Neurons are offered in a fresh random order each rebuild: a full FIFO bucket keeps its last
+     * `capacity` arrivals, which would otherwise always be the highest neuron ids.
+     */
+    for (uint32_t i = 0; i < L->units; i++)
+        order[i] = i;
+    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->rebuilds)};
+    slide_shuffle_u32(&rng, order, L->units);
     slide_lsh_tables_clear(&L->tables);
+    if (L->hash->prepare_items)
+        L->hash->prepare_items(L->hash_state, L->params, L->rows, L->block);
+    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
     for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 256)
@@ -287,18 +309,47 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
 #else
             slide_thread_scratch *s = &net->scratch[0];
 #endif
-            L->hash->hash_dense(L->hash_state, slide_row_w(L, base + i), codes + (size_t)i * tables,
-                                s->hash_scratch);
+            hash_item(L->hash_state, slide_row_w(L, order[base + i]), codes + (size_t)i * tables, s->hash_scratch);
         }
-        /* Each table is filled by one thread in neuron order, so contents do not depend on threads. */
+        /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++)
             for (uint32_t i = 0; i < count; i++)
-                slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], base + i);
+                slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], order[base + i]);
     }
     free(codes);
+    free(order);
     L->rebuilds++;
     L->batches_since_rebuild = 0;
+    return SLIDE_OK;
+}
+
+int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
+{
+    if (!L->sampled || n == 0)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    uint32_t tables = L->lsh.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
+    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (uint32_t i = 0; i < n; i++) {
+#ifdef _OPENMP
+        slide_thread_scratch *s = &net->scratch[omp_get_thread_num()];
+#else
+        slide_thread_scratch *s = &net->scratch[0];
+#endif
+        hash_item(L->hash_state, slide_row_w(L, ids[i]), codes + (size_t)i * tables, s->hash_scratch);
+    }
+    /* A neuron that moved keeps its stale entry until the next rebuild; queries deduplicate ids. */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint32_t t = 0; t < tables; t++)
+        for (uint32_t i = 0; i < n; i++)
+            slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], ids[i]);
+    free(codes);
     return SLIDE_OK;
 }
 
@@ -324,6 +375,9 @@ static void layer_free(slide_layer *L)
     free(L->bias_m);
     free(L->bias_v);
     free(L->row_slot);
+    free(L->shared_ids);
+    free(L->shared_pos);
+    free(L->shared_codes);
     if (L->hash && L->hash_state)
         L->hash->destroy(L->hash_state);
     slide_lsh_tables_destroy(&L->tables);
@@ -384,6 +438,17 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
                           (double)c->active_fraction);
     if (c->rebuild_period == 0)
         return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_period must be >= 1", index);
+    if (c->rule != SLIDE_SAMPLE_TOPK && c->rule != SLIDE_SAMPLE_UNION && c->rule != SLIDE_SAMPLE_THRESHOLD)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: unknown sampling rule %d", index, c->rule);
+    if (c->rule == SLIDE_SAMPLE_THRESHOLD && (c->threshold < 1 || c->threshold > c->tables))
+        return slide_fail(SLIDE_E_INVALID, "layer %u: threshold must be in [1, tables = %u], got %u", index, c->tables,
+                          c->threshold);
+    if (!(c->rebuild_growth >= 1.0f && c->rebuild_growth <= 100.0f))
+        return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_growth must be in [1, 100], got %g", index,
+                          (double)c->rebuild_growth);
+    if (c->max_active > L->units)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
+                          c->max_active, L->units);
     L->hash = slide_hash_find(name);
     if (!L->hash)
         return slide_fail_context(SLIDE_E_NOT_FOUND, "layer");
@@ -411,7 +476,14 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
         return rc;
     /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
     double cap = ceil((double)c->active_fraction * L->units - 1e-3);
-    L->max_active = cap < 1.0 ? 1u : (uint32_t)cap;
+    L->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    if (c->batch_shared) {
+        L->shared_pos = malloc(sizeof(int32_t) * L->units);
+        if (!L->shared_pos)
+            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
+        memset(L->shared_pos, 0xFF, sizeof(int32_t) * L->units);
+    }
+    L->period = c->rebuild_period;
     L->min_active = c->min_active ? c->min_active : L->max_active / 4;
     if (L->min_active > L->units)
         L->min_active = L->units;

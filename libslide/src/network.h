@@ -43,6 +43,14 @@ typedef struct slide_layer {
     uint32_t min_active;   /* pad with random neurons up to this many */
     uint64_t rebuilds;
     uint64_t batches_since_rebuild;
+    double period;         /* batches until the next rebuild; grows by lsh.rebuild_growth per rebuild */
+
+    /* Batch-shared active set (lsh.batch_shared, training only): ids, and id -> position in it. */
+    int32_t *shared_ids;
+    uint32_t n_shared, shared_cap;
+    int32_t *shared_pos;    /* [units], -1 outside the set; reset after every batch */
+    uint32_t *shared_codes; /* [batch * tables] query codes of the batch */
+    size_t shared_codes_cap;
 
     /* Counters for slide_layer_info. */
     uint64_t samples_seen, active_total;
@@ -123,6 +131,8 @@ int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n);
 
 /* Rebuilds one sampled layer's tables from its current weights. */
 int slide_layer_rebuild(slide_network *net, slide_layer *L);
+/* Re-hashes rows ids[0..n) and inserts them into the existing tables (incremental update). */
+int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n);
 
 /* Claims / releases exclusive use of the network; claim fails with SLIDE_E_BUSY. */
 int slide_network_claim(slide_network *net, const char *what);
@@ -141,6 +151,10 @@ int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_col
 enum { SLIDE_FWD_TRAIN = 0, SLIDE_FWD_SAMPLED = 1, SLIDE_FWD_EXACT = 2 };
 int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
                          int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed);
+/* Forward through layers [from, to); the input of `from` is x when from == 0, else acts[from - 1]. */
+int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
+                         uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
+                         uint64_t sample_seed);
 
 /* Creates a network; with init_params == 0 weights are zero and tables are left empty (model loading). */
 int slide_network_create_internal(const slide_network_config *cfg, const slide_optimizer_config *opt,

@@ -114,16 +114,6 @@ static void topk_emit(topk *h, float lse, int32_t *out_ids, float *out_scores)
     }
 }
 
-static inline void lse_add(float *mx, float *sum, float z)
-{
-    if (z > *mx) {
-        *sum = *sum * expf(*mx - z) + 1.0f;
-        *mx = z;
-    } else {
-        *sum += expf(z - *mx);
-    }
-}
-
 static int check_rows(const slide_matrix *X, const int64_t *rows, int64_t n, const slide_network *net)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -271,10 +261,12 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
                     }
                 }
                 float b = out->bias[j];
+                K->lse_update(lse_m + slot0, lse_s + slot0, z, b, cn);
                 for (uint32_t s = 0; s < cn; s++) {
                     float zz = z[s] + b;
                     size_t sl = slot0 + s;
-                    lse_add(&lse_m[sl], &lse_s[sl], zz);
+                    if (heap_n[sl] == k && zz <= heap_s[sl * k])
+                        continue; /* cheaper than a call for the common case: not in the top-k */
                     topk h = {heap_s + sl * k, heap_i + sl * k, heap_n[sl], k};
                     topk_push(&h, zz, (int32_t)j);
                     heap_n[sl] = h.n;

@@ -97,15 +97,25 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
                 mark[id] = stamp;
                 hits[id] = 1;
                 scr->cand[nc++] = id;
-            } else if (hits[id] != CHOSEN) {
+            } else if (hits[id] < L->lsh.tables) {
+                /* Capped: with incremental re-hashing a bucket may hold an id twice. CHOSEN > tables. */
                 hits[id]++;
             }
         }
     }
 
     uint32_t want = L->max_active > n ? L->max_active - n : 0;
-    if (nc <= want) {
-        for (uint32_t i = 0; i < nc; i++) {
+    if (L->lsh.rule == SLIDE_SAMPLE_THRESHOLD) {
+        /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < nc; i++)
+            if (hits[scr->cand[i]] >= L->lsh.threshold)
+                scr->cand[kept++] = scr->cand[i];
+        nc = kept;
+    }
+    if (nc <= want || L->lsh.rule == SLIDE_SAMPLE_UNION) {
+        uint32_t take = nc < want ? nc : want;
+        for (uint32_t i = 0; i < take; i++) {
             hits[scr->cand[i]] = CHOSEN;
             a->ids[n++] = (int32_t)scr->cand[i];
         }
@@ -171,23 +181,45 @@ static void softmax_inplace(float *z, uint32_t n)
         z[i] *= inv;
 }
 
+static inline int uses_shared_set(const slide_layer *L, int mode)
+{
+    return L->sampled && L->lsh.batch_shared && mode == SLIDE_FWD_TRAIN;
+}
+
 int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
                          int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed)
 {
+    return slide_forward_layers(net, x, 0, net->n_layers - (skip_last ? 1u : 0u), labels, n_labels, mode, acts,
+                                scr, sample_seed);
+}
+
+int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
+                         uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
+                         uint64_t sample_seed)
+{
     const slide_kernels *K = slide_kernels_get();
-    slide_vec in = x;
-    uint32_t stop = net->n_layers - (skip_last ? 1u : 0u);
-    for (uint32_t l = 0; l < stop; l++) {
+    slide_vec in = from == 0 ? x : act_as_input(&acts[from - 1]);
+    for (uint32_t l = from; l < to; l++) {
         const slide_layer *L = &net->layers[l];
         slide_act *a = &acts[l];
         int last = l + 1 == net->n_layers;
         int rc;
         if (L->sampled && mode != SLIDE_FWD_EXACT) {
-            rc = select_active(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
-                               (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, a, scr,
-                               slide_seed3(sample_seed, l, 0x9AD, 0));
-            if (rc)
-                return rc;
+            if (uses_shared_set(L, mode)) {
+                rc = slide_act_reserve(a, L->n_shared, 1, 1);
+                if (rc)
+                    return rc;
+                memcpy(a->ids, L->shared_ids, sizeof(int32_t) * L->n_shared);
+                a->n = L->n_shared;
+                a->n_forced = 0; /* labels sit anywhere in the shared set: see shared_pos */
+                a->dense = 0;
+            } else {
+                rc = select_active(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
+                                   (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, a, scr,
+                                   slide_seed3(sample_seed, l, 0x9AD, 0));
+                if (rc)
+                    return rc;
+            }
             for (uint32_t k = 0; k < a->n; k++) {
                 const float *w = slide_row_w(L, (size_t)a->ids[k]);
                 float z = in.idx ? K->dot_sparse(w, in.idx, in.val, in.nnz) : K->dot(w, in.val, in.nnz);
@@ -240,13 +272,21 @@ static double output_delta(const slide_layer *L, slide_act *a, const int32_t *la
     }
     float t = 1.0f / (float)n_labels;
     double loss = 0.0;
-    if (!a->dense && a->n_forced == 0) {
+    int shared = L->sampled && L->lsh.batch_shared && !a->dense;
+    if (!a->dense && !shared && a->n_forced == 0) {
         memset(a->delta, 0, sizeof(float) * a->n);
         return 0.0;
     }
     for (uint32_t k = 0; k < a->n; k++)
         a->delta[k] = a->val[k] * scale;
-    if (a->dense) {
+    if (shared) {
+        /* Every label of the batch is in the shared set (select_shared puts them first). */
+        for (uint32_t i = 0; i < n_labels; i++) {
+            int32_t k = L->shared_pos[labels[i]];
+            a->delta[k] -= t * scale;
+            loss -= t * log((double)a->val[k] + 1e-30);
+        }
+    } else if (a->dense) {
         for (uint32_t i = 0; i < n_labels; i++) {
             uint32_t y = (uint32_t)labels[i];
             a->delta[y] -= t * scale;
@@ -260,7 +300,6 @@ static double output_delta(const slide_layer *L, slide_act *a, const int32_t *la
             loss -= t * log((double)a->val[k] + 1e-30);
         }
     }
-    (void)L;
     return loss;
 }
 
@@ -487,6 +526,13 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
         L->row_slot[r] = -1;
     }
 
+    /* Incremental schedule: re-insert the neurons this batch changed, unless a full rebuild follows. */
+    if (L->sampled && L->lsh.rehash_touched && (double)(L->batches_since_rebuild + 1) < L->period) {
+        int rc2 = slide_layer_rehash(net, L, net->touched, n_touched);
+        if (rc2)
+            return rc2;
+    }
+
     if (!L->neuron_major) {
         /* Fully computed layer: every unit's bias has a gradient, summed over the batch in sample order. */
         int64_t units = L->units;
@@ -505,6 +551,179 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
 }
 
 /* ------------------------------------------------------------------ batch */
+
+/* Forward of layers [from, to) for every sample of the batch, in parallel. */
+static int forward_segment(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
+                           int64_t n, uint32_t from, uint32_t to, uint64_t step, int nt, char *err_msg,
+                           size_t err_len)
+{
+    int err = SLIDE_OK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t s = 0; s < n; s++) {
+        int my_err;
+#pragma omp atomic read
+        my_err = err;
+        if (my_err)
+            continue;
+        int64_t row = rows ? rows[s] : s;
+        const int32_t *labels = Y->indices + Y->indptr[row];
+        uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
+        int src = slide_forward_layers(net, slide_matrix_row(X, row), from, to, labels, n_labels, SLIDE_FWD_TRAIN,
+                                       &net->acts[(size_t)s * net->n_layers], &net->scratch[thread_id()],
+                                       slide_seed3(net->seed, step, (uint64_t)s, 0xF0));
+        if (src) {
+#pragma omp critical(slide_train_error)
+            if (!err) {
+                err = src;
+                snprintf(err_msg, err_len, "%s", slide_last_error());
+            }
+        }
+    }
+    return err;
+}
+
+/*
+ * Chooses layer l's batch-shared active set: all labels of the batch (output layer), then the neurons
+ * returned most often over all samples' queries (collision counts summed over the batch), up to the
+ * cap, then random neurons up to min_active. Hashing runs in parallel; merging is serial, O(batch * L *
+ * bucket_size), never O(layer).
+ */
+static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
+                         const int64_t *rows, int64_t n, uint64_t step, int nt)
+{
+    slide_layer *L = &net->layers[l];
+    const uint32_t T = L->lsh.tables;
+    const uint16_t CHOSEN = 0xFFFF, MAXHIT = 0xFFFE;
+    const int last = l + 1 == net->n_layers;
+    size_t need = (size_t)n * T;
+    if (need > L->shared_codes_cap) {
+        uint32_t *c = realloc(L->shared_codes, sizeof(uint32_t) * need);
+        if (!c)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate shared-set codes");
+        L->shared_codes = c;
+        L->shared_codes_cap = need;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t s = 0; s < n; s++) {
+        slide_thread_scratch *scr = &net->scratch[thread_id()];
+        slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
+        uint32_t *codes = L->shared_codes + (size_t)s * T;
+        if (in.idx)
+            L->hash->hash_sparse(L->hash_state, in.idx, in.val, in.nnz, codes, scr->hash_scratch);
+        else
+            L->hash->hash_dense(L->hash_state, in.val, codes, scr->hash_scratch);
+    }
+
+    slide_thread_scratch *scr = &net->scratch[0];
+    uint32_t stamp = next_stamp(scr, L->units);
+    uint32_t *mark = scr->mark;
+    uint16_t *hits = scr->hits;
+    size_t n_labels = 0;
+    if (last)
+        for (int64_t s = 0; s < n; s++) {
+            int64_t row = rows ? rows[s] : s;
+            n_labels += (size_t)(Y->indptr[row + 1] - Y->indptr[row]);
+        }
+    size_t cap = n_labels + (L->max_active > L->min_active ? L->max_active : L->min_active);
+    if (cap > L->units)
+        cap = L->units;
+    if (cap > L->shared_cap) {
+        int32_t *ids = realloc(L->shared_ids, sizeof(int32_t) * cap);
+        if (!ids)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate the shared active set");
+        L->shared_ids = ids;
+        L->shared_cap = (uint32_t)cap;
+    }
+    int rc = slide_scratch_reserve_cand(scr, need * L->lsh.bucket_size);
+    if (rc)
+        return rc;
+    uint32_t ns = 0;
+    if (last)
+        for (int64_t s = 0; s < n; s++) {
+            int64_t row = rows ? rows[s] : s;
+            for (int64_t p = Y->indptr[row]; p < Y->indptr[row + 1]; p++) {
+                uint32_t y = (uint32_t)Y->indices[p];
+                if (mark[y] != stamp) {
+                    mark[y] = stamp;
+                    hits[y] = CHOSEN;
+                    L->shared_ids[ns++] = (int32_t)y;
+                }
+            }
+        }
+    uint32_t nc = 0, max_hit = 1;
+    for (size_t q = 0; q < need; q++) {
+        const uint32_t *ids;
+        uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t id = ids[i];
+            if (mark[id] != stamp) {
+                mark[id] = stamp;
+                hits[id] = 1;
+                scr->cand[nc++] = id;
+            } else if (hits[id] < MAXHIT) {
+                hits[id]++;
+                max_hit = hits[id] > max_hit ? hits[id] : max_hit;
+            }
+        }
+    }
+    uint32_t want = L->max_active > ns ? L->max_active - ns : 0;
+    if (nc <= want) {
+        for (uint32_t i = 0; i < nc; i++) {
+            hits[scr->cand[i]] = CHOSEN;
+            L->shared_ids[ns++] = (int32_t)scr->cand[i];
+        }
+    } else if (want > 0) {
+        uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));
+        if (!hist)
+            return slide_fail(SLIDE_E_NOMEM, "out of memory");
+        for (uint32_t i = 0; i < nc; i++)
+            hist[hits[scr->cand[i]]]++;
+        uint32_t taken = 0, cut = max_hit + 1;
+        while (cut > 1 && taken + hist[cut - 1] <= want) {
+            taken += hist[cut - 1];
+            cut--;
+        }
+        uint32_t boundary_left = cut > 1 ? want - taken : 0;
+        for (uint32_t i = 0; i < nc; i++) {
+            uint32_t id = scr->cand[i], h = hits[id];
+            if (h >= cut || (h == cut - 1 && boundary_left > 0)) {
+                if (h < cut)
+                    boundary_left--;
+                hits[id] = CHOSEN;
+                L->shared_ids[ns++] = (int32_t)id;
+            }
+        }
+        free(hist);
+    }
+    if (ns < L->min_active) {
+        slide_rng rng = {slide_seed3(net->seed, step, l, 0x5A4ED)};
+        for (uint32_t tries = 0; ns < L->min_active && ns < cap && tries < 4 * L->min_active + 64; tries++) {
+            uint32_t id = slide_rng_below(&rng, L->units);
+            if (mark[id] != stamp || hits[id] != CHOSEN) {
+                mark[id] = stamp;
+                hits[id] = CHOSEN;
+                L->shared_ids[ns++] = (int32_t)id;
+            }
+        }
+    }
+    L->n_shared = ns;
+    for (uint32_t i = 0; i < ns; i++)
+        L->shared_pos[L->shared_ids[i]] = (int32_t)i;
+    return SLIDE_OK;
+}
+
+/* Restores shared_pos to all -1 (touching only the set's entries). */
+static void clear_shared(slide_network *net)
+{
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        slide_layer *L = &net->layers[l];
+        if (!L->shared_pos)
+            continue;
+        for (uint32_t i = 0; i < L->n_shared; i++)
+            L->shared_pos[L->shared_ids[i]] = -1;
+        L->n_shared = 0;
+    }
+}
 
 static int check_sample(const slide_network *net, const slide_matrix *X, const slide_matrix *Y, int64_t row,
                         char *msg, size_t msg_len)
@@ -595,37 +814,45 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
         return slide_fail(SLIDE_E_NOMEM, "out of memory");
     }
 
+    /* Phase 0: validate every sample before computing anything, so a bad row leaves the network untouched. */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t s = 0; s < n; s++) {
+        char my_msg[256];
+        if (check_sample(net, X, Y, rows ? rows[s] : s, my_msg, sizeof my_msg) != SLIDE_OK) {
+#pragma omp critical(slide_train_error)
+            if (!err) {
+                err = SLIDE_E_INVALID;
+                snprintf(err_msg, sizeof err_msg, "%s", my_msg);
+            }
+        }
+    }
+
+    /* Phase 1: forward in segments: a batch-shared layer needs all of its inputs before its set is chosen. */
+    uint32_t from = 0;
+    for (uint32_t l = 0; l < NL && !err; l++) {
+        if (!uses_shared_set(&net->layers[l], SLIDE_FWD_TRAIN))
+            continue;
+        if (l > from)
+            err = forward_segment(net, X, Y, rows, n, from, l, step, nt, err_msg, sizeof err_msg);
+        if (!err && (err = select_shared(net, l, X, Y, rows, n, step, nt)) != SLIDE_OK)
+            snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
+        from = l;
+    }
+    if (!err)
+        err = forward_segment(net, X, Y, rows, n, from, NL, step, nt, err_msg, sizeof err_msg);
+
+    /* Loss, output deltas and back-propagation, per sample. */
 #pragma omp parallel num_threads(nt) reduction(+ : loss, active_out)
     {
-        slide_thread_scratch *scr = &net->scratch[thread_id()];
         uint64_t *my_active = calloc(NL, sizeof(uint64_t));
-        char my_msg[256];
 #pragma omp for schedule(dynamic, 4)
         for (int64_t s = 0; s < n; s++) {
-            int my_err;
-#pragma omp atomic read
-            my_err = err;
-            if (my_err || !my_active)
+            if (err || !my_active)
                 continue;
             int64_t row = rows ? rows[s] : s;
-            int src = check_sample(net, X, Y, row, my_msg, sizeof my_msg);
             slide_act *acts = &net->acts[(size_t)s * NL];
             const int32_t *labels = Y->indices + Y->indptr[row];
             uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
-            if (!src)
-                src = slide_forward_sample(net, slide_matrix_row(X, row), labels, n_labels, SLIDE_FWD_TRAIN, 0,
-                                           acts, scr, slide_seed3(net->seed, step, (uint64_t)s, 0xF0));
-            if (src) {
-#pragma omp critical(slide_train_error)
-                if (!err) {
-                    err = src;
-                    if (src == SLIDE_E_INVALID)
-                        snprintf(err_msg, sizeof err_msg, "%s", my_msg);
-                    else
-                        snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
-                }
-                continue;
-            }
             slide_act *out = &acts[NL - 1];
             loss += output_delta(&net->layers[NL - 1], out, labels, n_labels, scale);
             active_out += out->n;
@@ -656,6 +883,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
                  (unsigned long long)step);
     }
     if (err) {
+        clear_shared(net);
         free(layer_active);
         slide_network_release(net);
         return slide_fail(err, "%s", err_msg);
@@ -664,12 +892,17 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     net->step = step;
     for (uint32_t l = 0; l < NL && !rc; l++)
         rc = update_layer(net, l, X, rows, (uint32_t)n, nt);
+    clear_shared(net);
     for (uint32_t l = 0; l < NL; l++) {
         slide_layer *L = &net->layers[l];
         L->samples_seen += (uint64_t)n;
         L->active_total += layer_active[l];
-        if (!rc && L->sampled && ++L->batches_since_rebuild >= L->lsh.rebuild_period)
+        if (rc || !L->sampled)
+            continue;
+        if ((double)++L->batches_since_rebuild >= L->period) {
             rc = slide_layer_rebuild(net, L);
+            L->period *= L->lsh.rebuild_growth;
+        }
     }
     free(layer_active);
     if (stats) {

@@ -32,12 +32,13 @@ from ._errors import (
     SlideMemoryError,
     UnsupportedError,
 )
-from .network import SGD, LSH, Adam, Layer, LayerView, Network, hash_backends
+from .network import SGD, LSH, Adam, Layer, LayerView, Network, hash_backends, load_backend
 
 __version__ = c_string(lib.slide_version_string())
 
 __all__ = [
-    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "hash_backends", "load_xc", "datasets",
+    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "hash_backends", "load_backend", "load_xc",
+    "datasets",
     "SlideError", "InvalidArgumentError", "FormatError", "SlideIOError", "SlideMemoryError",
     "UnsupportedError", "BusyError", "NumericError", "NotFoundError", "__version__",
 ]

@@ -11,6 +11,10 @@ import time
 import numpy as np
 
 
+class Interrupted(Exception):
+    """Ctrl-C during training, after the model was (or was not) saved."""
+
+
 def _machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -80,8 +84,18 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
               f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
               f"test P@1 {rec['P@1']:.4f}  P@5 {rec['P@5']:.4f}  (n={rec['n']:,})", flush=True)
 
-    hist = net.fit(X, Y, epochs=a.epochs, batch_size=a.batch, validation_data=(Xt, Yt),
-                   progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report)
+    save = getattr(a, "save", None)
+    every = getattr(a, "checkpoint_every", None)
+    try:
+        hist = net.fit(X, Y, epochs=a.epochs, batch_size=a.batch, validation_data=(Xt, Yt),
+                       progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report,
+                       checkpoint=save if every else None, checkpoint_every=every)
+    except KeyboardInterrupt:
+        # The interrupted C call finished its batch before Python saw the signal: the model is consistent.
+        if save:
+            net.save(save)
+            raise Interrupted(f"interrupted at a batch boundary; saved the model to {save}") from None
+        raise Interrupted("interrupted at a batch boundary; nothing saved (use --save)") from None
     last = hist[-1]
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
@@ -102,6 +116,9 @@ def cmd_demo(a) -> int:
 def cmd_train(a) -> int:
     import libslide as sl
 
+    if a.checkpoint_every and not a.save:
+        print("slide: --checkpoint-every needs --save PATH", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     X, Y = sl.load_xc(a.train)
     Xt, Yt = sl.load_xc(a.test)
@@ -111,7 +128,7 @@ def cmd_train(a) -> int:
         return 2
     print(f"loaded data in {time.perf_counter() - t0:.1f} s")
     net = _train_and_report(sl, a, X, Y, Xt, Yt, f"libslide train: {a.train}")
-    if a.save:
+    if a.save and not a.checkpoint_every:
         net.save(a.save)
         print(f"saved model to {a.save}")
     return 0
@@ -128,6 +145,27 @@ def cmd_evaluate(a) -> int:
     secs = time.perf_counter() - t0
     print("  ".join(f"{k} {v:.4f}" for k, v in res.items() if k.startswith("P@")) +
           f"  (n={res['n']:,}, {a.mode}, {res['n'] / secs:,.0f} samples/s)")
+    return 0
+
+
+def print_diagnosis(diag) -> None:
+    total, dense = sum(d["madds"] for d in diag), sum(d["madds_dense"] for d in diag)
+    print("| layer | units | sampled | active mean | active p50 / p90 / max | recall@active | multiply-adds (% of dense) |")
+    print("|---|---|---|---|---|---|---|")
+    for d in diag:
+        print(f"| {d['layer']} | {d['units']:,} | {'yes' if d['sampled'] else 'no'} | {d['mean_active']:,.1f} | "
+              f"{d['p50_active']:,.0f} / {d['p90_active']:,.0f} / {d['max_active']:,.0f} | {d['recall']:.3f} | "
+              f"{d['madds']:,.0f} ({100 * d['madds_fraction']:.2f}%) |")
+    print(f"whole network: {total:,.0f} multiply-adds per sample, {100 * total / dense:.2f}% of dense "
+          f"(n={diag[0]['n']:,} samples)")
+
+
+def cmd_diagnose(a) -> int:
+    import libslide as sl
+
+    net = sl.Network.load(a.model, threads=a.threads)
+    X, _ = sl.load_xc(a.test)
+    print_diagnosis(net.diagnose(X, sample=a.sample, seed=a.seed))
     return 0
 
 
@@ -163,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train on Extreme Classification Repository files")
     t.add_argument("--train", required=True, help="training file (XC format, .gz allowed)")
     t.add_argument("--test", required=True, help="test file, evaluated after every epoch")
-    t.add_argument("--save", help="write the trained model here")
+    t.add_argument("--save", help="write the trained model here (also on Ctrl-C)")
+    t.add_argument("--checkpoint-every", type=int, default=None,
+                   help="also save to --save every N batches (atomic: the previous file stays valid)")
     _add_model_args(t)
     t.set_defaults(func=cmd_train)
 
@@ -176,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--eval-sample", type=int, default=None)
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    g = sub.add_parser("diagnose", help="active neurons, LSH recall and multiply-adds per layer of a saved model")
+    g.add_argument("--model", required=True)
+    g.add_argument("--test", required=True, help="XC-format file whose rows are diagnosed")
+    g.add_argument("--sample", type=int, default=1000, help="random rows to diagnose (default %(default)s)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--threads", type=int, default=None)
+    g.set_defaults(func=cmd_diagnose)
 
     r = sub.add_parser("predict", help="top-k predictions of a saved model, one line per input row")
     r.add_argument("--model", required=True)
@@ -198,6 +246,9 @@ def main(argv=None) -> int:
     except SlideError as exc:
         print(f"slide: error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        print(f"slide: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("slide: interrupted", file=sys.stderr)
         return 130

@@ -557,3 +557,94 @@ def amazon670k_shape(n_train=100000, n_test=20000, seed=0):
         signal_features=30,
         seed=seed,
     )
+
+
+# --------------------------------------------------------------------------- #
+# Fashion-MNIST (real data, read from the Debian package's files)
+# --------------------------------------------------------------------------- #
+import gzip as _gzip  # noqa: E402  (kept with the code that uses it)
+import os as _os  # noqa: E402
+
+#: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+_FASHION_HINT = ("install the Debian package dataset-fashion-mnist "
+                 "(apt-get install dataset-fashion-mnist) or pass path= a directory holding the IDX files")
+_IDX_UBYTE = 0x08
+
+
+def _read_idx_ubyte(path, ndim):
+    """Reads one IDX file of unsigned bytes (gzip detected by its magic bytes) as an ndim-d uint8 array."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = _gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"{path}: corrupt gzip data ({e}); {_FASHION_HINT}") from None
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header of {ndim} dimension(s); "
+                         f"{_FASHION_HINT}")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE or raw[3] != ndim:
+        raise ValueError(f"{path}: bad IDX magic {raw[:4].hex()} (expected 0000{_IDX_UBYTE:02x}{ndim:02x}: "
+                         f"unsigned bytes, {ndim} dimension(s)); {_FASHION_HINT}")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    want = math.prod(shape)
+    if len(raw) - head != want:
+        raise ValueError(f"{path}: header says shape {shape} ({want} bytes of data) but the file holds "
+                         f"{len(raw) - head}; {_FASHION_HINT}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(shape)
+
+
+def _idx_path(directory, stem):
+    for name in (stem + ".gz", stem):
+        p = _os.path.join(directory, name)
+        if _os.path.isfile(p):
+            return p
+    raise FileNotFoundError(f"Fashion-MNIST file {_os.path.join(directory, stem)}[.gz] not found; {_FASHION_HINT}")
+
+
+def _fashion_split(directory, kind):
+    img_path = _idx_path(directory, f"{kind}-images-idx3-ubyte")
+    lab_path = _idx_path(directory, f"{kind}-labels-idx1-ubyte")
+    images = _read_idx_ubyte(img_path, 3)
+    labels = _read_idx_ubyte(lab_path, 1)
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"{img_path}: images are {images.shape[1]}x{images.shape[2]} pixels, expected 28x28; "
+                         f"{_FASHION_HINT}")
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{img_path} holds {images.shape[0]} images but {lab_path} holds {labels.shape[0]} "
+                         f"labels; {_FASHION_HINT}")
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"{lab_path}: label {int(labels.max())} is outside the 10 classes 0..9; {_FASHION_HINT}")
+    X = images.reshape(images.shape[0], 784).astype(np.float32)
+    X /= np.float32(255.0)
+    return X, labels.astype(np.int64)
+
+
+def load_fashion_mnist(path=None):
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 60,000 training and 10,000 test images of 28x28 pixels
+    in 10 classes, read from the IDX files of Debian's ``dataset-fashion-mnist`` package.
+
+    ``path`` is a directory holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each plain or gzipped (``.gz``); None means
+    :data:`FASHION_MNIST_DIR` (``/usr/share/datasets/fashion-mnist``, where ``apt-get install
+    dataset-fashion-mnist`` puts them). Nothing is downloaded.
+
+    Returns ``(X_train, y_train, X_test, y_test)``: X float32 of shape (n, 784), pixels scaled to [0, 1],
+    row-major image order; y int64 class ids 0..9 (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal,
+    Shirt, Sneaker, Bag, Ankle boot).
+
+    Raises FileNotFoundError when the directory or a file is missing, ValueError when a file is not a
+    valid IDX file of the expected shape; both name the file.
+    """
+    directory = _os.fspath(FASHION_MNIST_DIR if path is None else path)
+    if not _os.path.isdir(directory):
+        raise FileNotFoundError(f"Fashion-MNIST directory {directory} does not exist; {_FASHION_HINT}")
+    X_train, y_train = _fashion_split(directory, "train")
+    X_test, y_test = _fashion_split(directory, "t10k")
+    return X_train, y_train, X_test, y_test
+
+
+__all__.append("load_fashion_mnist")

@@ -11,17 +11,27 @@ import numpy as np
 
 from . import _inputs
 from ._api import c_string, check, ffi, lib
-from ._errors import InvalidArgumentError
+from ._errors import InvalidArgumentError, NumericError
 
 _ACTIVATIONS = {"relu": lib.SLIDE_ACT_RELU, "softmax": lib.SLIDE_ACT_SOFTMAX, "linear": lib.SLIDE_ACT_LINEAR}
 _ACT_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
 _INSERTION = {"fifo": lib.SLIDE_INSERT_FIFO, "reservoir": lib.SLIDE_INSERT_RESERVOIR}
 _MODES = {"exact": lib.SLIDE_PREDICT_EXACT, "sampled": lib.SLIDE_PREDICT_SAMPLED}
+_RULES = {"topk": lib.SLIDE_SAMPLE_TOPK, "union": lib.SLIDE_SAMPLE_UNION, "threshold": lib.SLIDE_SAMPLE_THRESHOLD}
 
 
 def hash_backends() -> list[str]:
     """Names of the hash backends available at run time (pass one as ``LSH(hash=...)``)."""
     return [c_string(lib.slide_hash_backend_name(i)) for i in range(lib.slide_hash_backend_count())]
+
+
+def load_backend(path) -> list[str]:
+    """Loads a hash backend plugin (a shared module built against ``slide/hash_plugin.h``, see
+    ``libslide.config.include_dir()``) for the rest of the process; returns the new :func:`hash_backends`.
+    Raises SlideIOError if it cannot be opened, UnsupportedError for another plugin API version,
+    InvalidArgumentError for a missing entry point or a name already registered."""
+    check(lib.slide_hash_backend_load(os.fsencode(os.fspath(path))))
+    return hash_backends()
 
 
 @dataclass
@@ -45,6 +55,11 @@ class LSH:
     insertion: str = "fifo"
     bin_size: int = 8
     bucket_bits: int | None = None
+    rule: str = "topk"
+    threshold: int = 2
+    rebuild_growth: float = 1.0
+    rehash_touched: bool = False
+    batch_shared: bool = False
 
     def _fill(self, c, units: int, keep: list):
         lib.slide_lsh_config_init(c)
@@ -73,6 +88,13 @@ class LSH:
             c.min_active = _inputs.positive_int(self.min_active, "LSH.min_active")
         c.rebuild_period = _inputs.positive_int(self.rebuild_every, "LSH.rebuild_every")
         c.bin_size = _inputs.positive_int(self.bin_size, "LSH.bin_size", 2)
+        if self.rule not in _RULES:
+            raise InvalidArgumentError(f"LSH.rule must be one of {sorted(_RULES)}, got {self.rule!r}")
+        c.rule = _RULES[self.rule]
+        c.threshold = _inputs.positive_int(self.threshold, "LSH.threshold")
+        c.rebuild_growth = float(self.rebuild_growth)
+        c.rehash_touched = 1 if self.rehash_touched else 0
+        c.batch_shared = 1 if self.batch_shared else 0
 
 
 @dataclass
@@ -305,13 +327,21 @@ class Network:
         return {"loss": st.loss, "active": st.active_output}
 
     def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
-            progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None):
+            progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None,
+            checkpoint=None, checkpoint_every: int | None = None):
         """Trains for ``epochs`` passes over (X, Y) in shuffled mini-batches.
 
         validation_data=(Xv, Yv) is evaluated (P@1, P@5, exact top-k) after every epoch on all of its rows, or
-        on a random subset of ``eval_sample`` rows. ``callback(record)`` is called after each epoch. Returns the
-        list of per-epoch records: epoch, loss, seconds, samples_per_s, mean_active (per layer) and P@k.
+        on a random subset of ``eval_sample`` rows. ``callback(record)`` is called after each epoch. With
+        ``checkpoint`` (a path) the model is saved atomically every ``checkpoint_every`` batches and after each
+        epoch. A non-finite loss raises NumericError naming the epoch and batch; that batch is not applied and
+        no checkpoint is written after it. Returns the list of per-epoch records: epoch, loss, seconds,
+        samples_per_s, mean_active (per layer) and P@k.
         """
+        if checkpoint_every is not None:
+            checkpoint_every = _inputs.positive_int(checkpoint_every, "checkpoint_every")
+            if checkpoint is None:
+                raise InvalidArgumentError("checkpoint_every needs a checkpoint path")
         epochs = _inputs.positive_int(epochs, "epochs")
         batch_size = _inputs.positive_int(batch_size, "batch_size")
         xv = _inputs.features(X, self.input_dim)
@@ -334,9 +364,15 @@ class Network:
             base_ptr = ffi.from_buffer("int64_t[]", order)
             for start in range(0, n, batch_size):
                 m = min(batch_size, n - start)
-                check(lib.slide_network_train_batch(self._h, xv.c, yv.c, base_ptr + start, m, st))
+                status = lib.slide_network_train_batch(self._h, xv.c, yv.c, base_ptr + start, m, st)
+                if status == lib.SLIDE_E_NUMERIC:
+                    msg = c_string(lib.slide_last_error())
+                    raise NumericError(f"epoch {epoch}, batch {batches + 1}: {msg}", status)
+                check(status)
                 loss_sum += st.loss
                 batches += 1
+                if checkpoint_every and batches % checkpoint_every == 0:
+                    self.save(checkpoint)
                 if bar is not None:
                     bar.update(m)
                     if batches % 20 == 0:
@@ -351,6 +387,8 @@ class Network:
                 "samples_per_s": n / seconds,
                 "mean_active": [layer.mean_active for layer in self.layers],
             }
+            if checkpoint is not None:
+                self.save(checkpoint)
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
             history.append(record)
@@ -413,6 +451,33 @@ class Network:
         out = {f"P@{k}": hits[k - 1] / (k * n) for k in ks}
         out["n"] = int(rows.size)
         return out
+
+    def diagnose(self, X, sample: int | None = 1000, seed: int = 0) -> list[dict]:
+        """Per layer: active neurons per sample (mean and distribution), recall of the computed neurons against
+        the exact top-k pre-activations (k = the active count), and multiply-adds as computed versus a dense
+        network. Runs sampled inference on ``sample`` random rows of X (all rows if None)."""
+        xv = _inputs.features(X, self.input_dim)
+        if sample is not None and sample < xv.rows:
+            rows = np.sort(np.random.default_rng(seed).choice(xv.rows, size=int(sample), replace=False))
+        else:
+            rows = np.arange(xv.rows, dtype=np.int64)
+        rows = rows.astype(np.int64, copy=False)
+        n_layers = len(self.layers)
+        out = ffi.new("slide_layer_diagnosis[]", n_layers)
+        out[0].struct_size = ffi.sizeof("slide_layer_diagnosis")
+        check(lib.slide_network_diagnose(self._h, xv.c, ffi.from_buffer("int64_t[]", rows), rows.size, out,
+                                         n_layers))
+        result = []
+        for d in out:
+            result.append({
+                "layer": int(d.layer), "sampled": bool(d.sampled), "units": self.layers[d.layer].units,
+                "mean_active": d.mean_active, "min_active": d.min_active, "p50_active": d.p50_active,
+                "p90_active": d.p90_active, "max_active": d.max_active, "recall": d.recall,
+                "madds": d.madds, "madds_dense": d.madds_dense,
+                "madds_fraction": d.madds / d.madds_dense if d.madds_dense else float("nan"),
+                "n": int(rows.size),
+            })
+        return result
 
     # ---------------------------------------------------------------- files
     def save(self, path) -> None:

@@ -93,6 +93,7 @@ static slide_network *make_net(const data *D, const char *hash, int threads, flo
     lsh.k = 4;
     lsh.tables = 16;
     lsh.bucket_size = 32;
+    lsh.bucket_bits = 3; /* 8 buckets per table: 40 neurons in 2 derived buckets would make retrieval a coin flip */
     lsh.active_fraction = active;
     lsh.rebuild_period = 10;
     slide_layer_config h, o;

@@ -8,6 +8,7 @@
  * so a kernel that reads past the end faults, and one that writes outside [p, p + n) is reported.
  * Placements: 64-byte aligned, aligned + 1 float, and flush against the guard page.
  */
+#include <float.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -256,8 +257,21 @@ static void dref_dot_rows(const float *rows, size_t stride, size_t m, const floa
         out[j] = dref_dot(rows + j * stride, x, n);
 }
 
+static void dref_lse_update(float *mx, float *sum, const float *z, float b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double zi = (double)z[i] + b;
+        if (zi > mx[i]) {
+            sum[i] = (float)(sum[i] * exp(mx[i] - zi) + 1.0);
+            mx[i] = (float)zi;
+        } else {
+            sum[i] = (float)(sum[i] + exp(zi - mx[i]));
+        }
+    }
+}
+
 static const slide_kernels dref = {dref_dot, dref_dot_sparse, dref_axpy, dref_axpy_sparse,
-                                   dref_adam, dref_sgd, dref_dot_rows};
+                                   dref_adam, dref_sgd, dref_dot_rows, dref_lse_update};
 
 /* ---- checking ---- */
 
@@ -480,6 +494,37 @@ static void test_dot_rows(stats *st, const slide_kernels *t, const slide_kernels
                 }
 }
 
+/* Several rounds of updates from a mixed start (fresh lanes at -FLT_MAX, lanes with a running sum). */
+static void test_lse_update(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *mx = gbuf_place(&B->g[0], n, pl), *sum = gbuf_place(&B->g[1], n, pl);
+            float *z = gbuf_place(&B->g[2], n, pl);
+            float *rm = ref_a, *rs = tmp_a;
+            for (size_t i = 0; i < n; i++) {
+                mx[i] = (i % 3 == 0) ? -FLT_MAX : frand(-5, 5);
+                sum[i] = (i % 3 == 0) ? 0.0f : frand(1, 40);
+                rm[i] = mx[i];
+                rs[i] = sum[i];
+            }
+            int ok = 1;
+            for (int round = 0; round < 6 && ok; round++) {
+                fill_rand(z, n, -30, 12);
+                const float b = frand(-3, 3);
+                r->lse_update(rm, rs, z, b, n);
+                t->lse_update(mx, sum, z, b, n);
+                for (size_t i = 0; i < n && ok; i++)
+                    ok = check(st, mx[i], rm[i], fabs((double)rm[i]) + 1.0, n, pl, i) &&
+                         check(st, sum[i] / rs[i], 1.0f, 2e-1, n, pl, i);
+            }
+            ok = ok && check_stray(st, &B->g[1], sum, n, pl, "sum");
+            finish_case(st, ok);
+        }
+}
+
 typedef void (*test_fn)(stats *, const slide_kernels *, const slide_kernels *, bufs *);
 static const struct {
     const char *name;
@@ -492,6 +537,7 @@ static const struct {
     {"adam", test_adam},
     {"sgd", test_sgd},
     {"dot_rows", test_dot_rows},
+    {"lse_update", test_lse_update},
 };
 #define N_TESTS (sizeof(tests) / sizeof(tests[0]))
 
@@ -523,7 +569,7 @@ static int same_table(const slide_kernels *a, const slide_kernels *b)
 {
     return a->dot == b->dot && a->dot_sparse == b->dot_sparse && a->axpy == b->axpy &&
            a->axpy_sparse == b->axpy_sparse && a->adam == b->adam && a->sgd == b->sgd &&
-           a->dot_rows == b->dot_rows;
+           a->dot_rows == b->dot_rows && a->lse_update == b->lse_update;
 }
 
 /* slide_kernels_get() must hold the table of slide_kernels_isa(), which is the best ISA under the cap. */

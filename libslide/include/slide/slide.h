@@ -91,10 +91,39 @@ typedef struct slide_matrix {
 
 /* ------------------------------------------------------------------ hash backends */
 
-/** Number of registered hash backends ("simhash", "dwta", ...). */
+/*
+ * Built-in backends, in listing order: "dwta" (densified winner-take-all, the default), "simhash" (signed
+ * random projections), "wta" (winner-take-all), "minhash" (densified one-permutation MinHash over the
+ * dimensions with value > 0) and "simhash-mips" (asymmetric SimHash ranking neurons by inner product).
+ * More can be added at run time; registered backends are never removed. All functions here are
+ * thread-safe.
+ */
+
+/** Number of registered hash backends. */
 SLIDE_API int slide_hash_backend_count(void);
-/** Name of backend `i` in [0, count), or NULL when out of range. */
+/** Name of backend `i` in [0, count), or NULL when out of range. Names stay valid for the process. */
 SLIDE_API const char *slide_hash_backend_name(int i);
+
+struct slide_hash_family; /* the backend interface, defined in <slide/hash_plugin.h> */
+
+/**
+ * Adds a backend, which networks may then select by name. `family` and everything it points to must
+ * stay valid for the rest of the process (a static struct). Refused with SLIDE_E_INVALID when `family`
+ * is NULL, its name is empty, too long or already registered ("backend name 'dwta' is already
+ * registered"), or a required function is NULL (every one but hash_item and prepare_items); with
+ * SLIDE_E_UNSUPPORTED when its api_version is not SLIDE_HASH_API_VERSION or can_run() <= 0; with
+ * SLIDE_E_NOMEM when the registry (32 entries) is full.
+ */
+SLIDE_API int slide_hash_backend_register(const struct slide_hash_family *family);
+
+/**
+ * Loads a backend plugin: a shared module exporting SLIDE_HASH_PLUGIN_ENTRY (see <slide/hash_plugin.h>),
+ * opened with RTLD_NOW | RTLD_LOCAL and kept open for the life of the process, then registered as by
+ * slide_hash_backend_register. Errors name the path: SLIDE_E_IO "<path>: cannot load: <reason>",
+ * SLIDE_E_INVALID "<path>: no entry point slide_hash_plugin_entry", SLIDE_E_UNSUPPORTED
+ * "<path>: plugin API version 7, libslide supports 1", and the registration errors above.
+ */
+SLIDE_API int slide_hash_backend_load(const char *path);
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -109,6 +138,13 @@ typedef enum slide_insertion {
     SLIDE_INSERT_RESERVOIR = 1  /**< a full bucket keeps a uniform sample of everything offered */
 } slide_insertion;
 
+/** How retrieved neurons become the active set (labels and padding are added in every rule). */
+typedef enum slide_sampling_rule {
+    SLIDE_SAMPLE_TOPK = 0,      /**< rank by the number of tables that returned a neuron, keep up to the cap */
+    SLIDE_SAMPLE_UNION = 1,     /**< the union of the query's buckets in retrieval order, up to the cap */
+    SLIDE_SAMPLE_THRESHOLD = 2  /**< neurons returned by at least `threshold` tables, up to the cap */
+} slide_sampling_rule;
+
 /** How a sampled layer chooses its active neurons. */
 typedef struct slide_lsh_config {
     size_t struct_size;
@@ -121,7 +157,20 @@ typedef struct slide_lsh_config {
     float active_fraction;    /**< cap on active neurons as a fraction of the layer; default 0.005 */
     uint32_t min_active;      /**< pad with random neurons up to this many; default 0 = 1/4 of the cap */
     uint32_t rebuild_period;  /**< rebuild all tables every this many batches; default 50 */
-    uint32_t bin_size;        /**< DWTA bin size (power of two, <= 256); default 8 */
+    uint32_t bin_size;        /**< DWTA / WTA bin size (power of two, <= 256); default 8 */
+    /* --- appended in 0.1: */
+    int rule;                 /**< slide_sampling_rule; default TOPK */
+    uint32_t threshold;       /**< THRESHOLD rule: minimum tables; default 2 */
+    uint32_t max_active;      /**< cap as a count; 0 = from active_fraction (default) */
+    float rebuild_growth;     /**< after each rebuild the period is multiplied by this (>= 1); default 1 */
+    int rehash_touched;       /**< 1: between rebuilds, re-hash and re-insert the neurons each batch updated */
+    /**
+     * 1: while training, the whole batch shares one active set: every label of the batch, then the
+     * neurons its samples retrieved most often (collision counts summed over the batch), up to the cap,
+     * padded to min_active. Each sample computes the same neurons, so weight rows are reused from
+     * cache and the optimizer touches only the cap's worth of rows per batch. Prediction stays per sample.
+     */
+    int batch_shared;
 } slide_lsh_config;
 
 SLIDE_API void slide_lsh_config_init(slide_lsh_config *cfg);
@@ -238,6 +287,27 @@ SLIDE_API int slide_network_layer_params(slide_network *net, uint32_t layer, flo
 
 /** Rehashes every neuron of every sampled layer into fresh tables. */
 SLIDE_API int slide_network_rebuild_tables(slide_network *net);
+
+/** Quality and cost of the sampling of one layer, averaged over the diagnosed samples. */
+typedef struct slide_layer_diagnosis {
+    size_t struct_size;
+    uint32_t layer;
+    int sampled;
+    double mean_active;    /**< active neurons per sample */
+    double min_active, p50_active, p90_active, max_active;
+    double recall;         /**< |active ∩ exact top-k pre-activations| / k with k = active count (1 if dense) */
+    double madds;          /**< multiply-adds per sample in this layer as computed (sampled inference) */
+    double madds_dense;    /**< multiply-adds per sample if every neuron and input were computed */
+} slide_layer_diagnosis;
+
+/**
+ * Runs samples `rows[0..n)` of X (NULL: 0..n-1) through the network in sampled inference mode and, for
+ * every layer, compares the neurons it computed with the exact top-k by pre-activation. Writes one
+ * record per layer into out[0 .. n_out), n_out >= layer count; only out[0].struct_size must be set and
+ * gives the distance between records.
+ */
+SLIDE_API int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
+                                     slide_layer_diagnosis *out, uint32_t n_out);
 
 /** Bytes of memory owned by the network (parameters, optimizer state, tables, scratch). */
 SLIDE_API size_t slide_network_memory_bytes(const slide_network *net);

@@ -30,9 +30,15 @@ typedef struct slide_matrix {
 
 int slide_hash_backend_count(void);
 const char *slide_hash_backend_name(int i);
+struct slide_hash_family;
+int slide_hash_backend_register(const struct slide_hash_family *family);
+int slide_hash_backend_load(const char *path);
 
 typedef enum slide_activation { SLIDE_ACT_RELU = 0, SLIDE_ACT_SOFTMAX = 1, SLIDE_ACT_LINEAR = 2 } slide_activation;
 typedef enum slide_insertion { SLIDE_INSERT_FIFO = 0, SLIDE_INSERT_RESERVOIR = 1 } slide_insertion;
+typedef enum slide_sampling_rule {
+    SLIDE_SAMPLE_TOPK = 0, SLIDE_SAMPLE_UNION = 1, SLIDE_SAMPLE_THRESHOLD = 2
+} slide_sampling_rule;
 
 typedef struct slide_lsh_config {
     size_t struct_size;
@@ -46,6 +52,12 @@ typedef struct slide_lsh_config {
     uint32_t min_active;
     uint32_t rebuild_period;
     uint32_t bin_size;
+    int rule;
+    uint32_t threshold;
+    uint32_t max_active;
+    float rebuild_growth;
+    int rehash_touched;
+    int batch_shared;
 } slide_lsh_config;
 void slide_lsh_config_init(slide_lsh_config *cfg);
 
@@ -118,6 +130,19 @@ int slide_network_reset_counters(slide_network *net);
 int slide_network_layer_params(slide_network *net, uint32_t layer, float **weights, float **bias,
                                size_t *rows, size_t *row_len, size_t *row_stride);
 int slide_network_rebuild_tables(slide_network *net);
+
+typedef struct slide_layer_diagnosis {
+    size_t struct_size;
+    uint32_t layer;
+    int sampled;
+    double mean_active;
+    double min_active, p50_active, p90_active, max_active;
+    double recall;
+    double madds;
+    double madds_dense;
+} slide_layer_diagnosis;
+int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
+                           slide_layer_diagnosis *out, uint32_t n_out);
 size_t slide_network_memory_bytes(const slide_network *net);
 int slide_network_save(const slide_network *net, const char *path);
 int slide_network_load(const char *path, slide_network **out);
