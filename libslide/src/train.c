@@ -156,6 +156,15 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
                 a->ids[n++] = (int32_t)id;
             }
         }
+        /* min_active close to the layer size: random draws stall, so finish with a scan from a random start. */
+        for (uint32_t i = 0, id = slide_rng_below(&rng, L->units); n < min_active && i < L->units; i++) {
+            if (mark[id] != stamp || hits[id] != CHOSEN) {
+                mark[id] = stamp;
+                hits[id] = CHOSEN;
+                a->ids[n++] = (int32_t)id;
+            }
+            id = id + 1 == L->units ? 0 : id + 1;
+        }
     }
     a->n = n;
     a->dense = 0;

@@ -35,7 +35,8 @@ def _net_from_args(sl, a, input_dim, n_labels):
             sl.Layer(a.hidden, activation="relu"),
             sl.Layer(n_labels, activation="softmax",
                      sampling=sl.LSH(a.hash, k=a.k, tables=a.tables, bucket_size=a.bucket_size, active=a.active,
-                                     rebuild_every=a.rebuild_every)),
+                                     rebuild_every=a.rebuild_every,
+                                     batch_shared=a.active_set == "shared")),
         ],
         optimizer=sl.Adam(lr=a.lr),
         seed=a.seed,
@@ -48,15 +49,19 @@ def _active_arg(text):
     return int(value) if value >= 1 and value.is_integer() else value
 
 
-def _add_model_args(p, hidden=128, active=0.005, lr=1e-3, epochs=3):
+def _add_model_args(p, hidden=128, active=0.05, lr=3e-3, epochs=5):
     p.add_argument("--hidden", type=int, default=hidden, help="hidden ReLU units (default %(default)s)")
-    p.add_argument("--hash", default="dwta", help="hash backend for the output layer (default %(default)s)")
+    p.add_argument("--hash", default="simhash", help="hash backend for the output layer (default %(default)s)")
     p.add_argument("--k", type=int, default=6, help="hash codes per table (default %(default)s)")
     p.add_argument("--tables", type=int, default=50, help="number of hash tables L (default %(default)s)")
     p.add_argument("--bucket-size", type=int, default=128, help="bucket capacity (default %(default)s)")
     p.add_argument("--active", type=_active_arg, default=active,
                    help="active output neurons: fraction of the layer, or a count if >= 1 (default %(default)s)")
     p.add_argument("--rebuild-every", type=int, default=50, help="rebuild tables every N batches (default %(default)s)")
+    p.add_argument("--active-set", choices=("shared", "per-sample"), default="shared",
+                   help="shared: one active set per batch (its labels + the neurons its samples retrieve most "
+                        "often); per-sample: each sample its own (SLIDE's way). Default %(default)s, which "
+                        "learns faster in bench/debdeps.py")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default %(default)s)")
     p.add_argument("--batch", type=int, default=128, help="batch size (default %(default)s)")
     p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default %(default)s)")
@@ -190,12 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="generate an extreme-classification dataset, train, print P@1 and speed")
-    _add_model_args(d, active=0.02, epochs=2)
-    d.add_argument("--n-train", type=int, default=60000)
+    _add_model_args(d, active=0.05, epochs=3)
+    d.add_argument("--n-train", type=int, default=50000)
     d.add_argument("--n-test", type=int, default=10000)
-    d.add_argument("--features", type=int, default=50000)
-    d.add_argument("--labels", type=int, default=50000)
-    d.add_argument("--noise", type=float, default=0.6, help="fraction of noise features per row")
+    d.add_argument("--features", type=int, default=20000)
+    d.add_argument("--labels", type=int, default=10000)
+    d.add_argument("--noise", type=float, default=0.5, help="fraction of noise features per row")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train on Extreme Classification Repository files")

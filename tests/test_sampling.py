@@ -1,0 +1,79 @@
+"""Sampling rules, rebuild schedules, batch-shared active sets and diagnostics."""
+
+import numpy as np
+import pytest
+
+import libslide as sl
+from conftest import most_frequent_p1
+
+
+def net_with(X, Y, threads=2, **lsh):
+    params = dict(k=5, tables=24, bucket_size=64, active=0.1, rebuild_every=20)
+    params.update(lsh)
+    return sl.Network(input_dim=X.shape[1],
+                      layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",
+                                                     sampling=sl.LSH(params.pop("hash", "simhash"), **params))],
+                      optimizer=sl.Adam(lr=1e-2), seed=0, threads=threads)
+
+
+@pytest.mark.parametrize("options", [dict(rule="topk"), dict(rule="union"), dict(rule="threshold", threshold=2),
+                                     dict(batch_shared=True), dict(rehash_touched=True),
+                                     dict(rebuild_growth=1.5, insertion="reservoir")],
+                         ids=["topk", "union", "threshold", "batch-shared", "rehash-touched", "growth-reservoir"])
+def test_every_rule_and_schedule_trains(small_data, options):
+    X, Y, Xt, Yt = small_data
+    net = net_with(X, Y, **options)
+    hist = net.fit(X, Y, epochs=3, validation_data=(Xt, Yt), progress=False, seed=0)
+    assert hist[-1]["P@1"] > most_frequent_p1(Y, Yt) + 0.3, hist[-1]
+
+
+def test_batch_shared_set_holds_the_batch_labels_within_the_cap(small_data):
+    X, Y, _, _ = small_data
+    net = net_with(X, Y, batch_shared=True, active=0.1)
+    rows = np.arange(64)
+    net.reset_counters()
+    net.train_batch(X, Y, rows=rows)
+    batch_labels = np.unique(Y[rows].indices).size
+    # Labels first, then retrieved neurons up to the cap (30 of 300), so max(cap, labels) per sample.
+    assert net.layers[-1].mean_active == max(30, batch_labels)
+
+
+def test_exponential_schedule_rebuilds_less_often(small_data):
+    X, Y, _, _ = small_data
+    fixed, growing = net_with(X, Y, rebuild_every=5), net_with(X, Y, rebuild_every=5, rebuild_growth=2.0)
+    for net in (fixed, growing):
+        for start in range(0, 40 * 64, 64):
+            net.train_batch(X, Y, rows=np.arange(start, start + 64))
+    # Creation builds once; fixed: every 5 batches (8 more); growing: after 5, 10 and 20 more batches (3 more).
+    assert fixed.layers[-1].rebuilds == 9
+    assert growing.layers[-1].rebuilds == 4
+
+
+def test_diagnose_reports_recall_and_work(small_data):
+    X, Y, _, Xt_unused = small_data
+    net = net_with(X, Y)
+    net.fit(X, Y, epochs=1, progress=False)
+    hidden, out = net.diagnose(X, sample=300)
+    assert hidden["recall"] == 1.0 and not hidden["sampled"]  # a dense layer computes everything
+    assert out["sampled"] and 0.0 <= out["recall"] <= 1.0
+    assert out["mean_active"] <= 0.1 * Y.shape[1] + 1e-9
+    assert 0 < out["madds_fraction"] < 0.2
+    assert out["n"] == 300
+    # With every neuron active the computed set is the exact top-k: recall 1.
+    full = net_with(X, Y, active=1.0, min_active=Y.shape[1])
+    assert full.diagnose(X, sample=50)[-1]["recall"] == pytest.approx(1.0)
+
+
+def test_resume_is_exact_with_all_options(small_data, tmp_path):
+    X, Y, _, _ = small_data
+    opts = dict(batch_shared=True, rehash_touched=True, rebuild_growth=1.3, rule="threshold", rebuild_every=3)
+    a = net_with(X, Y, threads=1, **opts)
+    for start in range(0, 20 * 64, 64):
+        a.train_batch(X, Y, rows=np.arange(start, start + 64))
+    a.save(tmp_path / "m.slide")
+    b = sl.Network.load(tmp_path / "m.slide", threads=1)
+    for net in (a, b):
+        for start in range(20 * 64, 40 * 64, 64):
+            net.train_batch(X, Y, rows=np.arange(start, start + 64))
+    np.testing.assert_array_equal(a.layers[1].weights, b.layers[1].weights)
+    assert a.layers[1].rebuilds == b.layers[1].rebuilds
