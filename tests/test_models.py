@@ -70,3 +70,19 @@ def test_damaged_files_are_refused(small_data, tmp_path):
         sl.Network.load(foreign)
     with pytest.raises(sl.SlideIOError):
         sl.Network.load(tmp_path / "missing.slide")
+
+
+def test_two_epochs_equal_one_plus_save_load_plus_one(small_data, tmp_path):
+    X, Y, _, _ = small_data
+    X, Y = X[:3000], Y[:3000]
+    straight = build(X, Y, threads=1)
+    straight.fit(X, Y, epochs=2, progress=False, seed=4)
+    first = build(X, Y, threads=1)
+    first.fit(X, Y, epochs=1, progress=False, seed=4)
+    first.save(tmp_path / "half.slide")
+    resumed = sl.Network.load(tmp_path / "half.slide", threads=1)
+    assert resumed.steps == first.steps
+    resumed.fit(X, Y, epochs=1, progress=False, seed=4)
+    for a, b in zip(straight.layers, resumed.layers):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.bias, b.bias)

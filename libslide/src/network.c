@@ -672,6 +672,8 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
 
 uint32_t slide_network_layer_count(const slide_network *net) { return net ? net->n_layers : 0; }
 
+uint64_t slide_network_step_count(const slide_network *net) { return net ? net->step : 0; }
+
 int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_layer_info *info)
 {
     if (!net || !info)

@@ -299,6 +299,11 @@ class Network:
     def output_dim(self) -> int:
         return self.layers[-1].units
 
+    @property
+    def steps(self) -> int:
+        """Optimizer steps (batches) applied so far; restored by :meth:`load`."""
+        return int(lib.slide_network_step_count(self._h))
+
     def memory_bytes(self) -> int:
         """Bytes owned by the network: parameters, optimizer state, hash tables and scratch."""
         return int(lib.slide_network_memory_bytes(self._h))
@@ -349,13 +354,14 @@ class Network:
         n = xv.rows
         if n == 0:
             raise InvalidArgumentError("X has no rows")
-        rng = np.random.default_rng(seed)
         order = np.arange(n, dtype=np.int64)
         history = []
         bar_cls = _tqdm() if progress else None
         for epoch in range(1, epochs + 1):
             if shuffle:
-                rng.shuffle(order)
+                # The order depends on (seed, steps so far), not on this call: training 2 epochs equals
+                # 1 epoch + save + load + 1 more epoch.
+                order = np.random.default_rng([0 if seed is None else int(seed), self.steps]).permutation(n)
             self.reset_counters()
             st = _batch_stats()
             loss_sum, batches = 0.0, 0

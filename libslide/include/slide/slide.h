@@ -272,6 +272,8 @@ typedef struct slide_layer_info {
 } slide_layer_info;
 
 SLIDE_API uint32_t slide_network_layer_count(const slide_network *net);
+/** Optimizer steps (training batches) applied so far; saved and restored with the model. */
+SLIDE_API uint64_t slide_network_step_count(const slide_network *net);
 SLIDE_API int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_layer_info *info);
 SLIDE_API int slide_network_reset_counters(slide_network *net);
 

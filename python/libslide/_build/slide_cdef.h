@@ -125,6 +125,7 @@ typedef struct slide_layer_info {
 } slide_layer_info;
 
 uint32_t slide_network_layer_count(const slide_network *net);
+uint64_t slide_network_step_count(const slide_network *net);
 int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_layer_info *info);
 int slide_network_reset_counters(slide_network *net);
 int slide_network_layer_params(slide_network *net, uint32_t layer, float **weights, float **bias,
