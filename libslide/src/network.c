@@ -1,5 +1,6 @@
 /* Network lifecycle: configuration defaults, creation, parameters, counters, scratch, tables. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -450,8 +451,11 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
         return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
                           c->max_active, L->units);
     L->hash = slide_hash_find(name);
-    if (!L->hash)
-        return slide_fail_context(SLIDE_E_NOT_FOUND, "layer");
+    if (!L->hash) {
+        char context[32];
+        snprintf(context, sizeof context, "layer %u", index);
+        return slide_fail_context(SLIDE_E_NOT_FOUND, context);
+    }
     slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
                             .seed = slide_seed3(seed, 0x4A54, index, 0)};
     int rc = L->hash->create(&hp, &L->hash_state);
@@ -580,10 +584,17 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
             rc = slide_fail(SLIDE_E_INVALID, "layer %u: units must be >= 1", l);
             break;
         }
-        if (last != (lc.activation == SLIDE_ACT_SOFTMAX) ||
-            (lc.activation != SLIDE_ACT_RELU && lc.activation != SLIDE_ACT_SOFTMAX && lc.activation != SLIDE_ACT_LINEAR)) {
-            rc = slide_fail(SLIDE_E_INVALID, "layer %u: the last layer must be softmax and only the last (activation %d)",
-                            l, lc.activation);
+        if (lc.activation != SLIDE_ACT_RELU && lc.activation != SLIDE_ACT_SOFTMAX && lc.activation != SLIDE_ACT_LINEAR) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u: unknown activation %d", l, lc.activation);
+            break;
+        }
+        if (last && lc.activation != SLIDE_ACT_SOFTMAX) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u: the last layer must be softmax, got %s", l,
+                            lc.activation == SLIDE_ACT_RELU ? "relu" : "linear");
+            break;
+        }
+        if (!last && lc.activation == SLIDE_ACT_SOFTMAX) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u: only the last layer may be softmax", l);
             break;
         }
         L->units = lc.units;

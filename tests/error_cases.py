@@ -1,0 +1,155 @@
+"""Catalogue of bad inputs and the exact error each one gets.
+
+docs/errors.md is generated from this file (`python tests/error_cases.py > docs/errors.md`) and
+tests/test_error_catalogue.py checks that every documented message is still the one libslide gives.
+Paths in messages are shown relative to a scratch directory, written `{dir}`.
+"""
+
+import gzip
+import os
+import sys
+import tempfile
+
+import numpy as np
+import scipy.sparse as sp
+
+import libslide as sl
+
+XC_OK = "3 6 4\n0,2 0:1.5 3:2\n 1:0.25\n3 5:1e-1 2:3\n"
+
+
+def _xc(d, text, name="data.txt"):
+    p = os.path.join(d, name)
+    with open(p, "wb") as f:
+        f.write(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+def _net(**kw):
+    layers = kw.pop("layers", [sl.Layer(8), sl.Layer(5, activation="softmax")])
+    return sl.Network(input_dim=kw.pop("input_dim", 10), layers=layers, threads=1, **kw)
+
+
+def _model(d):
+    p = os.path.join(d, "model.slide")
+    _net().save(p)
+    return p
+
+
+def _edit(path, fn):
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data = fn(data)
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    return path
+
+
+def _flip(data):
+    data[len(data) // 2] ^= 0x40
+    return data
+
+
+def _version(data):
+    data[8] = 9
+    return data
+
+
+def _nan_loss(d):
+    net = _net()
+    net.layers[1].weights[...] = 3e38
+    net.layers[1].bias[...] = 3e38
+    net.fit(np.ones((4, 10), np.float32), np.array([0, 1, 2, 3]), epochs=1, progress=False)
+
+
+def _x(d, **kw):
+    return np.ones((2, 10), np.float32)
+
+
+# (area, input, function(scratch_dir) that must raise)
+CASES = [
+    ("data file", "value is not a number (`3:abc`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 3:abc\n"))),
+    ("data file", "value is NaN (`3:nan`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 3:nan\n"))),
+    ("data file", "value is infinite (`3:inf`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 3:inf\n"))),
+    ("data file", "feature id beyond the header's count", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 9:1\n"))),
+    ("data file", "negative feature id", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 -1:1\n"))),
+    ("data file", "label id beyond the header's count", lambda d: sl.load_xc(_xc(d, "1 6 4\n7 1:1\n"))),
+    ("data file", "label is not an integer", lambda d: sl.load_xc(_xc(d, "1 6 4\nx 1:1\n"))),
+    ("data file", "duplicate feature id in a row", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 1:1 1:2\n"))),
+    ("data file", "duplicate label in a row", lambda d: sl.load_xc(_xc(d, "1 6 4\n0,0 1:1\n"))),
+    ("data file", "fewer points than the header says", lambda d: sl.load_xc(_xc(d, "3 6 4\n0 1:1\n"))),
+    ("data file", "more points than the header says", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 1:1\n1 2:1\n"))),
+    ("data file", "header with two numbers", lambda d: sl.load_xc(_xc(d, "1 6\n0 1:1\n"))),
+    ("data file", "header with a word", lambda d: sl.load_xc(_xc(d, "one 6 4\n0 1:1\n"))),
+    ("data file", "empty line between points", lambda d: sl.load_xc(_xc(d, "2 6 4\n0 1:1\n\n1 2:1\n"))),
+    ("data file", "truncated feature (`3:`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 3:\n"))),
+    ("data file", "dangling comma in the labels (`0,`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0, 3:1\n"))),
+    ("data file", "feature without a colon (`3 2`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 3 2\n"))),
+    ("data file", "gzip file cut short", lambda d: sl.load_xc(_xc(d, gzip.compress(XC_OK.encode())[:-6], "c.gz"))),
+    ("data file", "file does not exist", lambda d: sl.load_xc(os.path.join(d, "missing.txt"))),
+    ("model file", "one bit flipped", lambda d: sl.Network.load(_edit(_model(d), _flip))),
+    ("model file", "truncated", lambda d: sl.Network.load(_edit(_model(d), lambda b: b[:200]))),
+    ("model file", "not a model (a zip file)", lambda d: sl.Network.load(_xc(d, b"PK\x03\x04" + b"\0" * 64, "z.slide"))),
+    ("model file", "format version from the future", lambda d: sl.Network.load(_edit(_model(d), _version))),
+    ("model file", "empty file", lambda d: sl.Network.load(_xc(d, b"", "empty.slide"))),
+    ("model file", "file does not exist", lambda d: sl.Network.load(os.path.join(d, "missing.slide"))),
+    ("argument", "X has the wrong number of columns",
+     lambda d: _net().train_batch(np.ones((2, 11), np.float32), [np.array([0]), np.array([1])])),
+    ("argument", "X is 1-D", lambda d: _net().predict_topk(np.ones(10, np.float32))),
+    ("argument", "X holds strings", lambda d: _net().predict_topk(np.array([["a"] * 10]))),
+    ("argument", "NaN in X", lambda d: _net().train_batch(np.full((1, 10), np.nan, np.float32), [np.array([0])])),
+    ("argument", "label id beyond the output layer", lambda d: _net().train_batch(_x(d), [np.array([0]), np.array([9])])),
+    ("argument", "Y has fewer rows than X", lambda d: _net().train_batch(_x(d), [np.array([0])])),
+    ("argument", "row id out of range", lambda d: _net().train_batch(_x(d), [np.array([0])] * 2, rows=[0, 5])),
+    ("argument", "k = 0 in predict_topk", lambda d: _net().predict_topk(_x(d), k=0)),
+    ("argument", "unknown predict mode", lambda d: _net().predict_topk(_x(d), mode="fast")),
+    ("argument", "unknown hash backend",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH("nope"))])),
+    ("argument", "last layer is not softmax", lambda d: _net(layers=[sl.Layer(5)])),
+    ("argument", "softmax before the last layer",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax"), sl.Layer(5, activation="softmax")])),
+    ("argument", "zero units", lambda d: _net(layers=[sl.Layer(0, activation="softmax")])),
+    ("argument", "DWTA bin size not a power of two",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH("dwta", bin_size=3))])),
+    ("argument", "active fraction above 1",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(active=1.5))])),
+    ("argument", "threshold above the number of tables",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(rule="threshold", threshold=99, tables=4))])),
+    ("argument", "absurd layer size (2^31 x 2^31 weights)",
+     lambda d: sl.Network(input_dim=2**31 - 1, layers=[sl.Layer(2**31 - 1, activation="softmax")], threads=1)),
+    ("argument", "negative thread count", lambda d: setattr(_net(), "threads", -1)),
+    ("training", "loss becomes NaN (weights overflow)", _nan_loss),
+]
+
+
+def run_case(fn):
+    """(exception class name, message with the scratch directory replaced by {dir})."""
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            fn(d)
+        except sl.SlideError as exc:
+            return type(exc).__name__, str(exc).replace(d, "{dir}")
+        raise AssertionError("no error raised")
+
+
+def markdown() -> str:
+    lines = [
+        "# Errors: what each bad input gets",
+        "",
+        "Generated by `python tests/error_cases.py > docs/errors.md`; `tests/test_error_catalogue.py` checks",
+        "that libslide still gives exactly these messages. `{dir}` stands for the directory of the file.",
+        "Every exception is a `libslide.SlideError`; the class also derives from the matching built-in",
+        "(`ValueError` for InvalidArgumentError and FormatError, `OSError` for SlideIOError, `MemoryError` for",
+        "SlideMemoryError, `ArithmeticError` for NumericError, `LookupError` for NotFoundError).",
+        "",
+        "| # | area | bad input | exception | message |",
+        "|---|---|---|---|---|",
+    ]
+    for i, (area, what, fn) in enumerate(CASES, 1):
+        cls, msg = run_case(fn)
+        lines.append(f"| {i} | {area} | {what} | {cls} | `{msg}` |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())
