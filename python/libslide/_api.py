@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from . import _errors as E
-from ._slide_cffi import ffi, lib
+import os
+
+# libgomp keeps idle threads spinning between parallel regions. A training batch opens several short
+# regions, and on a machine whose cores are shared, spinning threads take the cores the working threads
+# need: measured 2-3x lower throughput on debdeps under load (see README, "Threads"). Passive waiting
+# costs a futex wake per region instead. Set before libgomp loads; an explicit setting is respected.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import _errors as E  # noqa: E402
+from ._slide_cffi import ffi, lib  # noqa: E402
 
 _BY_STATUS = {
     lib.SLIDE_E_INVALID: E.InvalidArgumentError,
