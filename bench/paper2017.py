@@ -31,6 +31,14 @@ one epoch, 0.867 after two, lr 1e-3):
     simhash K=3 L=100 with lr 1e-2 / batch 64                            unstable (0.58 / 0.64 exact at epoch 2)
     dwta K=6 L=100 bucket_bits=6 (1 epoch)                               0.10 / 0.27 (LSH recall at chance, 0.05)
 
+Speed: at this size LSH sampling does not pay. Alternating 1-epoch runs on 12,800 images (same load,
+libslide with OMP_WAIT_POLICY=PASSIVE) gave 5% 0.70x, 10% 0.43x, 25% 0.19x the dense network's samples/s
+(dense 5,800-6,100 samples/s). perf: simhash_hash_sparse (the query of layers 2-3: every active input of
+the previous layer adds into ~2/3 of the K*L = 600 projections, scalar) takes ~30% of the time at 5% and
+~50% at 25%, select_active ~20% / 9%, the dense query of layer 1 plus rebuilds (dot_rows over a 600 x 784
+projection matrix) ~10% / 4%; the network's own arithmetic is a small remainder, since a 1,000-neuron
+layer's dense product is cheap (2.8M multiply-adds per image for the whole network).
+
 Measured per (seed, fraction): test P@1 on all 10,000 test images in exact mode (every neuron computed:
 the headline figure) and in sampled mode (the hash tables choose the neurons at test time too, as in
 training); mean active neurons per hidden layer during training (net.layers[i].mean_active, averaged over
@@ -166,6 +174,8 @@ def summarize(runs, fractions):
             "recall": [float(np.mean([r["recall"][i] for r in rs])) for i in range(N_HIDDEN)],
             "madds_fraction": float(np.mean([r["madds_fraction"] for r in rs])),
             "samples_per_s": float(np.mean([r["samples_per_s"] for r in rs])),
+            "samples_per_s_min": float(min(r["samples_per_s"] for r in rs)),
+            "samples_per_s_max": float(max(r["samples_per_s"] for r in rs)),
             "train_seconds": float(np.mean([r["train_seconds"] for r in rs])),
         })
     return rows
@@ -179,7 +189,8 @@ def markdown(res):
            f"seeds {' '.join(map(str, s['seeds']))}; {res['threads']} threads; {res['machine']}.",
            f"`{res['command']}`", "",
            "| active fraction | P@1 exact (mean ± std) | P@1 sampled inference | active neurons per hidden layer "
-           "| LSH recall per layer | forward multiply-adds vs dense | training samples/s | training s |",
+           "| LSH recall per layer | forward multiply-adds vs dense | training samples/s, mean (min-max) "
+           "| training s |",
            "|---|---|---|---|---|---|---|---|"]
     for r in res["summary"]:
         dense = r["fraction"] >= 1.0
@@ -188,7 +199,14 @@ def markdown(res):
         active = " / ".join(f"{x:,.1f}" for x in r["mean_active"])
         out.append(f"| {r['fraction']:.0%}{' (dense)' if dense else ''} "
                    f"| {r['p1_exact_mean']:.4f} ± {r['p1_exact_std']:.4f} | {sampled} | {active} | {recall} "
-                   f"| {r['madds_fraction']:.2%} | {r['samples_per_s']:,.0f} | {r['train_seconds']:.0f} |")
+                   f"| {r['madds_fraction']:.2%} | {r['samples_per_s']:,.0f} ({r['samples_per_s_min']:,.0f}-"
+                   f"{r['samples_per_s_max']:,.0f}) | {r['train_seconds']:.0f} |")
+    out += ["", "P@1 exact: every neuron computed at test time; sampled inference: the hash tables choose the "
+            "neurons at test time as in training. Active neurons: mean per training sample. Recall: share of "
+            "a layer's exact top-k pre-activations among its k active neurons (net.diagnose, 1,000 test "
+            "images). Multiply-adds: forward pass during training, output layer included, hashing excluded. "
+            "samples/s: 2 cores shared with other jobs whose load changed during the run; the spread across "
+            "seeds is mostly that load."]
     return "\n".join(out) + "\n"
 
 

@@ -19,15 +19,6 @@
 #include "network.h"
 #include "rng.h"
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* k-th largest (1 <= k <= n) of a[0..n), reordering a (quickselect, Lomuto partition, signed indices). */
 static float kth_largest(float *a, uint32_t n, uint32_t k)
 {
@@ -125,7 +116,7 @@ int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int6
             for (int64_t s = 0; s < cn; s++) {
                 if (!ok)
                     continue;
-                slide_thread_scratch *scr = &net->scratch[thread_id()];
+                slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
                 int64_t row = rows ? rows[base + s] : base + s;
                 slide_act *acts = &net->acts[(size_t)s * NL];
                 slide_vec x = slide_matrix_row(X, row);

@@ -305,11 +305,7 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 256)
         for (uint32_t i = 0; i < count; i++) {
-#ifdef _OPENMP
-            slide_thread_scratch *s = &net->scratch[omp_get_thread_num()];
-#else
-            slide_thread_scratch *s = &net->scratch[0];
-#endif
+            slide_thread_scratch *s = &net->scratch[slide_thread_id()];
             hash_item(L->hash_state, slide_row_w(L, order[base + i]), codes + (size_t)i * tables, s->hash_scratch);
         }
         /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
@@ -338,11 +334,7 @@ int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, 
         L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t i = 0; i < n; i++) {
-#ifdef _OPENMP
-        slide_thread_scratch *s = &net->scratch[omp_get_thread_num()];
-#else
-        slide_thread_scratch *s = &net->scratch[0];
-#endif
+        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
         hash_item(L->hash_state, slide_row_w(L, ids[i]), codes + (size_t)i * tables, s->hash_scratch);
     }
     /* A neuron that moved keeps its stale entry until the next rebuild; queries deduplicate ids. */

@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "hash_family.h"
 #include "lsh_table.h"
 #include "slide/slide.h"
@@ -123,6 +127,16 @@ static inline float *slide_row_m(const slide_layer *L, size_t r) { return L->par
 static inline float *slide_row_v(const slide_layer *L, size_t r) { return L->params + r * L->block + 2 * L->stride; }
 
 int slide_network_threads_for_call(const slide_network *net);
+
+/* The calling OpenMP thread's index into net->scratch (0 outside parallel regions or without OpenMP). */
+static inline int slide_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 /* Makes sure `threads` scratch slots exist and are big enough. */
 int slide_network_ensure_scratch(slide_network *net, int threads);
 int slide_network_ensure_acts(slide_network *net, size_t samples);

@@ -24,15 +24,6 @@
 
 #define PREDICT_CHUNK 256u
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* Min-heap of (score, id) of size <= k: heap[0] is the weakest kept entry. */
 typedef struct topk {
     float *score;
@@ -188,7 +179,7 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
         /* Per-sample forward (all layers, or all but a blocked output layer). */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
         for (uint32_t s = 0; s < cn; s++) {
-            slide_thread_scratch *scr = &net->scratch[thread_id()];
+            slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
             int64_t row = rows ? rows[base + s] : base + s;
             slide_act *acts = &net->acts[(size_t)s * NL];
             int fwd = mode == SLIDE_PREDICT_EXACT ? SLIDE_FWD_EXACT : SLIDE_FWD_SAMPLED;
@@ -236,7 +227,7 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
         /* Blocked exact scoring of a neuron-major output layer. */
 #pragma omp parallel num_threads(nt)
         {
-            int tid = thread_id();
+            int tid = slide_thread_id();
             int nth = 1;
 #ifdef _OPENMP
             nth = omp_get_num_threads();

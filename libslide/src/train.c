@@ -26,15 +26,6 @@
 #include "network.h"
 #include "rng.h"
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static inline slide_vec act_as_input(const slide_act *a)
 {
     slide_vec v = {a->dense ? NULL : a->ids, a->val, a->n};
@@ -42,6 +33,75 @@ static inline slide_vec act_as_input(const slide_act *a)
 }
 
 /* ------------------------------------------------------------------ active set selection */
+
+#define SLIDE_CHOSEN 0xFFFFu /* hits[] value of a neuron already in the active set (> any count) */
+
+/*
+ * Appends to out the candidates cand[0..nc) with the most hits, at most `want` of them (all when
+ * nc <= want), ties broken in candidate order, and marks them CHOSEN. Candidate hit counts lie in
+ * [1, max_hit]; hist must have room for max_hit + 2 counters. Returns how many were appended.
+ */
+static uint32_t take_top_by_hits(const uint32_t *cand, uint32_t nc, uint16_t *hits, uint32_t max_hit,
+                                 uint32_t want, uint32_t *hist, int32_t *out)
+{
+    uint32_t n = 0;
+    if (nc <= want) {
+        for (uint32_t i = 0; i < nc; i++) {
+            hits[cand[i]] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)cand[i];
+        }
+        return n;
+    }
+    if (want == 0)
+        return 0;
+    /* Counting sort on hits: counts >= cut are all taken, then `boundary_left` of count cut - 1. */
+    memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
+    for (uint32_t i = 0; i < nc; i++)
+        hist[hits[cand[i]]]++;
+    uint32_t taken = 0, cut = max_hit + 1;
+    while (cut > 1 && taken + hist[cut - 1] <= want) {
+        taken += hist[cut - 1];
+        cut--;
+    }
+    uint32_t boundary_left = cut > 1 ? want - taken : 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        uint32_t id = cand[i], h = hits[id];
+        if (h >= cut || (h == cut - 1 && boundary_left > 0)) {
+            if (h < cut)
+                boundary_left--;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+    }
+    return n;
+}
+
+/*
+ * Pads out[0..n) with neurons not chosen yet (retrieved-but-unselected ones included) up to `target`:
+ * random draws first; when the target is close to the layer size draws stall, so a scan from a random
+ * start finishes. Returns the new count.
+ */
+static uint32_t pad_random(uint32_t units, uint32_t target, slide_rng *rng, uint32_t *mark, uint32_t stamp,
+                           uint16_t *hits, int32_t *out, uint32_t n)
+{
+    for (uint32_t tries = 0; n < target && tries < 4 * target + 64; tries++) {
+        uint32_t id = slide_rng_below(rng, units);
+        if (mark[id] != stamp || hits[id] != SLIDE_CHOSEN) {
+            mark[id] = stamp;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+    }
+    for (uint32_t i = 0, id = slide_rng_below(rng, units); n < target && i < units; i++) {
+        if (mark[id] != stamp || hits[id] != SLIDE_CHOSEN) {
+            mark[id] = stamp;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+        id = id + 1 == units ? 0 : id + 1;
+    }
+    return n;
+}
 
 static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
 {
@@ -60,8 +120,7 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
 {
     /* mark[id] == stamp: id was seen for this sample; hits[id] then counts the tables that returned it,
-     * or is CHOSEN once id is in the active set (labels, selected candidates, padding). */
-    const uint16_t CHOSEN = 0xFFFF;
+     * or is SLIDE_CHOSEN once id is in the active set (labels, selected candidates, padding). */
     uint32_t room = L->max_active > L->min_active ? L->max_active : L->min_active;
     int rc = slide_act_reserve(a, room + n_labels, 1, 1);
     if (rc)
@@ -74,7 +133,7 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
         uint32_t y = (uint32_t)labels[i];
         if (mark[y] != stamp) {
             mark[y] = stamp;
-            hits[y] = CHOSEN;
+            hits[y] = SLIDE_CHOSEN;
             a->ids[n++] = (int32_t)y;
         }
     }
@@ -113,58 +172,12 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
                 scr->cand[kept++] = scr->cand[i];
         nc = kept;
     }
-    if (nc <= want || L->lsh.rule == SLIDE_SAMPLE_UNION) {
-        uint32_t take = nc < want ? nc : want;
-        for (uint32_t i = 0; i < take; i++) {
-            hits[scr->cand[i]] = CHOSEN;
-            a->ids[n++] = (int32_t)scr->cand[i];
-        }
-    } else if (want > 0) {
-        /* Top-`want` by collision count: counting sort on counts (<= tables), stable in retrieval order. */
-        uint32_t T = L->lsh.tables;
-        uint32_t *hist = scr->hist;
-        memset(hist, 0, sizeof(uint32_t) * (T + 2));
-        for (uint32_t i = 0; i < nc; i++)
-            hist[hits[scr->cand[i]]]++;
-        /* Counts >= cut are all taken; `boundary_left` more are taken from count cut - 1. */
-        uint32_t taken = 0, cut = T + 1;
-        while (cut > 1 && taken + hist[cut - 1] <= want) {
-            taken += hist[cut - 1];
-            cut--;
-        }
-        uint32_t boundary_left = cut > 1 ? want - taken : 0;
-        for (uint32_t i = 0; i < nc; i++) {
-            uint32_t id = scr->cand[i], h = hits[id];
-            if (h >= cut || (h == cut - 1 && boundary_left > 0)) {
-                if (h < cut)
-                    boundary_left--;
-                hits[id] = CHOSEN;
-                a->ids[n++] = (int32_t)id;
-            }
-        }
-    }
-
-    /* Random padding may take any neuron not chosen yet, including retrieved but unselected ones. */
-    uint32_t min_active = L->min_active;
-    if (n < min_active) {
+    if (L->lsh.rule == SLIDE_SAMPLE_UNION && nc > want)
+        nc = want; /* retrieval order: the first `want` */
+    n += take_top_by_hits(scr->cand, nc, hits, L->lsh.tables, want, scr->hist, a->ids + n);
+    if (n < L->min_active) {
         slide_rng rng = {sample_seed};
-        for (uint32_t tries = 0; n < min_active && tries < 4 * min_active + 64; tries++) {
-            uint32_t id = slide_rng_below(&rng, L->units);
-            if (mark[id] != stamp || hits[id] != CHOSEN) {
-                mark[id] = stamp;
-                hits[id] = CHOSEN;
-                a->ids[n++] = (int32_t)id;
-            }
-        }
-        /* min_active close to the layer size: random draws stall, so finish with a scan from a random start. */
-        for (uint32_t i = 0, id = slide_rng_below(&rng, L->units); n < min_active && i < L->units; i++) {
-            if (mark[id] != stamp || hits[id] != CHOSEN) {
-                mark[id] = stamp;
-                hits[id] = CHOSEN;
-                a->ids[n++] = (int32_t)id;
-            }
-            id = id + 1 == L->units ? 0 : id + 1;
-        }
+        n = pad_random(L->units, L->min_active, &rng, mark, stamp, hits, a->ids, n);
     }
     a->n = n;
     a->dense = 0;
@@ -503,7 +516,7 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
 
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
     for (uint32_t ti = 0; ti < n_touched; ti++) {
-        slide_thread_scratch *scr = &net->scratch[thread_id()];
+        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         uint32_t r = net->touched[ti];
         float *g = scr->grad;
         memset(g, 0, sizeof(float) * L->row_len);
@@ -578,7 +591,7 @@ static int forward_segment(slide_network *net, const slide_matrix *X, const slid
         const int32_t *labels = Y->indices + Y->indptr[row];
         uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
         int src = slide_forward_layers(net, slide_matrix_row(X, row), from, to, labels, n_labels, SLIDE_FWD_TRAIN,
-                                       &net->acts[(size_t)s * net->n_layers], &net->scratch[thread_id()],
+                                       &net->acts[(size_t)s * net->n_layers], &net->scratch[slide_thread_id()],
                                        slide_seed3(net->seed, step, (uint64_t)s, 0xF0));
         if (src) {
 #pragma omp critical(slide_train_error)
@@ -602,7 +615,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
 {
     slide_layer *L = &net->layers[l];
     const uint32_t T = L->lsh.tables;
-    const uint16_t CHOSEN = 0xFFFF, MAXHIT = 0xFFFE;
+    const uint16_t MAXHIT = 0xFFFE;
     const int last = l + 1 == net->n_layers;
     size_t need = (size_t)n * T;
     if (need > L->shared_codes_cap) {
@@ -614,7 +627,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t s = 0; s < n; s++) {
-        slide_thread_scratch *scr = &net->scratch[thread_id()];
+        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
         uint32_t *codes = L->shared_codes + (size_t)s * T;
         if (in.idx)
@@ -654,7 +667,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
                 uint32_t y = (uint32_t)Y->indices[p];
                 if (mark[y] != stamp) {
                     mark[y] = stamp;
-                    hits[y] = CHOSEN;
+                    hits[y] = SLIDE_CHOSEN;
                     L->shared_ids[ns++] = (int32_t)y;
                 }
             }
@@ -676,44 +689,15 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
         }
     }
     uint32_t want = L->max_active > ns ? L->max_active - ns : 0;
-    if (nc <= want) {
-        for (uint32_t i = 0; i < nc; i++) {
-            hits[scr->cand[i]] = CHOSEN;
-            L->shared_ids[ns++] = (int32_t)scr->cand[i];
-        }
-    } else if (want > 0) {
-        uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));
-        if (!hist)
-            return slide_fail(SLIDE_E_NOMEM, "out of memory");
-        for (uint32_t i = 0; i < nc; i++)
-            hist[hits[scr->cand[i]]]++;
-        uint32_t taken = 0, cut = max_hit + 1;
-        while (cut > 1 && taken + hist[cut - 1] <= want) {
-            taken += hist[cut - 1];
-            cut--;
-        }
-        uint32_t boundary_left = cut > 1 ? want - taken : 0;
-        for (uint32_t i = 0; i < nc; i++) {
-            uint32_t id = scr->cand[i], h = hits[id];
-            if (h >= cut || (h == cut - 1 && boundary_left > 0)) {
-                if (h < cut)
-                    boundary_left--;
-                hits[id] = CHOSEN;
-                L->shared_ids[ns++] = (int32_t)id;
-            }
-        }
-        free(hist);
-    }
+    uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));
+    if (!hist)
+        return slide_fail(SLIDE_E_NOMEM, "out of memory");
+    ns += take_top_by_hits(scr->cand, nc, hits, max_hit, want, hist, L->shared_ids + ns);
+    free(hist);
     if (ns < L->min_active) {
         slide_rng rng = {slide_seed3(net->seed, step, l, 0x5A4ED)};
-        for (uint32_t tries = 0; ns < L->min_active && ns < cap && tries < 4 * L->min_active + 64; tries++) {
-            uint32_t id = slide_rng_below(&rng, L->units);
-            if (mark[id] != stamp || hits[id] != CHOSEN) {
-                mark[id] = stamp;
-                hits[id] = CHOSEN;
-                L->shared_ids[ns++] = (int32_t)id;
-            }
-        }
+        ns = pad_random(L->units, L->min_active < cap ? L->min_active : (uint32_t)cap, &rng, mark, stamp, hits,
+                        L->shared_ids, ns);
     }
     L->n_shared = ns;
     for (uint32_t i = 0; i < ns; i++)
