@@ -39,10 +39,16 @@ class LSH:
     """LSH sampling of a layer: which neurons each sample computes.
 
     hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: fixed
-    bucket capacity; active: cap on active neurons as a fraction of the layer (or an absolute count when
-    >= 1); min_active: pad with random neurons up to this many (default: a quarter of the cap);
-    rebuild_every: rebuild the tables every this many batches; insertion: "fifo" or "reservoir";
-    bin_size: DWTA bin size; bucket_bits: log2 buckets per table (default from the layer size).
+    bucket capacity; active: cap on active neurons, a float fraction of the layer in (0, 1] or an int count;
+    min_active: pad with random neurons up to this many (default: a quarter of the cap; padding only
+    happens when retrieval returns fewer neurons than that); rebuild_every: rebuild the tables every this
+    many batches; rebuild_growth: multiply that period by this after every rebuild (1 = fixed, > 1 =
+    exponentially growing); rehash_touched: between rebuilds, re-hash the neurons each batch updated;
+    insertion: "fifo" or "reservoir"; rule: "topk" (rank by the number of tables that returned a neuron),
+    "union" (all retrieved, in retrieval order) or "threshold" (only neurons returned by >= `threshold`
+    tables); batch_shared: while training, one active set for the whole batch (its labels plus the neurons
+    its samples retrieve most often, up to the cap); bin_size: DWTA/WTA bin size; bucket_bits: log2 buckets
+    per table (default: one bucket per bucket_size neurons, never fewer than 2^k for codes of <= 10 bits).
     """
 
     hash: str = "dwta"

@@ -152,7 +152,8 @@ typedef struct slide_lsh_config {
     uint32_t k;               /**< hash codes per table; default 6 */
     uint32_t tables;          /**< L, number of tables; default 50 */
     uint32_t bucket_size;     /**< fixed bucket capacity; default 128 */
-    uint32_t bucket_bits;     /**< log2 buckets per table; 0 = derived from layer size (default) */
+    uint32_t bucket_bits;     /**< log2 buckets per table; 0 (default) = ceil(log2(units / bucket_size)), but never
+                                   fewer than the code bits when codes have <= 10 bits; wider codes are folded */
     int insertion;            /**< slide_insertion; default FIFO */
     float active_fraction;    /**< cap on active neurons as a fraction of the layer; default 0.005 */
     uint32_t min_active;      /**< pad with random neurons up to this many; default 0 = 1/4 of the cap */
