@@ -71,16 +71,9 @@ int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int6
         return slide_fail(SLIDE_E_INVALID, "diagnosis struct_size %zu is too small", stride);
     if (n <= 0 || (!rows && n > X->rows))
         return slide_fail(SLIDE_E_INVALID, "n = %lld out of range for X with %lld rows", (long long)n, (long long)X->rows);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = rows ? rows[i] : i;
-        if (r < 0 || r >= X->rows)
-            return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range", (long long)i, (long long)r);
-        if (X->kind == SLIDE_MATRIX_CSR)
-            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
-                if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
-                    return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range", (long long)r,
-                                      X->indices[p]);
-    }
+    rc = slide_check_rows(net, X, rows, n);
+    if (rc)
+        return rc;
     rc = slide_network_claim(net, "slide_network_diagnose");
     if (rc)
         return rc;

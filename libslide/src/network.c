@@ -163,6 +163,25 @@ int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_col
     return SLIDE_OK;
 }
 
+int slide_check_rows(const slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = rows ? rows[i] : i;
+        if (r < 0 || r >= X->rows)
+            return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range [0, %lld)", (long long)i, (long long)r,
+                              (long long)X->rows);
+        if (X->kind == SLIDE_MATRIX_CSR) {
+            if (X->indptr[r + 1] < X->indptr[r])
+                return slide_fail(SLIDE_E_INVALID, "X row %lld: indptr is not non-decreasing", (long long)r);
+            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
+                if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
+                    return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range [0, %u)", (long long)r,
+                                      X->indices[p], net->input_dim);
+        }
+    }
+    return SLIDE_OK;
+}
+
 int slide_act_reserve(slide_act *a, uint32_t n, int with_ids, int with_delta)
 {
     if (n <= a->cap && (!with_ids || a->ids) && (!with_delta || a->delta))
@@ -217,7 +236,6 @@ static void scratch_free(slide_thread_scratch *s)
     free(s->codes);
     free(s->hash_scratch);
     slide_aligned_free(s->grad);
-    slide_aligned_free(s->dx);
     free(s->hist);
     memset(s, 0, sizeof *s);
 }
@@ -230,13 +248,11 @@ int slide_network_ensure_scratch(slide_network *net, int threads)
     if (!sc)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
     net->scratch = sc;
-    size_t max_units = 0, max_tables = 1, max_hash = 1, max_row = 1, max_in = net->input_dim;
+    size_t max_units = 0, max_tables = 1, max_hash = 1, max_row = 1;
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         if (L->row_len > max_row)
             max_row = L->row_len;
-        if (L->units > max_in)
-            max_in = L->units;
         if (!L->sampled)
             continue;
         if (L->units > max_units)
@@ -256,9 +272,8 @@ int slide_network_ensure_scratch(slide_network *net, int threads)
         s->hash_scratch = malloc(max_hash);
         s->hash_scratch_bytes = max_hash;
         s->grad = slide_aligned_alloc(sizeof(float) * max_row);
-        s->dx = slide_aligned_alloc(sizeof(float) * max_in);
         s->hist = malloc(sizeof(uint32_t) * (max_tables + 2));
-        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->dx || !s->hist) {
+        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->hist) {
             scratch_free(s);
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
         }

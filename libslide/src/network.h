@@ -85,7 +85,6 @@ typedef struct slide_thread_scratch {
     void *hash_scratch;
     size_t hash_scratch_bytes;
     float *grad;         /* [max row_len] gradient of one row */
-    float *dx;           /* [max layer input width] backprop buffer */
     uint32_t *hist;      /* [max tables + 2] counting sort of candidates by collisions */
 } slide_thread_scratch;
 
@@ -154,6 +153,8 @@ void slide_network_release(slide_network *net);
 
 /* Input row i of X as a slide_vec (no copy). */
 slide_vec slide_matrix_row(const slide_matrix *X, int64_t i);
+/* Checks rows[0..n) (NULL: 0..n-1) index X and their CSR entries are valid feature ids of the network. */
+int slide_check_rows(const slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n);
 /* Validates a matrix view; `name` is used in messages. */
 int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_cols, int labels);
 

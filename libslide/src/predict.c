@@ -105,25 +105,6 @@ static void topk_emit(topk *h, float lse, int32_t *out_ids, float *out_scores)
     }
 }
 
-static int check_rows(const slide_matrix *X, const int64_t *rows, int64_t n, const slide_network *net)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = rows ? rows[i] : i;
-        if (r < 0 || r >= X->rows)
-            return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range [0, %lld)", (long long)i, (long long)r,
-                              (long long)X->rows);
-        if (X->kind == SLIDE_MATRIX_CSR) {
-            if (X->indptr[r + 1] < X->indptr[r])
-                return slide_fail(SLIDE_E_INVALID, "X row %lld: indptr is not non-decreasing", (long long)r);
-            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
-                if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
-                    return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range [0, %u)", (long long)r,
-                                      X->indices[p], net->input_dim);
-        }
-    }
-    return SLIDE_OK;
-}
-
 int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
                                uint32_t k, int mode, int32_t *out_ids, float *out_scores)
 {
@@ -140,7 +121,7 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
         return slide_fail(SLIDE_E_INVALID, "unknown predict mode %d", mode);
     if (n > 0 && (!out_ids || !out_scores))
         return slide_fail(SLIDE_E_INVALID, "%s is NULL", out_ids ? "out_scores" : "out_ids");
-    rc = check_rows(X, rows, n, net);
+    rc = slide_check_rows(net, X, rows, n);
     if (rc)
         return rc;
     rc = slide_network_claim(net, "slide_network_predict_topk");

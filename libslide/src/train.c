@@ -36,6 +36,38 @@ static inline slide_vec act_as_input(const slide_act *a)
 
 #define SLIDE_CHOSEN 0xFFFFu /* hits[] value of a neuron already in the active set (> any count) */
 
+/* Table codes of a layer input (sparse or dense query). */
+static inline void hash_query(const slide_layer *L, slide_vec x, uint32_t *codes, void *scratch)
+{
+    if (x.idx)
+        L->hash->hash_sparse(L->hash_state, x.idx, x.val, x.nnz, codes, scratch);
+    else
+        L->hash->hash_dense(L->hash_state, x.val, codes, scratch);
+}
+
+/*
+ * Adds one bucket's ids to the candidate list: a first sighting (mark != stamp) appends the id with one
+ * hit; later sightings count up to max_count (chosen ids, whose hits are SLIDE_CHOSEN, are left alone
+ * because SLIDE_CHOSEN > max_count). Returns the largest count seen.
+ */
+static inline uint32_t gather_bucket(const uint32_t *ids, uint32_t m, uint32_t *mark, uint32_t stamp,
+                                     uint16_t *hits, uint16_t max_count, uint32_t *cand, uint32_t *nc,
+                                     uint32_t max_hit)
+{
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t id = ids[i];
+        if (mark[id] != stamp) {
+            mark[id] = stamp;
+            hits[id] = 1;
+            cand[(*nc)++] = id;
+        } else if (hits[id] < max_count) {
+            hits[id]++;
+            max_hit = hits[id] > max_hit ? hits[id] : max_hit;
+        }
+    }
+    return max_hit;
+}
+
 /*
  * Appends to out the candidates cand[0..nc) with the most hits, at most `want` of them (all when
  * nc <= want), ties broken in candidate order, and marks them CHOSEN. Candidate hit counts lie in
@@ -139,28 +171,16 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
     }
     a->n_forced = n;
 
-    if (x.idx)
-        L->hash->hash_sparse(L->hash_state, x.idx, x.val, x.nnz, scr->codes, scr->hash_scratch);
-    else
-        L->hash->hash_dense(L->hash_state, x.val, scr->codes, scr->hash_scratch);
+    hash_query(L, x, scr->codes, scr->hash_scratch);
     rc = slide_scratch_reserve_cand(scr, (size_t)L->lsh.tables * L->lsh.bucket_size);
     if (rc)
         return rc;
+    /* Counts stop at `tables`: with incremental re-hashing a bucket may hold an id twice. */
     uint32_t nc = 0;
     for (uint32_t t = 0; t < L->lsh.tables; t++) {
         const uint32_t *ids;
         uint32_t m = slide_lsh_tables_bucket(&L->tables, t, scr->codes[t], &ids);
-        for (uint32_t i = 0; i < m; i++) {
-            uint32_t id = ids[i];
-            if (mark[id] != stamp) {
-                mark[id] = stamp;
-                hits[id] = 1;
-                scr->cand[nc++] = id;
-            } else if (hits[id] < L->lsh.tables) {
-                /* Capped: with incremental re-hashing a bucket may hold an id twice. CHOSEN > tables. */
-                hits[id]++;
-            }
-        }
+        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)L->lsh.tables, scr->cand, &nc, 1);
     }
 
     uint32_t want = L->max_active > n ? L->max_active - n : 0;
@@ -629,11 +649,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
     for (int64_t s = 0; s < n; s++) {
         slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
-        uint32_t *codes = L->shared_codes + (size_t)s * T;
-        if (in.idx)
-            L->hash->hash_sparse(L->hash_state, in.idx, in.val, in.nnz, codes, scr->hash_scratch);
-        else
-            L->hash->hash_dense(L->hash_state, in.val, codes, scr->hash_scratch);
+        hash_query(L, in, L->shared_codes + (size_t)s * T, scr->hash_scratch);
     }
 
     slide_thread_scratch *scr = &net->scratch[0];
@@ -676,17 +692,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
     for (size_t q = 0; q < need; q++) {
         const uint32_t *ids;
         uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
-        for (uint32_t i = 0; i < m; i++) {
-            uint32_t id = ids[i];
-            if (mark[id] != stamp) {
-                mark[id] = stamp;
-                hits[id] = 1;
-                scr->cand[nc++] = id;
-            } else if (hits[id] < MAXHIT) {
-                hits[id]++;
-                max_hit = hits[id] > max_hit ? hits[id] : max_hit;
-            }
-        }
+        max_hit = gather_bucket(ids, m, mark, stamp, hits, MAXHIT, scr->cand, &nc, max_hit);
     }
     uint32_t want = L->max_active > ns ? L->max_active - ns : 0;
     uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));
