@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "hash_family.h"
+#include "kernels.h"
 #include "rng.h"
 #include "slide/slide.h"
 
@@ -28,6 +29,8 @@ typedef struct dwta_state {
     uint32_t *pos_dim;  /* [n_hashes * bin_size]: input dimension read at each bin position */
     uint32_t *dim_ptr;  /* [dim + 1]: CSR from dimension to the positions reading it */
     uint32_t *dim_pos;  /* [n_hashes * bin_size] */
+    uint32_t n_groups;  /* ceil(n_hashes / 8) */
+    uint32_t *pos8;     /* pos_dim regrouped for bins_argmax8 (kernels.h); padding bins read dimension 0 */
 } dwta_state;
 
 static int dwta_can_run(void) { return 1; }
@@ -40,6 +43,7 @@ static void dwta_destroy(void *state)
     free(s->pos_dim);
     free(s->dim_ptr);
     free(s->dim_pos);
+    free(s->pos8);
     free(s);
 }
 
@@ -102,6 +106,15 @@ static int dwta_create(const slide_hash_params *p, void **out)
     for (uint32_t i = 0; i < np; i++)
         s->dim_pos[cursor[s->pos_dim[i]]++] = i;
     free(cursor);
+    s->n_groups = (s->n_hashes + 7) / 8;
+    s->pos8 = calloc((size_t)s->n_groups * 8 * s->bin_size, sizeof(uint32_t));
+    if (!s->pos8) {
+        dwta_destroy(s);
+        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
+    }
+    for (uint32_t h = 0; h < s->n_hashes; h++)
+        for (uint32_t b = 0; b < s->bin_size; b++)
+            s->pos8[((size_t)(h / 8) * s->bin_size + b) * 8 + h % 8] = s->pos_dim[(size_t)h * s->bin_size + b];
     *out = s;
     return SLIDE_OK;
 }
@@ -112,17 +125,20 @@ static uint32_t dwta_code_bits(const void *state)
     return s->k * s->bin_bits;
 }
 
-/* Scratch: best value and winning position per sub-hash. */
+/* Scratch: winning position per sub-hash (8 * n_groups of them for the dense path) and, for the sparse
+ * path, the best value per sub-hash. */
 static size_t dwta_scratch_bytes(const void *state)
 {
     const dwta_state *s = state;
-    return (size_t)s->n_hashes * (sizeof(float) + sizeof(int32_t));
+    return ((size_t)s->n_groups * 8 + s->n_hashes) * sizeof(int32_t);
 }
 
 static size_t dwta_memory_bytes(const void *state)
 {
     const dwta_state *s = state;
-    return sizeof *s + sizeof(uint32_t) * ((size_t)s->n_hashes * s->bin_size * 2 + s->dim + 1);
+    return sizeof *s +
+           sizeof(uint32_t) * ((size_t)s->n_hashes * s->bin_size * 2 + (size_t)s->n_groups * 8 * s->bin_size +
+                               s->dim + 1);
 }
 
 /* Densifies empty sub-hashes (arg < 0) and packs K sub-hashes per table into codes. */
@@ -147,19 +163,7 @@ static void dwta_hash_dense(const void *state, const float *x, uint32_t *codes, 
 {
     const dwta_state *s = state;
     int32_t *arg = scratch;
-    for (uint32_t h = 0; h < s->n_hashes; h++) {
-        const uint32_t *bin = s->pos_dim + (size_t)h * s->bin_size;
-        float best = -FLT_MAX;
-        int32_t a = -1;
-        for (uint32_t b = 0; b < s->bin_size; b++) {
-            float v = x[bin[b]];
-            if (v != 0.0f && v > best) {
-                best = v;
-                a = (int32_t)b;
-            }
-        }
-        arg[h] = a;
-    }
+    slide_kernels_get()->bins_argmax8(x, s->pos8, s->n_groups, s->bin_size, arg);
     dwta_finish(s, arg, codes);
 }
 
@@ -168,7 +172,7 @@ static void dwta_hash_sparse(const void *state, const int32_t *idx, const float 
 {
     const dwta_state *s = state;
     int32_t *arg = scratch;
-    float *best = (float *)(arg + s->n_hashes);
+    float *best = (float *)(arg + (size_t)s->n_groups * 8);
     for (uint32_t h = 0; h < s->n_hashes; h++) {
         arg[h] = -1;
         best[h] = -FLT_MAX;

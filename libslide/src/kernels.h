@@ -44,6 +44,16 @@ typedef struct slide_kernels {
      * with sum 0. exp may be a polynomial approximation (relative error < 1e-6).
      */
     void (*lse_update)(float *mx, float *sum, const float *z, float b, size_t n);
+    /*
+     * Winner-take-all over bins (the DWTA hashing inner loop). Bins come in groups of 8, stored
+     * position-major so that one vector load reads position b of 8 bins: the input dimension read at
+     * position b of bin 8*g + j is pos8[(g * bin_size + b) * 8 + j]. For each of the 8 * n_groups bins,
+     * arg[bin] = the first position b whose value x[dim] is the bin's largest among values that are
+     * non-zero and > -FLT_MAX (NaN never wins), or -1 when there is none. Every result is exact (no
+     * rounding is involved), so all versions agree bit for bit.
+     */
+    void (*bins_argmax8)(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
+                         int32_t *arg);
 } slide_kernels;
 
 /* Implementations; each fills the table for its instruction set. */

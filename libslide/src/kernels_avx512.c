@@ -12,6 +12,8 @@
  */
 #include <immintrin.h>
 
+#include <float.h>
+
 #include "kernels.h"
 
 /* Lanes [0, r) set, r in [1, 15]. */
@@ -216,6 +218,37 @@ static void dot_rows_avx512(const float *rows, size_t stride, size_t m, const fl
         out[j] = dot_avx512(rows + j * stride, x, n);
 }
 
+/*
+ * Two groups of 8 bins per 16-lane vector (lanes 0-7: group g, 8-15: group g + 1); an odd last group
+ * runs with the upper half masked off (masked gathers read nothing for those lanes). Same strict '>'
+ * in position order as the scalar loop.
+ */
+static void bins_argmax8_avx512(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
+                                int32_t *arg)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t g = 0; g < n_groups; g += 2) {
+        const int pair = g + 1 < n_groups;
+        const __mmask16 lanes = pair ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
+        const uint32_t *p0 = pos8 + g * bin_size * 8, *p1 = p0 + (size_t)bin_size * 8;
+        __m512 best = _mm512_set1_ps(-FLT_MAX);
+        __m512i a = _mm512_set1_epi32(-1);
+        for (uint32_t b = 0; b < bin_size; b++) {
+            __m512i idx = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0 + (size_t)b * 8)));
+            if (pair)
+                idx = _mm512_inserti64x4(idx, _mm256_loadu_si256((const __m256i *)(p1 + (size_t)b * 8)), 1);
+            else
+                idx = _mm512_inserti64x4(idx, _mm256_setzero_si256(), 1);
+            const __m512 v = _mm512_mask_i32gather_ps(zero, lanes, idx, x, 4);
+            const __mmask16 win = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(v, zero, _CMP_NEQ_OQ), v, best,
+                                                          _CMP_GT_OQ);
+            best = _mm512_mask_blend_ps(win, best, v);
+            a = _mm512_mask_blend_epi32(win, a, _mm512_set1_epi32((int)b));
+        }
+        _mm512_mask_storeu_epi32(arg + g * 8, lanes, a);
+    }
+}
+
 void slide_kernels_fill_avx512(slide_kernels *k)
 {
     k->dot = dot_avx512;
@@ -225,4 +258,5 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->adam = adam_avx512;
     k->sgd = sgd_avx512;
     k->dot_rows = dot_rows_avx512;
+    k->bins_argmax8 = bins_argmax8_avx512;
 }

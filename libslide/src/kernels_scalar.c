@@ -2,6 +2,7 @@
  * Plain C reference kernels. Every SIMD version is tested against these, so they stay simple: one pass,
  * in index order, float accumulation. Any alignment and any length (including 0) is fine.
  */
+#include <float.h>
 #include <math.h>
 
 #include "kernels.h"
@@ -73,6 +74,24 @@ static void lse_update_scalar(float *mx, float *sum, const float *z, float b, si
     }
 }
 
+static void bins_argmax8_scalar(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
+                                int32_t *arg)
+{
+    for (size_t g = 0; g < n_groups; g++)
+        for (uint32_t j = 0; j < 8; j++) {
+            float best = -FLT_MAX;
+            int32_t a = -1;
+            for (uint32_t b = 0; b < bin_size; b++) {
+                const float v = x[pos8[(g * bin_size + b) * 8 + j]];
+                if (v != 0.0f && v > best) {
+                    best = v;
+                    a = (int32_t)b;
+                }
+            }
+            arg[g * 8 + j] = a;
+        }
+}
+
 void slide_kernels_fill_scalar(slide_kernels *k)
 {
     k->dot = dot_scalar;
@@ -83,4 +102,5 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->sgd = sgd_scalar;
     k->dot_rows = dot_rows_scalar;
     k->lse_update = lse_update_scalar;
+    k->bins_argmax8 = bins_argmax8_scalar;
 }

@@ -270,8 +270,30 @@ static void dref_lse_update(float *mx, float *sum, const float *z, float b, size
     }
 }
 
-static const slide_kernels dref = {dref_dot, dref_dot_sparse, dref_axpy, dref_axpy_sparse,
-                                   dref_adam, dref_sgd, dref_dot_rows, dref_lse_update};
+/* Written from the definition (largest eligible value, then its first position), not from the loop. */
+static void dref_bins_argmax8(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
+                              int32_t *arg)
+{
+    for (size_t bin = 0; bin < n_groups * 8; bin++) {
+        const uint32_t *p = pos8 + bin / 8 * bin_size * 8 + bin % 8;
+        double mx = -INFINITY;
+        for (uint32_t b = 0; b < bin_size; b++) {
+            const float v = x[p[b * 8]];
+            if (v != 0.0f && !isnan(v) && v > -FLT_MAX && v > mx)
+                mx = v;
+        }
+        arg[bin] = -1;
+        for (uint32_t b = 0; b < bin_size && mx > -INFINITY; b++)
+            if ((double)x[p[b * 8]] == mx) {
+                arg[bin] = (int32_t)b;
+                break;
+            }
+    }
+}
+
+static const slide_kernels dref = {dref_dot,        dref_dot_sparse, dref_axpy,       dref_axpy_sparse,
+                                   dref_adam,       dref_sgd,        dref_dot_rows,   dref_lse_update,
+                                   dref_bins_argmax8};
 
 /* ---- checking ---- */
 
@@ -525,6 +547,54 @@ static void test_lse_update(stats *st, const slide_kernels *t, const slide_kerne
         }
 }
 
+/*
+ * Winner-take-all bins over an input full of the hard cases: zeros (never win), ties (first position
+ * wins), NaN (never wins), -FLT_MAX and -inf (never win), +inf, negatives; bins whose values are all
+ * ineligible must give -1. Results must match exactly; arg must not be written past 8 * n_groups.
+ */
+static void test_bins_argmax8(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const uint32_t bin_sizes[] = {1, 2, 4, 8, 16, 32};
+    static const size_t group_counts[] = {0, 1, 2, 3, 5};
+    const size_t dim = 97;
+    for (size_t bs = 0; bs < sizeof bin_sizes / sizeof *bin_sizes; bs++)
+        for (size_t gc = 0; gc < sizeof group_counts / sizeof *group_counts; gc++)
+            for (int pl = 0; pl < N_PLACES; pl++) {
+                const uint32_t bin_size = bin_sizes[bs];
+                const size_t groups = group_counts[gc], bins = groups * 8, npos = bins * bin_size;
+                set_case(bins, bin_size, pl);
+                float *x = gbuf_place(&B->g[0], dim, pl);
+                uint32_t *pos8 = gbuf_place(&B->g[1], npos, pl);
+                int32_t *out = gbuf_place(&B->g[2], bins, pl);
+                int32_t *want = (int32_t *)ref_a;
+                for (size_t i = 0; i < dim; i++) {
+                    const uint32_t kind = rnd() % 16;
+                    x[i] = kind < 5   ? 0.0f
+                           : kind < 8 ? (float)(int)(rnd() % 5) - 2.0f /* small integers: ties */
+                           : kind == 8 ? NAN
+                           : kind == 9 ? -FLT_MAX
+                           : kind == 10 ? -INFINITY
+                           : kind == 11 ? INFINITY
+                                        : frand(-3, 3);
+                }
+                /* the last group only reads ineligible values, so its bins must all be -1 */
+                for (size_t i = 0; i < npos; i++) {
+                    const size_t group = i / (bin_size * 8);
+                    pos8[i] = group + 1 == groups && groups > 1 ? 0 : (uint32_t)(rnd() % dim);
+                }
+                x[0] = 0.0f;
+                r->bins_argmax8(x, pos8, groups, bin_size, want);
+                t->bins_argmax8(x, pos8, groups, bin_size, out);
+                int ok = check_stray(st, &B->g[2], out, bins, pl, "arg");
+                for (size_t i = 0; i < bins && ok; i++)
+                    ok = check(st, out[i], want[i], 0, bins, pl, i);
+                if (groups > 1)
+                    for (size_t i = bins - 8; i < bins && ok; i++)
+                        ok = check(st, out[i], -1, 0, bins, pl, i);
+                finish_case(st, ok);
+            }
+}
+
 typedef void (*test_fn)(stats *, const slide_kernels *, const slide_kernels *, bufs *);
 static const struct {
     const char *name;
@@ -538,6 +608,7 @@ static const struct {
     {"sgd", test_sgd},
     {"dot_rows", test_dot_rows},
     {"lse_update", test_lse_update},
+    {"bins_argmax8", test_bins_argmax8},
 };
 #define N_TESTS (sizeof(tests) / sizeof(tests[0]))
 
@@ -569,7 +640,7 @@ static int same_table(const slide_kernels *a, const slide_kernels *b)
 {
     return a->dot == b->dot && a->dot_sparse == b->dot_sparse && a->axpy == b->axpy &&
            a->axpy_sparse == b->axpy_sparse && a->adam == b->adam && a->sgd == b->sgd &&
-           a->dot_rows == b->dot_rows && a->lse_update == b->lse_update;
+           a->dot_rows == b->dot_rows && a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8;
 }
 
 /* slide_kernels_get() must hold the table of slide_kernels_isa(), which is the best ISA under the cap. */
@@ -620,7 +691,10 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 3: k->axpy_sparse(a, 1e-7f, idx, b, n); break;
             case 4: k->adam(a, b, c, d, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
             case 5: k->sgd(a, b, n, 1e-7f); break;
-            default: k->dot_rows(rows, n, BENCH_ROWS, a, n, out); sink += out[0]; break;
+            case 6: k->dot_rows(rows, n, BENCH_ROWS, a, n, out); sink += out[0]; break;
+            case 7: k->lse_update(c, d, b, 0.5f, n); break;
+            /* n positions: n / 64 groups of 8 bins of 8, reading a row of 8n */
+            default: k->bins_argmax8(a, (const uint32_t *)idx, n / 64, 8, (int32_t *)d); sink += (float)d[0]; break;
             }
         }
         const double dt = (now_ns() - t0) / (double)reps;
@@ -634,8 +708,9 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
 static int bench(slide_isa top)
 {
     static const size_t bench_n[] = {128, 4096};
-    /* floating-point operations per element (per row element for dot_rows) */
-    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS};
+    /* floating-point operations per element (per row element for dot_rows; lse_update: one exp and about
+     * six more; bins_argmax8: two comparisons per bin position) */
+    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 7, 2};
     const size_t nmax = 4096, dim = 8 * nmax;
     float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
     float *c = aligned_alloc(64, nmax * sizeof(float)), *d = aligned_alloc(64, nmax * sizeof(float));
@@ -663,7 +738,7 @@ static int bench(slide_isa top)
                 fill_rand(d, nmax, -1, 1);
                 fill_rand(rows, BENCH_ROWS * nmax, -1, 1);
                 rand_indices(idx, n, 8 * n);
-                const double work = (double)n * (t == N_TESTS - 1 ? BENCH_ROWS : 1);
+                const double work = (double)n * (t == 6 ? BENCH_ROWS : 1);
                 size_t reps = (size_t)(2e7 / work);
                 if (reps < 100)
                     reps = 100;
