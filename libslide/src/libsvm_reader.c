@@ -51,10 +51,14 @@ static int svm_line(dr_parser *ps, char *s, size_t len)
     if (i == len)
         return SLIDE_OK; /* blank or comment only: not a point */
     if (ps->line == 1 && svm_is_xc_header(s, len)) {
+        /* The point parser would say only "missing ':'"; name the likely cause too. */
+        const char *t = dr_token_end(s + i, s + len);
+        while (dr_is_space(*t))
+            t++;
         char b[DR_SHOW];
-        return dr_fail(ps, "'%s' looks like an Extreme Classification header "
-                           "(num_points num_features num_labels); libsvm files have no header",
-                       dr_show(b, s + i, s + len));
+        return dr_fail(ps, "missing ':' in feature '%s' (is line 1 an Extreme Classification header "
+                           "'num_points num_features num_labels'? libsvm files have none)",
+                       dr_show(b, t, dr_token_end(t, s + len)));
     }
     return dr_point(ps, s, len);
 }

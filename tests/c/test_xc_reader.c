@@ -711,7 +711,7 @@ static const svm_bad_case svm_bad_cases[] = {
     {"0 qid:x 1:1\n", 0, 0, 1, 0, 1, "bad query id 'qid:x'"},
     {"0 qid: 1:1\n", 0, 0, 1, 0, 1, "bad query id 'qid:'"},
     {"0 qid:1 qid:2 1:1\n", 0, 0, 1, 0, 1, "bad feature id 'qid'"},
-    {"3 6 4\n0 1:1\n", 0, 0, 1, 0, 1, "'3 6 4' looks like an Extreme Classification header"},
+    {"3 6 4\n0 1:1\n", 0, 0, 1, 0, 1, "missing ':' in feature '6' (is line 1 an Extreme Classification header"},
     {"# c\n\n0 1:1\n\n0 1:1 x\n", 0, 0, 1, 0, 5, "bad feature id in 'x'"},
     {"0 1:1\r\n0 1:1\r2\r\n", 0, 0, 1, 0, 2, "bad value"},
 };
