@@ -53,7 +53,7 @@ static int svm_line(dr_parser *ps, char *s, size_t len)
     if (ps->line == 1 && svm_is_xc_header(s, len)) {
         /* The point parser would say only "missing ':'"; name the likely cause too. */
         const char *t = dr_token_end(s + i, s + len);
-        while (dr_is_space(*t))
+        while (t < s + len && dr_is_space(*t))
             t++;
         char b[DR_SHOW];
         return dr_fail(ps, "missing ':' in feature '%s' (is line 1 an Extreme Classification header "
