@@ -16,6 +16,8 @@ import scipy.sparse as sp
 import libslide as sl
 
 XC_OK = "3 6 4\n0,2 0:1.5 3:2\n 1:0.25\n3 5:1e-1 2:3\n"
+SVM_OK = "0,2 1:1.5 4:2\n 2:0.25\n3 6:1e-1 3:3\n"
+SVM = "data.svm"
 
 
 def _xc(d, text, name="data.txt"):
@@ -87,6 +89,33 @@ CASES = [
     ("data file", "feature without a colon (`3 2`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 3 2\n"))),
     ("data file", "gzip file cut short", lambda d: sl.load_xc(_xc(d, gzip.compress(XC_OK.encode())[:-6], "c.gz"))),
     ("data file", "file does not exist", lambda d: sl.load_xc(os.path.join(d, "missing.txt"))),
+    ("data file", "empty file", lambda d: sl.load_xc(_xc(d, ""))),
+    ("data file", "header only, points missing", lambda d: sl.load_xc(_xc(d, "2 6 4\n"))),
+    ("data file", "blank lines at the end instead of the last point",
+     lambda d: sl.load_xc(_xc(d, "2 6 4\r\n0 1:1\r\n\r\n\r\n"))),
+    ("data file", "stray number after a tab (`1:0.5\\t7`)", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 1:0.5\t7\n"))),
+    ("data file", "line broken by a lone CR", lambda d: sl.load_xc(_xc(d, "1 6 4\n0 1:1\r2:1\n"))),
+    ("libsvm file", "value is not a number (`3:abc`)", lambda d: sl.load_libsvm(_xc(d, "0 3:abc\n", SVM))),
+    ("libsvm file", "value is infinite (`3:-inf`)", lambda d: sl.load_libsvm(_xc(d, "0 3:-inf\n", SVM))),
+    ("libsvm file", "feature id 0 in a 1-based file", lambda d: sl.load_libsvm(_xc(d, "0 1:1\n1 0:1\n", SVM))),
+    ("libsvm file", "feature id beyond n_features", lambda d: sl.load_libsvm(_xc(d, "0 7:1\n", SVM), n_features=6)),
+    ("libsvm file", "negative feature id", lambda d: sl.load_libsvm(_xc(d, "0 -1:1\n", SVM), n_features=6)),
+    ("libsvm file", "label beyond n_labels", lambda d: sl.load_libsvm(_xc(d, "0,4 1:1\n", SVM), n_labels=4)),
+    ("libsvm file", "binary label `-1`", lambda d: sl.load_libsvm(_xc(d, "-1 1:1\n", SVM), n_labels=2)),
+    ("libsvm file", "label 0 with label_base=1", lambda d: sl.load_libsvm(_xc(d, "0 1:1\n", SVM), label_base=1)),
+    ("libsvm file", "duplicate feature id in a row", lambda d: sl.load_libsvm(_xc(d, "0 2:1 5:1 2:3\n", SVM))),
+    ("libsvm file", "feature without labels, no leading blank",
+     lambda d: sl.load_libsvm(_xc(d, "# points\n1:1 2:1\n", SVM))),
+    ("libsvm file", "feature without a colon (`3 2`)", lambda d: sl.load_libsvm(_xc(d, "0 3 2\n", SVM))),
+    ("libsvm file", "truncated last line (`3:`, no newline)", lambda d: sl.load_libsvm(_xc(d, "0 1:1\n1 3:", SVM))),
+    ("libsvm file", "qid that is not an integer", lambda d: sl.load_libsvm(_xc(d, "0 qid:a 1:1\n", SVM))),
+    ("libsvm file", "qid after the features", lambda d: sl.load_libsvm(_xc(d, "0 1:1 qid:3\n", SVM))),
+    ("libsvm file", "an XC file read as libsvm", lambda d: sl.load_libsvm(_xc(d, XC_OK, SVM))),
+    ("libsvm file", "gzip file cut short",
+     lambda d: sl.load_libsvm(_xc(d, gzip.compress(SVM_OK.encode() * 50)[:-6], "c.svm.gz"))),
+    ("libsvm file", "file does not exist", lambda d: sl.load_libsvm(os.path.join(d, "missing.svm"))),
+    ("argument", "feature_base = 2 in load_libsvm", lambda d: sl.load_libsvm(_xc(d, SVM_OK, SVM), feature_base=2)),
+    ("argument", "n_features = 0 in load_libsvm", lambda d: sl.load_libsvm(_xc(d, SVM_OK, SVM), n_features=0)),
     ("model file", "one bit flipped", lambda d: sl.Network.load(_edit(_model(d), _flip))),
     ("model file", "truncated", lambda d: sl.Network.load(_edit(_model(d), lambda b: b[:200]))),
     ("model file", "not a model (a zip file)", lambda d: sl.Network.load(_xc(d, b"PK\x03\x04" + b"\0" * 64, "z.slide"))),

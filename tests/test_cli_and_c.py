@@ -59,6 +59,33 @@ def test_train_save_evaluate_predict(xc_files, tmp_path):
     assert len(lines) == 2000 and len(lines[0].split()) == 3
 
 
+def _to_libsvm(xc_path, out_path):
+    """The same points as a libsvm file: no header, 1-based feature ids, 0-based labels."""
+    lines = Path(xc_path).read_text().splitlines()[1:]
+    out = []
+    for line in lines:
+        labels, _, feats = line.partition(" ")
+        out.append(labels + "".join(f" {int(i) + 1}:{v}" for i, v in (t.split(":") for t in feats.split())))
+    out_path.write_text("# converted\n" + "\n".join(out) + "\n")
+    return out_path
+
+
+def test_train_and_evaluate_libsvm_files(xc_files, tmp_path):
+    train = _to_libsvm(xc_files[0], tmp_path / "train.svm")
+    test = _to_libsvm(xc_files[1], tmp_path / "test.svm")
+    model = tmp_path / "m.slide"
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--hidden", "32", "--epochs", "1",
+                           "--active", "0.1", "--lr", "1e-2", "--save", str(model), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    p1 = float(r.stdout.split("result: P@1 ")[1].split()[0])
+    r = run(slide_cmd() + ["evaluate", "--model", str(model), "--test", str(xc_files[1]), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    assert abs(float(r.stdout.split("P@1 ")[1].split()[0]) - p1) < 1e-4  # XC and libsvm copies agree
+    r = run(slide_cmd() + ["evaluate", "--model", str(model), "--test", str(test), "--format", "libsvm",
+                           "--feature-base", "0", "--no-progress"])
+    assert r.returncode == 1 and f"{test}:" in r.stderr and "out of range" in r.stderr
+
+
 def test_train_reports_malformed_file(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("2 5 3\n0 1:1\n1 7:1\n")

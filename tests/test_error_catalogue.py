@@ -26,7 +26,7 @@ def test_catalogue_is_complete_and_large():
     rows = documented()
     assert len(rows) == len(CASES) >= 25
     areas = {area for area, _, _ in rows.values()}
-    assert {"data file", "model file", "argument", "training"} <= areas
+    assert {"data file", "libsvm file", "model file", "argument", "training"} <= areas
 
 
 @pytest.mark.parametrize("number", range(1, len(CASES) + 1))

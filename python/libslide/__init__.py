@@ -38,7 +38,7 @@ __version__ = c_string(lib.slide_version_string())
 
 __all__ = [
     "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "hash_backends", "load_backend", "load_xc",
-    "datasets",
+    "load_libsvm", "datasets",
     "SlideError", "InvalidArgumentError", "FormatError", "SlideIOError", "SlideMemoryError",
     "UnsupportedError", "BusyError", "NumericError", "NotFoundError", "__version__",
 ]
@@ -73,6 +73,16 @@ def _wrap(handle, m, values: bool):
     return sp.csr_matrix((data, indices, indptr), shape=(rows, cols), copy=False)
 
 
+def _dataset_arrays(out):
+    """(X, Y) views of a freshly loaded C dataset, which the arrays keep alive."""
+    handle = ffi.gc(out[0], lib.slide_dataset_free)
+    xm = ffi.new("slide_matrix *")
+    ym = ffi.new("slide_matrix *")
+    check(lib.slide_dataset_features(handle, xm))
+    check(lib.slide_dataset_labels(handle, ym))
+    return _wrap(handle, xm, True), _wrap(handle, ym, False)
+
+
 def load_xc(path):
     """Reads an Extreme Classification Repository file (gzip allowed) with the C reader.
 
@@ -81,9 +91,35 @@ def load_xc(path):
     line and problem."""
     out = ffi.new("slide_dataset **")
     check(lib.slide_dataset_load_xc(os.fsencode(os.fspath(path)), out))
-    handle = ffi.gc(out[0], lib.slide_dataset_free)
-    xm = ffi.new("slide_matrix *")
-    ym = ffi.new("slide_matrix *")
-    check(lib.slide_dataset_features(handle, xm))
-    check(lib.slide_dataset_labels(handle, ym))
-    return _wrap(handle, xm, True), _wrap(handle, ym, False)
+    return _dataset_arrays(out)
+
+
+def _width(value, name):
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 2**31 - 1:
+        raise InvalidArgumentError(f"load_libsvm: {name} = {value!r} must be None or an integer in [1, 2147483647]")
+    return int(value)
+
+
+def load_libsvm(path, n_features=None, n_labels=None, feature_base=1, label_base=0):
+    """Reads a libsvm / svmlight file with comma-separated multi-label lists (gzip allowed) with the C reader.
+
+    Lines are ``l1,l2 f:v f:v ...`` (no header; a line starting with a blank has no labels); ``#`` starts
+    a comment; lines holding only blanks or a comment are skipped; a ``qid:n`` token after the labels is
+    ignored. ``feature_base`` (default 1, the libsvm convention) and ``label_base`` (default 0) say where
+    ids start; they are subtracted when stored. ``n_features`` / ``n_labels`` fix the matrix widths and
+    make larger ids an error; None infers them as the largest id + 1. Pass the training set's widths when
+    loading its test set so both have the same columns. Returns (X, Y) as :func:`load_xc` does."""
+    opt = ffi.new("slide_libsvm_options *")
+    lib.slide_libsvm_options_init(opt)
+    opt.n_features = _width(n_features, "n_features")
+    opt.n_labels = _width(n_labels, "n_labels")
+    for name, base in (("feature_base", feature_base), ("label_base", label_base)):
+        if isinstance(base, bool) or base not in (0, 1):
+            raise InvalidArgumentError(f"load_libsvm: {name} = {base!r} must be 0 or 1")
+    opt.feature_base = int(feature_base)
+    opt.label_base = int(label_base)
+    out = ffi.new("slide_dataset **")
+    check(lib.slide_dataset_load_libsvm(os.fsencode(os.fspath(path)), opt, out))
+    return _dataset_arrays(out)

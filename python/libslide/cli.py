@@ -28,6 +28,29 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs"
 
 
+LIBSVM_SUFFIXES = (".svm", ".libsvm", ".svmlight")
+
+
+def _load(sl, a, path, n_features=None, n_labels=None):
+    """Reads a data file as XC or libsvm (--format; auto: libsvm for .svm/.libsvm/.svmlight, also .gz).
+    libsvm files have no header, so their widths come from the training set or the model."""
+    fmt = a.format
+    if fmt == "auto":
+        name = os.fspath(path).lower()
+        name = name[:-3] if name.endswith(".gz") else name
+        fmt = "libsvm" if name.endswith(LIBSVM_SUFFIXES) else "xc"
+    if fmt == "libsvm":
+        return sl.load_libsvm(path, n_features=n_features, n_labels=n_labels, feature_base=a.feature_base)
+    return sl.load_xc(path)
+
+
+def _add_format_args(p) -> None:
+    p.add_argument("--format", choices=("auto", "xc", "libsvm"), default="auto",
+                   help="data file format; auto (default): libsvm for .svm/.libsvm/.svmlight[.gz], else XC")
+    p.add_argument("--feature-base", type=int, choices=(0, 1), default=1,
+                   help="libsvm only: first feature id (default 1; labels are 0-based)")
+
+
 def _net_from_args(sl, a, input_dim, n_labels):
     return sl.Network(
         input_dim=input_dim,
@@ -125,8 +148,8 @@ def cmd_train(a) -> int:
         print("slide: --checkpoint-every needs --save PATH", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    X, Y = sl.load_xc(a.train)
-    Xt, Yt = sl.load_xc(a.test)
+    X, Y = _load(sl, a, a.train)
+    Xt, Yt = _load(sl, a, a.test, X.shape[1], Y.shape[1])
     if Xt.shape[1] != X.shape[1] or Yt.shape[1] != Y.shape[1]:
         print(f"slide: {a.test} has {Xt.shape[1]} features / {Yt.shape[1]} labels, {a.train} has "
               f"{X.shape[1]} / {Y.shape[1]}", file=sys.stderr)
@@ -143,7 +166,7 @@ def cmd_evaluate(a) -> int:
     import libslide as sl
 
     net = sl.Network.load(a.model, threads=a.threads)
-    Xt, Yt = sl.load_xc(a.test)
+    Xt, Yt = _load(sl, a, a.test, net.input_dim, net.layers[-1].units)
     t0 = time.perf_counter()
     res = net.evaluate(Xt, Yt, ks=tuple(range(1, a.k + 1)), mode=a.mode, sample=a.eval_sample,
                        progress=not a.no_progress)
@@ -169,7 +192,7 @@ def cmd_diagnose(a) -> int:
     import libslide as sl
 
     net = sl.Network.load(a.model, threads=a.threads)
-    X, _ = sl.load_xc(a.test)
+    X, _ = _load(sl, a, a.test, net.input_dim)
     print_diagnosis(net.diagnose(X, sample=a.sample, seed=a.seed))
     return 0
 
@@ -178,7 +201,7 @@ def cmd_predict(a) -> int:
     import libslide as sl
 
     net = sl.Network.load(a.model, threads=a.threads)
-    X, _ = sl.load_xc(a.input)
+    X, _ = _load(sl, a, a.input, net.input_dim)
     ids, scores = net.predict_topk(X, k=a.k, mode=a.mode, progress=not a.no_progress)
     out = open(a.output, "w") if a.output else sys.stdout
     try:
@@ -203,13 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--noise", type=float, default=0.5, help="fraction of noise features per row")
     d.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("train", help="train on Extreme Classification Repository files")
-    t.add_argument("--train", required=True, help="training file (XC format, .gz allowed)")
+    t = sub.add_parser("train", help="train on Extreme Classification Repository or libsvm files")
+    t.add_argument("--train", required=True, help="training file (XC or libsvm format, .gz allowed)")
     t.add_argument("--test", required=True, help="test file, evaluated after every epoch")
     t.add_argument("--save", help="write the trained model here (also on Ctrl-C)")
     t.add_argument("--checkpoint-every", type=int, default=None,
                    help="also save to --save every N batches (atomic: the previous file stays valid)")
     _add_model_args(t)
+    _add_format_args(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="P@k of a saved model on a test file")
@@ -220,24 +244,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=None)
     e.add_argument("--eval-sample", type=int, default=None)
     e.add_argument("--no-progress", action="store_true")
+    _add_format_args(e)
     e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("diagnose", help="active neurons, LSH recall and multiply-adds per layer of a saved model")
     g.add_argument("--model", required=True)
-    g.add_argument("--test", required=True, help="XC-format file whose rows are diagnosed")
+    g.add_argument("--test", required=True, help="XC or libsvm file whose rows are diagnosed")
     g.add_argument("--sample", type=int, default=1000, help="random rows to diagnose (default %(default)s)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=None)
+    _add_format_args(g)
     g.set_defaults(func=cmd_diagnose)
 
     r = sub.add_parser("predict", help="top-k predictions of a saved model, one line per input row")
     r.add_argument("--model", required=True)
-    r.add_argument("--input", required=True, help="XC-format file (labels are ignored)")
+    r.add_argument("--input", required=True, help="XC or libsvm file (labels are ignored)")
     r.add_argument("--output", help="write here instead of stdout")
     r.add_argument("--k", type=int, default=5)
     r.add_argument("--mode", choices=("exact", "sampled"), default="exact")
     r.add_argument("--threads", type=int, default=None)
     r.add_argument("--no-progress", action="store_true")
+    _add_format_args(r)
     r.set_defaults(func=cmd_predict)
     return p
 

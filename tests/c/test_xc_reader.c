@@ -1,5 +1,6 @@
 /*
- * Tests for the Extreme Classification file reader (slide_dataset_*).
+ * Tests for the text dataset readers: Extreme Classification files (slide_dataset_load_xc) and libsvm
+ * files (slide_dataset_load_libsvm), which share one streaming parser.
  *
  * Writes small files into a fresh temporary directory and checks exact CSR contents for valid input
  * and status, line number and problem for every kind of malformed input.
@@ -20,6 +21,7 @@
 #  include <zlib.h>
 #endif
 
+#include "data_reader.h"
 #include "error.h"
 #include "slide/slide.h"
 
@@ -393,12 +395,14 @@ static const bad_case bad_cases[] = {
     {"3 5 5\n\n\n0 1:1\n1 2:1\n2 1:1\n", 2, "empty line"},
 };
 
-static void check_bad_text(const char *text, size_t len, int line, const char *phrase, const char *name)
+/* Loads `text` as XC (svm_opt NULL) or as libsvm with these options. */
+static void check_bad_file(const char *text, size_t len, int line, const char *phrase, const char *name,
+                           const slide_libsvm_options *svm_opt)
 {
     char path[PATH_LEN];
     write_file(path, text, len);
     slide_dataset *ds = (slide_dataset *)&failures; /* must be reset to NULL on failure */
-    int rc = slide_dataset_load_xc(path, &ds);
+    int rc = svm_opt ? slide_dataset_load_libsvm(path, svm_opt, &ds) : slide_dataset_load_xc(path, &ds);
     const char *msg = slide_last_error();
     if (verbose)
         printf("%-22s %s\n", name, msg);
@@ -411,6 +415,11 @@ static void check_bad_text(const char *text, size_t len, int line, const char *p
     CHECK(strstr(msg, phrase) != NULL, "%s: message \"%s\" lacks \"%s\"", name, msg, phrase);
     if (rc == SLIDE_OK)
         slide_dataset_free(ds);
+}
+
+static void check_bad_text(const char *text, size_t len, int line, const char *phrase, const char *name)
+{
+    check_bad_file(text, len, line, phrase, name, NULL);
 }
 
 static void test_malformed(void)
@@ -556,6 +565,331 @@ static void test_gzip(void)
 #endif
 }
 
+/* ------------------------------------------------------------------ libsvm */
+
+static slide_libsvm_options svm_options(int64_t n_features, int64_t n_labels, int feature_base, int label_base)
+{
+    slide_libsvm_options o;
+    slide_libsvm_options_init(&o);
+    o.n_features = n_features;
+    o.n_labels = n_labels;
+    o.feature_base = feature_base;
+    o.label_base = label_base;
+    return o;
+}
+
+/* Comments, skipped lines, CRLF, tabs, trailing blanks, qid, empty label lists, no final newline. */
+static const char svm_valid[] =
+    "# a comment line\r\n"
+    "0,2 1:0.5 4:-2e-1   # trailing comment\r\n"
+    "\r\n"
+    " \t 2:1.25\t3:3\t\r\n"
+    "   # a comment after blanks\n"
+    "3 qid:17 6:12345678901234567890 1:7\n"
+    "1\n"
+    "\n"
+    "1,0,4\t5:+.5"; /* no final newline */
+
+static void test_libsvm_valid(void)
+{
+    char path[PATH_LEN];
+    write_text(path, svm_valid);
+    slide_dataset *ds = NULL;
+    int rc = slide_dataset_load_libsvm(path, NULL, &ds); /* defaults: features 1-based, labels 0-based */
+    CHECK(rc == SLIDE_OK, "libsvm load: %d %s", rc, slide_last_error());
+    if (rc != SLIDE_OK)
+        return;
+    slide_matrix X, Y;
+    slide_dataset_features(ds, &X);
+    slide_dataset_labels(ds, &Y);
+    CHECK(X.rows == 5 && X.cols == 6, "libsvm X shape %" PRId64 "x%" PRId64, X.rows, X.cols);
+    CHECK(Y.rows == 5 && Y.cols == 5, "libsvm Y shape %" PRId64 "x%" PRId64, Y.rows, Y.cols);
+    static const int32_t l0[] = {0, 2}, l2[] = {3}, l3[] = {1}, l4[] = {1, 0, 4};
+    check_row_ids(&Y, 0, l0, 2, "libsvm labels");
+    check_row_ids(&Y, 1, NULL, 0, "libsvm labels");
+    check_row_ids(&Y, 2, l2, 1, "libsvm labels");
+    check_row_ids(&Y, 3, l3, 1, "libsvm labels");
+    check_row_ids(&Y, 4, l4, 3, "libsvm labels");
+    static const int32_t f0[] = {0, 3}, f1[] = {1, 2}, f2[] = {5, 0}, f4[] = {4};
+    static const char *const v0[] = {"0.5", "-2e-1"}, *const v1[] = {"1.25", "3"},
+                             *const v2[] = {"12345678901234567890", "7"}, *const v4[] = {"+.5"};
+    check_row_ids(&X, 0, f0, 2, "libsvm features");
+    check_row_values(&X, 0, v0, 2);
+    check_row_ids(&X, 1, f1, 2, "libsvm features");
+    check_row_values(&X, 1, v1, 2);
+    check_row_ids(&X, 2, f2, 2, "libsvm features");
+    check_row_values(&X, 2, v2, 2);
+    check_row_ids(&X, 3, NULL, 0, "libsvm features");
+    check_row_ids(&X, 4, f4, 1, "libsvm features");
+    check_row_values(&X, 4, v4, 1);
+    slide_dataset_free(ds);
+
+    /* Explicit widths wider than the ids; both bases 1 (labels 1..5 stored as 0..4). */
+    slide_libsvm_options o = svm_options(10, 8, 1, 1);
+    write_text(path, "1,5 10:1\n2 1:2\n");
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_OK, "libsvm explicit widths: %d %s", rc, slide_last_error());
+    if (rc == SLIDE_OK) {
+        slide_dataset_features(ds, &X);
+        slide_dataset_labels(ds, &Y);
+        CHECK(X.cols == 10 && Y.cols == 8 && X.rows == 2, "libsvm explicit shape");
+        static const int32_t g0[] = {9}, g1[] = {0}, m0[] = {0, 4}, m1[] = {1};
+        check_row_ids(&X, 0, g0, 1, "libsvm base-1 features");
+        check_row_ids(&X, 1, g1, 1, "libsvm base-1 features");
+        check_row_ids(&Y, 0, m0, 2, "libsvm base-1 labels");
+        check_row_ids(&Y, 1, m1, 1, "libsvm base-1 labels");
+        slide_dataset_free(ds);
+    }
+
+    /* 0-based features: id 0 is fine and the width is max + 1. */
+    o = svm_options(0, 0, 0, 0);
+    write_text(path, "0 0:1 7:2\n");
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_OK, "libsvm base 0: %d %s", rc, slide_last_error());
+    if (rc == SLIDE_OK) {
+        slide_dataset_features(ds, &X);
+        slide_dataset_labels(ds, &Y);
+        static const int32_t g0[] = {0, 7};
+        CHECK(X.cols == 8 && Y.cols == 1, "libsvm base 0 shape %" PRId64 " %" PRId64, X.cols, Y.cols);
+        check_row_ids(&X, 0, g0, 2, "libsvm base-0 features");
+        slide_dataset_free(ds);
+    }
+
+    /* Files without points: empty, blank lines only, comments only. Widths are 0 unless given. */
+    static const char *const empty_sets[] = {"", "\n\n", "\r\n  \t\r\n", "# only a comment", "# c\n#\n"};
+    for (size_t i = 0; i < sizeof empty_sets / sizeof empty_sets[0]; i++) {
+        write_text(path, empty_sets[i]);
+        o = svm_options(i % 2 ? 4 : 0, i % 2 ? 3 : 0, 1, 0);
+        rc = slide_dataset_load_libsvm(path, &o, &ds);
+        CHECK(rc == SLIDE_OK, "libsvm empty set %zu: %d %s", i, rc, slide_last_error());
+        if (rc != SLIDE_OK)
+            continue;
+        slide_dataset_features(ds, &X);
+        slide_dataset_labels(ds, &Y);
+        CHECK(X.rows == 0 && Y.rows == 0 && X.cols == o.n_features && Y.cols == o.n_labels && X.indptr[0] == 0 &&
+                  Y.indptr[0] == 0 && X.indices != NULL && X.values != NULL && Y.indices != NULL,
+              "libsvm empty set %zu shape", i);
+        slide_dataset_free(ds);
+    }
+}
+
+typedef struct svm_bad_case {
+    const char *text;
+    int64_t n_features, n_labels; /* 0: inferred */
+    int feature_base, label_base;
+    int line;
+    const char *phrase;
+} svm_bad_case;
+
+static const svm_bad_case svm_bad_cases[] = {
+    {"0 1:abc\n", 0, 0, 1, 0, 1, "bad value 'abc' for feature 1"},
+    {"0 1:nan\n", 0, 0, 1, 0, 1, "bad value 'nan'"},
+    {"0 1:-inf\n", 0, 0, 1, 0, 1, "bad value '-inf'"},
+    {"0 1:1e39\n", 0, 0, 1, 0, 1, "out of float range"},
+    {"0 1:1\n0 0:1\n", 0, 0, 1, 0, 2, "feature id 0 out of range [1, 2147483648) (ids are 1-based; for a 0-based "
+                                      "file set feature_base to 0)"},
+    {"0 1:1\n0 7:1\n", 6, 0, 1, 0, 2, "feature id 7 out of range [1, 7)"},
+    {"0 6:1\n", 6, 0, 0, 0, 1, "feature id 6 out of range [0, 6)"},
+    {"0 -1:1\n", 0, 0, 1, 0, 1, "feature id -1 out of range [1, 2147483648)"},
+    {"0 2147483648:1\n", 0, 0, 1, 0, 1, "feature id 2147483648 out of range"},
+    {"0 99999999999999999999:1\n", 0, 0, 0, 0, 1, "out of range"},
+    {"5 1:1\n", 0, 5, 1, 0, 1, "label id 5 out of range [0, 5)"},
+    {"0 1:1\n", 0, 0, 1, 1, 1, "label id 0 out of range [1, 2147483648) (ids are 1-based; for a 0-based file set "
+                               "label_base to 0)"},
+    {"-1 1:1\n", 0, 0, 1, 0, 1, "label id -1 out of range"},
+    {"+1 1:1\n", 0, 0, 1, 0, 1, "bad label id '+1'"},
+    {"1.0 1:1\n", 0, 0, 1, 0, 1, "bad label id '1.0'"},
+    {"1:1 2:1\n", 0, 0, 1, 0, 1, "must start with a space"},
+    {"1, 2:1\n", 0, 0, 1, 0, 1, "missing label id after ','"},
+    {"1,\r\n", 0, 0, 1, 0, 1, "truncated line"},
+    {"1,1 2:1\n", 0, 0, 1, 0, 1, "duplicate label id 1"},
+    {"0 3:1 1:2 3:3\n", 0, 0, 1, 0, 1, "duplicate feature id 3"},
+    {"0 3\n", 0, 0, 1, 0, 1, "missing ':' in feature '3'"},
+    {"0 3:\n", 0, 0, 1, 0, 1, "truncated line: no value after '3:'"},
+    {"0 3: 4:1\n", 0, 0, 1, 0, 1, "missing value after '3:'"},
+    {"0 3:1 qid:2\n", 0, 0, 1, 0, 1, "bad feature id 'qid' (qid:<n> must come right after the labels)"},
+    {"0 qid:x 1:1\n", 0, 0, 1, 0, 1, "bad query id 'qid:x'"},
+    {"0 qid: 1:1\n", 0, 0, 1, 0, 1, "bad query id 'qid:'"},
+    {"0 qid:1 qid:2 1:1\n", 0, 0, 1, 0, 1, "bad feature id 'qid'"},
+    {"3 6 4\n0 1:1\n", 0, 0, 1, 0, 1, "missing ':' in feature '6' (is line 1 an Extreme Classification header"},
+    {"# c\n\n0 1:1\n\n0 1:1 x\n", 0, 0, 1, 0, 5, "bad feature id in 'x'"},
+    {"0 1:1\r\n0 1:1\r2\r\n", 0, 0, 1, 0, 2, "bad value"},
+};
+
+static void test_libsvm_malformed(void)
+{
+    for (size_t i = 0; i < sizeof svm_bad_cases / sizeof svm_bad_cases[0]; i++) {
+        const svm_bad_case *c = &svm_bad_cases[i];
+        char name[64];
+        snprintf(name, sizeof name, "libsvm bad case %zu", i);
+        slide_libsvm_options o = svm_options(c->n_features, c->n_labels, c->feature_base, c->label_base);
+        check_bad_file(c->text, strlen(c->text), c->line, c->phrase, name, &o);
+    }
+    /* A duplicate in a row too long for the pairwise check. */
+    strbuf b = {0};
+    char tmp[64];
+    sb_add(&b, "0 1:1\n\n# c\n ");
+    for (int i = 0; i < 500; i++) {
+        snprintf(tmp, sizeof tmp, "%d:0.5 ", i == 3 || i == 400 ? 17 : 1000 - i);
+        sb_add(&b, tmp);
+    }
+    slide_libsvm_options o = svm_options(0, 0, 1, 0);
+    check_bad_file(b.s, b.n, 4, "duplicate feature id 17", "libsvm long duplicate row", &o);
+    free(b.s);
+}
+
+static void test_libsvm_long_line(void)
+{
+    /* One line of NF features (1-based ids in shuffled order) spans several 256 KiB read chunks. */
+    enum { NF = 150000 };
+    int32_t *perm = malloc(NF * sizeof *perm);
+    if (!perm)
+        exit(2);
+    for (int i = 0; i < NF; i++)
+        perm[i] = i;
+    for (int i = NF - 1; i > 0; i--) {
+        int j = (int)(lcg() % (uint32_t)(i + 1));
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    strbuf b = {0};
+    char tmp[64];
+    sb_add(&b, "# long\n3,1");
+    for (int i = 0; i < NF; i++) {
+        snprintf(tmp, sizeof tmp, " %d:%d.5", perm[i] + 1, i % 1000);
+        sb_add(&b, tmp);
+    }
+    sb_add(&b, " # end\r\n 2:1");
+    CHECK(b.n > 3 * DR_CHUNK, "long libsvm line is only %zu bytes", b.n);
+    char path[PATH_LEN];
+    write_file(path, b.s, b.n);
+    free(b.s);
+    slide_dataset *ds = NULL;
+    int rc = slide_dataset_load_libsvm(path, NULL, &ds);
+    CHECK(rc == SLIDE_OK, "libsvm long line: %d %s", rc, slide_last_error());
+    if (rc == SLIDE_OK) {
+        slide_matrix X, Y;
+        slide_dataset_features(ds, &X);
+        slide_dataset_labels(ds, &Y);
+        CHECK(X.rows == 2 && X.cols == NF && Y.cols == 4 && X.indptr[1] == NF && X.indptr[2] == NF + 1,
+              "libsvm long line shape");
+        int bad = 0;
+        for (int i = 0; i < NF && X.indptr[1] == NF; i++) {
+            float want = (float)(i % 1000) + 0.5f;
+            bad += X.indices[i] != perm[i] || X.values[i] != want;
+        }
+        CHECK(bad == 0, "%d libsvm long-line entries differ", bad);
+        static const int32_t l0[] = {3, 1}, g1[] = {1};
+        check_row_ids(&Y, 0, l0, 2, "libsvm long labels");
+        check_row_ids(&Y, 1, NULL, 0, "libsvm long labels");
+        check_row_ids(&X, 1, g1, 1, "libsvm long features");
+        slide_dataset_free(ds);
+    }
+    free(perm);
+}
+
+static void test_libsvm_errors(void)
+{
+    char path[PATH_LEN];
+    write_text(path, "0 1:1\n");
+    slide_dataset *ds = NULL;
+    int rc = slide_dataset_load_libsvm(path, NULL, NULL);
+    CHECK(rc == SLIDE_E_INVALID && strstr(slide_last_error(), "out is NULL"), "libsvm NULL out: %d", rc);
+    rc = slide_dataset_load_libsvm(NULL, NULL, &ds);
+    CHECK(rc == SLIDE_E_INVALID && strstr(slide_last_error(), "path is NULL"), "libsvm NULL path: %d", rc);
+
+    slide_libsvm_options o = svm_options(0, 0, 2, 0);
+    ds = (slide_dataset *)&failures;
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_E_INVALID && ds == NULL && strstr(slide_last_error(), "feature_base = 2 must be 0 or 1"),
+          "libsvm base 2: %d %s", rc, slide_last_error());
+    o = svm_options(0, 0, 1, -1);
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_E_INVALID && strstr(slide_last_error(), "label_base = -1"), "libsvm label base: %s",
+          slide_last_error());
+    o = svm_options(-3, 0, 1, 0);
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_E_INVALID && strstr(slide_last_error(), "n_features = -3 is not in [0, 2147483647]"),
+          "libsvm negative width: %s", slide_last_error());
+    o = svm_options(0, (int64_t)INT32_MAX + 1, 1, 0);
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_E_INVALID && strstr(slide_last_error(), "n_labels = 2147483648"), "libsvm wide: %s",
+          slide_last_error());
+    o = svm_options(0, 0, 1, 0);
+    o.struct_size = sizeof(size_t) + sizeof(int64_t);
+    rc = slide_dataset_load_libsvm(path, &o, &ds);
+    CHECK(rc == SLIDE_E_INVALID && strstr(slide_last_error(), "struct_size"), "libsvm short struct: %s",
+          slide_last_error());
+
+    /* A struct from a newer header (larger struct_size, unknown tail) is accepted. */
+    struct {
+        slide_libsvm_options o;
+        int future_field;
+    } newer;
+    memset(&newer, 0x7f, sizeof newer);
+    slide_libsvm_options_init(&newer.o);
+    newer.o.struct_size = sizeof newer;
+    rc = slide_dataset_load_libsvm(path, &newer.o, &ds);
+    CHECK(rc == SLIDE_OK, "libsvm newer struct: %d %s", rc, slide_last_error());
+    if (rc == SLIDE_OK)
+        slide_dataset_free(ds);
+    slide_libsvm_options_init(NULL); /* a no-op */
+
+    snprintf(path, sizeof path, "%s/does-not-exist.svm", tmpdir);
+    rc = slide_dataset_load_libsvm(path, NULL, &ds);
+    CHECK(rc == SLIDE_E_IO && strstr(slide_last_error(), "No such file"), "libsvm missing file: %d", rc);
+}
+
+static void test_libsvm_gzip(void)
+{
+#ifdef SLIDE_HAVE_ZLIB
+    char plain[PATH_LEN], gz[PATH_LEN];
+    write_text(plain, svm_valid);
+    write_gzip(gz, svm_valid, strlen(svm_valid));
+    slide_dataset *a = NULL, *b = NULL;
+    int ra = slide_dataset_load_libsvm(plain, NULL, &a);
+    int rb = slide_dataset_load_libsvm(gz, NULL, &b);
+    CHECK(ra == SLIDE_OK && rb == SLIDE_OK, "libsvm gzip load: %d %d %s", ra, rb, slide_last_error());
+    if (a && b)
+        CHECK(same_dataset(a, b), "libsvm gzip and plain datasets differ");
+    slide_dataset_free(a);
+    slide_dataset_free(b);
+
+    strbuf s = {0};
+    char tmp[64];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(tmp, sizeof tmp, "%d %d:0.%05u %d:1\n", i % 10, 1 + i % 50, lcg() % 100000, 51 + i % 50);
+        sb_add(&s, tmp);
+    }
+    write_gzip(gz, s.s, s.n);
+    free(s.s);
+    FILE *f = fopen(gz, "rb");
+    char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    char cut[PATH_LEN];
+    write_file(cut, buf, n / 2);
+    b = NULL;
+    rb = slide_dataset_load_libsvm(cut, NULL, &b);
+    CHECK(rb == SLIDE_E_FORMAT && b == NULL && strstr(slide_last_error(), "corrupt gzip data"),
+          "libsvm truncated gzip: %d (%s)", rb, slide_last_error());
+    write_file(cut, buf, n - 4);
+    rb = slide_dataset_load_libsvm(cut, NULL, &b);
+    CHECK(rb == SLIDE_E_FORMAT && strstr(slide_last_error(), "corrupt gzip data"), "libsvm gzip without trailer: %d",
+          rb);
+#else
+    static const char magic[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
+    char path[PATH_LEN];
+    write_file(path, magic, sizeof magic - 1);
+    slide_dataset *ds = NULL;
+    int rc = slide_dataset_load_libsvm(path, NULL, &ds);
+    CHECK(rc == SLIDE_E_UNSUPPORTED && strstr(slide_last_error(), "gzip input needs libslide built with zlib"),
+          "libsvm gzip without zlib: %d %s", rc, slide_last_error());
+#endif
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int load_and_report(const char *path)
@@ -597,6 +931,11 @@ int main(int argc, char **argv)
     test_malformed();
     test_errors();
     test_gzip();
+    test_libsvm_valid();
+    test_libsvm_malformed();
+    test_libsvm_long_line();
+    test_libsvm_errors();
+    test_libsvm_gzip();
 
     for (int i = 0; i < file_counter; i++) {
         char path[PATH_LEN];

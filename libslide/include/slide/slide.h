@@ -336,6 +336,36 @@ typedef struct slide_dataset slide_dataset;
  * problem.
  */
 SLIDE_API int slide_dataset_load_xc(const char *path, slide_dataset **out);
+
+/**
+ * How slide_dataset_load_libsvm reads ids. There is no "auto" base on purpose: guessing it from the
+ * ids a file happens to contain can read a training file and its test file with different bases and
+ * silently shift every column of one of them.
+ */
+typedef struct slide_libsvm_options {
+    size_t struct_size;
+    int64_t n_features;  /**< width of the feature matrix, <= INT32_MAX; 0 (default) = largest id + 1 */
+    int64_t n_labels;    /**< width of the label matrix, <= INT32_MAX; 0 (default) = largest id + 1 */
+    int feature_base;    /**< 1 (default, the libsvm convention): feature ids start at 1; or 0 */
+    int label_base;      /**< 0 (default, as in multi-label XC and scikit-learn files) or 1 */
+} slide_libsvm_options;
+
+SLIDE_API void slide_libsvm_options_init(slide_libsvm_options *opt);
+
+/**
+ * Reads a libsvm / svmlight file with comma-separated multi-label lists: one point per line,
+ * `l1,l2,... f:v f:v ...`, no header. A point may have no labels (the line then starts with a blank).
+ * Ids are stored minus their base (options above; `opt` NULL means the defaults); with an explicit
+ * width, an id outside [base, base + width) is an error; "largest id + 1" is counted after the base is
+ * removed. `#` starts a comment that runs to the end of the line. A line holding nothing but blanks
+ * and/or a comment is skipped: it is not a point. A `qid:<n>` token right after the labels (ranking
+ * files) is checked and ignored. Feature ids may come in any order; a repeated feature or label id in
+ * one line is an error, as in XC files. Blanks are spaces and tabs; CRLF line endings, a missing final
+ * newline and gzip compression (when built with zlib) are handled as for slide_dataset_load_xc. An
+ * empty file is a dataset of zero points. Malformed input fails with SLIDE_E_FORMAT and a message
+ * naming file, line and problem; invalid options with SLIDE_E_INVALID.
+ */
+SLIDE_API int slide_dataset_load_libsvm(const char *path, const slide_libsvm_options *opt, slide_dataset **out);
 SLIDE_API void slide_dataset_free(slide_dataset *ds);
 
 /**

@@ -150,6 +150,15 @@ int slide_network_load(const char *path, slide_network **out);
 
 typedef struct slide_dataset slide_dataset;
 int slide_dataset_load_xc(const char *path, slide_dataset **out);
+typedef struct slide_libsvm_options {
+    size_t struct_size;
+    int64_t n_features;
+    int64_t n_labels;
+    int feature_base;
+    int label_base;
+} slide_libsvm_options;
+void slide_libsvm_options_init(slide_libsvm_options *opt);
+int slide_dataset_load_libsvm(const char *path, const slide_libsvm_options *opt, slide_dataset **out);
 void slide_dataset_free(slide_dataset *ds);
 int slide_dataset_features(const slide_dataset *ds, slide_matrix *out);
 int slide_dataset_labels(const slide_dataset *ds, slide_matrix *out);
