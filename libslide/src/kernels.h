@@ -37,6 +37,13 @@ typedef struct slide_kernels {
     void (*sgd)(float *w, const float *g, size_t n, float lr);
     /* out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows */
     void (*dot_rows)(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out);
+    /* out[k] = dot(rows[k], x, n) for k in [0, m): one input against m rows anywhere in memory */
+    void (*dot_many)(const float *const *rows, size_t m, const float *x, size_t n, float *out);
+    /*
+     * y[i] += sum_k c[k] * xs[k][i] for k in [0, m), added in k order for every i (so the result equals m
+     * successive axpy calls up to FMA contraction); y must not overlap any xs[k].
+     */
+    void (*axpy_many)(float *y, const float *c, const float *const *xs, size_t m, size_t n);
     /*
      * Online log-sum-exp, one running (max, sum) pair per lane: for i < n, with zi = z[i] + b,
      * if zi > mx[i]: sum[i] = sum[i] * exp(mx[i] - zi) + 1, mx[i] = zi; else sum[i] += exp(zi - mx[i]).

@@ -255,6 +255,75 @@ static void dot_rows_avx2(const float *rows, size_t stride, size_t m, const floa
 }
 
 /*
+ * Eight rows per pass share each load of x (eight FMA chains); the eight sums are reduced together with
+ * hadd. Leftover rows (m % 8) go through dot_avx2.
+ */
+static void dot_many_avx2(const float *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        const float *const *r = rows + k;
+        __m256 s[8];
+        for (int j = 0; j < 8; j++)
+            s[j] = _mm256_setzero_ps();
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256 xv = _mm256_loadu_ps(x + i);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm256_fmadd_ps(_mm256_loadu_ps(r[j] + i), xv, s[j]);
+        }
+        if (i < n) {
+            const __m256i t = tail_mask(n - i);
+            const __m256 xv = _mm256_maskload_ps(x + i, t);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm256_fmadd_ps(_mm256_maskload_ps(r[j] + i, t), xv, s[j]);
+        }
+        const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
+        const __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
+        /* h0 lanes: rows 0-3 (low half) + rows 0-3 (high half); same for h1 with rows 4-7 */
+        const __m256 lo = _mm256_permute2f128_ps(h0, h1, 0x20), hi = _mm256_permute2f128_ps(h0, h1, 0x31);
+        _mm256_storeu_ps(out + k, _mm256_add_ps(lo, hi));
+    }
+    for (; k < m; k++)
+        out[k] = dot_avx2(rows[k], x, n);
+}
+
+/*
+ * y is walked in blocks of 64 floats held in eight registers while every input adds into them, so y is
+ * loaded and stored once per block instead of once per input; then blocks of 8 and one masked block.
+ */
+static void axpy_many_avx2(float *y, const float *c, const float *const *xs, size_t m, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m256 a[8];
+        for (int j = 0; j < 8; j++)
+            a[j] = _mm256_loadu_ps(y + i + 8 * j);
+        for (size_t k = 0; k < m; k++) {
+            const __m256 ck = _mm256_broadcast_ss(c + k);
+            const float *x = xs[k] + i;
+            for (int j = 0; j < 8; j++)
+                a[j] = _mm256_fmadd_ps(ck, _mm256_loadu_ps(x + 8 * j), a[j]);
+        }
+        for (int j = 0; j < 8; j++)
+            _mm256_storeu_ps(y + i + 8 * j, a[j]);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(y + i);
+        for (size_t k = 0; k < m; k++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(c + k), _mm256_loadu_ps(xs[k] + i), a);
+        _mm256_storeu_ps(y + i, a);
+    }
+    if (i < n) {
+        const __m256i t = tail_mask(n - i);
+        __m256 a = _mm256_maskload_ps(y + i, t);
+        for (size_t k = 0; k < m; k++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(c + k), _mm256_maskload_ps(xs[k] + i, t), a);
+        _mm256_maskstore_ps(y + i, t, a);
+    }
+}
+
+/*
  * exp(x) for x <= 0 (inputs below -87 flush to 0): x = k*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6
  * Taylor polynomial (relative error < 2e-7 on that interval), 2^k by building the float exponent.
  */
@@ -341,6 +410,8 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->adam = adam_avx2;
     k->sgd = sgd_avx2;
     k->dot_rows = dot_rows_avx2;
+    k->dot_many = dot_many_avx2;
+    k->axpy_many = axpy_many_avx2;
     k->lse_update = lse_update_avx2;
     k->bins_argmax8 = bins_argmax8_avx2;
 }

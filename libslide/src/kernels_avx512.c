@@ -249,6 +249,60 @@ static void bins_argmax8_avx512(const float *x, const uint32_t *pos8, size_t n_g
     }
 }
 
+/* Eight rows per pass share each load of x; the masked step covers the last 1..15 elements. */
+static void dot_many_avx512(const float *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        const float *const *r = rows + k;
+        __m512 s[8];
+        for (int j = 0; j < 8; j++)
+            s[j] = _mm512_setzero_ps();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            const __m512 xv = _mm512_loadu_ps(x + i);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm512_fmadd_ps(_mm512_loadu_ps(r[j] + i), xv, s[j]);
+        }
+        if (i < n) {
+            const __mmask16 t = tail_mask(n - i);
+            const __m512 xv = _mm512_maskz_loadu_ps(t, x + i);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(t, r[j] + i), xv, s[j]);
+        }
+        for (int j = 0; j < 8; j++)
+            out[k + j] = _mm512_reduce_add_ps(s[j]);
+    }
+    for (; k < m; k++)
+        out[k] = dot_avx512(rows[k], x, n);
+}
+
+/* y in blocks of 64 floats (four registers) that every input adds into; then one masked block at a time. */
+static void axpy_many_avx512(float *y, const float *c, const float *const *xs, size_t m, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 a[4];
+        for (int j = 0; j < 4; j++)
+            a[j] = _mm512_loadu_ps(y + i + 16 * j);
+        for (size_t k = 0; k < m; k++) {
+            const __m512 ck = _mm512_set1_ps(c[k]);
+            const float *x = xs[k] + i;
+            for (int j = 0; j < 4; j++)
+                a[j] = _mm512_fmadd_ps(ck, _mm512_loadu_ps(x + 16 * j), a[j]);
+        }
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(y + i + 16 * j, a[j]);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 t = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m512 a = _mm512_maskz_loadu_ps(t, y + i);
+        for (size_t k = 0; k < m; k++)
+            a = _mm512_fmadd_ps(_mm512_set1_ps(c[k]), _mm512_maskz_loadu_ps(t, xs[k] + i), a);
+        _mm512_mask_storeu_ps(y + i, t, a);
+    }
+}
+
 void slide_kernels_fill_avx512(slide_kernels *k)
 {
     k->dot = dot_avx512;
@@ -258,5 +312,7 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->adam = adam_avx512;
     k->sgd = sgd_avx512;
     k->dot_rows = dot_rows_avx512;
+    k->dot_many = dot_many_avx512;
+    k->axpy_many = axpy_many_avx512;
     k->bins_argmax8 = bins_argmax8_avx512;
 }

@@ -61,6 +61,18 @@ static void dot_rows_scalar(const float *rows, size_t stride, size_t m, const fl
         out[j] = dot_scalar(rows + j * stride, x, n);
 }
 
+static void dot_many_scalar(const float *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    for (size_t k = 0; k < m; k++)
+        out[k] = dot_scalar(rows[k], x, n);
+}
+
+static void axpy_many_scalar(float *y, const float *c, const float *const *xs, size_t m, size_t n)
+{
+    for (size_t k = 0; k < m; k++)
+        axpy_scalar(y, c[k], xs[k], n);
+}
+
 static void lse_update_scalar(float *mx, float *sum, const float *z, float b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -101,6 +113,8 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->adam = adam_scalar;
     k->sgd = sgd_scalar;
     k->dot_rows = dot_rows_scalar;
+    k->dot_many = dot_many_scalar;
+    k->axpy_many = axpy_many_scalar;
     k->lse_update = lse_update_scalar;
     k->bins_argmax8 = bins_argmax8_scalar;
 }

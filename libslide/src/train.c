@@ -26,6 +26,11 @@
 #include "network.h"
 #include "rng.h"
 
+/* Rows per dot_many / axpy_many call: the pointer and coefficient arrays live on the stack. */
+enum { MANY = 64 };
+/* Batch-shared merge: id partitions (a power of two) and the log2 size of the id blocks dealt to them. */
+enum { SHARED_PARTS = 8, SHARED_BLOCK_BITS = 12 };
+
 static inline slide_vec act_as_input(const slide_act *a)
 {
     slide_vec v = {a->dense ? NULL : a->ids, a->val, a->n};
@@ -262,11 +267,20 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                 if (rc)
                     return rc;
             }
-            for (uint32_t k = 0; k < a->n; k++) {
-                const float *w = slide_row_w(L, (size_t)a->ids[k]);
-                float z = in.idx ? K->dot_sparse(w, in.idx, in.val, in.nnz) : K->dot(w, in.val, in.nnz);
-                a->val[k] = z + L->bias[a->ids[k]];
+            if (in.idx) {
+                for (uint32_t k = 0; k < a->n; k++)
+                    a->val[k] = K->dot_sparse(slide_row_w(L, (size_t)a->ids[k]), in.idx, in.val, in.nnz);
+            } else {
+                const float *rows[MANY];
+                for (uint32_t k0 = 0; k0 < a->n; k0 += MANY) {
+                    uint32_t m = a->n - k0 < MANY ? a->n - k0 : MANY;
+                    for (uint32_t k = 0; k < m; k++)
+                        rows[k] = slide_row_w(L, (size_t)a->ids[k0 + k]);
+                    K->dot_many(rows, m, in.val, in.nnz, a->val + k0);
+                }
             }
+            for (uint32_t k = 0; k < a->n; k++)
+                a->val[k] += L->bias[a->ids[k]];
         } else {
             rc = slide_act_reserve(a, L->units, 0, mode == SLIDE_FWD_TRAIN);
             if (rc)
@@ -284,11 +298,21 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                     a->val[j] += L->bias[j];
             } else {
                 memcpy(a->val, L->bias, sizeof(float) * L->units);
+                const float *rows[MANY];
+                float coef[MANY];
+                uint32_t m = 0;
                 for (uint32_t i = 0; i < in.nnz; i++) {
-                    float v = in.val[i];
-                    if (v != 0.0f)
-                        K->axpy(a->val, v, slide_row_w(L, in.idx ? (size_t)in.idx[i] : i), L->units);
+                    if (in.val[i] == 0.0f)
+                        continue;
+                    coef[m] = in.val[i];
+                    rows[m++] = slide_row_w(L, in.idx ? (size_t)in.idx[i] : i);
+                    if (m == MANY) {
+                        K->axpy_many(a->val, coef, rows, m, L->units);
+                        m = 0;
+                    }
                 }
+                if (m)
+                    K->axpy_many(a->val, coef, rows, m, L->units);
             }
         }
         if (L->activation == SLIDE_ACT_RELU) {
@@ -353,11 +377,21 @@ static void backprop_layer(const slide_layer *L, const slide_act *a, slide_act *
     if (L->neuron_major) {
         memset(dx, 0, sizeof(float) * prev->n);
         if (prev->dense) {
+            const float *rows[MANY];
+            float coef[MANY];
+            uint32_t m = 0;
             for (uint32_t k = 0; k < a->n; k++) {
-                size_t j = a->dense ? k : (size_t)a->ids[k];
-                if (a->delta[k] != 0.0f)
-                    K->axpy(dx, a->delta[k], slide_row_w(L, j), prev->n);
+                if (a->delta[k] == 0.0f)
+                    continue;
+                coef[m] = a->delta[k];
+                rows[m++] = slide_row_w(L, a->dense ? k : (size_t)a->ids[k]);
+                if (m == MANY) {
+                    K->axpy_many(dx, coef, rows, m, prev->n);
+                    m = 0;
+                }
             }
+            if (m)
+                K->axpy_many(dx, coef, rows, m, prev->n);
         } else {
             for (uint32_t k = 0; k < a->n; k++) {
                 size_t j = a->dense ? k : (size_t)a->ids[k];
@@ -446,12 +480,17 @@ static void adam_scalar(float *w, float *m, float *v, float g, float lr_t, float
     *w -= lr_t * *m / (sqrtf(*v) + eps_t);
 }
 
-static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
-                        int nt)
+/*
+ * Groups layer l's gradient contributions by weight row with a counting sort (rows numbered in order of
+ * first touch): touched[0..n_touched) are the rows, pair_off their ranges in pair_sample / pair_coef.
+ * Serial: O(pairs), not O(layer).
+ */
+static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
+                             uint32_t *n_touched_out)
 {
     slide_layer *L = &net->layers[l];
-    const slide_kernels *K = slide_kernels_get();
     const uint32_t NL = net->n_layers;
+    uint32_t n_touched = 0;
 
     /* Count contributions: neuron-major rows are active neurons, input-major rows are non-zero inputs. */
     size_t pairs = 0;
@@ -466,8 +505,6 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     if (rc)
         return rc;
 
-    /* Counting sort by row, rows numbered in order of first touch. Serial: O(pairs), not O(layer). */
-    uint32_t n_touched = 0;
     int32_t *slot = L->row_slot;
     for (uint32_t s = 0; s < n; s++) {
         if (L->neuron_major) {
@@ -525,6 +562,34 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
             }
         }
     }
+    *n_touched_out = n_touched;
+    return SLIDE_OK;
+}
+
+static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
+                        int nt)
+{
+    slide_layer *L = &net->layers[l];
+    const slide_kernels *K = slide_kernels_get();
+    const uint32_t NL = net->n_layers;
+
+    /*
+     * Batch-shared layer: every sample computed the same neurons in the same order (shared_ids), so row k
+     * of the set gets one contribution per sample, delta[k] of that sample: no sorting needed.
+     */
+    const int shared = uses_shared_set(L, SLIDE_FWD_TRAIN) && L->n_shared > 0;
+    uint32_t n_touched = 0;
+    if (shared) {
+        int rc = reserve_update(net, L->n_shared, 0);
+        if (rc)
+            return rc;
+        n_touched = L->n_shared;
+        memcpy(net->touched, L->shared_ids, sizeof(uint32_t) * n_touched);
+    } else {
+        int rc = sort_pairs_by_row(net, l, X, rows, n, &n_touched);
+        if (rc)
+            return rc;
+    }
 
     const int adam = net->opt.kind == SLIDE_OPT_ADAM;
     const float b1 = net->opt.beta1, b2 = net->opt.beta2;
@@ -541,20 +606,34 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
         float *g = scr->grad;
         memset(g, 0, sizeof(float) * L->row_len);
         float gb = 0.0f;
-        for (uint32_t p = net->pair_off[ti]; p < net->pair_off[ti + 1]; p++) {
-            uint32_t s = net->pair_sample[p];
-            float c = net->pair_coef[p];
+        const float *src[MANY];
+        float coef[MANY];
+        uint32_t m = 0;
+        const uint32_t p_end = shared ? n : net->pair_off[ti + 1];
+        for (uint32_t p = shared ? 0 : net->pair_off[ti]; p < p_end; p++) {
+            uint32_t s = shared ? p : net->pair_sample[p];
+            float c = shared ? net->acts[(size_t)s * NL + l].delta[ti] : net->pair_coef[p];
+            const float *x;
             if (L->neuron_major) {
-                slide_vec x = layer_input(net, l, X, rows, s);
-                if (x.idx)
-                    K->axpy_sparse(g, c, x.idx, x.val, x.nnz);
-                else
-                    K->axpy(g, c, x.val, x.nnz);
                 gb += c;
+                slide_vec in = layer_input(net, l, X, rows, s);
+                if (in.idx) {
+                    K->axpy_sparse(g, c, in.idx, in.val, in.nnz);
+                    continue;
+                }
+                x = in.val;
             } else {
-                K->axpy(g, c, net->acts[(size_t)s * NL + l].delta, L->units);
+                x = net->acts[(size_t)s * NL + l].delta;
+            }
+            coef[m] = c;
+            src[m++] = x;
+            if (m == MANY) {
+                K->axpy_many(g, coef, src, m, L->row_len);
+                m = 0;
             }
         }
+        if (m)
+            K->axpy_many(g, coef, src, m, L->row_len);
         float *w = slide_row_w(L, r);
         if (adam) {
             K->adam(w, slide_row_m(L, r), slide_row_v(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
@@ -627,8 +706,8 @@ static int forward_segment(slide_network *net, const slide_matrix *X, const slid
 /*
  * Chooses layer l's batch-shared active set: all labels of the batch (output layer), then the neurons
  * returned most often over all samples' queries (collision counts summed over the batch), up to the
- * cap, then random neurons up to min_active. Hashing runs in parallel; merging is serial, O(batch * L *
- * bucket_size), never O(layer).
+ * cap, then random neurons up to min_active. Hashing and the merge of the retrieved buckets run in
+ * parallel; the merge is O(batch * L * bucket_size) per partition, never O(layer).
  */
 static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
                          const int64_t *rows, int64_t n, uint64_t step, int nt)
@@ -672,9 +751,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
         L->shared_ids = ids;
         L->shared_cap = (uint32_t)cap;
     }
-    int rc = slide_scratch_reserve_cand(scr, need * L->lsh.bucket_size);
-    if (rc)
-        return rc;
+    int rc;
     uint32_t ns = 0;
     if (last)
         for (int64_t s = 0; s < n; s++) {
@@ -688,11 +765,64 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
                 }
             }
         }
+    /*
+     * Parallel merge over SHARED_PARTS fixed partitions of the neuron ids (blocks of 2^SHARED_BLOCK_BITS
+     * ids dealt round-robin). Pass 1 (parallel over SHARED_PARTS contiguous ranges of the queries) counts
+     * each range's retrieved ids per partition; pass 2 copies them into a partition-major buffer, each
+     * partition's ids in query order; pass 3 (parallel over partitions) counts hits, so tasks write
+     * disjoint parts of mark / hits. Candidates end up in (partition, first sighting) order, which does
+     * not depend on the thread count. Memory: two arrays of the batch's retrieved ids.
+     */
+    size_t cnt[SHARED_PARTS][SHARED_PARTS]; /* [query range][partition] */
+    size_t off[SHARED_PARTS][SHARED_PARTS];
+    uint32_t part_n[SHARED_PARTS], part_max[SHARED_PARTS];
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t c = 0; c < SHARED_PARTS; c++) {
+        size_t *my = cnt[c];
+        memset(my, 0, sizeof cnt[c]);
+        for (size_t q = need * c / SHARED_PARTS; q < need * (c + 1) / SHARED_PARTS; q++) {
+            const uint32_t *ids;
+            uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
+            for (uint32_t i = 0; i < m; i++)
+                my[(ids[i] >> SHARED_BLOCK_BITS) & (SHARED_PARTS - 1)]++;
+        }
+    }
+    size_t total = 0, part_start[SHARED_PARTS + 1];
+    for (uint32_t p = 0; p < SHARED_PARTS; p++) {
+        part_start[p] = total;
+        for (uint32_t c = 0; c < SHARED_PARTS; c++) {
+            off[c][p] = total;
+            total += cnt[c][p];
+        }
+    }
+    part_start[SHARED_PARTS] = total;
+    rc = slide_scratch_reserve_cand(scr, 2 * total + 1);
+    if (rc)
+        return rc;
+    uint32_t *retrieved = scr->cand + total; /* the upper half; candidates go to the lower half */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t c = 0; c < SHARED_PARTS; c++) {
+        size_t cur[SHARED_PARTS];
+        memcpy(cur, off[c], sizeof cur);
+        for (size_t q = need * c / SHARED_PARTS; q < need * (c + 1) / SHARED_PARTS; q++) {
+            const uint32_t *ids;
+            uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
+            for (uint32_t i = 0; i < m; i++)
+                retrieved[cur[(ids[i] >> SHARED_BLOCK_BITS) & (SHARED_PARTS - 1)]++] = ids[i];
+        }
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t p = 0; p < SHARED_PARTS; p++) {
+        uint32_t n_part = 0;
+        part_max[p] = gather_bucket(retrieved + part_start[p], (uint32_t)(part_start[p + 1] - part_start[p]), mark,
+                                    stamp, hits, MAXHIT, scr->cand + part_start[p], &n_part, 1);
+        part_n[p] = n_part;
+    }
     uint32_t nc = 0, max_hit = 1;
-    for (size_t q = 0; q < need; q++) {
-        const uint32_t *ids;
-        uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
-        max_hit = gather_bucket(ids, m, mark, stamp, hits, MAXHIT, scr->cand, &nc, max_hit);
+    for (uint32_t p = 0; p < SHARED_PARTS; p++) {
+        memmove(scr->cand + nc, scr->cand + part_start[p], sizeof(uint32_t) * part_n[p]);
+        nc += part_n[p];
+        max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
     }
     uint32_t want = L->max_active > ns ? L->max_active - ns : 0;
     uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));

@@ -291,9 +291,35 @@ static void dref_bins_argmax8(const float *x, const uint32_t *pos8, size_t n_gro
     }
 }
 
-static const slide_kernels dref = {dref_dot,        dref_dot_sparse, dref_axpy,       dref_axpy_sparse,
-                                   dref_adam,       dref_sgd,        dref_dot_rows,   dref_lse_update,
-                                   dref_bins_argmax8};
+static void dref_dot_many(const float *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    for (size_t k = 0; k < m; k++)
+        out[k] = dref_dot(rows[k], x, n);
+}
+
+static void dref_axpy_many(float *y, const float *c, const float *const *xs, size_t m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double s = y[i];
+        for (size_t k = 0; k < m; k++)
+            s += (double)c[k] * xs[k][i];
+        y[i] = (float)s;
+    }
+}
+
+static const slide_kernels dref = {
+    .dot = dref_dot,
+    .dot_sparse = dref_dot_sparse,
+    .axpy = dref_axpy,
+    .axpy_sparse = dref_axpy_sparse,
+    .adam = dref_adam,
+    .sgd = dref_sgd,
+    .dot_rows = dref_dot_rows,
+    .dot_many = dref_dot_many,
+    .axpy_many = dref_axpy_many,
+    .lse_update = dref_lse_update,
+    .bins_argmax8 = dref_bins_argmax8,
+};
 
 /* ---- checking ---- */
 
@@ -516,6 +542,69 @@ static void test_dot_rows(stats *st, const slide_kernels *t, const slide_kernels
                 }
 }
 
+/* Rows are consecutive in one buffer (the last one ends at the guard page) but visited in reverse order. */
+static void test_dot_many(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const float *ptrs[17];
+    static const size_t counts[] = {0, 1, 3, 7, 8, 9, 16, 17};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            for (int pl = 0; pl < N_PLACES; pl++) {
+                const size_t n = sizes[s], m = counts[c];
+                if (m * n > CAP)
+                    continue;
+                set_case(n, m, pl);
+                float *rows = gbuf_place(&B->g[0], m * n, pl), *x = gbuf_place(&B->g[1], n, pl);
+                float *out = gbuf_place(&B->g[2], m, pl);
+                fill_rand(rows, m * n, -1, 1);
+                fill_rand(x, n, -1, 1);
+                for (size_t k = 0; k < m; k++)
+                    ptrs[k] = rows + (m - 1 - k) * n;
+                r->dot_many(ptrs, m, x, n, ref_a);
+                t->dot_many(ptrs, m, x, n, out);
+                int ok = check_stray(st, &B->g[2], out, m, pl, "out");
+                for (size_t k = 0; k < m && ok; k++) {
+                    double scale = 0;
+                    for (size_t i = 0; i < n; i++)
+                        scale += fabs((double)ptrs[k][i] * x[i]);
+                    ok = check(st, out[k], ref_a[k], scale, n, pl, k);
+                }
+                finish_case(st, ok);
+            }
+}
+
+static void test_axpy_many(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const float *ptrs[17];
+    static const size_t counts[] = {0, 1, 2, 5, 17};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            for (int pl = 0; pl < N_PLACES; pl++) {
+                const size_t n = sizes[s], m = counts[c];
+                if (m * n > CAP)
+                    continue;
+                set_case(n, m, pl);
+                float *y = gbuf_place(&B->g[0], n, pl), *xs = gbuf_place(&B->g[1], m * n, pl);
+                float *coef = gbuf_place(&B->g[2], m, pl);
+                fill_rand(y, n, -1, 1);
+                fill_rand(xs, m * n, -1, 1);
+                fill_rand(coef, m, -2, 2);
+                for (size_t k = 0; k < m; k++)
+                    ptrs[k] = xs + (m - 1 - k) * n;
+                memcpy(ref_a, y, n * sizeof(float));
+                r->axpy_many(ref_a, coef, ptrs, m, n);
+                t->axpy_many(y, coef, ptrs, m, n);
+                int ok = check_stray(st, &B->g[0], y, n, pl, "y");
+                for (size_t i = 0; i < n && ok; i++) {
+                    double scale = fabs((double)ref_a[i]);
+                    for (size_t k = 0; k < m; k++)
+                        scale += fabs((double)coef[k] * ptrs[k][i]);
+                    ok = check(st, y[i], ref_a[i], scale + 1e-30, m, pl, i);
+                }
+                finish_case(st, ok);
+            }
+}
+
 /* Several rounds of updates from a mixed start (fresh lanes at -FLT_MAX, lanes with a running sum). */
 static void test_lse_update(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
 {
@@ -607,6 +696,8 @@ static const struct {
     {"adam", test_adam},
     {"sgd", test_sgd},
     {"dot_rows", test_dot_rows},
+    {"dot_many", test_dot_many},
+    {"axpy_many", test_axpy_many},
     {"lse_update", test_lse_update},
     {"bins_argmax8", test_bins_argmax8},
 };
@@ -636,11 +727,17 @@ static int fill_isa(slide_isa isa, slide_kernels *k)
     return 0;
 }
 
+static int fill_isa_built(slide_isa isa)
+{
+    return isa == SLIDE_ISA_SCALAR || (isa == SLIDE_ISA_AVX2 && TEST_AVX2) || (isa == SLIDE_ISA_AVX512 && TEST_AVX512);
+}
+
 static int same_table(const slide_kernels *a, const slide_kernels *b)
 {
     return a->dot == b->dot && a->dot_sparse == b->dot_sparse && a->axpy == b->axpy &&
            a->axpy_sparse == b->axpy_sparse && a->adam == b->adam && a->sgd == b->sgd &&
-           a->dot_rows == b->dot_rows && a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8;
+           a->dot_rows == b->dot_rows && a->dot_many == b->dot_many && a->axpy_many == b->axpy_many &&
+           a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8;
 }
 
 /* slide_kernels_get() must hold the table of slide_kernels_isa(), which is the best ISA under the cap. */
@@ -674,6 +771,7 @@ static double now_ns(void)
 #define BENCH_ROWS 32
 #define BENCH_TRIALS 5
 static volatile float bench_sink;
+static const float *bench_ptrs[BENCH_ROWS];
 
 /* Best of BENCH_TRIALS timings of `reps` calls of kernel `which`; returns ns per call. */
 static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t reps, float *a, float *b,
@@ -692,7 +790,9 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 4: k->adam(a, b, c, d, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
             case 5: k->sgd(a, b, n, 1e-7f); break;
             case 6: k->dot_rows(rows, n, BENCH_ROWS, a, n, out); sink += out[0]; break;
-            case 7: k->lse_update(c, d, b, 0.5f, n); break;
+            case 7: k->dot_many(bench_ptrs, BENCH_ROWS, a, n, out); sink += out[0]; break;
+            case 8: k->axpy_many(a, c, bench_ptrs, BENCH_ROWS, n); break;
+            case 9: k->lse_update(c, d, b, 0.5f, n); break;
             /* n positions: n / 64 groups of 8 bins of 8, reading a row of 8n */
             default: k->bins_argmax8(a, (const uint32_t *)idx, n / 64, 8, (int32_t *)d); sink += (float)d[0]; break;
             }
@@ -708,9 +808,9 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
 static int bench(slide_isa top)
 {
     static const size_t bench_n[] = {128, 4096};
-    /* floating-point operations per element (per row element for dot_rows; lse_update: one exp and about
-     * six more; bins_argmax8: two comparisons per bin position) */
-    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 7, 2};
+    /* floating-point operations per element (per row element for dot_rows, dot_many and axpy_many;
+     * lse_update: one exp and about six more; bins_argmax8: two comparisons per bin position) */
+    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 7, 2};
     const size_t nmax = 4096, dim = 8 * nmax;
     float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
     float *c = aligned_alloc(64, nmax * sizeof(float)), *d = aligned_alloc(64, nmax * sizeof(float));
@@ -738,7 +838,9 @@ static int bench(slide_isa top)
                 fill_rand(d, nmax, -1, 1);
                 fill_rand(rows, BENCH_ROWS * nmax, -1, 1);
                 rand_indices(idx, n, 8 * n);
-                const double work = (double)n * (t == 6 ? BENCH_ROWS : 1);
+                const double work = (double)n * (t >= 6 && t <= 8 ? BENCH_ROWS : 1);
+                for (size_t j = 0; j < BENCH_ROWS; j++)
+                    bench_ptrs[j] = rows + (BENCH_ROWS - 1 - j) * n;
                 size_t reps = (size_t)(2e7 / work);
                 if (reps < 100)
                     reps = 100;
@@ -789,12 +891,14 @@ int main(int argc, char **argv)
     for (int isa = 0; isa <= (int)SLIDE_ISA_AVX512; isa++) {
         const char *name = slide_isa_name((slide_isa)isa);
         slide_kernels k;
-        if (!fill_isa((slide_isa)isa, &k)) {
-            printf("%-7s %-12s SKIP (not built)\n", name, "*");
+        /* Checked before filling: a fill function may itself use its instruction set. */
+        if (isa > (int)best) {
+            printf("%-7s %-12s SKIP (%s)\n", name, "*",
+                   fill_isa_built((slide_isa)isa) ? "not supported by this CPU" : "not built");
             continue;
         }
-        if (isa > (int)best) {
-            printf("%-7s %-12s SKIP (not supported by this CPU)\n", name, "*");
+        if (!fill_isa((slide_isa)isa, &k)) {
+            printf("%-7s %-12s SKIP (not built)\n", name, "*");
             continue;
         }
         if (isa > (int)top) {
