@@ -43,7 +43,10 @@ def test_ctrl_c_saves_at_a_batch_boundary(tmp_path):
     model = tmp_path / "m.slide"
     cmd = [sys.executable, "-m", "libslide", "train", "--train", str(train), "--test", str(test), "--epochs", "50",
            "--save", str(model), "--checkpoint-every", "20", "--no-progress", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt:
+    # give the child the default disposition, as an interactive terminal would.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not model.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
