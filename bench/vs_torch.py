@@ -26,7 +26,9 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    layer's negative rows); "dense": dense gradients + torch.optim.Adam
                    over whole tables (every weight moves every batch; ~15x slower on the amazon shape).
   libslide         output layer LSH-sampled, one active set per sample (debdeps: simhash, amazon: dwta;
-                   k=6, 50 tables, bucket 128, active 5% / 0.5%), libslide's lazy Adam.
+                   k=6, 50 tables, bucket 128, active 5% / 0.5%; amazon also re-hashes the neurons each
+                   batch touched and rebuilds the tables after 50, 100, 200, ... batches), libslide's
+                   lazy Adam.
   libslide-shared  the same with LSH(batch_shared=True): one active set per batch.
 
 Protocol (MISSION.md "Benchmark protocol"): every implementation runs in its own subprocess (so peak
@@ -70,8 +72,11 @@ IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full"]
 HIDDEN = 128
 DATASETS = {
     # LSH settings as in bench/debdeps.py and bench/amazon_shape.py.
-    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000},
-    "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000},
+    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000, "rehash_touched": False,
+                "rebuild_growth": 1.0},
+    # amazon: touched neurons re-hashed after every batch, full rebuilds at 50, 100, 200, ... batches
+    "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000, "rehash_touched": True,
+               "rebuild_growth": 2.0},
 }
 
 
@@ -164,8 +169,10 @@ class LibslideTrainer:
 
         cfg = DATASETS[a.dataset]
         self.version = getattr(sl, "__version__", "?")
+        rehash = cfg["rehash_touched"] if a.rehash_touched is None else bool(a.rehash_touched)
+        growth = cfg["rebuild_growth"] if a.rebuild_growth is None else a.rebuild_growth
         lsh = sl.LSH(cfg["hash"], k=6, tables=50, bucket_size=128, active=a.active or cfg["active"],
-                     batch_shared=shared)
+                     batch_shared=shared, rehash_touched=rehash, rebuild_growth=growth)
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh)],
                               optimizer=sl.Adam(lr=a.lr or cfg["lr"]), seed=a.seed, threads=a.threads)
@@ -602,6 +609,10 @@ def main():
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: debdeps 3e-3, amazon 1e-3)")
     p.add_argument("--active", type=float, default=None,
                    help="libslide LSH active fraction (default: debdeps 0.05, amazon 0.005)")
+    p.add_argument("--rehash-touched", type=int, choices=[0, 1], default=None,
+                   help="libslide: re-hash the neurons each batch touched (default: amazon 1, debdeps 0)")
+    p.add_argument("--rebuild-growth", type=float, default=None,
+                   help="libslide: rebuild period growth factor (default: amazon 2, debdeps 1)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "

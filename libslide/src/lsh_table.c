@@ -74,3 +74,15 @@ void slide_lsh_tables_insert(slide_lsh_tables *t, uint32_t table, uint32_t code,
     if (seen < UINT32_MAX)
         t->counts[b] = seen + 1;
 }
+
+void slide_lsh_tables_insert_unique(slide_lsh_tables *t, uint32_t table, uint32_t code, uint32_t id)
+{
+    size_t b = (size_t)table * t->n_buckets + slide_lsh_bucket(t, code);
+    uint32_t held = t->counts[b] < t->capacity ? t->counts[b] : t->capacity;
+    const uint32_t *bucket = t->slots + b * t->capacity;
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < held; i++) /* no early exit: the compiler vectorizes the scan */
+        found |= bucket[i] == id;
+    if (!found)
+        slide_lsh_tables_insert(t, table, code, id);
+}

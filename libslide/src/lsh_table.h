@@ -40,6 +40,11 @@ static inline uint32_t slide_lsh_bucket(const slide_lsh_tables *t, uint32_t code
 
 /* Offers neuron `id` to table `table`'s bucket for `code`. */
 void slide_lsh_tables_insert(slide_lsh_tables *t, uint32_t table, uint32_t code, uint32_t id);
+/*
+ * The same, unless the bucket already holds `id` (then nothing changes). Used when re-hashing neurons
+ * between rebuilds: a neuron whose code did not move must not crowd its bucket with copies of itself.
+ */
+void slide_lsh_tables_insert_unique(slide_lsh_tables *t, uint32_t table, uint32_t code, uint32_t id);
 
 /* The ids stored in table `table`'s bucket for `code`; returns their count. */
 static inline uint32_t slide_lsh_tables_bucket(const slide_lsh_tables *t, uint32_t table, uint32_t code,

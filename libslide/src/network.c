@@ -356,7 +356,7 @@ int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, 
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t t = 0; t < tables; t++)
         for (uint32_t i = 0; i < n; i++)
-            slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], ids[i]);
+            slide_lsh_tables_insert_unique(&L->tables, t, codes[(size_t)i * tables + t], ids[i]);
     free(codes);
     return SLIDE_OK;
 }
