@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hash_family.h"
+#include "lsh_table.h"
 #include "slide/slide.h"
 
 static int failures;
@@ -746,6 +747,28 @@ static void test_training_with_plugin(void)
     free_data(&D);
 }
 
+/* insert_unique keeps one copy of an id per bucket, for FIFO and reservoir tables alike. */
+static void test_insert_unique(void)
+{
+    for (int insertion = 0; insertion < 2; insertion++) {
+        slide_lsh_tables t;
+        OK(slide_lsh_tables_init(&t, 2, 4, 3, 3, insertion ? SLIDE_INSERT_RESERVOIR : SLIDE_INSERT_FIFO, 7));
+        for (int round = 0; round < 5; round++)
+            for (uint32_t id = 10; id < 13; id++)
+                slide_lsh_tables_insert_unique(&t, 1, 5, id);
+        const uint32_t *ids;
+        uint32_t m = slide_lsh_tables_bucket(&t, 1, 5, &ids);
+        EXPECT(m == 3, "insert_unique (insertion %d): bucket holds %u ids, want 3", insertion, m);
+        for (uint32_t i = 0; i < m; i++)
+            EXPECT(ids[i] == 10 + i, "insert_unique: slot %u holds %u", i, ids[i]);
+        slide_lsh_tables_insert(&t, 1, 5, 10); /* plain insert does add a copy */
+        EXPECT(slide_lsh_tables_bucket(&t, 1, 5, &ids) == 4, "plain insert after insert_unique");
+        m = slide_lsh_tables_bucket(&t, 0, 5, &ids);
+        EXPECT(m == 0, "insert_unique wrote into another table (%u ids)", m);
+        slide_lsh_tables_destroy(&t);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -756,6 +779,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < builtins; i++)
         check_backend(slide_hash_find(slide_hash_backend_name(i)));
     test_mips();
+    test_insert_unique();
     test_plugins(argv[1], argv[2], argv[3]);
     const slide_hash_family *plugin = slide_hash_find("example-srp");
     if (plugin) {
