@@ -49,8 +49,9 @@ static void dwta_destroy(void *state)
 
 static int dwta_create(const slide_hash_params *p, void **out)
 {
+    /* Range first: for bin_size > 2^31 the loop below would shift by 32 (undefined; spins on x86). */
     uint32_t bits = 0;
-    while ((1u << bits) < p->bin_size)
+    while (p->bin_size <= 256 && (1u << bits) < p->bin_size)
         bits++;
     if (p->bin_size < 2 || p->bin_size > 256 || (1u << bits) != p->bin_size)
         return slide_fail(SLIDE_E_INVALID, "dwta: bin_size must be a power of two in [2, 256], got %u", p->bin_size);

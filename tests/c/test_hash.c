@@ -426,6 +426,17 @@ static void check_backend(const slide_hash_family *f)
     void *state = NULL;
     slide_hash_params bad = {.input_dim = 10, .k = 0, .tables = 4, .bin_size = 8, .seed = 1};
     EXPECT(f->create(&bad, &state) < 0, "%s: k = 0 accepted", f->name);
+    /* Found by fuzzing the model loader: a bin_size above 2^31 made dwta's log2 loop shift by 32. Every
+     * backend must refuse or ignore such a value without undefined behaviour. */
+    const uint32_t huge_bins[] = {0x80000001u, 0xFFFFFFFFu};
+    for (size_t i = 0; i < 2; i++) {
+        slide_hash_params huge = {.input_dim = 10, .k = 2, .tables = 4, .bin_size = huge_bins[i], .seed = 1};
+        state = NULL;
+        if (f->create(&huge, &state) == SLIDE_OK)
+            f->destroy(state);
+        else
+            EXPECT(slide_last_error()[0] != '\0', "%s: bin_size %u refused without a message", f->name, huge_bins[i]);
+    }
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_shape(f, &shapes[i]);
 }
