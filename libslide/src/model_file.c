@@ -496,6 +496,8 @@ int slide_network_load(const char *path, slide_network **out)
         rc = slide_fail(SLIDE_E_FORMAT, "%s: checksum mismatch: the model file is corrupt", path);
         goto done;
     }
+    for (uint32_t l = 0; l < net->n_layers && !rc; l++)
+        rc = slide_layer_record_buckets(net, &net->layers[l]);
 done:
     fclose(f);
     if (rc) {

@@ -328,11 +328,48 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
         for (uint32_t t = 0; t < tables; t++)
             for (uint32_t i = 0; i < count; i++)
                 slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], order[base + i]);
+        if (L->item_bucket)
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (uint32_t t = 0; t < tables; t++)
+                for (uint32_t i = 0; i < count; i++)
+                    L->item_bucket[(size_t)t * L->units + order[base + i]] =
+                        (uint16_t)slide_lsh_bucket(&L->tables, codes[(size_t)i * tables + t]);
     }
     free(codes);
     free(order);
     L->rebuilds++;
     L->batches_since_rebuild = 0;
+    return SLIDE_OK;
+}
+
+int slide_layer_record_buckets(slide_network *net, slide_layer *L)
+{
+    if (!L->sampled || !L->item_bucket)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    int rc = slide_network_ensure_scratch(net, nt);
+    if (rc)
+        return rc;
+    uint32_t tables = L->lsh.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
+    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
+    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
+        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 256)
+        for (uint32_t i = 0; i < count; i++) {
+            slide_thread_scratch *s = &net->scratch[slide_thread_id()];
+            hash_item(L->hash_state, slide_row_w(L, base + i), codes + (size_t)i * tables, s->hash_scratch);
+        }
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint32_t t = 0; t < tables; t++)
+            for (uint32_t i = 0; i < count; i++)
+                L->item_bucket[(size_t)t * L->units + base + i] =
+                    (uint16_t)slide_lsh_bucket(&L->tables, codes[(size_t)i * tables + t]);
+    }
+    free(codes);
     return SLIDE_OK;
 }
 
@@ -352,11 +389,24 @@ int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, 
         slide_thread_scratch *s = &net->scratch[slide_thread_id()];
         hash_item(L->hash_state, slide_row_w(L, ids[i]), codes + (size_t)i * tables, s->hash_scratch);
     }
-    /* A neuron that moved keeps its stale entry until the next rebuild; queries deduplicate ids. */
+    /*
+     * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
+     * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.
+     */
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint32_t t = 0; t < tables; t++)
-        for (uint32_t i = 0; i < n; i++)
-            slide_lsh_tables_insert_unique(&L->tables, t, codes[(size_t)i * tables + t], ids[i]);
+    for (uint32_t t = 0; t < tables; t++) {
+        uint16_t *known = L->item_bucket ? L->item_bucket + (size_t)t * L->units : NULL;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t code = codes[(size_t)i * tables + t];
+            if (known) {
+                uint16_t b = (uint16_t)slide_lsh_bucket(&L->tables, code);
+                if (known[ids[i]] == b)
+                    continue;
+                known[ids[i]] = b;
+            }
+            slide_lsh_tables_insert_unique(&L->tables, t, code, ids[i]);
+        }
+    }
     free(codes);
     return SLIDE_OK;
 }
@@ -386,6 +436,7 @@ static void layer_free(slide_layer *L)
     free(L->shared_ids);
     free(L->shared_pos);
     free(L->shared_codes);
+    free(L->item_bucket);
     if (L->hash && L->hash_state)
         L->hash->destroy(L->hash_state);
     slide_lsh_tables_destroy(&L->tables);
@@ -495,6 +546,13 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
     /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
     double cap = ceil((double)c->active_fraction * L->units - 1e-3);
     L->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    if (c->rehash_touched && bits <= 15) {
+        L->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
+        if (!L->item_bucket)
+            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %u x %u bucket records", index, L->units,
+                              c->tables);
+        memset(L->item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
+    }
     if (c->batch_shared) {
         L->shared_pos = malloc(sizeof(int32_t) * L->units);
         if (!L->shared_pos)
@@ -769,6 +827,8 @@ size_t slide_network_memory_bytes(const slide_network *net)
         if (L->sampled) {
             b += L->hash->memory_bytes(L->hash_state);
             b += slide_lsh_tables_memory_bytes(&L->tables);
+            if (L->item_bucket)
+                b += sizeof(uint16_t) * (size_t)L->units * L->lsh.tables;
         }
     }
     for (size_t i = 0; i < net->act_slots; i++)

@@ -55,6 +55,13 @@ typedef struct slide_layer {
     int32_t *shared_pos;    /* [units], -1 outside the set; reset after every batch */
     uint32_t *shared_codes; /* [batch * tables] query codes of the batch */
     size_t shared_codes_cap;
+    /*
+     * rehash_touched only (NULL otherwise, or when buckets need more than 15 bits): item_bucket[t * units
+     * + id] is the bucket of table t that neuron id was last inserted into, SLIDE_BUCKET_UNKNOWN before
+     * its first insertion. A re-hash then re-inserts only neurons whose bucket changed. Table t's entries
+     * are written only by the thread filling table t.
+     */
+    uint16_t *item_bucket;
 
     /* Counters for slide_layer_info. */
     uint64_t samples_seen, active_total;
@@ -64,6 +71,8 @@ typedef struct slide_layer {
 } slide_layer;
 
 /* Per-sample activations of one layer during a batch or a prediction. */
+#define SLIDE_BUCKET_UNKNOWN 0xFFFFu
+
 typedef struct slide_act {
     uint32_t n;        /* active neurons (== units for fully computed layers) */
     uint32_t cap;
@@ -145,6 +154,12 @@ int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n);
 /* Rebuilds one sampled layer's tables from its current weights. */
 int slide_layer_rebuild(slide_network *net, slide_layer *L);
 /* Re-hashes rows ids[0..n) and inserts them into the existing tables (incremental update). */
+/*
+ * Sets item_bucket (when the layer keeps it) to the buckets the current weights hash to, without
+ * touching the tables. After a model is loaded this restores exactly what training had recorded: a
+ * rehash keeps every neuron's record equal to the bucket of its current weights.
+ */
+int slide_layer_record_buckets(slide_network *net, slide_layer *L);
 int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n);
 
 /* Claims / releases exclusive use of the network; claim fails with SLIDE_E_BUSY. */

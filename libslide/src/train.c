@@ -673,6 +673,101 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
 
 /* ------------------------------------------------------------------ batch */
 
+/*
+ * Batch-shared layers are computed rows outer, samples inner: a block of MANY rows of the set stays in
+ * cache while a chunk of SHARED_SAMPLES samples uses it, so the set's weights are read n / SHARED_SAMPLES
+ * times per batch instead of n times. Chunks run in parallel; every output element is computed by one
+ * thread in a fixed order, so results do not depend on the thread count.
+ */
+enum { SHARED_SAMPLES = 16 };
+
+/* Forward of batch-shared layer l for the whole batch: its active set is shared_ids for every sample. */
+static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
+                                int64_t n, int nt)
+{
+    const slide_layer *L = &net->layers[l];
+    const uint32_t NL = net->n_layers, m = L->n_shared;
+    const slide_kernels *K = slide_kernels_get();
+    for (int64_t s = 0; s < n; s++) {
+        slide_act *a = &net->acts[(size_t)s * NL + l];
+        int rc = slide_act_reserve(a, m, 1, 1);
+        if (rc)
+            return rc;
+        memcpy(a->ids, L->shared_ids, sizeof(int32_t) * m);
+        a->n = m;
+        a->n_forced = 0; /* labels sit anywhere in the shared set: see shared_pos */
+        a->dense = 0;
+    }
+    const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        const float *rowp[MANY];
+        for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
+            const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
+            for (uint32_t k = 0; k < mk; k++)
+                rowp[k] = slide_row_w(L, (size_t)L->shared_ids[k0 + k]);
+            for (int64_t s = s0; s < s1; s++) {
+                slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
+                float *z = net->acts[(size_t)s * NL + l].val + k0;
+                if (in.idx) {
+                    for (uint32_t k = 0; k < mk; k++)
+                        z[k] = K->dot_sparse(rowp[k], in.idx, in.val, in.nnz);
+                } else {
+                    K->dot_many(rowp, mk, in.val, in.nnz, z);
+                }
+            }
+        }
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *a = &net->acts[(size_t)s * NL + l];
+            for (uint32_t k = 0; k < m; k++)
+                a->val[k] += L->bias[a->ids[k]];
+            if (L->activation == SLIDE_ACT_RELU) {
+                for (uint32_t k = 0; k < m; k++)
+                    a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;
+            } else if (L->activation == SLIDE_ACT_SOFTMAX) {
+                softmax_inplace(a->val, m);
+            }
+        }
+    }
+    return SLIDE_OK;
+}
+
+/* backprop_layer for batch-shared layer l (l > 0, dense previous layer) over the whole batch. */
+static void backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt)
+{
+    const slide_layer *L = &net->layers[l];
+    const uint32_t NL = net->n_layers, m = L->n_shared;
+    const int prev_relu = net->layers[l - 1].activation == SLIDE_ACT_RELU;
+    const slide_kernels *K = slide_kernels_get();
+    const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
+            memset(prev->delta, 0, sizeof(float) * prev->n);
+        }
+        const float *rowp[MANY];
+        for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
+            const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
+            for (uint32_t k = 0; k < mk; k++)
+                rowp[k] = slide_row_w(L, (size_t)L->shared_ids[k0 + k]);
+            for (int64_t s = s0; s < s1; s++) {
+                slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
+                K->axpy_many(prev->delta, net->acts[(size_t)s * NL + l].delta + k0, rowp, mk, prev->n);
+            }
+        }
+        if (prev_relu)
+            for (int64_t s = s0; s < s1; s++) {
+                slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
+                for (uint32_t i = 0; i < prev->n; i++)
+                    if (prev->val[i] <= 0.0f)
+                        prev->delta[i] = 0.0f;
+            }
+    }
+}
+
 /* Forward of layers [from, to) for every sample of the batch, in parallel. */
 static int forward_segment(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
                            int64_t n, uint32_t from, uint32_t to, uint64_t step, int nt, char *err_msg,
@@ -965,45 +1060,40 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
             err = forward_segment(net, X, Y, rows, n, from, l, step, nt, err_msg, sizeof err_msg);
         if (!err && (err = select_shared(net, l, X, Y, rows, n, step, nt)) != SLIDE_OK)
             snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
-        from = l;
+        if (!err && (err = forward_shared_layer(net, l, X, rows, n, nt)) != SLIDE_OK)
+            snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
+        from = l + 1;
     }
-    if (!err)
+    if (!err && from < NL)
         err = forward_segment(net, X, Y, rows, n, from, NL, step, nt, err_msg, sizeof err_msg);
 
-    /* Loss, output deltas and back-propagation, per sample. */
-#pragma omp parallel num_threads(nt) reduction(+ : loss, active_out)
-    {
-        uint64_t *my_active = calloc(NL, sizeof(uint64_t));
-#pragma omp for schedule(dynamic, 4)
+    /* Loss and output deltas, per sample. */
+    if (!err) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) reduction(+ : loss)
         for (int64_t s = 0; s < n; s++) {
-            if (err || !my_active)
-                continue;
             int64_t row = rows ? rows[s] : s;
-            slide_act *acts = &net->acts[(size_t)s * NL];
             const int32_t *labels = Y->indices + Y->indptr[row];
             uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
-            slide_act *out = &acts[NL - 1];
-            loss += output_delta(&net->layers[NL - 1], out, labels, n_labels, scale);
-            active_out += out->n;
-            for (uint32_t l = NL - 1; l > 0; l--) {
-                backprop_layer(&net->layers[l], &acts[l], &acts[l - 1],
-                               net->layers[l - 1].activation == SLIDE_ACT_RELU);
-                my_active[l - 1] += acts[l - 1].n;
-            }
-            my_active[NL - 1] += out->n;
+            loss += output_delta(&net->layers[NL - 1], &net->acts[(size_t)s * NL + NL - 1], labels, n_labels,
+                                 scale);
         }
-        if (my_active) {
-#pragma omp critical(slide_train_counters)
+        for (int64_t s = 0; s < n; s++)
             for (uint32_t l = 0; l < NL; l++)
-                layer_active[l] += my_active[l];
-        } else {
-#pragma omp critical(slide_train_error)
-            if (!err) {
-                err = SLIDE_E_NOMEM;
-                snprintf(err_msg, sizeof err_msg, "out of memory");
-            }
+                layer_active[l] += net->acts[(size_t)s * NL + l].n;
+        active_out = (double)layer_active[NL - 1];
+    }
+
+    /* Back-propagation, layer by layer: batch-shared layers in blocks, the others per sample. */
+    for (uint32_t l = NL - 1; l > 0 && !err; l--) {
+        slide_layer *L = &net->layers[l];
+        if (uses_shared_set(L, SLIDE_FWD_TRAIN) && L->neuron_major && net->acts[l - 1].dense) {
+            backprop_shared_layer(net, l, n, nt);
+            continue;
         }
-        free(my_active);
+        const int prev_relu = net->layers[l - 1].activation == SLIDE_ACT_RELU;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+        for (int64_t s = 0; s < n; s++)
+            backprop_layer(L, &net->acts[(size_t)s * NL + l], &net->acts[(size_t)s * NL + l - 1], prev_relu);
     }
 
     if (!err && !isfinite(loss)) {

@@ -1,9 +1,12 @@
 /*
- * Fuzz target for the Extreme Classification reader, slide_dataset_load_xc().
+ * Fuzz target for the data readers: slide_dataset_load_xc() and slide_dataset_load_libsvm(), which share
+ * data_reader.c.
  *
  * Input layout: one mode byte, then the file contents.
  *   mode bit 0: gzip the contents before writing them (needs zlib; without it the contents are written
  *               as they are). Level = 1 + (mode >> 1) % 9.
+ *   mode bit 4: read the file as libsvm (widths inferred) with feature_base = bit 2 and label_base =
+ *               bit 3; clear: read it as XC.
  *   mode bit 5: with bit 0, cut the last 1 + (mode >> 6) bytes off the gzip stream (a truncated file).
  * Raw gzip bytes with bit 0 clear reach the reader as they are, so corrupt streams are fuzzed too.
  *
@@ -98,7 +101,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         path = fuzz_write(0, body, body_len);
 
     slide_dataset *ds = NULL;
-    int rc = slide_dataset_load_xc(path, &ds);
+    int rc;
+    if (mode & 0x10u) {
+        slide_libsvm_options opt;
+        slide_libsvm_options_init(&opt);
+        opt.feature_base = (int)((mode >> 2) & 1u);
+        opt.label_base = (int)((mode >> 3) & 1u);
+        rc = slide_dataset_load_libsvm(path, &opt, &ds);
+    } else {
+        rc = slide_dataset_load_xc(path, &ds);
+    }
     if (rc != SLIDE_OK) {
         fuzz_check_failure(rc, data, size);
         if (rc != SLIDE_E_FORMAT && rc != SLIDE_E_NOMEM && rc != SLIDE_E_UNSUPPORTED)
