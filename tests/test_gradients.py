@@ -35,12 +35,14 @@ def params_of(net):
 
 def make_net(sampled_output, dims=(6, 5, 4, 7), seed=0):
     layers = [sl.Layer(u, activation="relu") for u in dims[1:-1]]
-    sampling = sl.LSH("dwta", k=2, tables=4, bucket_size=8, active=1.0, min_active=dims[-1]) if sampled_output else None
+    sampling = sl.LSH("dwta", k=2, tables=4, bucket_size=8, active=1.0, min_active=dims[-1],
+                      batch_shared=sampled_output == "shared") if sampled_output else None
     layers.append(sl.Layer(dims[-1], activation="softmax", sampling=sampling))
     return sl.Network(input_dim=dims[0], layers=layers, optimizer=sl.SGD(lr=1.0), seed=seed, threads=1)
 
 
-@pytest.mark.parametrize("sampled_output", [False, True], ids=["dense-output", "sampled-output-all-active"])
+@pytest.mark.parametrize("sampled_output", [False, True, "shared"],
+                         ids=["dense-output", "sampled-output-all-active", "batch-shared-output-all-active"])
 @pytest.mark.parametrize("sparse_input", [False, True], ids=["dense-input", "sparse-input"])
 def test_gradient_matches_finite_differences(sampled_output, sparse_input):
     rng = np.random.default_rng(1)
