@@ -287,6 +287,24 @@ int slide_network_ensure_scratch(slide_network *net, int threads)
 /* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
 #define REBUILD_CHUNK 16384u
 
+/*
+ * Table codes of `count` weight rows, in parallel: row ids[i] (or first + i when ids is NULL) into
+ * codes[i * tables ..]. The caller has sized the threads' scratch (slide_network_ensure_scratch).
+ */
+static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
+                      uint32_t *codes, int nt)
+{
+    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
+    const uint32_t tables = L->lsh.tables;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (uint32_t i = 0; i < count; i++) {
+        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
+        hash_item(L->hash_state, slide_row_w(L, ids ? ids[i] : first + i), codes + (size_t)i * tables,
+                  s->hash_scratch);
+    }
+}
+
 int slide_layer_rebuild(slide_network *net, slide_layer *L)
 {
     if (!L->sampled)
@@ -314,15 +332,9 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
     slide_lsh_tables_clear(&L->tables);
     if (L->hash->prepare_items)
         L->hash->prepare_items(L->hash_state, L->params, L->rows, L->block);
-    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
     for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 256)
-        for (uint32_t i = 0; i < count; i++) {
-            slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-            hash_item(L->hash_state, slide_row_w(L, order[base + i]), codes + (size_t)i * tables, s->hash_scratch);
-        }
+        hash_rows(net, L, order + base, 0, count, codes, nt);
         /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++)
@@ -354,15 +366,9 @@ int slide_layer_record_buckets(slide_network *net, slide_layer *L)
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
-    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
     for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 256)
-        for (uint32_t i = 0; i < count; i++) {
-            slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-            hash_item(L->hash_state, slide_row_w(L, base + i), codes + (size_t)i * tables, s->hash_scratch);
-        }
+        hash_rows(net, L, NULL, base, count, codes, nt);
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++)
             for (uint32_t i = 0; i < count; i++)
@@ -382,13 +388,7 @@ int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, 
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
-    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (uint32_t i = 0; i < n; i++) {
-        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-        hash_item(L->hash_state, slide_row_w(L, ids[i]), codes + (size_t)i * tables, s->hash_scratch);
-    }
+    hash_rows(net, L, ids, 0, n, codes, nt);
     /*
      * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
      * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.
