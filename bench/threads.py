@@ -43,7 +43,8 @@ def machine():
 
 
 def load_dataset(name, a):
-    """(X, Y, network kwargs, description) for one dataset."""
+    """(X, Y, LSH, extra LSH options for batch-shared sets, learning rate, description) for one dataset."""
+    shared_extra = {}
     if name == "debdeps":
         X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
         lsh = sl.LSH("simhash", k=6, tables=50, bucket_size=128, active=0.05)
@@ -51,23 +52,22 @@ def load_dataset(name, a):
         desc = f"debdeps train ({X.shape[0]:,} rows)"
     elif name == "amazon":
         X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=a.amazon_n_train, n_test=1000, seed=0)
-        # as in bench/vs_torch.py: batch-shared sets re-hash the neurons each batch touched and rebuild the
-        # tables after 50, 150, 350, ... batches (see Trainer); per-sample sets rebuild every 50 batches
         lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005)
+        # as in bench/vs_torch.py: batch-shared sets re-hash the neurons each batch touched and rebuild the
+        # tables after 50, 150, 350, ... batches; per-sample sets rebuild every 50 batches
+        shared_extra = {"rehash_touched": True, "rebuild_growth": 2.0}
         lr = 1e-3
         desc = f"amazon670k_shape ({X.shape[0]:,} rows, seed 0)"
     else:
         raise SystemExit(f"unknown dataset {name!r} (choose debdeps or amazon)")
-    return X, Y, lsh, lr, desc
+    return X, Y, lsh, shared_extra, lr, desc
 
 
 class Runner:
     """One network trained in shuffled batches, continuing across measurements."""
 
-    def __init__(self, X, Y, lsh, lr, shared, batch, seed=0, rebuild_every=None):
-        extra = {"batch_shared": shared}
-        if shared and lsh.hash == "dwta":  # the amazon configuration
-            extra.update(rehash_touched=True, rebuild_growth=2.0)
+    def __init__(self, X, Y, lsh, lr, shared, batch, seed=0, rebuild_every=None, shared_extra=None):
+        extra = {"batch_shared": shared, **((shared_extra or {}) if shared else {})}
         if rebuild_every is not None:
             extra["rebuild_every"] = rebuild_every
         lsh = sl.LSH(**{**lsh.__dict__, **extra})
@@ -168,10 +168,11 @@ def main():
     runners, descs = {}, {}
     for ds in a.datasets:
         t0 = time.perf_counter()
-        X, Y, lsh, lr, desc = load_dataset(ds, a)
+        X, Y, lsh, shared_extra, lr, desc = load_dataset(ds, a)
         descs[ds] = {"data": desc, "features": X.shape[1], "labels": Y.shape[1], "lsh": lsh.__dict__, "lr": lr}
         for mode in a.modes:
-            runners[f"{ds}/{mode}"] = Runner(X, Y, lsh, lr, mode == "shared", a.batch, rebuild_every=a.rebuild_every)
+            runners[f"{ds}/{mode}"] = Runner(X, Y, lsh, lr, mode == "shared", a.batch, rebuild_every=a.rebuild_every,
+                                            shared_extra=shared_extra)
         print(f"{ds}: {desc}, {X.shape[1]:,} features, {Y.shape[1]:,} labels, "
               f"networks ready in {time.perf_counter() - t0:.1f} s", flush=True)
 

@@ -74,12 +74,12 @@ IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full"]
 HIDDEN = 128
 DATASETS = {
     # LSH settings as in bench/debdeps.py and bench/amazon_shape.py.
-    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000, "rehash_touched": False,
-                "rebuild_growth": 1.0},
-    # amazon, batch-shared sets: touched neurons re-hashed after every batch, full rebuilds after 50, 150,
-    # 350, ... batches
-    "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000, "rehash_touched": True,
-               "rebuild_growth": 2.0},
+    # "shared": extra LSH options for libslide-shared (amazon: touched neurons re-hashed after every batch,
+    # full rebuilds after 50, 150, 350, ... batches); per-sample sets re-hashing every neuron a batch touches
+    # (~300,000 rows on the amazon shape) would cost more than it saves
+    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000, "shared": {}},
+    "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000,
+               "shared": {"rehash_touched": True, "rebuild_growth": 2.0}},
 }
 
 
@@ -172,12 +172,13 @@ class LibslideTrainer:
 
         cfg = DATASETS[a.dataset]
         self.version = getattr(sl, "__version__", "?")
-        # the dataset's re-hash / growth settings are for batch-shared sets: re-hashing every neuron a
-        # per-sample batch touches (~300,000 rows on the amazon shape) would cost more than it saves
-        rehash = (cfg["rehash_touched"] and shared) if a.rehash_touched is None else bool(a.rehash_touched)
-        growth = (cfg["rebuild_growth"] if shared else 1.0) if a.rebuild_growth is None else a.rebuild_growth
+        extra = dict(cfg["shared"]) if shared else {}
+        if a.rehash_touched is not None:
+            extra["rehash_touched"] = bool(a.rehash_touched)
+        if a.rebuild_growth is not None:
+            extra["rebuild_growth"] = a.rebuild_growth
         lsh = sl.LSH(cfg["hash"], k=6, tables=50, bucket_size=128, active=a.active or cfg["active"],
-                     batch_shared=shared, rehash_touched=rehash, rebuild_growth=growth)
+                     batch_shared=shared, **extra)
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh)],
                               optimizer=sl.Adam(lr=a.lr or cfg["lr"]), seed=a.seed, threads=a.threads)
@@ -619,9 +620,9 @@ def main():
     p.add_argument("--active", type=float, default=None,
                    help="libslide LSH active fraction (default: debdeps 0.05, amazon 0.005)")
     p.add_argument("--rehash-touched", type=int, choices=[0, 1], default=None,
-                   help="libslide: re-hash the neurons each batch touched (default: amazon 1, debdeps 0)")
+                   help="libslide: re-hash the neurons each batch touched (default: 1 for amazon libslide-shared)")
     p.add_argument("--rebuild-growth", type=float, default=None,
-                   help="libslide: rebuild period growth factor (default: amazon 2, debdeps 1)")
+                   help="libslide: rebuild period growth factor (default: 2 for amazon libslide-shared, else 1)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "

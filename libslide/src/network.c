@@ -337,15 +337,15 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
         hash_rows(net, L, order + base, 0, count, codes, nt);
         /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint32_t t = 0; t < tables; t++)
-            for (uint32_t i = 0; i < count; i++)
-                slide_lsh_tables_insert(&L->tables, t, codes[(size_t)i * tables + t], order[base + i]);
-        if (L->item_bucket)
-#pragma omp parallel for num_threads(nt) schedule(static)
-            for (uint32_t t = 0; t < tables; t++)
-                for (uint32_t i = 0; i < count; i++)
-                    L->item_bucket[(size_t)t * L->units + order[base + i]] =
-                        (uint16_t)slide_lsh_bucket(&L->tables, codes[(size_t)i * tables + t]);
+        for (uint32_t t = 0; t < tables; t++) {
+            uint16_t *known = L->item_bucket ? L->item_bucket + (size_t)t * L->units : NULL;
+            for (uint32_t i = 0; i < count; i++) {
+                uint32_t code = codes[(size_t)i * tables + t];
+                slide_lsh_tables_insert(&L->tables, t, code, order[base + i]);
+                if (known)
+                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&L->tables, code);
+            }
+        }
     }
     free(codes);
     free(order);

@@ -228,9 +228,10 @@ static void softmax_inplace(float *z, uint32_t n)
         z[i] *= inv;
 }
 
-static inline int uses_shared_set(const slide_layer *L, int mode)
+/* While training, a batch-shared layer has one active set for the whole batch (prediction does not). */
+static inline int is_batch_shared(const slide_layer *L)
 {
-    return L->sampled && L->lsh.batch_shared && mode == SLIDE_FWD_TRAIN;
+    return L->sampled && L->lsh.batch_shared;
 }
 
 int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
@@ -252,21 +253,12 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
         int last = l + 1 == net->n_layers;
         int rc;
         if (L->sampled && mode != SLIDE_FWD_EXACT) {
-            if (uses_shared_set(L, mode)) {
-                rc = slide_act_reserve(a, L->n_shared, 1, 1);
-                if (rc)
-                    return rc;
-                memcpy(a->ids, L->shared_ids, sizeof(int32_t) * L->n_shared);
-                a->n = L->n_shared;
-                a->n_forced = 0; /* labels sit anywhere in the shared set: see shared_pos */
-                a->dense = 0;
-            } else {
-                rc = select_active(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
-                                   (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, a, scr,
-                                   slide_seed3(sample_seed, l, 0x9AD, 0));
-                if (rc)
-                    return rc;
-            }
+            /* Batch-shared layers never come here while training: forward_shared_layer computes them. */
+            rc = select_active(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
+                               (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, a, scr,
+                               slide_seed3(sample_seed, l, 0x9AD, 0));
+            if (rc)
+                return rc;
             if (in.idx) {
                 for (uint32_t k = 0; k < a->n; k++)
                     a->val[k] = K->dot_sparse(slide_row_w(L, (size_t)a->ids[k]), in.idx, in.val, in.nnz);
@@ -338,7 +330,7 @@ static double output_delta(const slide_layer *L, slide_act *a, const int32_t *la
     }
     float t = 1.0f / (float)n_labels;
     double loss = 0.0;
-    int shared = L->sampled && L->lsh.batch_shared && !a->dense;
+    int shared = is_batch_shared(L) && !a->dense;
     if (!a->dense && !shared && a->n_forced == 0) {
         memset(a->delta, 0, sizeof(float) * a->n);
         return 0.0;
@@ -577,7 +569,7 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
      * Batch-shared layer: every sample computed the same neurons in the same order (shared_ids), so row k
      * of the set gets one contribution per sample, delta[k] of that sample: no sorting needed.
      */
-    const int shared = uses_shared_set(L, SLIDE_FWD_TRAIN) && L->n_shared > 0;
+    const int shared = is_batch_shared(L) && L->n_shared > 0;
     uint32_t n_touched = 0;
     if (shared) {
         int rc = reserve_update(net, L->n_shared, 0);
@@ -1054,7 +1046,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     /* Phase 1: forward in segments: a batch-shared layer needs all of its inputs before its set is chosen. */
     uint32_t from = 0;
     for (uint32_t l = 0; l < NL && !err; l++) {
-        if (!uses_shared_set(&net->layers[l], SLIDE_FWD_TRAIN))
+        if (!is_batch_shared(&net->layers[l]))
             continue;
         if (l > from)
             err = forward_segment(net, X, Y, rows, n, from, l, step, nt, err_msg, sizeof err_msg);
@@ -1086,7 +1078,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     /* Back-propagation, layer by layer: batch-shared layers in blocks, the others per sample. */
     for (uint32_t l = NL - 1; l > 0 && !err; l--) {
         slide_layer *L = &net->layers[l];
-        if (uses_shared_set(L, SLIDE_FWD_TRAIN) && L->neuron_major && net->acts[l - 1].dense) {
+        if (is_batch_shared(L) && L->neuron_major && net->acts[l - 1].dense) {
             backprop_shared_layer(net, l, n, nt);
             continue;
         }
