@@ -11,6 +11,8 @@
 
 #include <slide/slide.h>
 
+#include "synthetic_data.h"
+
 static int failures;
 
 #define EXPECT(cond, ...)                                            \
@@ -25,15 +27,6 @@ static int failures;
 
 #define OK(call) EXPECT((call) == SLIDE_OK, "%s", #call)
 
-/* Synthetic multi-label data: label y owns features [y*F, y*F+F); a sample shows a few of its labels' features. */
-typedef struct data {
-    int64_t n, d, L;
-    int64_t *xp, *yp;
-    int32_t *xi, *yi;
-    float *xv;
-    slide_matrix X, Y;
-} data;
-
 static uint64_t rs = 88172645463325252ull;
 static uint32_t rnd(uint32_t n)
 {
@@ -41,48 +34,6 @@ static uint32_t rnd(uint32_t n)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return (uint32_t)((rs >> 11) % n);
-}
-
-static void make_data(data *D, int64_t n, int64_t L, int64_t F)
-{
-    D->n = n;
-    D->L = L;
-    D->d = L * F;
-    D->xp = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    D->yp = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    D->xi = malloc(sizeof(int32_t) * (size_t)(n * 3 * F));
-    D->xv = malloc(sizeof(float) * (size_t)(n * 3 * F));
-    D->yi = malloc(sizeof(int32_t) * (size_t)(n * 2));
-    D->xp[0] = D->yp[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t ny = 0, nx = D->xp[i];
-        int32_t y0 = (int32_t)(rnd((uint32_t)L) * rnd((uint32_t)L) / L); /* skewed towards small ids */
-        D->yi[D->yp[i] + ny++] = y0;
-        int32_t y1 = (int32_t)rnd((uint32_t)L);
-        if (rnd(2) && y1 != y0)
-            D->yi[D->yp[i] + ny++] = y1;
-        for (int64_t k = 0; k < ny; k++) {
-            int32_t y = D->yi[D->yp[i] + k];
-            for (int64_t f = 0; f < F; f++)
-                if (rnd(2)) {
-                    D->xi[nx] = (int32_t)(y * F + f);
-                    D->xv[nx++] = 1.0f;
-                }
-        }
-        D->xp[i + 1] = nx;
-        D->yp[i + 1] = D->yp[i] + ny;
-    }
-    D->X = (slide_matrix){SLIDE_MATRIX_CSR, n, D->d, D->xv, D->xp, D->xi};
-    D->Y = (slide_matrix){SLIDE_MATRIX_CSR, n, L, NULL, D->yp, D->yi};
-}
-
-static void free_data(data *D)
-{
-    free(D->xp);
-    free(D->yp);
-    free(D->xi);
-    free(D->xv);
-    free(D->yi);
 }
 
 static slide_network *make_net(const data *D, const char *hash, int threads, float active)
@@ -219,7 +170,7 @@ static void test_errors(void)
 static void test_training(void)
 {
     data D;
-    make_data(&D, 3000, 40, 6);
+    make_data(&D, 3000, 40, 6, rnd);
     /* Most-frequent-label baseline. */
     int64_t *freq = calloc((size_t)D.L, sizeof(int64_t));
     for (int64_t i = 0; i < D.yp[D.n]; i++)

@@ -16,6 +16,7 @@
 #include "hash_family.h"
 #include "lsh_table.h"
 #include "slide/slide.h"
+#include "synthetic_data.h"
 
 static int failures;
 
@@ -628,57 +629,6 @@ static void test_plugins(const char *good, const char *bad, const char *noentry)
 
 /* ------------------------------------------------------------------ training with the plugin backend */
 
-/* Synthetic multi-label data (as in test_api.c): label y owns features [y*F, y*F+F). */
-typedef struct data {
-    int64_t n, d, L;
-    int64_t *xp, *yp;
-    int32_t *xi, *yi;
-    float *xv;
-    slide_matrix X, Y;
-} data;
-
-static void make_data(data *D, int64_t n, int64_t L, int64_t F)
-{
-    D->n = n;
-    D->L = L;
-    D->d = L * F;
-    D->xp = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    D->yp = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    D->xi = malloc(sizeof(int32_t) * (size_t)(n * 3 * F));
-    D->xv = malloc(sizeof(float) * (size_t)(n * 3 * F));
-    D->yi = malloc(sizeof(int32_t) * (size_t)(n * 2));
-    D->xp[0] = D->yp[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t ny = 0, nx = D->xp[i];
-        int32_t y0 = (int32_t)(below((uint32_t)L) * below((uint32_t)L) / L); /* skewed towards small ids */
-        D->yi[D->yp[i] + ny++] = y0;
-        int32_t y1 = (int32_t)below((uint32_t)L);
-        if (below(2) && y1 != y0)
-            D->yi[D->yp[i] + ny++] = y1;
-        for (int64_t k = 0; k < ny; k++) {
-            int32_t y = D->yi[D->yp[i] + k];
-            for (int64_t f = 0; f < F; f++)
-                if (below(2)) {
-                    D->xi[nx] = (int32_t)(y * F + f);
-                    D->xv[nx++] = 1.0f;
-                }
-        }
-        D->xp[i + 1] = nx;
-        D->yp[i + 1] = D->yp[i] + ny;
-    }
-    D->X = (slide_matrix){SLIDE_MATRIX_CSR, n, D->d, D->xv, D->xp, D->xi};
-    D->Y = (slide_matrix){SLIDE_MATRIX_CSR, n, L, NULL, D->yp, D->yi};
-}
-
-static void free_data(data *D)
-{
-    free(D->xp);
-    free(D->yp);
-    free(D->xi);
-    free(D->xv);
-    free(D->yi);
-}
-
 static double p_at_1(slide_network *net, const data *D, int mode)
 {
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)D->n);
@@ -694,7 +644,7 @@ static double p_at_1(slide_network *net, const data *D, int mode)
 static void test_training_with_plugin(void)
 {
     data D;
-    make_data(&D, 3000, 40, 6);
+    make_data(&D, 3000, 40, 6, below);
     int64_t *freq = calloc((size_t)D.L, sizeof(int64_t));
     for (int64_t i = 0; i < D.yp[D.n]; i++)
         freq[D.yi[i]]++;
