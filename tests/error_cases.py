@@ -147,6 +147,8 @@ CASES = [
     ("argument", "absurd layer size (2^31 x 2^31 weights)",
      lambda d: sl.Network(input_dim=2**31 - 1, layers=[sl.Layer(2**31 - 1, activation="softmax")], threads=1)),
     ("argument", "negative thread count", lambda d: setattr(_net(), "threads", -1)),
+    ("argument", "random share above 1",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(random_fraction=1.5))])),
     ("training", "loss becomes NaN (weights overflow)", _nan_loss),
 ]
 

@@ -86,3 +86,45 @@ def test_two_epochs_equal_one_plus_save_load_plus_one(small_data, tmp_path):
     for a, b in zip(straight.layers, resumed.layers):
         np.testing.assert_array_equal(a.weights, b.weights)
         np.testing.assert_array_equal(a.bias, b.bias)
+
+
+def _checksum(payload: bytes) -> int:
+    """The model file's payload checksum (64-bit FNV-1a over little-endian 8-byte words, then h ^= h >> 29)."""
+    payload += b"\0" * (-len(payload) % 8)
+    h = 0xcbf29ce484222325
+    for (w,) in np.frombuffer(payload, "<u8").reshape(-1, 1).tolist():
+        h = ((h ^ w) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 29
+    return h
+
+
+def _as_version_1(data: bytes, n_layers: int) -> bytes:
+    """Rewrites a version-2 model file as version 1 wrote it: 160-byte layer descriptions, no random_fraction."""
+    head, payload = data[:24], data[24:-8]
+    start = 48  # network header
+    parts = [payload[:start]]
+    for _ in range(n_layers):
+        parts.append(payload[start:start + 160])
+        start += 168
+    parts.append(payload[start:])
+    payload = b"".join(parts)
+    head = head[:8] + (1).to_bytes(4, "little") + head[12:16] + len(payload).to_bytes(8, "little")
+    return head + payload + _checksum(payload).to_bytes(8, "little")
+
+
+def test_version_1_model_files_still_load(small_data, tmp_path):
+    X, Y, Xt, _ = small_data
+    a = build(X, Y)
+    train_rows(a, X, Y, np.arange(640))
+    a.save(tmp_path / "v2.slide")
+    data = (tmp_path / "v2.slide").read_bytes()
+    assert int.from_bytes(data[8:12], "little") == 2
+    (tmp_path / "v1.slide").write_bytes(_as_version_1(data, len(a.layers)))
+    b = sl.Network.load(tmp_path / "v1.slide", threads=1)
+    np.testing.assert_array_equal(a.predict_topk(Xt, k=5)[0], b.predict_topk(Xt, k=5)[0])
+    # A damaged version-1 file is still refused by its checksum.
+    damaged = bytearray((tmp_path / "v1.slide").read_bytes())
+    damaged[100] ^= 1
+    (tmp_path / "v1.slide").write_bytes(bytes(damaged))
+    with pytest.raises(sl.FormatError):
+        sl.Network.load(tmp_path / "v1.slide", threads=1)

@@ -18,8 +18,10 @@ def net_with(X, Y, threads=2, **lsh):
 
 @pytest.mark.parametrize("options", [dict(rule="topk"), dict(rule="union"), dict(rule="threshold", threshold=2),
                                      dict(batch_shared=True), dict(rehash_touched=True),
-                                     dict(rebuild_growth=1.5, insertion="reservoir")],
-                         ids=["topk", "union", "threshold", "batch-shared", "rehash-touched", "growth-reservoir"])
+                                     dict(rebuild_growth=1.5, insertion="reservoir"), dict(random_fraction=0.2),
+                                     dict(batch_shared=True, random_fraction=0.2)],
+                         ids=["topk", "union", "threshold", "batch-shared", "rehash-touched", "growth-reservoir",
+                              "random-share", "batch-shared-random-share"])
 def test_every_rule_and_schedule_trains(small_data, options):
     X, Y, Xt, Yt = small_data
     net = net_with(X, Y, **options)
@@ -36,6 +38,39 @@ def test_batch_shared_set_holds_the_batch_labels_within_the_cap(small_data):
     batch_labels = np.unique(Y[rows].indices).size
     # Labels first, then retrieved neurons up to the cap (30 of 300), so max(cap, labels) per sample.
     assert net.layers[-1].mean_active == max(30, batch_labels)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["per-sample", "batch-shared"])
+def test_random_share_is_added_to_the_labels_and_retrieved_neurons(small_data, shared):
+    X, Y, _, _ = small_data
+    rows = np.arange(64)
+    sizes = {}
+    for fraction in (0.0, 0.5, 1.0):
+        net = net_with(X, Y, batch_shared=shared, active=30, random_fraction=fraction)
+        net.reset_counters()
+        net.train_batch(X, Y, rows=rows)
+        sizes[fraction] = net.layers[-1].mean_active
+    labels = np.unique(Y[rows].indices).size if shared else np.mean(np.diff(Y[rows].indptr))
+    # 1: no retrieval at all, the labels plus all 30 slots drawn at random (300 units, so no clash).
+    assert sizes[1.0] == pytest.approx(labels + 30)
+    # 0.5: retrieval fills at most 30 - 15 slots including the labels, 15 random neurons follow.
+    assert sizes[0.5] <= max(labels, 15) + 15 + 1e-9
+    assert sizes[0.5] >= 15
+
+
+def test_half_random_per_sample_sets_learn_in_one_epoch(small_data):
+    """Half of each set drawn at random still leaves enough retrieved hard negatives to learn (the effect on
+    the early collapse of per-sample sets is measured by bench/random_share.py, not asserted here)."""
+    X, Y, Xt, Yt = small_data
+    hist = net_with(X, Y, random_fraction=0.5).fit(X, Y, epochs=1, validation_data=(Xt, Yt), progress=False, seed=0)
+    assert hist[-1]["P@1"] > most_frequent_p1(Y, Yt) + 0.2, hist[-1]
+
+
+def test_random_fraction_outside_0_1_is_refused(small_data):
+    X, Y, _, _ = small_data
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(sl.InvalidArgumentError, match="random_fraction"):
+            net_with(X, Y, random_fraction=bad)
 
 
 def test_exponential_schedule_rebuilds_less_often(small_data):
@@ -66,7 +101,8 @@ def test_diagnose_reports_recall_and_work(small_data):
 
 def test_resume_is_exact_with_all_options(small_data, tmp_path):
     X, Y, _, _ = small_data
-    opts = dict(batch_shared=True, rehash_touched=True, rebuild_growth=1.3, rule="threshold", rebuild_every=3)
+    opts = dict(batch_shared=True, rehash_touched=True, rebuild_growth=1.3, rule="threshold", rebuild_every=3,
+                random_fraction=0.25)
     a = net_with(X, Y, threads=1, **opts)
     for start in range(0, 20 * 64, 64):
         a.train_batch(X, Y, rows=np.arange(start, start + 64))

@@ -25,7 +25,9 @@
 #include "network.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 1u
+/* Version 2 appended random_fraction to each layer description; version 1 files still load. */
+#define MODEL_VERSION 2u
+#define MODEL_LAYER_BYTES_V1 160u
 #define MODEL_ENDIAN 0x01020304u
 #define MODEL_MAX_LAYERS 64u
 
@@ -115,8 +117,11 @@ typedef struct model_layer {
     int32_t batch_shared;
     uint64_t rebuilds, batches_since_rebuild;
     double period;
+    /* --- version 2: */
+    float random_fraction;
+    uint32_t reserved;
 } model_layer;
-_Static_assert(sizeof(model_layer) == 160, "model_layer must have no implicit padding");
+_Static_assert(sizeof(model_layer) == 168, "model_layer must have no implicit padding");
 _Static_assert(sizeof(model_head) == 48, "model_head must have no implicit padding");
 
 /* Bytes of one layer's data in the file: rows without padding, biases, tables. */
@@ -185,6 +190,7 @@ static int write_payload(const slide_network *net, writer *w)
             ml.rebuild_growth = L->lsh.rebuild_growth;
             ml.rehash_touched = L->lsh.rehash_touched;
             ml.batch_shared = L->lsh.batch_shared;
+            ml.random_fraction = L->lsh.random_fraction;
             ml.period = L->period;
             ml.rebuilds = L->rebuilds;
             ml.batches_since_rebuild = L->batches_since_rebuild;
@@ -358,9 +364,9 @@ int slide_network_load(const char *path, slide_network **out)
         rc = slide_fail(SLIDE_E_FORMAT, "%s: model file has a different byte order", path);
         goto done;
     }
-    if (version != MODEL_VERSION) {
-        rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u is not supported (this library reads %u)", path,
-                        version, MODEL_VERSION);
+    if (version < 1 || version > MODEL_VERSION) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u is not supported (this library reads 1 to %u)",
+                        path, version, MODEL_VERSION);
         goto done;
     }
     if (fstat(fileno(f), &st) == 0 && (uint64_t)st.st_size != 24 + payload + 8) {
@@ -383,7 +389,8 @@ int slide_network_load(const char *path, slide_network **out)
     const slide_layer_config *lcp[MODEL_MAX_LAYERS];
     slide_lsh_config lsh[MODEL_MAX_LAYERS];
     for (uint32_t l = 0; l < hd.n_layers; l++) {
-        if ((rc = get(&r, &ml[l], sizeof ml[l], "layer description")))
+        memset(&ml[l], 0, sizeof ml[l]);
+        if ((rc = get(&r, &ml[l], version == 1 ? MODEL_LAYER_BYTES_V1 : sizeof ml[l], "layer description")))
             goto done;
         ml[l].hash[SLIDE_HASH_NAME_MAX - 1] = '\0';
         slide_layer_config_init(&lc[l]);
@@ -407,6 +414,7 @@ int slide_network_load(const char *path, slide_network **out)
             lsh[l].rebuild_growth = ml[l].rebuild_growth;
             lsh[l].rehash_touched = ml[l].rehash_touched;
             lsh[l].batch_shared = ml[l].batch_shared;
+            lsh[l].random_fraction = ml[l].random_fraction;
             lc[l].lsh = &lsh[l];
         }
         lcp[l] = &lc[l];
@@ -426,7 +434,7 @@ int slide_network_load(const char *path, slide_network **out)
     opt.eps = hd.eps;
     /* Check the declared size before allocating anything big: a corrupt header must not cause a huge allocation. */
     {
-        uint64_t need = sizeof hd + (uint64_t)hd.n_layers * sizeof(model_layer);
+        uint64_t need = sizeof hd + (uint64_t)hd.n_layers * (version == 1 ? MODEL_LAYER_BYTES_V1 : sizeof(model_layer));
         uint64_t in = hd.input_dim;
         int adam = hd.opt_kind == SLIDE_OPT_ADAM;
         for (uint32_t l = 0; l < hd.n_layers; l++) {

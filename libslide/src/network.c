@@ -48,6 +48,7 @@ void slide_lsh_config_init(slide_lsh_config *cfg)
     cfg->rebuild_growth = 1.0f;
     cfg->rehash_touched = 0;
     cfg->batch_shared = 0;
+    cfg->random_fraction = 0.0f;
 }
 
 void slide_layer_config_init(slide_layer_config *cfg)
@@ -505,6 +506,9 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
     if (!(c->rebuild_growth >= 1.0f && c->rebuild_growth <= 100.0f))
         return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_growth must be in [1, 100], got %g", index,
                           (double)c->rebuild_growth);
+    if (!(c->random_fraction >= 0.0f && c->random_fraction <= 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "layer %u: random_fraction must be in [0, 1], got %g", index,
+                          (double)c->random_fraction);
     if (c->max_active > L->units)
         return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
                           c->max_active, L->units);
@@ -546,6 +550,7 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
     /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
     double cap = ceil((double)c->active_fraction * L->units - 1e-3);
     L->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    L->n_random = (uint32_t)lround((double)c->random_fraction * L->max_active);
     if (c->rehash_touched && bits <= 15) {
         L->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
         if (!L->item_bucket)

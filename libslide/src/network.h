@@ -45,6 +45,7 @@ typedef struct slide_layer {
     slide_lsh_tables tables;
     uint32_t max_active;   /* cap on active neurons per sample */
     uint32_t min_active;   /* pad with random neurons up to this many */
+    uint32_t n_random;     /* slots of the cap reserved for uniformly random neurons (<= max_active) */
     uint64_t rebuilds;
     uint64_t batches_since_rebuild;
     double period;         /* batches until the next rebuild; grows by lsh.rebuild_growth per rebuild */

@@ -151,7 +151,8 @@ static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
 
 /*
  * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
- * tables returned them, up to the layer's cap, then random neurons up to min_active.
+ * tables returned them, up to the layer's cap less its random share, then random neurons: the random
+ * share, and more up to min_active.
  */
 static int select_active(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels,
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
@@ -188,7 +189,8 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
         gather_bucket(ids, m, mark, stamp, hits, (uint16_t)L->lsh.tables, scr->cand, &nc, 1);
     }
 
-    uint32_t want = L->max_active > n ? L->max_active - n : 0;
+    /* Retrieval fills the cap minus the slots reserved for random neurons. */
+    uint32_t want = L->max_active > n + L->n_random ? L->max_active - n - L->n_random : 0;
     if (L->lsh.rule == SLIDE_SAMPLE_THRESHOLD) {
         /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
         uint32_t kept = 0;
@@ -200,9 +202,11 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
     if (L->lsh.rule == SLIDE_SAMPLE_UNION && nc > want)
         nc = want; /* retrieval order: the first `want` */
     n += take_top_by_hits(scr->cand, nc, hits, L->lsh.tables, want, scr->hist, a->ids + n);
-    if (n < L->min_active) {
+    /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
+    uint32_t target = n + L->n_random > L->min_active ? n + L->n_random : L->min_active;
+    if (n < target) {
         slide_rng rng = {sample_seed};
-        n = pad_random(L->units, L->min_active, &rng, mark, stamp, hits, a->ids, n);
+        n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
     }
     a->n = n;
     a->dense = 0;
@@ -793,7 +797,8 @@ static int forward_segment(slide_network *net, const slide_matrix *X, const slid
 /*
  * Chooses layer l's batch-shared active set: all labels of the batch (output layer), then the neurons
  * returned most often over all samples' queries (collision counts summed over the batch), up to the
- * cap, then random neurons up to min_active. Hashing and the merge of the retrieved buckets run in
+ * cap less its random share, then random neurons (the random share, and more up to min_active). Hashing
+ * and the merge of the retrieved buckets run in
  * parallel; the merge is O(batch * L * bucket_size) per partition, never O(layer).
  */
 static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
@@ -911,16 +916,18 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
         nc += part_n[p];
         max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
     }
-    uint32_t want = L->max_active > ns ? L->max_active - ns : 0;
+    uint32_t want = L->max_active > ns + L->n_random ? L->max_active - ns - L->n_random : 0;
     uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));
     if (!hist)
         return slide_fail(SLIDE_E_NOMEM, "out of memory");
     ns += take_top_by_hits(scr->cand, nc, hits, max_hit, want, hist, L->shared_ids + ns);
     free(hist);
-    if (ns < L->min_active) {
+    size_t target = ns + L->n_random > L->min_active ? ns + L->n_random : L->min_active;
+    if (target > cap)
+        target = cap;
+    if (ns < target) {
         slide_rng rng = {slide_seed3(net->seed, step, l, 0x5A4ED)};
-        ns = pad_random(L->units, L->min_active < cap ? L->min_active : (uint32_t)cap, &rng, mark, stamp, hits,
-                        L->shared_ids, ns);
+        ns = pad_random(L->units, (uint32_t)target, &rng, mark, stamp, hits, L->shared_ids, ns);
     }
     L->n_shared = ns;
     for (uint32_t i = 0; i < ns; i++)

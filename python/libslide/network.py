@@ -48,7 +48,10 @@ class LSH:
     "union" (all retrieved, in retrieval order) or "threshold" (only neurons returned by >= `threshold`
     tables); batch_shared: while training, one active set for the whole batch (its labels plus the neurons
     its samples retrieve most often, up to the cap); bin_size: DWTA/WTA bin size; bucket_bits: log2 buckets
-    per table (default: one bucket per bucket_size neurons, never fewer than 2^k for codes of <= 10 bits).
+    per table (default: one bucket per bucket_size neurons, never fewer than 2^k for codes of <= 10 bits);
+    random_fraction: share of the cap filled with uniformly random neurons instead of retrieved ones, in
+    [0, 1] (default 0; a small share such as 0.1 keeps per-sample sets from collapsing early in training,
+    see docs/benchmarks.md; 1 is a uniformly sampled softmax).
     """
 
     hash: str = "dwta"
@@ -66,6 +69,7 @@ class LSH:
     rebuild_growth: float = 1.0
     rehash_touched: bool = False
     batch_shared: bool = False
+    random_fraction: float = 0.0
 
     def _fill(self, c, units: int, keep: list):
         lib.slide_lsh_config_init(c)
@@ -101,6 +105,10 @@ class LSH:
         c.rebuild_growth = float(self.rebuild_growth)
         c.rehash_touched = 1 if self.rehash_touched else 0
         c.batch_shared = 1 if self.batch_shared else 0
+        random_fraction = float(self.random_fraction)
+        if not 0.0 <= random_fraction <= 1.0:
+            raise InvalidArgumentError(f"LSH.random_fraction must be in [0, 1], got {self.random_fraction!r}")
+        c.random_fraction = random_fraction
 
 
 @dataclass

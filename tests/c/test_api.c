@@ -134,6 +134,15 @@ static void test_errors(void)
     o.lsh = &lsh;
     EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_NOT_FOUND, "unknown hash refused");
     EXPECT(strstr(slide_last_error(), "dwta") != NULL, "message lists available backends: %s", slide_last_error());
+    slide_lsh_config_init(&lsh);
+    lsh.random_fraction = NAN;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID, "NaN random_fraction refused");
+    EXPECT(strstr(slide_last_error(), "random_fraction") != NULL, "message names the field: %s", slide_last_error());
+    /* A caller built against 0.1 (struct ends before random_fraction) gets no random share. */
+    lsh.struct_size = offsetof(slide_lsh_config, random_fraction);
+    OK(slide_network_create(&cfg, NULL, &net));
+    slide_network_free(net);
+    net = NULL;
     o.lsh = NULL;
 
     /* An older caller whose optimizer struct ends after `lr` gets defaults for the rest. */

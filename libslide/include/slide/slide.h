@@ -172,6 +172,15 @@ typedef struct slide_lsh_config {
      * cache and the optimizer touches only the cap's worth of rows per batch. Prediction stays per sample.
      */
     int batch_shared;
+    /* --- appended in 0.2: */
+    /**
+     * Share of the cap given to uniformly random neurons, in [0, 1]; default 0. Each sample (or each
+     * batch, with batch_shared) retrieves up to (1 - random_fraction) of the cap by LSH and fills
+     * round(random_fraction * cap) further slots with random neurons it did not retrieve. Random
+     * negatives keep rarely retrieved neurons from drifting up early in training, when the tables still
+     * reflect the initial weights; 1 gives a plain uniformly sampled softmax.
+     */
+    float random_fraction;
 } slide_lsh_config;
 
 SLIDE_API void slide_lsh_config_init(slide_lsh_config *cfg);

@@ -58,6 +58,7 @@ typedef struct slide_lsh_config {
     float rebuild_growth;
     int rehash_touched;
     int batch_shared;
+    float random_fraction;
 } slide_lsh_config;
 void slide_lsh_config_init(slide_lsh_config *cfg);
 
