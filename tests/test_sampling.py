@@ -58,6 +58,14 @@ def test_random_share_is_added_to_the_labels_and_retrieved_neurons(small_data, s
     assert sizes[0.5] >= 15
 
 
+def test_random_share_is_for_training_only(small_data):
+    X, Y, Xt, _ = small_data
+    plain, random = net_with(X, Y, random_fraction=0.0), net_with(X, Y, random_fraction=1.0)
+    # Same seed, untrained: sampled predictions retrieve with the whole cap in both.
+    np.testing.assert_array_equal(plain.predict_topk(Xt, k=5, mode="sampled")[0],
+                                  random.predict_topk(Xt, k=5, mode="sampled")[0])
+
+
 def test_half_random_per_sample_sets_learn_in_one_epoch(small_data):
     """Half of each set drawn at random still leaves enough retrieved hard negatives to learn (the effect on
     the early collapse of per-sample sets is measured by bench/random_share.py, not asserted here)."""

@@ -154,9 +154,11 @@ static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
  * tables returned them, up to the layer's cap less its random share, then random neurons: the random
  * share, and more up to min_active.
  */
-static int select_active(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels,
+static int select_active(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
 {
+    /* The random share serves training only (negatives); predictions give its slots to retrieval. */
+    const uint32_t n_random = training ? L->n_random : 0;
     /* mark[id] == stamp: id was seen for this sample; hits[id] then counts the tables that returned it,
      * or is SLIDE_CHOSEN once id is in the active set (labels, selected candidates, padding). */
     uint32_t room = L->max_active > L->min_active ? L->max_active : L->min_active;
@@ -190,7 +192,7 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
     }
 
     /* Retrieval fills the cap minus the slots reserved for random neurons. */
-    uint32_t want = L->max_active > n + L->n_random ? L->max_active - n - L->n_random : 0;
+    uint32_t want = L->max_active > n + n_random ? L->max_active - n - n_random : 0;
     if (L->lsh.rule == SLIDE_SAMPLE_THRESHOLD) {
         /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
         uint32_t kept = 0;
@@ -203,7 +205,7 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
         nc = want; /* retrieval order: the first `want` */
     n += take_top_by_hits(scr->cand, nc, hits, L->lsh.tables, want, scr->hist, a->ids + n);
     /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
-    uint32_t target = n + L->n_random > L->min_active ? n + L->n_random : L->min_active;
+    uint32_t target = n + n_random > L->min_active ? n + n_random : L->min_active;
     if (n < target) {
         slide_rng rng = {sample_seed};
         n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
@@ -259,7 +261,7 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
         if (L->sampled && mode != SLIDE_FWD_EXACT) {
             /* Batch-shared layers never come here while training: forward_shared_layer computes them. */
             rc = select_active(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
-                               (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, a, scr,
+                               (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, mode == SLIDE_FWD_TRAIN, a, scr,
                                slide_seed3(sample_seed, l, 0x9AD, 0));
             if (rc)
                 return rc;

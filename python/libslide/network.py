@@ -51,7 +51,8 @@ class LSH:
     per table (default: one bucket per bucket_size neurons, never fewer than 2^k for codes of <= 10 bits);
     random_fraction: share of the cap filled with uniformly random neurons instead of retrieved ones, in
     [0, 1] (default 0; a small share such as 0.1 keeps per-sample sets from collapsing early in training,
-    see docs/benchmarks.md; 1 is a uniformly sampled softmax).
+    see docs/benchmarks.md; 1 is a uniformly sampled softmax); training only: sampled predictions give the whole
+    cap to retrieval.
     """
 
     hash: str = "dwta"

@@ -178,7 +178,8 @@ typedef struct slide_lsh_config {
      * batch, with batch_shared) retrieves up to (1 - random_fraction) of the cap by LSH and fills
      * round(random_fraction * cap) further slots with random neurons it did not retrieve. Random
      * negatives keep rarely retrieved neurons from drifting up early in training, when the tables still
-     * reflect the initial weights; 1 gives a plain uniformly sampled softmax.
+     * reflect the initial weights; 1 gives a plain uniformly sampled softmax. Training only: sampled
+     * predictions give the whole cap to retrieval.
      */
     float random_fraction;
 } slide_lsh_config;
