@@ -51,6 +51,7 @@ def test_train_save_evaluate_predict(xc_files, tmp_path):
     r = run(slide_cmd() + ["evaluate", "--model", str(model), "--test", str(test), "--no-progress"])
     assert r.returncode == 0, r.stderr
     assert abs(float(r.stdout.split("P@1 ")[1].split()[0]) - p1) < 1e-4  # same model, same test set
+    assert 0 < float(r.stdout.split("nDCG@5 ")[1].split()[0]) <= 1, r.stdout
     out = tmp_path / "pred.txt"
     r = run(slide_cmd() + ["predict", "--model", str(model), "--input", str(test), "--k", "3", "--output", str(out),
                            "--no-progress"])

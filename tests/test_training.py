@@ -90,3 +90,28 @@ def test_memory_bytes_counts_parameters(small_data):
     net = sampled_net(X, Y)
     params = (X.shape[1] * 64 + 64 * Y.shape[1]) * 4 * 3  # weights plus two Adam moments
     assert params <= net.memory_bytes() <= params * 2 + 64 * 2**20
+
+
+def test_evaluate_matches_reference_precision_and_ndcg(small_data):
+    X, Y, Xt, Yt = small_data
+    net = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax")],
+                     optimizer=sl.Adam(lr=1e-2), seed=0, threads=2)
+    net.fit(X, Y, epochs=1, progress=False)
+    res = net.evaluate(Xt, Yt, ks=(1, 3, 5))
+    ids, _ = net.predict_topk(Xt, k=5)
+    Yt = Yt.tocsr()
+    p, ndcg = {k: 0.0 for k in (1, 3, 5)}, {k: 0.0 for k in (1, 3, 5)}
+    for i in range(Xt.shape[0]):
+        labels = set(Yt.indices[Yt.indptr[i]:Yt.indptr[i + 1]].tolist())
+        rel = [1.0 if j in labels else 0.0 for j in ids[i]]
+        for k in p:
+            p[k] += sum(rel[:k]) / k
+            if labels:
+                ideal = sum(1 / np.log2(r + 2) for r in range(min(k, len(labels))))
+                ndcg[k] += sum(g / np.log2(r + 2) for r, g in enumerate(rel[:k])) / ideal
+    n = Xt.shape[0]
+    for k in p:
+        assert res[f"P@{k}"] == pytest.approx(p[k] / n, abs=1e-12)
+        assert res[f"nDCG@{k}"] == pytest.approx(ndcg[k] / n, abs=1e-12)
+    assert res["nDCG@1"] == pytest.approx(res["P@1"])  # one prediction: the same ratio
+    assert res["nDCG@5"] < 1

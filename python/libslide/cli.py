@@ -175,6 +175,7 @@ def cmd_evaluate(a) -> int:
     secs = time.perf_counter() - t0
     print("  ".join(f"{k} {v:.4f}" for k, v in res.items() if k.startswith("P@")) +
           f"  (n={res['n']:,}, {a.mode}, {res['n'] / secs:,.0f} samples/s)")
+    print("  ".join(f"{k} {v:.4f}" for k, v in res.items() if k.startswith("nDCG@")))
     return 0
 
 
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_args(t)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="P@k of a saved model on a test file")
+    e = sub.add_parser("evaluate", help="P@k and nDCG@k of a saved model on a test file")
     e.add_argument("--model", required=True)
     e.add_argument("--test", required=True)
     e.add_argument("--k", type=int, default=5)

@@ -452,8 +452,9 @@ class Network:
 
     def evaluate(self, X, Y, ks=(1, 3, 5), mode: str = "exact", sample: int | None = None, seed: int = 0,
                  progress: bool = False) -> dict:
-        """Precision@k (as in the extreme-classification literature) over all rows of (X, Y), or over a random
-        subset of ``sample`` rows drawn with ``seed``. Returns {"P@1": ..., ...} plus "n" (rows evaluated)."""
+        """Precision@k and nDCG@k (as in the extreme-classification literature: binary relevance, rows without
+        labels count 0) over all rows of (X, Y), or over a random subset of ``sample`` rows drawn with ``seed``.
+        Returns {"P@1": ..., "nDCG@1": ..., ...} for every k in ``ks``, plus "n" (rows evaluated)."""
         ks = tuple(int(k) for k in ks)
         if not ks or min(ks) < 1:
             raise InvalidArgumentError("ks must be positive integers")
@@ -465,11 +466,14 @@ class Network:
             rows = np.arange(xv.rows, dtype=np.int64)
         kmax = max(ks)
         ids, _ = self.predict_topk(xv, k=kmax, mode=mode, rows=rows, progress=progress)
-        hits = ffi.new("double[]", kmax)
-        check(lib.slide_precision_at_k(yv.c, ffi.from_buffer("int64_t[]", rows.astype(np.int64, copy=False)),
-                                       rows.size, ffi.from_buffer("int32_t[]", ids), kmax, kmax, hits))
+        hits, ndcg = ffi.new("double[]", kmax), ffi.new("double[]", kmax)
+        crows = ffi.from_buffer("int64_t[]", rows.astype(np.int64, copy=False))
+        cids = ffi.from_buffer("int32_t[]", ids)
+        check(lib.slide_precision_at_k(yv.c, crows, rows.size, cids, kmax, kmax, hits))
+        check(lib.slide_ndcg_at_k(yv.c, crows, rows.size, cids, kmax, kmax, ndcg))
         n = max(rows.size, 1)
         out = {f"P@{k}": hits[k - 1] / (k * n) for k in ks}
+        out.update({f"nDCG@{k}": ndcg[k - 1] / n for k in ks})
         out["n"] = int(rows.size)
         return out
 

@@ -273,9 +273,35 @@ static void test_training(void)
     free_data(&D);
 }
 
+/* P@k and nDCG@k on a hand-worked example: labels {1,3}, {}, {2}; three predictions per row. */
+static void test_metrics(void)
+{
+    const int64_t indptr[] = {0, 2, 2, 3};
+    const int32_t indices[] = {1, 3, 2};
+    const float ones[] = {1, 1, 1};
+    slide_matrix Y = {SLIDE_MATRIX_CSR, 3, 4, ones, indptr, indices};
+    const int32_t pred[] = {3, 0, 1, /* */ 0, 1, 2, /* */ 0, 1, 2};
+    double hits[3], ndcg[3];
+    OK(slide_precision_at_k(&Y, NULL, 3, pred, 3, 3, hits));
+    EXPECT(hits[0] == 1 && hits[1] == 1 && hits[2] == 3, "P@k hits %g %g %g", hits[0], hits[1], hits[2]);
+    OK(slide_ndcg_at_k(&Y, NULL, 3, pred, 3, 3, ndcg));
+    /* Row 0: DCG 1, 1, 1.5 over IDCG 1, 1 + 1/log2(3), the same (2 labels); row 2: 0, 0, 1/2 over 1. */
+    double idcg2 = 1.0 + 1.0 / log2(3.0);
+    double want[3] = {1.0, 1.0 / idcg2, 1.5 / idcg2 + 0.5};
+    for (int j = 0; j < 3; j++)
+        EXPECT(fabs(ndcg[j] - want[j]) < 1e-12, "nDCG@%d sum %.15g, want %.15g", j + 1, ndcg[j], want[j]);
+    const int64_t rows[] = {2};
+    OK(slide_ndcg_at_k(&Y, rows, 1, pred + 6, 3, 2, ndcg));
+    EXPECT(ndcg[0] == 0.0 && ndcg[1] == 0.0, "nDCG of row 2 at 1, 2");
+    EXPECT(slide_ndcg_at_k(&Y, NULL, 3, pred, 3, 4, ndcg) == SLIDE_E_INVALID, "k_max above k_pred refused");
+    EXPECT(slide_ndcg_at_k(&Y, NULL, 3, pred, 3, 3, NULL) == SLIDE_E_INVALID, "NULL output refused");
+    EXPECT(strstr(slide_last_error(), "out_ndcg") != NULL, "message names the output: %s", slide_last_error());
+}
+
 int main(void)
 {
     test_errors();
+    test_metrics();
     test_training();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);

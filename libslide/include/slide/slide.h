@@ -395,6 +395,16 @@ SLIDE_API int slide_dataset_labels(const slide_dataset *ds, slide_matrix *out);
 SLIDE_API int slide_precision_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n,
                                    const int32_t *pred, uint32_t k_pred, uint32_t k_max, double *out_hits);
 
+/**
+ * nDCG@k summed over samples, as in the extreme-classification literature (binary relevance, no
+ * propensities): for j = 1..k_max, out_ndcg[j-1] = sum over samples of DCG@j / IDCG@j, where DCG@j =
+ * sum over the first j predictions that are labels of 1 / log2(rank + 1), and IDCG@j is the same for
+ * min(j, labels of the sample) hits at the top. Samples without labels count 0. Divide by n to average.
+ * Label rows must have no duplicate ids. Arguments as for slide_precision_at_k.
+ */
+SLIDE_API int slide_ndcg_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
+                              uint32_t k_pred, uint32_t k_max, double *out_ndcg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -166,3 +166,5 @@ int slide_dataset_labels(const slide_dataset *ds, slide_matrix *out);
 
 int slide_precision_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
                          uint32_t k_pred, uint32_t k_max, double *out_hits);
+int slide_ndcg_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
+                    uint32_t k_pred, uint32_t k_max, double *out_ndcg);
