@@ -1,5 +1,6 @@
 """The `slide` command and a C program built with `python -m libslide config --cflags --libs`."""
 
+import json
 import os
 import shlex
 import shutil
@@ -38,6 +39,27 @@ def test_demo_prints_accuracy_and_speed():
     result = [l for l in r.stdout.splitlines() if l.startswith("result:")]
     assert result, r.stdout
     assert "P@1" in result[0] and "P@5" in result[0] and "samples/s" in result[0] and "active fraction" in result[0]
+
+
+def test_bench_reports_throughput_per_thread_count_and_the_kernels(tmp_path):
+    out = tmp_path / "bench.json"
+    r = run(slide_cmd() + ["bench", "--shape", "small", "--threads", "1", "2", "--batches", "3", "--warmup", "1",
+                           "--n-train", "2000", "--active-set", "per-sample", "--json", str(out)])
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert [x["threads"] for x in res["results"]] == [1, 2]
+    assert all(x["samples_per_s"] > 0 and x["memory_bytes"] > 0 for x in res["results"])
+    assert res["results"][0]["speedup"] == 1.0
+    assert res["kernels"] == sl.kernel_isa() and f"kernels {sl.kernel_isa()}" in r.stdout
+    assert "threads 2:" in r.stdout
+
+
+def test_kernel_isa_can_be_capped_by_the_environment():
+    assert sl.kernel_isa() in ("scalar", "avx2", "avx512")
+    r = run([sys.executable, "-c", "import libslide; print(libslide.kernel_isa())"],
+            env={**os.environ, "SLIDE_ISA": "scalar"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "scalar"
 
 
 def test_train_save_evaluate_predict(xc_files, tmp_path):

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "slide/slide.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #  define SLIDE_X86 1
@@ -133,4 +134,9 @@ const char *slide_isa_name(slide_isa isa)
     case SLIDE_ISA_AVX512: return "avx512";
     }
     return "unknown";
+}
+
+const char *slide_kernel_isa(void)
+{
+    return slide_isa_name(slide_kernels_isa());
 }

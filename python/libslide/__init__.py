@@ -36,8 +36,15 @@ from .network import SGD, LSH, Adam, Layer, LayerView, Network, hash_backends, l
 
 __version__ = c_string(lib.slide_version_string())
 
+
+def kernel_isa() -> str:
+    """Instruction set of the numeric kernels in use: "scalar", "avx2" or "avx512" (the environment variable
+    SLIDE_ISA, read once at the first call into the library, can cap it)."""
+    return c_string(lib.slide_kernel_isa())
+
+
 __all__ = [
-    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "hash_backends", "load_backend", "load_xc",
+    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "hash_backends", "kernel_isa", "load_backend", "load_xc",
     "load_libsvm", "datasets",
     "SlideError", "InvalidArgumentError", "FormatError", "SlideIOError", "SlideMemoryError",
     "UnsupportedError", "BusyError", "NumericError", "NotFoundError", "__version__",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -143,6 +144,74 @@ def cmd_demo(a) -> int:
     return 0
 
 
+def _bench_setup(sl, a):
+    """(X, Y, LSH, learning rate, description) of the network `slide bench` times."""
+    if a.shape == "amazon":
+        X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=a.n_train, n_test=1, seed=a.seed)
+        # bench/vs_torch.py's settings: batch-shared sets re-hash the neurons each batch touched and
+        # rebuild after 50, 150, 350, ... batches; per-sample sets rebuild every 50 batches
+        extra = dict(rehash_touched=True, rebuild_growth=2.0) if a.active_set == "shared" else {}
+        lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005,
+                     batch_shared=a.active_set == "shared", **extra)
+        return X, Y, lsh, 1e-3, "Amazon-670K shape (libslide.datasets.amazon670k_shape)"
+    X, Y, _, _ = sl.datasets.make_extreme(n_train=a.n_train, n_test=1, n_features=20000, n_labels=10000,
+                                          nnz_per_row=40, seed=a.seed)
+    lsh = sl.LSH("simhash", k=6, tables=50, bucket_size=128, active=0.05, batch_shared=a.active_set == "shared")
+    return X, Y, lsh, 3e-3, "small (make_extreme: 20,000 features, 10,000 labels)"
+
+
+def cmd_bench(a) -> int:
+    import libslide as sl
+    from libslide._inputs import features, labels
+
+    threads = a.threads or list(range(1, (os.cpu_count() or 1) + 1))
+    if min(threads) < 1 or a.batches < 1 or a.warmup < 0:
+        print("slide bench: --threads, --batches must be >= 1 and --warmup >= 0", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    X, Y, lsh, lr, desc = _bench_setup(sl, a)
+    xv, yv = features(X, X.shape[1]), labels(Y, X.shape[0], Y.shape[1])
+    print(f"libslide {sl.__version__} bench: {desc}, {X.shape[0]:,} generated rows in "
+          f"{time.perf_counter() - t0:.1f} s; kernels {sl.kernel_isa()}; {os.cpu_count()} CPUs")
+    print(f"network {X.shape[1]:,} -> {a.hidden} ReLU -> {Y.shape[1]:,} softmax, {a.active_set} active sets, "
+          f"batch {a.batch}; {a.warmup} warm-up batches, then {a.batches} timed (table rebuilds included)")
+    order = np.random.default_rng(a.seed).permutation(X.shape[0]).astype(np.int64)
+    results, base = [], None
+    for nt in threads:
+        net = sl.Network(input_dim=X.shape[1],
+                         layers=[sl.Layer(a.hidden), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh)],
+                         optimizer=sl.Adam(lr=lr), seed=a.seed, threads=nt)
+        pos = 0
+
+        def batch():
+            nonlocal pos
+            if pos + a.batch > order.size:
+                pos = 0
+            net.train_batch(xv, yv, rows=order[pos:pos + a.batch])
+            pos += a.batch
+
+        for _ in range(a.warmup):
+            batch()
+        net.reset_counters()
+        t1 = time.perf_counter()
+        for _ in range(a.batches):
+            batch()
+        rate = a.batches * a.batch / (time.perf_counter() - t1)
+        base = base or rate
+        active = net.layers[-1].mean_active
+        results.append({"threads": nt, "samples_per_s": rate, "speedup": rate / base, "mean_active": active,
+                        "memory_bytes": net.memory_bytes()})
+        print(f"threads {nt}: {rate:,.0f} samples/s ({rate / base:.2f}x of {threads[0]} thread(s)), "
+              f"{active:,.0f} active output neurons, network {net.memory_bytes() / 2**20:,.0f} MiB", flush=True)
+        del net
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"command": " ".join(["slide"] + sys.argv[1:]), "kernels": sl.kernel_isa(),
+                       "cpus": os.cpu_count(), "dataset": desc, "active_set": a.active_set, "batch": a.batch,
+                       "results": results}, f, indent=2)
+    return 0
+
+
 def cmd_train(a) -> int:
     import libslide as sl
 
@@ -228,6 +297,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--labels", type=int, default=10000)
     d.add_argument("--noise", type=float, default=0.5, help="fraction of noise features per row")
     d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="training throughput on generated data at each thread count")
+    b.add_argument("--shape", choices=("amazon", "small"), default="amazon",
+                   help="amazon: 135,909 features, 670,091 labels, DWTA 0.5%% active (default); small: 20,000 "
+                        "features, 10,000 labels, SimHash 5%% active")
+    b.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: 1 .. CPUs)")
+    b.add_argument("--active-set", choices=("shared", "per-sample"), default="shared")
+    b.add_argument("--batches", type=int, default=100, help="timed batches per thread count (default %(default)s)")
+    b.add_argument("--warmup", type=int, default=20, help="untimed batches first (default %(default)s)")
+    b.add_argument("--batch", type=int, default=128)
+    b.add_argument("--hidden", type=int, default=128)
+    b.add_argument("--n-train", type=int, default=20000, help="generated rows (default %(default)s)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", help="also write the results to this file")
+    b.set_defaults(func=cmd_bench)
 
     t = sub.add_parser("train", help="train on Extreme Classification Repository or libsvm files")
     t.add_argument("--train", required=True, help="training file (XC or libsvm format, .gz allowed)")

@@ -100,7 +100,7 @@ static double p_at_1(slide_network *net, const data *D, int mode)
 static void test_errors(void)
 {
     EXPECT(slide_version() == SLIDE_VERSION_NUMBER, "version");
-    EXPECT(strcmp(slide_version_string(), "0.1.0") == 0, "version string %s", slide_version_string());
+    EXPECT(strcmp(slide_version_string(), "0.2.0") == 0, "version string %s", slide_version_string());
     EXPECT(strcmp(slide_status_string(SLIDE_E_NOMEM), "out of memory") == 0, "status string");
     EXPECT(slide_status_string(12345) != NULL, "unknown status has a string");
     slide_network_free(NULL);

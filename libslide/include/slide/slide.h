@@ -39,7 +39,7 @@ extern "C" {
 /* ------------------------------------------------------------------ version */
 
 #define SLIDE_VERSION_MAJOR 0
-#define SLIDE_VERSION_MINOR 1
+#define SLIDE_VERSION_MINOR 2
 #define SLIDE_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define SLIDE_VERSION_NUMBER (SLIDE_VERSION_MAJOR * 10000 + SLIDE_VERSION_MINOR * 100 + SLIDE_VERSION_PATCH)
@@ -48,6 +48,11 @@ extern "C" {
 SLIDE_API unsigned slide_version(void);
 /** Runtime version as "major.minor.patch". */
 SLIDE_API const char *slide_version_string(void);
+/**
+ * Instruction set of the numeric kernels this process uses: "scalar", "avx2" (AVX2 + FMA) or "avx512"
+ * (AVX-512F), the best the CPU supports unless the environment variable SLIDE_ISA caps it. Chosen once.
+ */
+SLIDE_API const char *slide_kernel_isa(void);
 
 /* ------------------------------------------------------------------ errors */
 

@@ -1,6 +1,7 @@
 /* Hand-written cffi declarations mirroring libslide/include/slide/slide.h (checked at compile time). */
 unsigned slide_version(void);
 const char *slide_version_string(void);
+const char *slide_kernel_isa(void);
 
 typedef enum slide_status {
     SLIDE_OK = 0,
