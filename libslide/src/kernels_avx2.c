@@ -422,18 +422,46 @@ static inline __m256 widen_tail(const slide_bf16 *p, size_t r)
     return widen8(buf);
 }
 
-/* Eight floats to bf16 with slide_bf16_from_f32's rounding, in lane order. */
-static inline __m128i narrow8(__m256 x)
+/*
+ * Widening 16 bf16 values with vpunpck{l,h}wd against zero costs one instruction per 8 floats instead of
+ * two (vpmovzxwd + shift), but works within 128-bit lanes: the low result holds elements 0-3 and 8-11,
+ * the high one 4-7 and 12-15. The float operand is permuted to the same order once (two vperm2f128),
+ * which the eight rows of dot_many or the m rows of axpy_many then share.
+ */
+static inline void widen16_lanes(const slide_bf16 *p, __m256 *lo, __m256 *hi)
+{
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    *lo = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), h));
+    *hi = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), h));
+}
+
+/* slide_bf16_from_f32 of eight floats, each result in the low 16 bits of its 32-bit lane. */
+static inline __m256i round8(__m256 x)
 {
     const __m256i b = _mm256_castps_si256(x);
     const __m256i hi = _mm256_srli_epi32(b, 16);
     const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
+    const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
     const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-    r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+    return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+}
+
+/* Eight floats to bf16 with slide_bf16_from_f32's rounding, in lane order. */
+static inline __m128i narrow8(__m256 x)
+{
+    const __m256i r = round8(x);
     /* Values are <= 0xFFFF, so the unsigned-saturating pack is exact; it packs within 128-bit lanes. */
     const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xD8);
     return _mm256_castsi256_si128(p);
+}
+
+/*
+ * Sixteen values held in widen16_lanes order (lo: elements 0-3 and 8-11, hi: 4-7 and 12-15) narrowed and
+ * stored in element order: vpackusdw packs within lanes, which is exactly the inverse of that order.
+ */
+static inline void store16_lanes(slide_bf16 *p, __m256 lo, __m256 hi)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p, _mm256_packus_epi32(round8(lo), round8(hi)));
 }
 
 static inline void store8(slide_bf16 *p, __m256 x)
@@ -461,6 +489,10 @@ static void bf16_to_f32_avx2(float *out, const slide_bf16 *in, size_t n)
 static void f32_to_bf16_avx2(slide_bf16 *out, const float *in, size_t n)
 {
     size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = _mm256_loadu_ps(in + i), x1 = _mm256_loadu_ps(in + i + 8);
+        store16_lanes(out + i, _mm256_permute2f128_ps(x0, x1, 0x20), _mm256_permute2f128_ps(x0, x1, 0x31));
+    }
     for (; i + 8 <= n; i += 8)
         store8(out + i, _mm256_loadu_ps(in + i));
     if (i < n)
@@ -521,10 +553,20 @@ static void dot_many_bf16_avx2(const slide_bf16 *const *rows, size_t m, const fl
         for (int j = 0; j < 8; j++)
             s[j] = _mm256_setzero_ps();
         size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
+        for (; i + 16 <= n; i += 16) {
+            const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+            const __m256 xa = _mm256_permute2f128_ps(x0, x1, 0x20), xb = _mm256_permute2f128_ps(x0, x1, 0x31);
+            for (int j = 0; j < 8; j++) {
+                __m256 wa, wb;
+                widen16_lanes(r[j] + i, &wa, &wb);
+                s[j] = _mm256_fmadd_ps(wb, xb, _mm256_fmadd_ps(wa, xa, s[j]));
+            }
+        }
+        if (i + 8 <= n) {
             const __m256 xv = _mm256_loadu_ps(x + i);
             for (int j = 0; j < 8; j++)
                 s[j] = _mm256_fmadd_ps(widen8(r[j] + i), xv, s[j]);
+            i += 8;
         }
         if (i < n) {
             const __m256 xv = _mm256_maskload_ps(x + i, tail_mask(n - i));
@@ -540,22 +582,34 @@ static void dot_many_bf16_avx2(const slide_bf16 *const *rows, size_t m, const fl
         out[k] = dot_bf16_avx2(x, rows[k], n);
 }
 
-/* As axpy_many_avx2: y in blocks of 64 floats held in registers while every source row adds into them. */
+/*
+ * As axpy_many_avx2: y in blocks of 64 floats held in registers while every source row adds into them.
+ * The registers hold y in widen16_lanes order (permuted once on load and back on store).
+ */
 static void axpy_many_bf16_avx2(float *y, const float *c, const slide_bf16 *const *xs, size_t m, size_t n)
 {
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
         __m256 a[8];
-        for (int j = 0; j < 8; j++)
-            a[j] = _mm256_loadu_ps(y + i + 8 * j);
+        for (int j = 0; j < 4; j++) {
+            const __m256 y0 = _mm256_loadu_ps(y + i + 16 * j), y1 = _mm256_loadu_ps(y + i + 16 * j + 8);
+            a[2 * j] = _mm256_permute2f128_ps(y0, y1, 0x20);
+            a[2 * j + 1] = _mm256_permute2f128_ps(y0, y1, 0x31);
+        }
         for (size_t k = 0; k < m; k++) {
             const __m256 ck = _mm256_broadcast_ss(c + k);
             const slide_bf16 *x = xs[k] + i;
-            for (int j = 0; j < 8; j++)
-                a[j] = _mm256_fmadd_ps(ck, widen8(x + 8 * j), a[j]);
+            for (int j = 0; j < 4; j++) {
+                __m256 wa, wb;
+                widen16_lanes(x + 16 * j, &wa, &wb);
+                a[2 * j] = _mm256_fmadd_ps(ck, wa, a[2 * j]);
+                a[2 * j + 1] = _mm256_fmadd_ps(ck, wb, a[2 * j + 1]);
+            }
         }
-        for (int j = 0; j < 8; j++)
-            _mm256_storeu_ps(y + i + 8 * j, a[j]);
+        for (int j = 0; j < 4; j++) {
+            _mm256_storeu_ps(y + i + 16 * j, _mm256_permute2f128_ps(a[2 * j], a[2 * j + 1], 0x20));
+            _mm256_storeu_ps(y + i + 16 * j + 8, _mm256_permute2f128_ps(a[2 * j], a[2 * j + 1], 0x31));
+        }
     }
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_loadu_ps(y + i);
@@ -589,12 +643,27 @@ static void adam_bf16_avx2(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const fl
     const __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
     const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps_t);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    /* Sixteen at a time in widen16_lanes order: the gradient is permuted to match, results pack back. */
+    for (; i + 16 <= n; i += 16) {
+        __m256 wv[2], mv[2], vv[2];
+        widen16_lanes(w + i, &wv[0], &wv[1]);
+        widen16_lanes(m + i, &mv[0], &mv[1]);
+        widen16_lanes(v + i, &vv[0], &vv[1]);
+        const __m256 g0 = _mm256_loadu_ps(g + i), g1 = _mm256_loadu_ps(g + i + 8);
+        const __m256 gv[2] = {_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31)};
+        for (int h = 0; h < 2; h++)
+            adam_math(gv[h], &wv[h], &mv[h], &vv[h], vb1, vc1, vb2, vc2, vlr, veps);
+        store16_lanes(m + i, mv[0], mv[1]);
+        store16_lanes(v + i, vv[0], vv[1]);
+        store16_lanes(w + i, wv[0], wv[1]);
+    }
+    if (i + 8 <= n) {
         __m256 wv = widen8(w + i), mv = widen8(m + i), vv = widen8(v + i);
         adam_math(_mm256_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
         store8(m + i, mv);
         store8(v + i, vv);
         store8(w + i, wv);
+        i += 8;
     }
     if (i < n) {
         const size_t r = n - i;
@@ -610,8 +679,18 @@ static void sgd_bf16_avx2(slide_bf16 *w, const float *g, size_t n, float lr)
 {
     const __m256 vlr = _mm256_set1_ps(lr);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
+    for (; i + 16 <= n; i += 16) {
+        __m256 lo, hi;
+        widen16_lanes(w + i, &lo, &hi);
+        const __m256 g0 = _mm256_loadu_ps(g + i), g1 = _mm256_loadu_ps(g + i + 8);
+        lo = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x20), lo);
+        hi = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x31), hi);
+        store16_lanes(w + i, lo, hi);
+    }
+    if (i + 8 <= n) {
         store8(w + i, _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), widen8(w + i)));
+        i += 8;
+    }
     if (i < n) {
         const size_t r = n - i;
         store_tail(w + i, _mm256_fnmadd_ps(vlr, _mm256_maskload_ps(g + i, tail_mask(r)), widen_tail(w + i, r)), r);
