@@ -226,8 +226,8 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
             for (uint32_t j = lo; j < hi; j++) {
                 if (NL > 1) {
                     /* A bf16 row is widened once and then scored against every sample of the chunk. */
-                    const float *w = out->storage == SLIDE_STORAGE_BF16 ? wide : slide_row_w(out, j);
-                    if (out->storage == SLIDE_STORAGE_BF16)
+                    const float *w = slide_is_bf16(out) ? wide : slide_row_w(out, j);
+                    if (slide_is_bf16(out))
                         K->bf16_to_f32(wide, slide_row_wh(out, j), in_dim);
                     K->dot_rows(hbuf, in_dim, cn, w, in_dim, z);
                 } else {
