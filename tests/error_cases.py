@@ -57,6 +57,16 @@ def _version(data):
     return data
 
 
+def _bad_storage(d):
+    p = os.path.join(d, "model.slide")
+    _net(layers=[sl.Layer(8), sl.Layer(5, activation="softmax", sampling=sl.LSH(), storage="bfloat16")]).save(p)
+
+    def edit(data):
+        data[24 + 48 + 160] = 5  # layer 0's storage field: after the file header, network record and 160 bytes
+        return data
+    sl.Network.load(_edit(p, edit))
+
+
 def _nan_loss(d):
     net = _net()
     net.layers[1].weights[...] = 3e38
@@ -150,6 +160,12 @@ CASES = [
     ("argument", "random share above 1",
      lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(random_fraction=1.5))])),
     ("training", "loss becomes NaN (weights overflow)", _nan_loss),
+    ("argument", "bfloat16 storage on a fully computed layer",
+     lambda d: _net(layers=[sl.Layer(8, storage="bfloat16"), sl.Layer(5, activation="softmax")])),
+    ("argument", "unknown storage name",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(), storage="fp16")])),
+    ("argument", "weights of the wrong shape assigned", lambda d: setattr(_net().layers[1], "weights", np.zeros((3, 8)))),
+    ("model file", "unknown storage type in a layer record", _bad_storage),
 ]
 
 

@@ -135,11 +135,9 @@ int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int6
                         my_recall[l] += 1.0;
                     } else {
                         my_madds[l] += (double)a->n * (in.idx ? in.nnz : L->in_dim);
-                        for (uint32_t j = 0; j < L->units; j++) {
-                            const float *w = slide_row_w(L, j);
-                            z[j] = L->bias[j] + (in.idx ? K->dot_sparse(w, in.idx, in.val, in.nnz)
-                                                        : K->dot(w, in.val, in.nnz));
-                        }
+                        for (uint32_t j = 0; j < L->units; j++)
+                            z[j] = L->bias[j] + (in.idx ? slide_row_dot_sparse(K, L, j, in.idx, in.val, in.nnz)
+                                                        : slide_row_dot(K, L, j, in.val, in.nnz));
                         uint32_t k = a->n < L->units ? a->n : L->units;
                         if (k == 0) {
                             my_recall[l] += 0.0;

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A bfloat16 value: the high 16 bits of a float32 (sign, 8 exponent bits, 7 mantissa bits). */
+typedef uint16_t slide_bf16;
+
 typedef enum slide_isa {
     SLIDE_ISA_SCALAR = 0,
     SLIDE_ISA_AVX2 = 1,   /* AVX2 + FMA */
@@ -61,7 +64,57 @@ typedef struct slide_kernels {
      */
     void (*bins_argmax8)(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
                          int32_t *arg);
+
+    /*
+     * bfloat16 variants for sampled layers stored as bf16 (SLIDE_STORAGE_BF16). A bf16 value is the high
+     * 16 bits of a float32 (slide_bf16); widening is exact, so these kernels compute exactly what their
+     * float versions compute on the widened rows, up to FMA contraction and summation order. Only the
+     * weight side (and, in the optimizer, the moments) is bf16; inputs, outputs and gradients are float.
+     * Narrowing rounds to nearest even (slide_bf16_from_f32): every version narrows the same float to the
+     * same bf16 bits, so versions differ only where their float arithmetic differs.
+     */
+    /* out[i] = (float)in[i] (exact) */
+    void (*bf16_to_f32)(float *out, const slide_bf16 *in, size_t n);
+    /* out[i] = round-to-nearest-even(in[i]); NaN stays NaN (quiet), +-Inf stays Inf */
+    void (*f32_to_bf16)(slide_bf16 *out, const float *in, size_t n);
+    /* sum_i x[i] * w[i] */
+    float (*dot_bf16)(const float *x, const slide_bf16 *w, size_t n);
+    /* sum_i w[idx[i]] * val[i]   (sparse float input against a bf16 row) */
+    float (*dot_sparse_bf16)(const slide_bf16 *w, const int32_t *idx, const float *val, size_t nnz);
+    /* out[k] = dot_bf16(x, rows[k], n) for k in [0, m) */
+    void (*dot_many_bf16)(const slide_bf16 *const *rows, size_t m, const float *x, size_t n, float *out);
+    /* y[i] += sum_k c[k] * xs[k][i], added in k order for every i (as axpy_many, bf16 sources) */
+    void (*axpy_many_bf16)(float *y, const float *c, const slide_bf16 *const *xs, size_t m, size_t n);
+    /*
+     * Adam on one bf16 row (w, m, v all bf16, g float): each element is widened, updated exactly as by
+     * `adam` in float, and the new w, m, v are narrowed (round to nearest even).
+     */
+    void (*adam_bf16)(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
+                      float b1, float b2, float eps_t);
+    /* w[i] = narrow(widen(w[i]) - lr * g[i]) */
+    void (*sgd_bf16)(slide_bf16 *w, const float *g, size_t n, float lr);
 } slide_kernels;
+
+/* Exact widening of one bf16 value. */
+static inline float slide_bf16_to_f32(slide_bf16 h)
+{
+    union { uint32_t u; float f; } c = {(uint32_t)h << 16};
+    return c.f;
+}
+
+/*
+ * Round to nearest, ties to even, of one float: adding 0x7FFF plus the lowest kept bit carries into the
+ * kept half exactly when the dropped half is above one half, or equal with an odd kept half. Finite values
+ * above the largest bf16 round to Inf, as IEEE rounding does. A NaN keeps its sign and high payload and
+ * gets the quiet bit, so it never becomes Inf (its dropped bits may be all that made it a NaN).
+ */
+static inline slide_bf16 slide_bf16_from_f32(float x)
+{
+    union { float f; uint32_t u; } c = {x};
+    if ((c.u & 0x7FFFFFFFu) > 0x7F800000u)
+        return (slide_bf16)((c.u >> 16) | 0x0040u);
+    return (slide_bf16)((c.u + 0x7FFFu + ((c.u >> 16) & 1u)) >> 16);
+}
 
 /* Implementations; each fills the table for its instruction set. */
 void slide_kernels_fill_scalar(slide_kernels *k);

@@ -401,6 +401,302 @@ static void bins_argmax8_avx2(const float *x, const uint32_t *pos8, size_t n_gro
     }
 }
 
+/* ------------------------------------------------------------------ bfloat16 rows */
+
+/*
+ * bf16 rows are widened eight at a time (vpmovzxwd + shift: exact). AVX2 has no 16-bit masked loads or
+ * stores, so a tail of 1..7 bf16 values is copied through an 8-element stack buffer, zero-filled, and
+ * only [i, n) is read from or written back to the caller's memory.
+ */
+static inline __m256 widen8(const slide_bf16 *p)
+{
+    const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+static inline __m256 widen_tail(const slide_bf16 *p, size_t r)
+{
+    slide_bf16 buf[8] = {0};
+    for (size_t j = 0; j < r; j++)
+        buf[j] = p[j];
+    return widen8(buf);
+}
+
+/*
+ * Widening 16 bf16 values with vpunpck{l,h}wd against zero costs one instruction per 8 floats instead of
+ * two (vpmovzxwd + shift), but works within 128-bit lanes: the low result holds elements 0-3 and 8-11,
+ * the high one 4-7 and 12-15. The float operand is permuted to the same order once (two vperm2f128),
+ * which the eight rows of dot_many or the m rows of axpy_many then share.
+ */
+static inline void widen16_lanes(const slide_bf16 *p, __m256 *lo, __m256 *hi)
+{
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    *lo = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), h));
+    *hi = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), h));
+}
+
+/* slide_bf16_from_f32 of eight floats, each result in the low 16 bits of its 32-bit lane. */
+static inline __m256i round8(__m256 x)
+{
+    const __m256i b = _mm256_castps_si256(x);
+    const __m256i hi = _mm256_srli_epi32(b, 16);
+    const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+}
+
+/* Eight floats to bf16 with slide_bf16_from_f32's rounding, in lane order. */
+static inline __m128i narrow8(__m256 x)
+{
+    const __m256i r = round8(x);
+    /* Values are <= 0xFFFF, so the unsigned-saturating pack is exact; it packs within 128-bit lanes. */
+    const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xD8);
+    return _mm256_castsi256_si128(p);
+}
+
+/*
+ * Sixteen values held in widen16_lanes order (lo: elements 0-3 and 8-11, hi: 4-7 and 12-15) narrowed and
+ * stored in element order: vpackusdw packs within lanes, which is exactly the inverse of that order.
+ */
+static inline void store16_lanes(slide_bf16 *p, __m256 lo, __m256 hi)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p, _mm256_packus_epi32(round8(lo), round8(hi)));
+}
+
+static inline void store8(slide_bf16 *p, __m256 x)
+{
+    _mm_storeu_si128((__m128i *)(void *)p, narrow8(x));
+}
+
+static inline void store_tail(slide_bf16 *p, __m256 x, size_t r)
+{
+    slide_bf16 buf[8];
+    store8(buf, x);
+    for (size_t j = 0; j < r; j++)
+        p[j] = buf[j];
+}
+
+static void bf16_to_f32_avx2(float *out, const slide_bf16 *in, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, widen8(in + i));
+    if (i < n)
+        _mm256_maskstore_ps(out + i, tail_mask(n - i), widen_tail(in + i, n - i));
+}
+
+static void f32_to_bf16_avx2(slide_bf16 *out, const float *in, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = _mm256_loadu_ps(in + i), x1 = _mm256_loadu_ps(in + i + 8);
+        store16_lanes(out + i, _mm256_permute2f128_ps(x0, x1, 0x20), _mm256_permute2f128_ps(x0, x1, 0x31));
+    }
+    for (; i + 8 <= n; i += 8)
+        store8(out + i, _mm256_loadu_ps(in + i));
+    if (i < n)
+        store_tail(out + i, _mm256_maskload_ps(in + i, tail_mask(n - i)), n - i);
+}
+
+static float dot_bf16_avx2(const float *x, const slide_bf16 *w, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), widen8(w + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), widen8(w + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), widen8(w + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), widen8(w + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), widen8(w + i), s0);
+    if (i < n)
+        s1 = _mm256_fmadd_ps(_mm256_maskload_ps(x + i, tail_mask(n - i)), widen_tail(w + i, n - i), s1);
+    return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* Scalar loads of eight w[idx] (see load_sparse8), widened together. */
+static inline __m256 load_sparse8_bf16(const slide_bf16 *w, const int32_t *x)
+{
+    const __m128i h = _mm_setr_epi16((short)w[x[0]], (short)w[x[1]], (short)w[x[2]], (short)w[x[3]],
+                                     (short)w[x[4]], (short)w[x[5]], (short)w[x[6]], (short)w[x[7]]);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+static float dot_sparse_bf16_avx2(const slide_bf16 *w, const int32_t *idx, const float *val, size_t nnz)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= nnz; i += 16) {
+        s0 = _mm256_fmadd_ps(load_sparse8_bf16(w, idx + i), _mm256_loadu_ps(val + i), s0);
+        s1 = _mm256_fmadd_ps(load_sparse8_bf16(w, idx + i + 8), _mm256_loadu_ps(val + i + 8), s1);
+    }
+    if (i + 8 <= nnz) {
+        s0 = _mm256_fmadd_ps(load_sparse8_bf16(w, idx + i), _mm256_loadu_ps(val + i), s0);
+        i += 8;
+    }
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < nnz; i++)
+        s += slide_bf16_to_f32(w[idx[i]]) * val[i];
+    return s;
+}
+
+/* As dot_many_avx2: eight rows per pass share each load of x; leftover rows go through dot_bf16_avx2. */
+static void dot_many_bf16_avx2(const slide_bf16 *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        const slide_bf16 *const *r = rows + k;
+        __m256 s[8];
+        for (int j = 0; j < 8; j++)
+            s[j] = _mm256_setzero_ps();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+            const __m256 xa = _mm256_permute2f128_ps(x0, x1, 0x20), xb = _mm256_permute2f128_ps(x0, x1, 0x31);
+            for (int j = 0; j < 8; j++) {
+                __m256 wa, wb;
+                widen16_lanes(r[j] + i, &wa, &wb);
+                s[j] = _mm256_fmadd_ps(wb, xb, _mm256_fmadd_ps(wa, xa, s[j]));
+            }
+        }
+        if (i + 8 <= n) {
+            const __m256 xv = _mm256_loadu_ps(x + i);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm256_fmadd_ps(widen8(r[j] + i), xv, s[j]);
+            i += 8;
+        }
+        if (i < n) {
+            const __m256 xv = _mm256_maskload_ps(x + i, tail_mask(n - i));
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm256_fmadd_ps(widen_tail(r[j] + i, n - i), xv, s[j]);
+        }
+        const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
+        const __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
+        const __m256 lo = _mm256_permute2f128_ps(h0, h1, 0x20), hi = _mm256_permute2f128_ps(h0, h1, 0x31);
+        _mm256_storeu_ps(out + k, _mm256_add_ps(lo, hi));
+    }
+    for (; k < m; k++)
+        out[k] = dot_bf16_avx2(x, rows[k], n);
+}
+
+/*
+ * As axpy_many_avx2: y in blocks of 64 floats held in registers while every source row adds into them.
+ * The registers hold y in widen16_lanes order (permuted once on load and back on store).
+ */
+static void axpy_many_bf16_avx2(float *y, const float *c, const slide_bf16 *const *xs, size_t m, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m256 a[8];
+        for (int j = 0; j < 4; j++) {
+            const __m256 y0 = _mm256_loadu_ps(y + i + 16 * j), y1 = _mm256_loadu_ps(y + i + 16 * j + 8);
+            a[2 * j] = _mm256_permute2f128_ps(y0, y1, 0x20);
+            a[2 * j + 1] = _mm256_permute2f128_ps(y0, y1, 0x31);
+        }
+        for (size_t k = 0; k < m; k++) {
+            const __m256 ck = _mm256_broadcast_ss(c + k);
+            const slide_bf16 *x = xs[k] + i;
+            for (int j = 0; j < 4; j++) {
+                __m256 wa, wb;
+                widen16_lanes(x + 16 * j, &wa, &wb);
+                a[2 * j] = _mm256_fmadd_ps(ck, wa, a[2 * j]);
+                a[2 * j + 1] = _mm256_fmadd_ps(ck, wb, a[2 * j + 1]);
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            _mm256_storeu_ps(y + i + 16 * j, _mm256_permute2f128_ps(a[2 * j], a[2 * j + 1], 0x20));
+            _mm256_storeu_ps(y + i + 16 * j + 8, _mm256_permute2f128_ps(a[2 * j], a[2 * j + 1], 0x31));
+        }
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(y + i);
+        for (size_t k = 0; k < m; k++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(c + k), widen8(xs[k] + i), a);
+        _mm256_storeu_ps(y + i, a);
+    }
+    if (i < n) {
+        const __m256i t = tail_mask(n - i);
+        __m256 a = _mm256_maskload_ps(y + i, t);
+        for (size_t k = 0; k < m; k++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(c + k), widen_tail(xs[k] + i, n - i), a);
+        _mm256_maskstore_ps(y + i, t, a);
+    }
+}
+
+/* adam_step on widened values; the caller narrows the results. Same operation order as adam_step. */
+static inline void adam_math(__m256 gv, __m256 *wv, __m256 *mv, __m256 *vv, __m256 vb1, __m256 vc1, __m256 vb2,
+                             __m256 vc2, __m256 vlr, __m256 veps)
+{
+    *mv = _mm256_fmadd_ps(vb1, *mv, _mm256_mul_ps(vc1, gv));
+    *vv = _mm256_fmadd_ps(vb2, *vv, _mm256_mul_ps(_mm256_mul_ps(vc2, gv), gv));
+    const __m256 den = _mm256_add_ps(_mm256_sqrt_ps(*vv), veps);
+    *wv = _mm256_sub_ps(*wv, _mm256_div_ps(_mm256_mul_ps(vlr, *mv), den));
+}
+
+static void adam_bf16_avx2(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
+                           float b1, float b2, float eps_t)
+{
+    const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
+    const __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
+    const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps_t);
+    size_t i = 0;
+    /* Sixteen at a time in widen16_lanes order: the gradient is permuted to match, results pack back. */
+    for (; i + 16 <= n; i += 16) {
+        __m256 wv[2], mv[2], vv[2];
+        widen16_lanes(w + i, &wv[0], &wv[1]);
+        widen16_lanes(m + i, &mv[0], &mv[1]);
+        widen16_lanes(v + i, &vv[0], &vv[1]);
+        const __m256 g0 = _mm256_loadu_ps(g + i), g1 = _mm256_loadu_ps(g + i + 8);
+        const __m256 gv[2] = {_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31)};
+        for (int h = 0; h < 2; h++)
+            adam_math(gv[h], &wv[h], &mv[h], &vv[h], vb1, vc1, vb2, vc2, vlr, veps);
+        store16_lanes(m + i, mv[0], mv[1]);
+        store16_lanes(v + i, vv[0], vv[1]);
+        store16_lanes(w + i, wv[0], wv[1]);
+    }
+    if (i + 8 <= n) {
+        __m256 wv = widen8(w + i), mv = widen8(m + i), vv = widen8(v + i);
+        adam_math(_mm256_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        store8(m + i, mv);
+        store8(v + i, vv);
+        store8(w + i, wv);
+        i += 8;
+    }
+    if (i < n) {
+        const size_t r = n - i;
+        __m256 wv = widen_tail(w + i, r), mv = widen_tail(m + i, r), vv = widen_tail(v + i, r);
+        adam_math(_mm256_maskload_ps(g + i, tail_mask(r)), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        store_tail(m + i, mv, r);
+        store_tail(v + i, vv, r);
+        store_tail(w + i, wv, r);
+    }
+}
+
+static void sgd_bf16_avx2(slide_bf16 *w, const float *g, size_t n, float lr)
+{
+    const __m256 vlr = _mm256_set1_ps(lr);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 lo, hi;
+        widen16_lanes(w + i, &lo, &hi);
+        const __m256 g0 = _mm256_loadu_ps(g + i), g1 = _mm256_loadu_ps(g + i + 8);
+        lo = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x20), lo);
+        hi = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x31), hi);
+        store16_lanes(w + i, lo, hi);
+    }
+    if (i + 8 <= n) {
+        store8(w + i, _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), widen8(w + i)));
+        i += 8;
+    }
+    if (i < n) {
+        const size_t r = n - i;
+        store_tail(w + i, _mm256_fnmadd_ps(vlr, _mm256_maskload_ps(g + i, tail_mask(r)), widen_tail(w + i, r)), r);
+    }
+}
+
 void slide_kernels_fill_avx2(slide_kernels *k)
 {
     k->dot = dot_avx2;
@@ -414,4 +710,12 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->axpy_many = axpy_many_avx2;
     k->lse_update = lse_update_avx2;
     k->bins_argmax8 = bins_argmax8_avx2;
+    k->bf16_to_f32 = bf16_to_f32_avx2;
+    k->f32_to_bf16 = f32_to_bf16_avx2;
+    k->dot_bf16 = dot_bf16_avx2;
+    k->dot_sparse_bf16 = dot_sparse_bf16_avx2;
+    k->dot_many_bf16 = dot_many_bf16_avx2;
+    k->axpy_many_bf16 = axpy_many_bf16_avx2;
+    k->adam_bf16 = adam_bf16_avx2;
+    k->sgd_bf16 = sgd_bf16_avx2;
 }

@@ -303,6 +303,220 @@ static void axpy_many_avx512(float *y, const float *c, const float *const *xs, s
     }
 }
 
+/* ------------------------------------------------------------------ bfloat16 rows */
+
+/*
+ * bf16 rows are widened sixteen at a time (vpmovzxwd + shift: exact) and narrowed with vpmovdw after
+ * rounding in 32-bit lanes. Masked 16-bit loads and stores need AVX-512BW, which this file does not
+ * assume, so a tail of 1..15 bf16 values goes through a 16-element stack buffer, zero-filled; only [i, n)
+ * of the caller's memory is read or written.
+ */
+static inline __m512 widen16(const slide_bf16 *p)
+{
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+static inline __m512 widen_tail(const slide_bf16 *p, size_t r)
+{
+    slide_bf16 buf[16] = {0};
+    for (size_t j = 0; j < r; j++)
+        buf[j] = p[j];
+    return widen16(buf);
+}
+
+/* Sixteen floats to bf16 with slide_bf16_from_f32's rounding. */
+static inline __m256i narrow16(__m512 x)
+{
+    const __m512i b = _mm512_castps_si512(x);
+    const __m512i hi = _mm512_srli_epi32(b, 16);
+    const __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(r); /* values are <= 0xFFFF: truncation is exact */
+}
+
+static inline void store16(slide_bf16 *p, __m512 x)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p, narrow16(x));
+}
+
+static inline void store_tail(slide_bf16 *p, __m512 x, size_t r)
+{
+    slide_bf16 buf[16];
+    store16(buf, x);
+    for (size_t j = 0; j < r; j++)
+        p[j] = buf[j];
+}
+
+static void bf16_to_f32_avx512(float *out, const slide_bf16 *in, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, widen16(in + i));
+    if (i < n)
+        _mm512_mask_storeu_ps(out + i, tail_mask(n - i), widen_tail(in + i, n - i));
+}
+
+static void f32_to_bf16_avx512(slide_bf16 *out, const float *in, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        store16(out + i, _mm512_loadu_ps(in + i));
+    if (i < n)
+        store_tail(out + i, _mm512_maskz_loadu_ps(tail_mask(n - i), in + i), n - i);
+}
+
+static float dot_bf16_avx512(const float *x, const slide_bf16 *w, size_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), widen16(w + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), widen16(w + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), widen16(w + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), widen16(w + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16)
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), widen16(w + i), s0);
+    if (i < n)
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(n - i), x + i), widen_tail(w + i, n - i), s1);
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/*
+ * A 32-bit gather of bf16 values would read two bytes past w[idx] (out of bounds for the last element of
+ * a buffer), so the sixteen values are loaded one by one and widened together.
+ */
+static inline __m512 load_sparse16_bf16(const slide_bf16 *w, const int32_t *x)
+{
+    const __m256i h = _mm256_setr_epi16((short)w[x[0]], (short)w[x[1]], (short)w[x[2]], (short)w[x[3]],
+                                        (short)w[x[4]], (short)w[x[5]], (short)w[x[6]], (short)w[x[7]],
+                                        (short)w[x[8]], (short)w[x[9]], (short)w[x[10]], (short)w[x[11]],
+                                        (short)w[x[12]], (short)w[x[13]], (short)w[x[14]], (short)w[x[15]]);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+static float dot_sparse_bf16_avx512(const slide_bf16 *w, const int32_t *idx, const float *val, size_t nnz)
+{
+    __m512 s0 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= nnz; i += 16)
+        s0 = _mm512_fmadd_ps(load_sparse16_bf16(w, idx + i), _mm512_loadu_ps(val + i), s0);
+    float s = _mm512_reduce_add_ps(s0);
+    for (; i < nnz; i++)
+        s += slide_bf16_to_f32(w[idx[i]]) * val[i];
+    return s;
+}
+
+/* As dot_many_avx512: eight rows per pass share each load of x. */
+static void dot_many_bf16_avx512(const slide_bf16 *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        const slide_bf16 *const *r = rows + k;
+        __m512 s[8];
+        for (int j = 0; j < 8; j++)
+            s[j] = _mm512_setzero_ps();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            const __m512 xv = _mm512_loadu_ps(x + i);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm512_fmadd_ps(widen16(r[j] + i), xv, s[j]);
+        }
+        if (i < n) {
+            const __m512 xv = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+            for (int j = 0; j < 8; j++)
+                s[j] = _mm512_fmadd_ps(widen_tail(r[j] + i, n - i), xv, s[j]);
+        }
+        for (int j = 0; j < 8; j++)
+            out[k + j] = _mm512_reduce_add_ps(s[j]);
+    }
+    for (; k < m; k++)
+        out[k] = dot_bf16_avx512(x, rows[k], n);
+}
+
+/* As axpy_many_avx512: y in blocks of 64 floats that every source row adds into. */
+static void axpy_many_bf16_avx512(float *y, const float *c, const slide_bf16 *const *xs, size_t m, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 a[4];
+        for (int j = 0; j < 4; j++)
+            a[j] = _mm512_loadu_ps(y + i + 16 * j);
+        for (size_t k = 0; k < m; k++) {
+            const __m512 ck = _mm512_set1_ps(c[k]);
+            const slide_bf16 *x = xs[k] + i;
+            for (int j = 0; j < 4; j++)
+                a[j] = _mm512_fmadd_ps(ck, widen16(x + 16 * j), a[j]);
+        }
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(y + i + 16 * j, a[j]);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(y + i);
+        for (size_t k = 0; k < m; k++)
+            a = _mm512_fmadd_ps(_mm512_set1_ps(c[k]), widen16(xs[k] + i), a);
+        _mm512_storeu_ps(y + i, a);
+    }
+    if (i < n) {
+        const __mmask16 t = tail_mask(n - i);
+        __m512 a = _mm512_maskz_loadu_ps(t, y + i);
+        for (size_t k = 0; k < m; k++)
+            a = _mm512_fmadd_ps(_mm512_set1_ps(c[k]), widen_tail(xs[k] + i, n - i), a);
+        _mm512_mask_storeu_ps(y + i, t, a);
+    }
+}
+
+/* adam_step on widened values (same operation order); the caller narrows the results. */
+static inline void adam_math(__m512 gv, __m512 *wv, __m512 *mv, __m512 *vv, __m512 vb1, __m512 vc1, __m512 vb2,
+                             __m512 vc2, __m512 vlr, __m512 veps)
+{
+    *mv = _mm512_fmadd_ps(vb1, *mv, _mm512_mul_ps(vc1, gv));
+    *vv = _mm512_fmadd_ps(vb2, *vv, _mm512_mul_ps(_mm512_mul_ps(vc2, gv), gv));
+    const __m512 den = _mm512_add_ps(_mm512_sqrt_ps(*vv), veps);
+    *wv = _mm512_sub_ps(*wv, _mm512_div_ps(_mm512_mul_ps(vlr, *mv), den));
+}
+
+static void adam_bf16_avx512(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
+                             float b1, float b2, float eps_t)
+{
+    const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
+    const __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
+    const __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps_t);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 wv = widen16(w + i), mv = widen16(m + i), vv = widen16(v + i);
+        adam_math(_mm512_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        store16(m + i, mv);
+        store16(v + i, vv);
+        store16(w + i, wv);
+    }
+    if (i < n) {
+        const size_t r = n - i;
+        __m512 wv = widen_tail(w + i, r), mv = widen_tail(m + i, r), vv = widen_tail(v + i, r);
+        adam_math(_mm512_maskz_loadu_ps(tail_mask(r), g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        store_tail(m + i, mv, r);
+        store_tail(v + i, vv, r);
+        store_tail(w + i, wv, r);
+    }
+}
+
+static void sgd_bf16_avx512(slide_bf16 *w, const float *g, size_t n, float lr)
+{
+    const __m512 vlr = _mm512_set1_ps(lr);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        store16(w + i, _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), widen16(w + i)));
+    if (i < n) {
+        const size_t r = n - i;
+        const __m512 gv = _mm512_maskz_loadu_ps(tail_mask(r), g + i);
+        store_tail(w + i, _mm512_fnmadd_ps(vlr, gv, widen_tail(w + i, r)), r);
+    }
+}
+
 void slide_kernels_fill_avx512(slide_kernels *k)
 {
     k->dot = dot_avx512;
@@ -315,4 +529,12 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->dot_many = dot_many_avx512;
     k->axpy_many = axpy_many_avx512;
     k->bins_argmax8 = bins_argmax8_avx512;
+    k->bf16_to_f32 = bf16_to_f32_avx512;
+    k->f32_to_bf16 = f32_to_bf16_avx512;
+    k->dot_bf16 = dot_bf16_avx512;
+    k->dot_sparse_bf16 = dot_sparse_bf16_avx512;
+    k->dot_many_bf16 = dot_many_bf16_avx512;
+    k->axpy_many_bf16 = axpy_many_bf16_avx512;
+    k->adam_bf16 = adam_bf16_avx512;
+    k->sgd_bf16 = sgd_bf16_avx512;
 }

@@ -104,6 +104,68 @@ static void bins_argmax8_scalar(const float *x, const uint32_t *pos8, size_t n_g
         }
 }
 
+/* ------------------------------------------------------------------ bfloat16 rows */
+
+static void bf16_to_f32_scalar(float *out, const slide_bf16 *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = slide_bf16_to_f32(in[i]);
+}
+
+static void f32_to_bf16_scalar(slide_bf16 *out, const float *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = slide_bf16_from_f32(in[i]);
+}
+
+static float dot_bf16_scalar(const float *x, const slide_bf16 *w, size_t n)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += x[i] * slide_bf16_to_f32(w[i]);
+    return s;
+}
+
+static float dot_sparse_bf16_scalar(const slide_bf16 *w, const int32_t *idx, const float *val, size_t nnz)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < nnz; i++)
+        s += slide_bf16_to_f32(w[idx[i]]) * val[i];
+    return s;
+}
+
+static void dot_many_bf16_scalar(const slide_bf16 *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    for (size_t k = 0; k < m; k++)
+        out[k] = dot_bf16_scalar(x, rows[k], n);
+}
+
+static void axpy_many_bf16_scalar(float *y, const float *c, const slide_bf16 *const *xs, size_t m, size_t n)
+{
+    for (size_t k = 0; k < m; k++)
+        for (size_t i = 0; i < n; i++)
+            y[i] += c[k] * slide_bf16_to_f32(xs[k][i]);
+}
+
+static void adam_bf16_scalar(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
+                             float b1, float b2, float eps_t)
+{
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        const float mi = b1 * slide_bf16_to_f32(m[i]) + c1 * g[i];
+        const float vi = b2 * slide_bf16_to_f32(v[i]) + c2 * g[i] * g[i];
+        m[i] = slide_bf16_from_f32(mi);
+        v[i] = slide_bf16_from_f32(vi);
+        w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) - lr_t * mi / (sqrtf(vi) + eps_t));
+    }
+}
+
+static void sgd_bf16_scalar(slide_bf16 *w, const float *g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) - lr * g[i]);
+}
+
 void slide_kernels_fill_scalar(slide_kernels *k)
 {
     k->dot = dot_scalar;
@@ -117,4 +179,12 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->axpy_many = axpy_many_scalar;
     k->lse_update = lse_update_scalar;
     k->bins_argmax8 = bins_argmax8_scalar;
+    k->bf16_to_f32 = bf16_to_f32_scalar;
+    k->f32_to_bf16 = f32_to_bf16_scalar;
+    k->dot_bf16 = dot_bf16_scalar;
+    k->dot_sparse_bf16 = dot_sparse_bf16_scalar;
+    k->dot_many_bf16 = dot_many_bf16_scalar;
+    k->axpy_many_bf16 = axpy_many_bf16_scalar;
+    k->adam_bf16 = adam_bf16_scalar;
+    k->sgd_bf16 = sgd_bf16_scalar;
 }

@@ -6,7 +6,13 @@
  *             u64 payload bytes
  *   payload : network description, then per layer: rows (weights, then Adam moments), biases (and their
  *             moments), and for sampled layers the hash tables (bucket counts, slots, insertion RNG
- *             states), so a loaded network resumes training exactly where the saved one stopped
+ *             states), so a loaded network resumes training exactly where the saved one stopped.
+ *             Rows are stored in the layer's storage type: 4-byte floats, or 2-byte bfloat16 values.
+ *
+ * Versions: 1 has 160-byte layer records and float32 rows only; 2 appends the storage type and the LSH
+ * random_fraction to each layer record (168 bytes). A network that needs neither (all float32, no random
+ * share) is still written as version 1, so older libraries keep reading it; others are written as
+ * version 2. Both are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
@@ -25,9 +31,8 @@
 #include "network.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-/* Version 2 appended random_fraction to each layer description; version 1 files still load. */
-#define MODEL_VERSION 2u
-#define MODEL_LAYER_BYTES_V1 160u
+#define MODEL_VERSION 2u       /* newest format this library reads and writes */
+#define MODEL_VERSION_F32 1u   /* written when every layer is float32 */
 #define MODEL_ENDIAN 0x01020304u
 #define MODEL_MAX_LAYERS 64u
 
@@ -117,18 +122,40 @@ typedef struct model_layer {
     int32_t batch_shared;
     uint64_t rebuilds, batches_since_rebuild;
     double period;
-    /* --- version 2: */
-    float random_fraction;
-    uint32_t reserved;
+    /* version 2: */
+    int32_t storage;       /* slide_storage */
+    float random_fraction; /* lsh.random_fraction */
 } model_layer;
 _Static_assert(sizeof(model_layer) == 168, "model_layer must have no implicit padding");
+/* A version 1 layer record is the prefix before `storage`. */
+#define MODEL_LAYER_V1_BYTES offsetof(model_layer, storage)
+_Static_assert(MODEL_LAYER_V1_BYTES == 160, "version 1 layer records are 160 bytes");
+
+static size_t layer_record_bytes(uint32_t version) { return version == 1 ? MODEL_LAYER_V1_BYTES : sizeof(model_layer); }
+
+/* The format version for this network: 1 unless a layer needs version 2's storage or random_fraction. */
+static uint32_t file_version(const slide_network *net)
+{
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        if (L->storage != SLIDE_STORAGE_F32 || (L->sampled && L->lsh.random_fraction != 0.0f))
+            return MODEL_VERSION;
+    }
+    return MODEL_VERSION_F32;
+}
+
+/* Start of row r's part (0: weights, 1, 2: Adam moments), in the layer's storage type. */
+static inline unsigned char *row_part(const slide_layer *L, size_t r, int part)
+{
+    return (unsigned char *)L->params + (r * L->block + (size_t)part * L->stride) * slide_elem_bytes(L->storage);
+}
 _Static_assert(sizeof(model_head) == 48, "model_head must have no implicit padding");
 
-/* Bytes of one layer's data in the file: rows without padding, biases, tables. */
-static uint64_t layer_file_bytes(uint64_t in_dim, uint64_t units, int adam, int sampled, uint64_t tables,
-                                 uint64_t bucket_bits, uint64_t capacity)
+/* Bytes of one layer's data in the file: rows without padding (elem bytes per value), biases, tables. */
+static uint64_t layer_file_bytes(uint64_t in_dim, uint64_t units, int adam, uint64_t elem, int sampled,
+                                 uint64_t tables, uint64_t bucket_bits, uint64_t capacity)
 {
-    uint64_t b = (in_dim * units + units) * (adam ? 3u : 1u) * sizeof(float);
+    uint64_t b = (in_dim * units * elem + units * sizeof(float)) * (adam ? 3u : 1u);
     if (sampled)
         b += tables * (((uint64_t)1 << bucket_bits) * (capacity + 1) * sizeof(uint32_t) + sizeof(uint64_t));
     return b;
@@ -151,7 +178,7 @@ static void put(writer *w, const void *p, size_t n)
     hasher_update(&w->h, p, n);
 }
 
-static int write_payload(const slide_network *net, writer *w)
+static int write_payload(const slide_network *net, writer *w, uint32_t version)
 {
     int adam = net->opt.kind == SLIDE_OPT_ADAM;
     model_head hd;
@@ -195,13 +222,14 @@ static int write_payload(const slide_network *net, writer *w)
             ml.rebuilds = L->rebuilds;
             ml.batches_since_rebuild = L->batches_since_rebuild;
         }
-        put(w, &ml, sizeof ml);
+        ml.storage = L->storage;
+        put(w, &ml, layer_record_bytes(version));
     }
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         for (int part = 0; part < (adam ? 3 : 1); part++)
             for (size_t r = 0; r < L->rows; r++)
-                put(w, slide_row_w(L, r) + (size_t)part * L->stride, sizeof(float) * L->row_len);
+                put(w, row_part(L, r, part), slide_elem_bytes(L->storage) * L->row_len);
         put(w, L->bias, sizeof(float) * L->units);
         if (adam) {
             put(w, L->bias_m, sizeof(float) * L->units);
@@ -278,19 +306,19 @@ int slide_network_save(const slide_network *net, const char *path)
         return rc;
     }
     int adam = net->opt.kind == SLIDE_OPT_ADAM;
-    uint64_t payload = sizeof(model_head) + (uint64_t)net->n_layers * sizeof(model_layer);
+    uint32_t version = file_version(net), endian = MODEL_ENDIAN;
+    uint64_t payload = sizeof(model_head) + (uint64_t)net->n_layers * layer_record_bytes(version);
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
-        payload += layer_file_bytes(L->in_dim, L->units, adam, L->sampled, L->lsh.tables, L->tables.bucket_bits,
-                                    L->lsh.bucket_size);
+        payload += layer_file_bytes(L->in_dim, L->units, adam, slide_elem_bytes(L->storage), L->sampled,
+                                    L->lsh.tables, L->tables.bucket_bits, L->lsh.bucket_size);
     }
-    uint32_t version = MODEL_VERSION, endian = MODEL_ENDIAN;
     errno = 0;
     int failed = fwrite(MODEL_MAGIC, 1, 8, w.f) != 8 || fwrite(&version, 4, 1, w.f) != 1 ||
                  fwrite(&endian, 4, 1, w.f) != 1 || fwrite(&payload, 8, 1, w.f) != 1;
     hasher_init(&w.h);
     if (!failed)
-        failed = write_payload(net, &w);
+        failed = write_payload(net, &w, version);
     uint64_t sum = hasher_final(&w.h);
     if (!failed)
         failed = fwrite(&sum, 8, 1, w.f) != 1;
@@ -389,13 +417,19 @@ int slide_network_load(const char *path, slide_network **out)
     const slide_layer_config *lcp[MODEL_MAX_LAYERS];
     slide_lsh_config lsh[MODEL_MAX_LAYERS];
     for (uint32_t l = 0; l < hd.n_layers; l++) {
-        memset(&ml[l], 0, sizeof ml[l]);
-        if ((rc = get(&r, &ml[l], version == 1 ? MODEL_LAYER_BYTES_V1 : sizeof ml[l], "layer description")))
+        memset(&ml[l], 0, sizeof ml[l]); /* version 1: storage stays 0, float32 */
+        if ((rc = get(&r, &ml[l], layer_record_bytes(version), "layer description")))
             goto done;
         ml[l].hash[SLIDE_HASH_NAME_MAX - 1] = '\0';
+        if (ml[l].storage != SLIDE_STORAGE_F32 && ml[l].storage != SLIDE_STORAGE_BF16) {
+            rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u has unknown storage %d", path, l,
+                            ml[l].storage);
+            goto done;
+        }
         slide_layer_config_init(&lc[l]);
         lc[l].units = ml[l].units;
         lc[l].activation = ml[l].activation;
+        lc[l].storage = ml[l].storage;
         if (ml[l].sampled) {
             slide_lsh_config_init(&lsh[l]);
             lsh[l].hash = ml[l].hash;
@@ -434,7 +468,7 @@ int slide_network_load(const char *path, slide_network **out)
     opt.eps = hd.eps;
     /* Check the declared size before allocating anything big: a corrupt header must not cause a huge allocation. */
     {
-        uint64_t need = sizeof hd + (uint64_t)hd.n_layers * (version == 1 ? MODEL_LAYER_BYTES_V1 : sizeof(model_layer));
+        uint64_t need = sizeof hd + (uint64_t)hd.n_layers * layer_record_bytes(version);
         uint64_t in = hd.input_dim;
         int adam = hd.opt_kind == SLIDE_OPT_ADAM;
         for (uint32_t l = 0; l < hd.n_layers; l++) {
@@ -442,8 +476,8 @@ int slide_network_load(const char *path, slide_network **out)
                 rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u has impossible sizes", path, l);
                 goto done;
             }
-            need += layer_file_bytes(in, ml[l].units, adam, ml[l].sampled != 0, ml[l].tables, ml[l].bucket_bits,
-                                     ml[l].bucket_size);
+            need += layer_file_bytes(in, ml[l].units, adam, slide_elem_bytes(ml[l].storage), ml[l].sampled != 0,
+                                     ml[l].tables, ml[l].bucket_bits, ml[l].bucket_size);
             in = ml[l].units;
         }
         if (need != payload) {
@@ -463,7 +497,7 @@ int slide_network_load(const char *path, slide_network **out)
         slide_layer *L = &net->layers[l];
         for (int part = 0; part < (adam ? 3 : 1) && !rc; part++)
             for (size_t row = 0; row < L->rows && !rc; row++)
-                rc = get(&r, slide_row_w(L, row) + (size_t)part * L->stride, sizeof(float) * L->row_len, "weights");
+                rc = get(&r, row_part(L, row, part), slide_elem_bytes(L->storage) * L->row_len, "weights");
         if (!rc)
             rc = get(&r, L->bias, sizeof(float) * L->units, "biases");
         if (!rc && adam) {

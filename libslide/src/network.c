@@ -60,6 +60,7 @@ void slide_layer_config_init(slide_layer_config *cfg)
     cfg->units = 0;
     cfg->activation = SLIDE_ACT_RELU;
     cfg->lsh = NULL;
+    cfg->storage = SLIDE_STORAGE_F32;
 }
 
 void slide_optimizer_config_init(slide_optimizer_config *cfg)
@@ -237,6 +238,7 @@ static void scratch_free(slide_thread_scratch *s)
     free(s->codes);
     free(s->hash_scratch);
     slide_aligned_free(s->grad);
+    slide_aligned_free(s->wrow);
     free(s->hist);
     memset(s, 0, sizeof *s);
 }
@@ -273,8 +275,9 @@ int slide_network_ensure_scratch(slide_network *net, int threads)
         s->hash_scratch = malloc(max_hash);
         s->hash_scratch_bytes = max_hash;
         s->grad = slide_aligned_alloc(sizeof(float) * max_row);
+        s->wrow = slide_aligned_alloc(sizeof(float) * max_row);
         s->hist = malloc(sizeof(uint32_t) * (max_tables + 2));
-        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->hist) {
+        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->wrow || !s->hist) {
             scratch_free(s);
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
         }
@@ -298,12 +301,47 @@ static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *
     void (*hash_item)(const void *, const float *, uint32_t *, void *) =
         L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
     const uint32_t tables = L->lsh.tables;
+    const slide_kernels *K = slide_kernels_get();
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t i = 0; i < count; i++) {
         slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-        hash_item(L->hash_state, slide_row_w(L, ids ? ids[i] : first + i), codes + (size_t)i * tables,
-                  s->hash_scratch);
+        size_t r = ids ? ids[i] : first + i;
+        /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
+        const float *w;
+        if (slide_is_bf16(L)) {
+            K->bf16_to_f32(s->wrow, slide_row_wh(L, r), L->row_len);
+            w = s->wrow;
+        } else {
+            w = slide_row_w(L, r);
+        }
+        hash_item(L->hash_state, w, codes + (size_t)i * tables, s->hash_scratch);
     }
+}
+
+/*
+ * prepare_items for a layer: backends see float rows, so a bf16 layer is widened into a temporary packed
+ * copy (rows * row_len floats, freed before returning) for the duration of the call.
+ */
+static int prepare_items(const slide_layer *L, int nt)
+{
+    if (!L->hash->prepare_items)
+        return SLIDE_OK;
+    if (!slide_is_bf16(L)) {
+        L->hash->prepare_items(L->hash_state, L->params, L->rows, L->block);
+        return SLIDE_OK;
+    }
+    float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
+    if (!tmp)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu MB to widen bfloat16 rows for the hash backend",
+                          (sizeof(float) * L->rows * L->row_len) >> 20);
+    const slide_kernels *K = slide_kernels_get();
+    int64_t rows = (int64_t)L->rows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
+    L->hash->prepare_items(L->hash_state, tmp, L->rows, L->row_len);
+    slide_aligned_free(tmp);
+    return SLIDE_OK;
 }
 
 int slide_layer_rebuild(slide_network *net, slide_layer *L)
@@ -331,8 +369,12 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
     slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->rebuilds)};
     slide_shuffle_u32(&rng, order, L->units);
     slide_lsh_tables_clear(&L->tables);
-    if (L->hash->prepare_items)
-        L->hash->prepare_items(L->hash_state, L->params, L->rows, L->block);
+    rc = prepare_items(L, nt);
+    if (rc) {
+        free(codes);
+        free(order);
+        return rc;
+    }
     for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
         hash_rows(net, L, order + base, 0, count, codes, nt);
@@ -578,13 +620,21 @@ static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int
     if (L->activation == SLIDE_ACT_SOFTMAX)
         limit *= 0.1f; /* start close to a uniform softmax */
     int64_t rows = (int64_t)L->rows;
+    const size_t e = slide_elem_bytes(L->storage);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         slide_rng rng = {slide_seed3(seed, 0x1217, index, (uint64_t)r)};
-        float *w = slide_row_w(L, (size_t)r);
-        for (size_t i = 0; i < L->row_len; i++)
-            w[i] = (2.0f * slide_rng_unit(&rng) - 1.0f) * limit;
-        memset(w + L->row_len, 0, sizeof(float) * (L->block - L->row_len));
+        /* The same random stream for both storages: a bf16 layer starts from the rounded float32 init. */
+        if (slide_is_bf16(L)) {
+            slide_bf16 *w = slide_row_wh(L, (size_t)r);
+            for (size_t i = 0; i < L->row_len; i++)
+                w[i] = slide_bf16_from_f32((2.0f * slide_rng_unit(&rng) - 1.0f) * limit);
+        } else {
+            float *w = slide_row_w(L, (size_t)r);
+            for (size_t i = 0; i < L->row_len; i++)
+                w[i] = (2.0f * slide_rng_unit(&rng) - 1.0f) * limit;
+        }
+        memset((char *)L->params + ((size_t)r * L->block + L->row_len) * e, 0, e * (L->block - L->row_len));
     }
 }
 
@@ -677,17 +727,28 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
         L->units = lc.units;
         L->in_dim = in_dim;
         L->activation = lc.activation;
+        if (lc.storage != SLIDE_STORAGE_F32 && lc.storage != SLIDE_STORAGE_BF16) {
+            rc = slide_fail(SLIDE_E_INVALID, "layer %u: unknown storage %d", l, lc.storage);
+            break;
+        }
+        if (lc.storage == SLIDE_STORAGE_BF16 && !lc.lsh) {
+            rc = slide_fail(SLIDE_E_INVALID,
+                            "layer %u: bfloat16 storage needs an LSH-sampled layer (fully computed layers stay float32)", l);
+            break;
+        }
         L->sampled = lc.lsh != NULL;
         L->neuron_major = L->sampled;
+        L->storage = lc.storage;
         L->rows = L->neuron_major ? L->units : L->in_dim;
         L->row_len = L->neuron_major ? L->in_dim : L->units;
-        L->stride = (L->row_len + 15) / 16 * 16;
+        const size_t e = slide_elem_bytes(L->storage), per_line = SLIDE_ALIGN / e;
+        L->stride = (L->row_len + per_line - 1) / per_line * per_line;
         L->block = L->stride * (adam ? 3 : 1);
-        if (L->rows > SLIDE_MAX_ARRAY_BYTES / sizeof(float) / L->block) {
+        if (L->rows > SLIDE_MAX_ARRAY_BYTES / e / L->block) {
             rc = slide_fail(SLIDE_E_NOMEM, "layer %u: %zu x %zu weights exceed the size limit", l, L->rows, L->row_len);
             break;
         }
-        L->params = slide_aligned_alloc(sizeof(float) * L->rows * L->block);
+        L->params = slide_aligned_alloc(e * L->rows * L->block);
         L->bias = calloc(L->units, sizeof(float));
         L->row_slot = malloc(sizeof(int32_t) * L->rows);
         if (adam) {
@@ -696,7 +757,7 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
         }
         if (!L->params || !L->bias || !L->row_slot || (adam && (!L->bias_m || !L->bias_v))) {
             rc = slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %zu MB of parameters", l,
-                            (sizeof(float) * L->rows * L->block) >> 20);
+                            (e * L->rows * L->block) >> 20);
             break;
         }
         memset(L->row_slot, 0xFF, sizeof(int32_t) * L->rows);
@@ -706,7 +767,7 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
             int64_t rows = (int64_t)L->rows;
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t r = 0; r < rows; r++)
-                memset(slide_row_w(L, (size_t)r), 0, sizeof(float) * L->block);
+                memset((char *)L->params + (size_t)r * L->block * e, 0, e * L->block);
         }
         if (L->sampled)
             rc = layer_setup_lsh(L, lc.lsh, cfg.seed, l);
@@ -782,6 +843,7 @@ int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_lay
         .active_total = L->active_total,
         .rebuilds = L->rebuilds,
         .row_stride = L->block,
+        .storage = L->storage,
     };
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
@@ -806,6 +868,9 @@ int slide_network_layer_params(slide_network *net, uint32_t layer, float **weigh
     if (layer >= net->n_layers)
         return slide_fail(SLIDE_E_INVALID, "layer %u out of range [0, %u)", layer, net->n_layers);
     const slide_layer *L = &net->layers[layer];
+    if (weights && slide_is_bf16(L))
+        return slide_fail(SLIDE_E_INVALID, "layer %u stores bfloat16 weights: copy them with slide_network_get_weights",
+                          layer);
     if (weights)
         *weights = L->params;
     if (bias)
@@ -819,6 +884,54 @@ int slide_network_layer_params(slide_network *net, uint32_t layer, float **weigh
     return SLIDE_OK;
 }
 
+/* Shared checks of slide_network_get_weights / set_weights. */
+static int weights_args(const slide_network *net, uint32_t layer, const void *buf, size_t n, const char *what)
+{
+    if (!net || !buf)
+        return slide_fail(SLIDE_E_INVALID, "%s: %s is NULL", what, net ? "buffer" : "net");
+    if (layer >= net->n_layers)
+        return slide_fail(SLIDE_E_INVALID, "%s: layer %u out of range [0, %u)", what, layer, net->n_layers);
+    const slide_layer *L = &net->layers[layer];
+    if (n != L->rows * L->row_len)
+        return slide_fail(SLIDE_E_INVALID, "%s: layer %u has %zu x %zu weights, the buffer holds %zu floats", what, layer,
+                          L->rows, L->row_len, n);
+    return SLIDE_OK;
+}
+
+int slide_network_get_weights(slide_network *net, uint32_t layer, float *out, size_t n)
+{
+    int rc = weights_args(net, layer, out, n, "slide_network_get_weights");
+    if (!rc)
+        rc = slide_network_claim(net, "slide_network_get_weights");
+    if (rc)
+        return rc;
+    const slide_layer *L = &net->layers[layer];
+    const slide_kernels *K = slide_kernels_get();
+    for (size_t r = 0; r < L->rows; r++)
+        slide_row_to_f32(K, L, r, out + r * L->row_len);
+    slide_network_release(net);
+    return SLIDE_OK;
+}
+
+int slide_network_set_weights(slide_network *net, uint32_t layer, const float *in, size_t n)
+{
+    int rc = weights_args(net, layer, in, n, "slide_network_set_weights");
+    if (!rc)
+        rc = slide_network_claim(net, "slide_network_set_weights");
+    if (rc)
+        return rc;
+    const slide_layer *L = &net->layers[layer];
+    const slide_kernels *K = slide_kernels_get();
+    for (size_t r = 0; r < L->rows; r++) {
+        if (slide_is_bf16(L))
+            K->f32_to_bf16(slide_row_wh(L, r), in + r * L->row_len, L->row_len);
+        else
+            memcpy(slide_row_w(L, r), in + r * L->row_len, sizeof(float) * L->row_len);
+    }
+    slide_network_release(net);
+    return SLIDE_OK;
+}
+
 size_t slide_network_memory_bytes(const slide_network *net)
 {
     if (!net)
@@ -826,7 +939,7 @@ size_t slide_network_memory_bytes(const slide_network *net)
     size_t b = sizeof *net + sizeof(slide_layer) * net->n_layers;
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
-        b += sizeof(float) * L->rows * L->block;
+        b += slide_elem_bytes(L->storage) * L->rows * L->block;
         b += sizeof(float) * L->units * (L->bias_m ? 3 : 1);
         b += sizeof(int32_t) * L->rows;
         if (L->sampled) {

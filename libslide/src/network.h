@@ -6,9 +6,15 @@
  *    computes single neurons;
  *  - fully computed layers are input-major (row = one input's outgoing weights), so a sparse input
  *    touches only its non-zero rows in forward, backward and the optimizer step.
- * Rows start on 64-byte boundaries (`stride` is a multiple of 16 floats). With Adam, a row's weights
- * and both moment vectors are adjacent: block r = [w | m | v], each `stride` floats, so one row update
- * touches one contiguous region. `block` = floats per row block.
+ * Rows start on 64-byte boundaries (`stride` elements are a multiple of 64 bytes). With Adam, a row's
+ * weights and both moment vectors are adjacent: block r = [w | m | v], each `stride` elements, so one row
+ * update touches one contiguous region. `block` = elements per row block.
+ *
+ * Storage. An element is a float (SLIDE_STORAGE_F32) or, for sampled layers only, a bfloat16
+ * (SLIDE_STORAGE_BF16): then w, m and v are all bf16 (stride a multiple of 32), halving the layer and the
+ * bytes a row update moves; biases and their moments stay float. Code never does pointer arithmetic on
+ * `params` itself: it uses the typed accessors below (slide_row_w for float layers, slide_row_wh for bf16
+ * ones) or the storage-dispatching helpers (slide_row_dot, slide_rows_*), which pick the bf16 kernels.
  */
 #ifndef SLIDE_NETWORK_H
 #define SLIDE_NETWORK_H
@@ -16,12 +22,14 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "hash_family.h"
+#include "kernels.h"
 #include "lsh_table.h"
 #include "slide/slide.h"
 
@@ -33,8 +41,9 @@ typedef struct slide_layer {
     int activation;
     int sampled;
     int neuron_major;
-    size_t rows, row_len, stride, block;
-    float *params;          /* rows * block floats, SLIDE_ALIGN-aligned */
+    int storage;            /* slide_storage; BF16 only when sampled (and so neuron-major) */
+    size_t rows, row_len, stride, block; /* stride and block in elements of the storage type */
+    void *params;           /* rows * block elements, SLIDE_ALIGN-aligned; see the accessors */
     float *bias, *bias_m, *bias_v; /* [units] each; moments NULL without Adam */
 
     /* LSH sampling (sampled layers only). */
@@ -95,6 +104,7 @@ typedef struct slide_thread_scratch {
     void *hash_scratch;
     size_t hash_scratch_bytes;
     float *grad;         /* [max row_len] gradient of one row */
+    float *wrow;         /* [max row_len] one bf16 weight row widened to float (hashing, prediction) */
     uint32_t *hist;      /* [max tables + 2] counting sort of candidates by collisions */
 } slide_thread_scratch;
 
@@ -130,10 +140,107 @@ typedef struct slide_vec {
     uint32_t nnz; /* == dim when dense */
 } slide_vec;
 
-/* Float pointers into row r of a layer. */
-static inline float *slide_row_w(const slide_layer *L, size_t r) { return L->params + r * L->block; }
-static inline float *slide_row_m(const slide_layer *L, size_t r) { return L->params + r * L->block + L->stride; }
-static inline float *slide_row_v(const slide_layer *L, size_t r) { return L->params + r * L->block + 2 * L->stride; }
+/* Bytes per stored weight / moment element. */
+static inline size_t slide_elem_bytes(int storage) { return storage == SLIDE_STORAGE_BF16 ? 2 : 4; }
+static inline int slide_is_bf16(const slide_layer *L) { return L->storage == SLIDE_STORAGE_BF16; }
+
+/* Float pointers into row r of a float32 layer (never call them on a bf16 layer). */
+static inline float *slide_row_w(const slide_layer *L, size_t r) { return (float *)L->params + r * L->block; }
+static inline float *slide_row_m(const slide_layer *L, size_t r) { return (float *)L->params + r * L->block + L->stride; }
+static inline float *slide_row_v(const slide_layer *L, size_t r) { return (float *)L->params + r * L->block + 2 * L->stride; }
+/* bf16 pointers into row r of a bf16 layer. */
+static inline slide_bf16 *slide_row_wh(const slide_layer *L, size_t r) { return (slide_bf16 *)L->params + r * L->block; }
+static inline slide_bf16 *slide_row_mh(const slide_layer *L, size_t r)
+{
+    return (slide_bf16 *)L->params + r * L->block + L->stride;
+}
+static inline slide_bf16 *slide_row_vh(const slide_layer *L, size_t r)
+{
+    return (slide_bf16 *)L->params + r * L->block + 2 * L->stride;
+}
+
+/* Weight i of row r as a float, for either storage. */
+static inline float slide_row_get(const slide_layer *L, size_t r, size_t i)
+{
+    return slide_is_bf16(L) ? slide_bf16_to_f32(slide_row_wh(L, r)[i]) : slide_row_w(L, r)[i];
+}
+
+/* dot(row r, x[0..n)) for either storage. */
+static inline float slide_row_dot(const slide_kernels *K, const slide_layer *L, size_t r, const float *x, size_t n)
+{
+    return slide_is_bf16(L) ? K->dot_bf16(x, slide_row_wh(L, r), n) : K->dot(slide_row_w(L, r), x, n);
+}
+
+/* Sparse input (idx, val) against row r, for either storage. */
+static inline float slide_row_dot_sparse(const slide_kernels *K, const slide_layer *L, size_t r, const int32_t *idx,
+                                         const float *val, size_t nnz)
+{
+    return slide_is_bf16(L) ? K->dot_sparse_bf16(slide_row_wh(L, r), idx, val, nnz)
+                            : K->dot_sparse(slide_row_w(L, r), idx, val, nnz);
+}
+
+/* Row r's weights widened into out[0..row_len) (a plain copy for float layers). */
+static inline void slide_row_to_f32(const slide_kernels *K, const slide_layer *L, size_t r, float *out)
+{
+    if (slide_is_bf16(L))
+        K->bf16_to_f32(out, slide_row_wh(L, r), L->row_len);
+    else
+        memcpy(out, slide_row_w(L, r), sizeof(float) * L->row_len);
+}
+
+/*
+ * Up to SLIDE_ROWS_BATCH row pointers of one layer for the *_many kernels, typed by the layer's storage:
+ * only the member matching L->storage is ever written or read.
+ */
+#define SLIDE_ROWS_BATCH 64
+typedef union slide_rows {
+    const float *f[SLIDE_ROWS_BATCH];
+    const slide_bf16 *h[SLIDE_ROWS_BATCH];
+} slide_rows;
+
+static inline void slide_rows_set(slide_rows *R, const slide_layer *L, uint32_t k, size_t r)
+{
+    if (slide_is_bf16(L))
+        R->h[k] = slide_row_wh(L, r);
+    else
+        R->f[k] = slide_row_w(L, r);
+}
+
+/* out[k] = dot(row k of R, x) for k < m. */
+static inline void slide_rows_dot_many(const slide_kernels *K, const slide_layer *L, const slide_rows *R, size_t m,
+                                       const float *x, size_t n, float *out)
+{
+    if (slide_is_bf16(L))
+        K->dot_many_bf16(R->h, m, x, n, out);
+    else
+        K->dot_many(R->f, m, x, n, out);
+}
+
+/* y += sum_k c[k] * (row k of R), k < m. */
+static inline void slide_rows_axpy_many(const slide_kernels *K, const slide_layer *L, float *y, const float *c,
+                                        const slide_rows *R, size_t m, size_t n)
+{
+    if (slide_is_bf16(L))
+        K->axpy_many_bf16(y, c, R->h, m, n);
+    else
+        K->axpy_many(y, c, R->f, m, n);
+}
+
+/* The optimizer step on row r with gradient g[0..row_len): Adam (moments in the same block) or SGD. */
+static inline void slide_row_update(const slide_kernels *K, const slide_layer *L, size_t r, const float *g, int adam,
+                                    float lr_t, float b1, float b2, float eps_t)
+{
+    if (slide_is_bf16(L)) {
+        if (adam)
+            K->adam_bf16(slide_row_wh(L, r), slide_row_mh(L, r), slide_row_vh(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
+        else
+            K->sgd_bf16(slide_row_wh(L, r), g, L->row_len, lr_t);
+    } else if (adam) {
+        K->adam(slide_row_w(L, r), slide_row_m(L, r), slide_row_v(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
+    } else {
+        K->sgd(slide_row_w(L, r), g, L->row_len, lr_t);
+    }
+}
 
 int slide_network_threads_for_call(const slide_network *net);
 

@@ -222,14 +222,19 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
             }
             uint32_t lo = (uint32_t)((uint64_t)out->units * (uint64_t)tid / (uint64_t)nth);
             uint32_t hi = (uint32_t)((uint64_t)out->units * (uint64_t)(tid + 1) / (uint64_t)nth);
+            float *wide = net->scratch[tid].wrow;
             for (uint32_t j = lo; j < hi; j++) {
-                const float *w = slide_row_w(out, j);
                 if (NL > 1) {
+                    /* A bf16 row is widened once and then scored against every sample of the chunk. */
+                    const float *w = slide_is_bf16(out) ? wide : slide_row_w(out, j);
+                    if (slide_is_bf16(out))
+                        K->bf16_to_f32(wide, slide_row_wh(out, j), in_dim);
                     K->dot_rows(hbuf, in_dim, cn, w, in_dim, z);
                 } else {
                     for (uint32_t s = 0; s < cn; s++) {
                         slide_vec x = slide_matrix_row(X, rows ? rows[base + s] : base + (int64_t)s);
-                        z[s] = x.idx ? K->dot_sparse(w, x.idx, x.val, x.nnz) : K->dot(w, x.val, x.nnz);
+                        z[s] = x.idx ? slide_row_dot_sparse(K, out, j, x.idx, x.val, x.nnz)
+                                     : slide_row_dot(K, out, j, x.val, x.nnz);
                     }
                 }
                 float b = out->bias[j];

@@ -28,6 +28,7 @@
 
 /* Rows per dot_many / axpy_many call: the pointer and coefficient arrays live on the stack. */
 enum { MANY = 64 };
+_Static_assert(MANY <= SLIDE_ROWS_BATCH, "a slide_rows must hold MANY row pointers");
 /* Batch-shared merge: id partitions (a power of two) and the log2 size of the id blocks dealt to them. */
 enum { SHARED_PARTS = 8, SHARED_BLOCK_BITS = 12 };
 
@@ -267,14 +268,14 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                 return rc;
             if (in.idx) {
                 for (uint32_t k = 0; k < a->n; k++)
-                    a->val[k] = K->dot_sparse(slide_row_w(L, (size_t)a->ids[k]), in.idx, in.val, in.nnz);
+                    a->val[k] = slide_row_dot_sparse(K, L, (size_t)a->ids[k], in.idx, in.val, in.nnz);
             } else {
-                const float *rows[MANY];
+                slide_rows rows;
                 for (uint32_t k0 = 0; k0 < a->n; k0 += MANY) {
                     uint32_t m = a->n - k0 < MANY ? a->n - k0 : MANY;
                     for (uint32_t k = 0; k < m; k++)
-                        rows[k] = slide_row_w(L, (size_t)a->ids[k0 + k]);
-                    K->dot_many(rows, m, in.val, in.nnz, a->val + k0);
+                        slide_rows_set(&rows, L, k, (size_t)a->ids[k0 + k]);
+                    slide_rows_dot_many(K, L, &rows, m, in.val, in.nnz, a->val + k0);
                 }
             }
             for (uint32_t k = 0; k < a->n; k++)
@@ -288,7 +289,15 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
             if (L->neuron_major) {
                 if (in.idx) {
                     for (uint32_t j = 0; j < L->units; j++)
-                        a->val[j] = K->dot_sparse(slide_row_w(L, j), in.idx, in.val, in.nnz);
+                        a->val[j] = slide_row_dot_sparse(K, L, j, in.idx, in.val, in.nnz);
+                } else if (slide_is_bf16(L)) {
+                    slide_rows rows;
+                    for (uint32_t j0 = 0; j0 < L->units; j0 += MANY) {
+                        uint32_t m = L->units - j0 < MANY ? L->units - j0 : MANY;
+                        for (uint32_t k = 0; k < m; k++)
+                            slide_rows_set(&rows, L, k, j0 + k);
+                        slide_rows_dot_many(K, L, &rows, m, in.val, in.nnz, a->val + j0);
+                    }
                 } else {
                     K->dot_rows(L->params, L->block, L->units, in.val, in.nnz, a->val);
                 }
@@ -375,30 +384,29 @@ static void backprop_layer(const slide_layer *L, const slide_act *a, slide_act *
     if (L->neuron_major) {
         memset(dx, 0, sizeof(float) * prev->n);
         if (prev->dense) {
-            const float *rows[MANY];
+            slide_rows rows;
             float coef[MANY];
             uint32_t m = 0;
             for (uint32_t k = 0; k < a->n; k++) {
                 if (a->delta[k] == 0.0f)
                     continue;
                 coef[m] = a->delta[k];
-                rows[m++] = slide_row_w(L, a->dense ? k : (size_t)a->ids[k]);
+                slide_rows_set(&rows, L, m++, a->dense ? k : (size_t)a->ids[k]);
                 if (m == MANY) {
-                    K->axpy_many(dx, coef, rows, m, prev->n);
+                    slide_rows_axpy_many(K, L, dx, coef, &rows, m, prev->n);
                     m = 0;
                 }
             }
             if (m)
-                K->axpy_many(dx, coef, rows, m, prev->n);
+                slide_rows_axpy_many(K, L, dx, coef, &rows, m, prev->n);
         } else {
             for (uint32_t k = 0; k < a->n; k++) {
                 size_t j = a->dense ? k : (size_t)a->ids[k];
                 float d = a->delta[k];
                 if (d == 0.0f)
                     continue;
-                const float *w = slide_row_w(L, j);
                 for (uint32_t i = 0; i < prev->n; i++)
-                    dx[i] += d * w[prev->ids[i]];
+                    dx[i] += d * slide_row_get(L, j, (size_t)prev->ids[i]);
             }
         }
     } else {
@@ -632,13 +640,12 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
         }
         if (m)
             K->axpy_many(g, coef, src, m, L->row_len);
-        float *w = slide_row_w(L, r);
         if (adam) {
-            K->adam(w, slide_row_m(L, r), slide_row_v(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
+            slide_row_update(K, L, r, g, 1, lr_t, b1, b2, eps_t);
             if (L->neuron_major)
                 adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb, lr_t, b1, b2, eps_t);
         } else {
-            K->sgd(w, g, L->row_len, lr_t);
+            slide_row_update(K, L, r, g, 0, lr_t, b1, b2, eps_t);
             if (L->neuron_major)
                 L->bias[r] -= lr_t * gb;
         }
@@ -700,19 +707,19 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
-        const float *rowp[MANY];
+        slide_rows rowp;
         for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
-                rowp[k] = slide_row_w(L, (size_t)L->shared_ids[k0 + k]);
+                slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
             for (int64_t s = s0; s < s1; s++) {
                 slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
                 float *z = net->acts[(size_t)s * NL + l].val + k0;
                 if (in.idx) {
                     for (uint32_t k = 0; k < mk; k++)
-                        z[k] = K->dot_sparse(rowp[k], in.idx, in.val, in.nnz);
+                        z[k] = slide_row_dot_sparse(K, L, (size_t)L->shared_ids[k0 + k], in.idx, in.val, in.nnz);
                 } else {
-                    K->dot_many(rowp, mk, in.val, in.nnz, z);
+                    slide_rows_dot_many(K, L, &rowp, mk, in.val, in.nnz, z);
                 }
             }
         }
@@ -746,14 +753,14 @@ static void backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int
             slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
             memset(prev->delta, 0, sizeof(float) * prev->n);
         }
-        const float *rowp[MANY];
+        slide_rows rowp;
         for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
-                rowp[k] = slide_row_w(L, (size_t)L->shared_ids[k0 + k]);
+                slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
             for (int64_t s = s0; s < s1; s++) {
                 slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
-                K->axpy_many(prev->delta, net->acts[(size_t)s * NL + l].delta + k0, rowp, mk, prev->n);
+                slide_rows_axpy_many(K, L, prev->delta, net->acts[(size_t)s * NL + l].delta + k0, &rowp, mk, prev->n);
             }
         }
         if (prev_relu)

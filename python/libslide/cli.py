@@ -60,7 +60,8 @@ def _net_from_args(sl, a, input_dim, n_labels):
             sl.Layer(n_labels, activation="softmax",
                      sampling=sl.LSH(a.hash, k=a.k, tables=a.tables, bucket_size=a.bucket_size, active=a.active,
                                      rebuild_every=a.rebuild_every, random_fraction=a.random_fraction,
-                                     batch_shared=a.active_set == "shared")),
+                                     batch_shared=a.active_set == "shared"),
+                     storage=a.storage),
         ],
         optimizer=sl.Adam(lr=a.lr),
         seed=a.seed,
@@ -88,6 +89,9 @@ def _add_model_args(p, hidden=128, active=0.05, lr=3e-3, epochs=5):
                         "learns faster in bench/debdeps.py")
     p.add_argument("--random-fraction", type=float, default=0.0,
                    help="share of the active cap filled with uniformly random neurons (default %(default)s)")
+    p.add_argument("--storage", choices=("float32", "bfloat16"), default="float32",
+                   help="storage of the output layer's weights and Adam moments; bfloat16 halves its memory "
+                        "(default %(default)s)")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default %(default)s)")
     p.add_argument("--batch", type=int, default=128, help="batch size (default %(default)s)")
     p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default %(default)s)")

@@ -18,6 +18,8 @@ _ACT_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
 _INSERTION = {"fifo": lib.SLIDE_INSERT_FIFO, "reservoir": lib.SLIDE_INSERT_RESERVOIR}
 _MODES = {"exact": lib.SLIDE_PREDICT_EXACT, "sampled": lib.SLIDE_PREDICT_SAMPLED}
 _RULES = {"topk": lib.SLIDE_SAMPLE_TOPK, "union": lib.SLIDE_SAMPLE_UNION, "threshold": lib.SLIDE_SAMPLE_THRESHOLD}
+_STORAGE = {"float32": lib.SLIDE_STORAGE_F32, "bfloat16": lib.SLIDE_STORAGE_BF16}
+_STORAGE_NAMES = {v: k for k, v in _STORAGE.items()}
 
 
 def hash_backends() -> list[str]:
@@ -114,11 +116,15 @@ class LSH:
 
 @dataclass
 class Layer:
-    """A fully connected layer. ``sampling=LSH(...)`` makes it compute only hash-retrieved neurons."""
+    """A fully connected layer. ``sampling=LSH(...)`` makes it compute only hash-retrieved neurons.
+
+    ``storage="bfloat16"`` (LSH-sampled layers only) stores the weights and both Adam moments as bfloat16,
+    halving the layer's memory; biases and all arithmetic stay float32. Default ``"float32"``."""
 
     units: int
     activation: str = "relu"
     sampling: LSH | None = None
+    storage: str = "float32"
 
 
 @dataclass
@@ -201,30 +207,55 @@ class LayerView:
     def rebuilds(self) -> int:
         return int(self._info().rebuilds)
 
-    def _params(self):
-        w = ffi.new("float **")
+    @property
+    def storage(self) -> str:
+        """"float32" or "bfloat16": how the weights and Adam moments are stored."""
+        return _STORAGE_NAMES[int(self._info().storage)]
+
+    def _params(self, weights: bool = True):
+        w = ffi.new("float **") if weights else ffi.NULL
         b = ffi.new("float **")
         rows, row_len, stride = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("size_t *")
         check(lib.slide_network_layer_params(self._net._h, self.index, w, b, rows, row_len, stride))
-        return w[0], b[0], rows[0], row_len[0], stride[0]
+        return (w[0] if weights else None), b[0], rows[0], row_len[0], stride[0]
 
     @property
     def weights(self) -> np.ndarray:
-        """Weights as a (units, input_dim) float32 view of the network's memory (like torch.nn.Linear).
+        """Weights as a (units, input_dim) float32 array (like torch.nn.Linear).
 
-        Writing into it changes the model; call ``net.rebuild_tables()`` afterwards for sampled layers."""
-        w, _, rows, row_len, stride = self._params()
-        arr = np.asarray(_ArrayOwner(self._net, w, (rows, row_len), (stride * 4, 4)))
-        return arr if self._info().neuron_major else arr.T
+        float32 layers: a view of the network's memory; writing into it changes the model. bfloat16 layers:
+        a read-only float32 copy (exact). Assigning ``layer.weights = array`` works for both (bfloat16 rounds
+        to nearest even). Call ``net.rebuild_tables()`` after changing a sampled layer's weights."""
+        info = self._info()
+        if info.storage == lib.SLIDE_STORAGE_BF16:
+            _, _, rows, row_len, _ = self._params(weights=False)
+            arr = np.empty((rows, row_len), dtype=np.float32)
+            check(lib.slide_network_get_weights(self._net._h, self.index, ffi.from_buffer("float[]", arr), arr.size))
+            arr.flags.writeable = False
+        else:
+            w, _, rows, row_len, stride = self._params()
+            arr = np.asarray(_ArrayOwner(self._net, w, (rows, row_len), (stride * 4, 4)))
+        return arr if info.neuron_major else arr.T
+
+    @weights.setter
+    def weights(self, value) -> None:
+        info = self._info()
+        shape = (int(info.units), int(info.input_dim))
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.shape != shape:
+            raise InvalidArgumentError(f"layer {self.index} weights must have shape {shape}, got {arr.shape}")
+        arr = np.ascontiguousarray(arr if info.neuron_major else arr.T)
+        check(lib.slide_network_set_weights(self._net._h, self.index, ffi.from_buffer("float[]", arr), arr.size))
 
     @property
     def bias(self) -> np.ndarray:
-        _, b, _, _, _ = self._params()
+        _, b, _, _, _ = self._params(weights=False)
         return np.asarray(_ArrayOwner(self._net, b, (self.units,), (4,)))
 
     def __repr__(self):
         kind = "sampled" if self.sampled else "dense"
-        return f"<Layer {self.index}: {self.input_dim} -> {self.units} {self.activation}, {kind}>"
+        storage = ", bfloat16" if self.storage == "bfloat16" else ""
+        return f"<Layer {self.index}: {self.input_dim} -> {self.units} {self.activation}, {kind}{storage}>"
 
 
 def _batch_stats():
@@ -262,6 +293,10 @@ class Network:
             lib.slide_layer_config_init(lc)
             lc.units = _inputs.positive_int(layer.units, f"layers[{i}].units")
             lc.activation = _ACTIVATIONS[layer.activation]
+            if layer.storage not in _STORAGE:
+                raise InvalidArgumentError(
+                    f"layers[{i}].storage must be one of {sorted(_STORAGE)}, got {layer.storage!r}")
+            lc.storage = _STORAGE[layer.storage]
             if layer.sampling is not None:
                 if not isinstance(layer.sampling, LSH):
                     raise InvalidArgumentError(f"layers[{i}].sampling must be a libslide.LSH")

@@ -4,6 +4,7 @@
  * prediction modes and model files.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)((rs >> 11) % n);
 }
 
-static slide_network *make_net(const data *D, const char *hash, int threads, float active)
+static slide_network *make_net_opt(const data *D, const char *hash, int threads, float active, int storage, int optimizer)
 {
     slide_lsh_config lsh;
     slide_lsh_config_init(&lsh);
@@ -54,6 +55,7 @@ static slide_network *make_net(const data *D, const char *hash, int threads, flo
     o.units = (uint32_t)D->L;
     o.activation = SLIDE_ACT_SOFTMAX;
     o.lsh = hash ? &lsh : NULL;
+    o.storage = storage;
     const slide_layer_config *layers[] = {&h, &o};
     slide_network_config cfg;
     slide_network_config_init(&cfg);
@@ -65,9 +67,17 @@ static slide_network *make_net(const data *D, const char *hash, int threads, flo
     slide_optimizer_config opt;
     slide_optimizer_config_init(&opt);
     opt.lr = 5e-3f;
+    opt.kind = optimizer;
+    if (optimizer == SLIDE_OPT_SGD)
+        opt.lr = 0.5f;
     slide_network *net = NULL;
     OK(slide_network_create(&cfg, &opt, &net));
     return net;
+}
+
+static slide_network *make_net(const data *D, const char *hash, int threads, float active)
+{
+    return make_net_opt(D, hash, threads, active, SLIDE_STORAGE_F32, SLIDE_OPT_ADAM);
 }
 
 static void train(slide_network *net, const data *D, int epochs)
@@ -152,7 +162,7 @@ static void test_errors(void)
     opt.lr = 0.01f;
     opt.beta1 = -5.0f; /* beyond the caller's struct_size: must be ignored */
     OK(slide_network_create(&cfg, &opt, &net));
-    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     OK(slide_network_layer_info(net, 0, &info));
     EXPECT(info.units == 10 && info.input_dim == 5 && !info.sampled, "layer info");
     EXPECT(slide_network_layer_info(net, 1, &info) == SLIDE_E_INVALID, "layer out of range");
@@ -203,7 +213,7 @@ static void test_training(void)
         printf("backend %-8s: P@1 exact %.3f, sampled %.3f (most-frequent baseline %.3f)\n", name, exact, sampled, base);
         EXPECT(exact > base + 0.3, "%s did not learn: %.3f vs %.3f", name, exact, base);
         EXPECT(sampled > base + 0.15, "%s sampled prediction: %.3f", name, sampled);
-        slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         OK(slide_network_layer_info(net, 1, &info));
         EXPECT(info.sampled && info.samples_seen == 4u * 3000u && info.rebuilds > 1, "output layer counters");
         double mean_active = (double)info.active_total / (double)info.samples_seen;
@@ -298,11 +308,183 @@ static void test_metrics(void)
     EXPECT(strstr(slide_last_error(), "out_ndcg") != NULL, "message names the output: %s", slide_last_error());
 }
 
+/* Copies layer l's weights as float32 (malloc'd, rows * row_len). */
+static float *weights_of(slide_network *net, uint32_t l, size_t *n)
+{
+    size_t rows = 0, len = 0;
+    OK(slide_network_layer_params(net, l, NULL, NULL, &rows, &len, NULL));
+    *n = rows * len;
+    float *w = malloc(sizeof(float) * (*n ? *n : 1));
+    OK(slide_network_get_weights(net, l, w, *n));
+    return w;
+}
+
+static uint32_t file_version(const char *path)
+{
+    uint32_t v = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        if (fseek(f, 8, SEEK_SET) != 0 || fread(&v, 4, 1, f) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
+/* bfloat16 storage of the sampled output layer: options, memory, accuracy, determinism and model files. */
+static void test_bf16(void)
+{
+    data D;
+    rs = 0x5EEDB16ull;
+    make_data(&D, 3000, 40, 6, rnd);
+
+    /* Refused on a fully computed layer and for unknown values; ignored by callers that predate the field. */
+    slide_layer_config h, o;
+    slide_layer_config_init(&h);
+    h.units = 8;
+    h.storage = SLIDE_STORAGE_BF16;
+    slide_layer_config_init(&o);
+    o.units = 10;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    const slide_layer_config *layers[] = {&h, &o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = 5;
+    cfg.n_layers = 2;
+    cfg.layers = layers;
+    slide_network *net = NULL;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID && !net, "bf16 on a dense layer");
+    EXPECT(strstr(slide_last_error(), "layer 0: bfloat16 storage needs an LSH-sampled layer") != NULL, "message: %s",
+           slide_last_error());
+    h.storage = 7;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID && !net, "unknown storage");
+    EXPECT(strstr(slide_last_error(), "layer 0: unknown storage 7") != NULL, "message: %s", slide_last_error());
+    h.struct_size = offsetof(slide_layer_config, storage); /* an older caller: storage is not read */
+    OK(slide_network_create(&cfg, NULL, &net));
+    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    OK(slide_network_layer_info(net, 0, &info));
+    EXPECT(info.storage == SLIDE_STORAGE_F32, "old struct_size means float32");
+    slide_network_free(net);
+
+    slide_network *f32 = make_net(&D, "dwta", 1, 0.25f);
+    slide_network *b16 = make_net_opt(&D, "dwta", 1, 0.25f, SLIDE_STORAGE_BF16, SLIDE_OPT_ADAM);
+    /* 40 rows of 32 inputs: float rows pad to 16 floats, bf16 rows to 32 values; w, m, v each */
+    size_t diff = slide_network_memory_bytes(f32) - slide_network_memory_bytes(b16);
+    EXPECT(diff == 40u * 32u * 3u * 2u, "bf16 saves 2 bytes per stored value: %zu", diff);
+    OK(slide_network_layer_info(b16, 1, &info));
+    EXPECT(info.storage == SLIDE_STORAGE_BF16 && info.row_stride == 96, "info: storage %d, stride %zu", info.storage,
+           info.row_stride);
+    float *wp = NULL, *bp = NULL;
+    EXPECT(slide_network_layer_params(b16, 1, &wp, &bp, NULL, NULL, NULL) == SLIDE_E_INVALID, "no float view");
+    EXPECT(strstr(slide_last_error(), "layer 1 stores bfloat16 weights") != NULL, "message: %s", slide_last_error());
+    OK(slide_network_layer_params(b16, 1, NULL, &bp, NULL, NULL, NULL));
+
+    /* Weights start as the float32 init rounded to bf16. */
+    size_t n = 0;
+    float *wf = weights_of(f32, 1, &n), *wb = weights_of(b16, 1, &n);
+    int rounded = n == 40u * 32u;
+    for (size_t i = 0; i < n && rounded; i++) {
+        uint32_t u;
+        memcpy(&u, &wb[i], 4);
+        rounded = (u & 0xFFFF) == 0 && fabsf(wb[i] - wf[i]) <= fabsf(wf[i]) * (1.0f / 256.0f);
+    }
+    EXPECT(rounded, "bf16 init is the rounded float32 init");
+    EXPECT(slide_network_get_weights(b16, 1, wb, n - 1) == SLIDE_E_INVALID, "short buffer");
+    /* set_weights rounds to nearest even: 1 + 2^-8 is a tie (stays 1), 1 + 3 * 2^-8 rounds up to 1 + 2^-6 */
+    wf[0] = 1.0f + 1.0f / 256.0f;
+    wf[1] = 1.0f + 3.0f / 256.0f;
+    OK(slide_network_set_weights(b16, 1, wf, n));
+    free(wb);
+    wb = weights_of(b16, 1, &n);
+    EXPECT(wb[0] == 1.0f && wb[1] == 1.0f + 1.0f / 64.0f, "set_weights rounding: %a %a", (double)wb[0],
+           (double)wb[1]);
+    free(wf);
+    free(wb);
+    slide_network_free(b16);
+
+    /* Training: bf16 reaches the float32 accuracy on this problem, with Adam and with SGD. */
+    b16 = make_net_opt(&D, "dwta", 1, 0.25f, SLIDE_STORAGE_BF16, SLIDE_OPT_ADAM);
+    train(f32, &D, 4);
+    train(b16, &D, 4);
+    double pf = p_at_1(f32, &D, SLIDE_PREDICT_EXACT), pb = p_at_1(b16, &D, SLIDE_PREDICT_EXACT);
+    double sf = p_at_1(f32, &D, SLIDE_PREDICT_SAMPLED), sb = p_at_1(b16, &D, SLIDE_PREDICT_SAMPLED);
+    printf("bf16 output layer: P@1 exact %.3f (float32 %.3f), sampled %.3f (float32 %.3f)\n", pb, pf, sb, sf);
+    EXPECT(pb > pf - 0.03, "bf16 P@1 %.3f vs float32 %.3f", pb, pf);
+    EXPECT(sb > sf - 0.1, "bf16 sampled P@1 %.3f vs float32 %.3f", sb, sf);
+    slide_network *sgd32 = make_net_opt(&D, "dwta", 1, 0.25f, SLIDE_STORAGE_F32, SLIDE_OPT_SGD);
+    slide_network *sgd16 = make_net_opt(&D, "dwta", 1, 0.25f, SLIDE_STORAGE_BF16, SLIDE_OPT_SGD);
+    train(sgd32, &D, 4);
+    train(sgd16, &D, 4);
+    double qf = p_at_1(sgd32, &D, SLIDE_PREDICT_EXACT), qb = p_at_1(sgd16, &D, SLIDE_PREDICT_EXACT);
+    printf("bf16 output layer, SGD: P@1 exact %.3f (float32 %.3f)\n", qb, qf);
+    EXPECT(qb > qf - 0.05 && qb > 0.3, "bf16 SGD P@1 %.3f vs float32 %.3f", qb, qf);
+    slide_network_free(sgd32);
+    slide_network_free(sgd16);
+
+    /* The reduction stays deterministic: 2 threads give the weights of 1 thread bit for bit. */
+    slide_network *b16t = make_net_opt(&D, "dwta", 2, 0.25f, SLIDE_STORAGE_BF16, SLIDE_OPT_ADAM);
+    train(b16t, &D, 4);
+    float *w1 = weights_of(b16, 1, &n), *w2 = weights_of(b16t, 1, &n);
+    EXPECT(memcmp(w1, w2, n * sizeof(float)) == 0, "bf16 weights differ between 1 and 2 threads");
+    free(w1);
+    free(w2);
+    slide_network_free(b16t);
+
+    /* Model files: float32-only networks stay format 1, a bf16 layer makes format 2; both round-trip. */
+    char dir[] = "/tmp/slide_test_XXXXXX";
+    EXPECT(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[256], path32[256];
+    snprintf(path, sizeof path, "%s/bf16.slide", dir);
+    snprintf(path32, sizeof path32, "%s/f32.slide", dir);
+    OK(slide_network_save(b16, path));
+    OK(slide_network_save(f32, path32));
+    EXPECT(file_version(path) == 2 && file_version(path32) == 1, "versions %u %u", file_version(path),
+           file_version(path32));
+    slide_network *c = NULL;
+    OK(slide_network_load(path, &c));
+    if (c) {
+        OK(slide_network_layer_info(c, 1, &info));
+        EXPECT(info.storage == SLIDE_STORAGE_BF16, "loaded storage");
+        EXPECT(slide_network_memory_bytes(c) > 0, "memory");
+        int32_t i1[30], i2[30];
+        float s1[30], s2[30];
+        OK(slide_network_set_threads(c, 1));
+        OK(slide_network_predict_topk(b16, &D.X, NULL, 10, 3, SLIDE_PREDICT_EXACT, i1, s1));
+        OK(slide_network_predict_topk(c, &D.X, NULL, 10, 3, SLIDE_PREDICT_EXACT, i2, s2));
+        EXPECT(memcmp(i1, i2, sizeof i1) == 0 && memcmp(s1, s2, sizeof s1) == 0, "loaded bf16 model predicts the same");
+        train(b16, &D, 1);
+        train(c, &D, 1);
+        w1 = weights_of(b16, 1, &n);
+        w2 = weights_of(c, 1, &n);
+        EXPECT(memcmp(w1, w2, n * sizeof(float)) == 0, "resumed bf16 training gives the same weights");
+        free(w1);
+        free(w2);
+        slide_network_free(c);
+    }
+    /* A corrupt storage field (layer 0's record: header 24 + network 48 + offset 160) is refused by name. */
+    FILE *fp = fopen(path, "r+b");
+    if (fp) {
+        fseek(fp, 24 + 48 + 160, SEEK_SET);
+        fputc(5, fp);
+        fclose(fp);
+    }
+    c = NULL;
+    EXPECT(slide_network_load(path, &c) == SLIDE_E_FORMAT && !c, "corrupt storage refused");
+    EXPECT(strstr(slide_last_error(), "layer 0 has unknown storage 5") != NULL, "message: %s", slide_last_error());
+    unlink(path);
+    unlink(path32);
+    rmdir(dir);
+    slide_network_free(f32);
+    slide_network_free(b16);
+    free_data(&D);
+}
+
 int main(void)
 {
     test_errors();
     test_metrics();
     test_training();
+    test_bf16();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;

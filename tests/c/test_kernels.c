@@ -116,24 +116,29 @@ static void gbuf_free(gbuf *g)
     free(g->base);
 }
 
-/* Fills the region with the sentinel and returns room for n 4-byte elements at the given placement. */
-static void *gbuf_place(gbuf *g, size_t n, int place)
+/*
+ * Fills the region with the sentinel and returns room for n elements of `size` bytes (4 or 2) at the
+ * given placement ("aligned+1" is one element past a 64-byte boundary).
+ */
+static void *gbuf_place_sz(gbuf *g, size_t n, int place, size_t size)
 {
     memset(g->base, sentinel, g->bytes);
     unsigned char *end = g->base + g->bytes;
-    const size_t n16 = (n + 15) / 16 * 16;
-    unsigned char *aligned = end - (n16 + 32) * 4; /* 64-byte aligned: end is page-aligned */
+    const size_t n64 = (n * size + 63) / 64 * 64;
+    unsigned char *aligned = end - (n64 + 128); /* 64-byte aligned: end is page-aligned */
     switch (place) {
     case PLACE_ALIGNED: return aligned;
-    case PLACE_MISALIGNED: return aligned + 4;
-    default: return end - n * 4;
+    case PLACE_MISALIGNED: return aligned + size;
+    default: return end - n * size;
     }
 }
 
-/* Bytes outside [p, p + 4n) that no longer hold the sentinel. */
-static size_t gbuf_stray(const gbuf *g, const void *p, size_t n)
+static void *gbuf_place(gbuf *g, size_t n, int place) { return gbuf_place_sz(g, n, place, 4); }
+
+/* Bytes outside [p, p + size * n) that no longer hold the sentinel. */
+static size_t gbuf_stray_sz(const gbuf *g, const void *p, size_t n, size_t size)
 {
-    const unsigned char *lo = p, *hi = lo + n * 4, *end = g->base + g->bytes;
+    const unsigned char *lo = p, *hi = lo + n * size, *end = g->base + g->bytes;
     size_t bad = 0;
     for (const unsigned char *c = g->base; c < lo; c++)
         bad += *c != sentinel;
@@ -141,6 +146,8 @@ static size_t gbuf_stray(const gbuf *g, const void *p, size_t n)
         bad += *c != sentinel;
     return bad;
 }
+
+static size_t gbuf_stray(const gbuf *g, const void *p, size_t n) { return gbuf_stray_sz(g, p, n, 4); }
 
 /* ---- crash reports: a fault in a guard page names the case instead of just killing the test ---- */
 
@@ -307,6 +314,104 @@ static void dref_axpy_many(float *y, const float *c, const float *const *xs, siz
     }
 }
 
+/*
+ * bfloat16 by definition: the two bf16 values that bracket x (x with its low 16 bits cleared, and the next
+ * one away from zero), the nearer one in exact double arithmetic, the one with an even last bit on a tie;
+ * NaN gives a quiet NaN of the same sign. Independent of the bit trick in slide_bf16_from_f32.
+ */
+static slide_bf16 dref_narrow1(float x)
+{
+    union { float f; uint32_t u; } c = {x};
+    if (isnan(x))
+        return (slide_bf16)(((c.u >> 16) & 0x8000u) | 0x7FC0u);
+    const slide_bf16 lo = (slide_bf16)(c.u >> 16), hi = (slide_bf16)(lo + 1u);
+    if ((c.u & 0xFFFFu) == 0)
+        return lo;
+    union { uint32_t u; float f; } a = {(uint32_t)lo << 16}, b = {(uint32_t)hi << 16};
+    /* Past the largest finite value the next step is 2^128 with an unbounded exponent; it rounds to Inf. */
+    const double db = isinf(b.f) ? copysign(ldexp(1.0, 128), x) : (double)b.f;
+    const double dlo = fabs((double)x - a.f), dhi = fabs(db - x);
+    if (dlo != dhi)
+        return dlo < dhi ? lo : hi;
+    return (lo & 1u) ? hi : lo;
+}
+
+static float dref_widen1(slide_bf16 h)
+{
+    /* sign * 1.mantissa * 2^(exp - 127), built with ldexp rather than bit shifts */
+    const int sign = h >> 15, e = (h >> 7) & 0xFF, mant = h & 0x7F;
+    double v;
+    if (e == 0xFF)
+        v = mant ? NAN : INFINITY;
+    else if (e == 0)
+        v = ldexp((double)mant, -126 - 7);
+    else
+        v = ldexp(128.0 + mant, e - 127 - 7);
+    return (float)(sign ? -v : v);
+}
+
+static void dref_bf16_to_f32(float *out, const slide_bf16 *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = dref_widen1(in[i]);
+}
+
+static void dref_f32_to_bf16(slide_bf16 *out, const float *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = dref_narrow1(in[i]);
+}
+
+static float dref_dot_bf16(const float *x, const slide_bf16 *w, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * dref_widen1(w[i]);
+    return (float)s;
+}
+
+static float dref_dot_sparse_bf16(const slide_bf16 *w, const int32_t *idx, const float *val, size_t nnz)
+{
+    double s = 0;
+    for (size_t i = 0; i < nnz; i++)
+        s += (double)dref_widen1(w[idx[i]]) * val[i];
+    return (float)s;
+}
+
+static void dref_dot_many_bf16(const slide_bf16 *const *rows, size_t m, const float *x, size_t n, float *out)
+{
+    for (size_t k = 0; k < m; k++)
+        out[k] = dref_dot_bf16(x, rows[k], n);
+}
+
+static void dref_axpy_many_bf16(float *y, const float *c, const slide_bf16 *const *xs, size_t m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double s = y[i];
+        for (size_t k = 0; k < m; k++)
+            s += (double)c[k] * dref_widen1(xs[k][i]);
+        y[i] = (float)s;
+    }
+}
+
+static void dref_adam_bf16(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
+                           float b1, float b2, float eps_t)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double mi = (double)b1 * dref_widen1(m[i]) + (1.0 - b1) * g[i];
+        const double vi = (double)b2 * dref_widen1(v[i]) + (1.0 - b2) * g[i] * g[i];
+        m[i] = dref_narrow1((float)mi);
+        v[i] = dref_narrow1((float)vi);
+        w[i] = dref_narrow1((float)(dref_widen1(w[i]) - lr_t * mi / (sqrt(vi) + eps_t)));
+    }
+}
+
+static void dref_sgd_bf16(slide_bf16 *w, const float *g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = dref_narrow1((float)((double)dref_widen1(w[i]) - (double)lr * g[i]));
+}
+
 static const slide_kernels dref = {
     .dot = dref_dot,
     .dot_sparse = dref_dot_sparse,
@@ -319,6 +424,14 @@ static const slide_kernels dref = {
     .axpy_many = dref_axpy_many,
     .lse_update = dref_lse_update,
     .bins_argmax8 = dref_bins_argmax8,
+    .bf16_to_f32 = dref_bf16_to_f32,
+    .f32_to_bf16 = dref_f32_to_bf16,
+    .dot_bf16 = dref_dot_bf16,
+    .dot_sparse_bf16 = dref_dot_sparse_bf16,
+    .dot_many_bf16 = dref_dot_many_bf16,
+    .axpy_many_bf16 = dref_axpy_many_bf16,
+    .adam_bf16 = dref_adam_bf16,
+    .sgd_bf16 = dref_sgd_bf16,
 };
 
 /* ---- checking ---- */
@@ -684,6 +797,252 @@ static void test_bins_argmax8(stats *st, const slide_kernels *t, const slide_ker
             }
 }
 
+/* ---- bfloat16 kernels ---- */
+
+static slide_bf16 ref_h[3][CAP], tmp_h[3][CAP];
+
+static void fill_rand_bf16(slide_bf16 *p, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = slide_bf16_from_f32(frand(lo, hi));
+}
+
+/*
+ * A narrowed result may land on the other bf16 neighbour when the float value before narrowing differs
+ * by rounding (FMA, double reference): allow one bf16 step of the larger magnitude on top of TOL * scale.
+ */
+static int check_bf16(stats *st, slide_bf16 got, slide_bf16 want, double scale, size_t n, int place, size_t at)
+{
+    const double g = slide_bf16_to_f32(got), w = slide_bf16_to_f32(want);
+    const double mag = fabs(g) > fabs(w) ? fabs(g) : fabs(w);
+    int e;
+    frexp(mag, &e);
+    return check(st, g, w, scale + (mag > 0 ? ldexp(1.0, e - 8) / TOL : 0), n, place, at);
+}
+
+static int stray16(stats *st, const gbuf *g, const void *p, size_t n, int place, const char *what)
+{
+    const size_t bad = gbuf_stray_sz(g, p, n, 2);
+    if (bad && st->reports++ < MAX_REPORTS)
+        printf("    %s %s: n=%zu %s: %zu bytes written outside %s\n", st->isa, st->kernel, n, place_name[place], bad,
+               what);
+    return bad == 0;
+}
+
+/* Hard cases for narrowing: ties both ways, carries into the exponent, Inf, NaN, subnormals, signed zeros. */
+static const uint32_t narrow_bits[] = {
+    0x3F808000u, 0x3F818000u, 0x3F808001u, 0x3F807FFFu, 0x3FFF8000u, 0x7F7F8000u, 0x7F7F7FFFu, 0x7F7FFFFFu,
+    0x7F800000u, 0xFF800000u, 0x7F800001u, 0x7FC00000u, 0xFF800001u, 0x7FFFFFFFu, 0x00000001u, 0x00008000u,
+    0x00018000u, 0x80000000u, 0x00000000u, 0x807FFFFFu, 0xBF808000u, 0xBF818000u,
+};
+
+/* Narrowing and widening are exact integer operations: every version must agree with the definition bit
+ * for bit (a NaN only has to stay a NaN of the same sign). */
+static void test_bf16_convert(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    (void)r;
+    const size_t n_hard = sizeof narrow_bits / sizeof *narrow_bits;
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *x = gbuf_place(&B->g[0], n, pl);
+            slide_bf16 *h = gbuf_place_sz(&B->g[1], n, pl, 2);
+            for (size_t i = 0; i < n; i++) {
+                union { uint32_t u; float f; } c = {(uint32_t)rnd()};
+                x[i] = rnd() % 3 == 0 ? c.f : frand(-4, 4);
+                if (rnd() % 4 == 0)
+                    c.u = narrow_bits[rnd() % n_hard], x[i] = c.f;
+            }
+            t->f32_to_bf16(h, x, n);
+            int ok = stray16(st, &B->g[1], h, n, pl, "out");
+            for (size_t i = 0; i < n && ok; i++) {
+                const slide_bf16 want = dref_narrow1(x[i]);
+                ok = isnan(x[i]) ? isnan(slide_bf16_to_f32(h[i])) && (h[i] >> 15) == (want >> 15) : h[i] == want;
+                if (!ok && st->reports++ < MAX_REPORTS)
+                    printf("    %s %s: n=%zu %s, element %zu: %a narrowed to 0x%04x, want 0x%04x\n", st->isa,
+                           st->kernel, n, place_name[pl], i, (double)x[i], h[i], want);
+            }
+            float *y = gbuf_place(&B->g[2], n, pl);
+            t->bf16_to_f32(y, h, n);
+            ok = ok && check_stray(st, &B->g[2], y, n, pl, "out");
+            for (size_t i = 0; i < n && ok; i++) {
+                const float want = dref_widen1(h[i]);
+                ok = isnan(want) ? isnan(y[i]) : memcmp(&y[i], &want, sizeof want) == 0;
+                if (!ok && st->reports++ < MAX_REPORTS)
+                    printf("    %s %s: n=%zu %s, element %zu: 0x%04x widened to %a, want %a\n", st->isa,
+                           st->kernel, n, place_name[pl], i, h[i], (double)y[i], (double)want);
+            }
+            finish_case(st, ok);
+        }
+}
+
+static void test_dot_bf16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *x = gbuf_place(&B->g[0], n, pl);
+            slide_bf16 *w = gbuf_place_sz(&B->g[1], n, pl, 2);
+            fill_rand(x, n, -1, 1);
+            fill_rand_bf16(w, n, -1, 1);
+            double scale = 0;
+            for (size_t i = 0; i < n; i++)
+                scale += fabs((double)x[i] * slide_bf16_to_f32(w[i]));
+            const float got = t->dot_bf16(x, w, n), want = r->dot_bf16(x, w, n);
+            finish_case(st, check(st, got, want, scale, n, pl, 0));
+        }
+}
+
+static void test_dot_sparse_bf16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t nnz = sizes[s], dim = 2 * nnz + 17;
+            set_case(nnz, 0, pl);
+            slide_bf16 *w = gbuf_place_sz(&B->g[0], dim, pl, 2);
+            float *val = gbuf_place(&B->g[1], nnz, pl);
+            int32_t *idx = gbuf_place(&B->g[2], nnz, pl);
+            fill_rand_bf16(w, dim, -1, 1);
+            fill_rand(val, nnz, -1, 1);
+            rand_indices(idx, nnz, dim); /* dim - 1 is always read: w ends at the guard page */
+            double scale = 0;
+            for (size_t i = 0; i < nnz; i++)
+                scale += fabs((double)slide_bf16_to_f32(w[idx[i]]) * val[i]);
+            const float got = t->dot_sparse_bf16(w, idx, val, nnz), want = r->dot_sparse_bf16(w, idx, val, nnz);
+            finish_case(st, check(st, got, want, scale, nnz, pl, 0));
+        }
+}
+
+/* Rows are consecutive in one buffer (the last one ends at the guard page), visited in reverse order. */
+static void test_dot_many_bf16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const slide_bf16 *ptrs[17];
+    static const size_t counts[] = {0, 1, 3, 7, 8, 9, 16, 17};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            for (int pl = 0; pl < N_PLACES; pl++) {
+                const size_t n = sizes[s], m = counts[c];
+                if (m * n > CAP)
+                    continue;
+                set_case(n, m, pl);
+                slide_bf16 *rows = gbuf_place_sz(&B->g[0], m * n, pl, 2);
+                float *x = gbuf_place(&B->g[1], n, pl), *out = gbuf_place(&B->g[2], m, pl);
+                fill_rand_bf16(rows, m * n, -1, 1);
+                fill_rand(x, n, -1, 1);
+                for (size_t k = 0; k < m; k++)
+                    ptrs[k] = rows + (m - 1 - k) * n;
+                r->dot_many_bf16(ptrs, m, x, n, ref_a);
+                t->dot_many_bf16(ptrs, m, x, n, out);
+                int ok = check_stray(st, &B->g[2], out, m, pl, "out");
+                for (size_t k = 0; k < m && ok; k++) {
+                    double scale = 0;
+                    for (size_t i = 0; i < n; i++)
+                        scale += fabs((double)slide_bf16_to_f32(ptrs[k][i]) * x[i]);
+                    ok = check(st, out[k], ref_a[k], scale, n, pl, k);
+                }
+                finish_case(st, ok);
+            }
+}
+
+static void test_axpy_many_bf16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const slide_bf16 *ptrs[17];
+    static const size_t counts[] = {0, 1, 2, 5, 17};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            for (int pl = 0; pl < N_PLACES; pl++) {
+                const size_t n = sizes[s], m = counts[c];
+                if (m * n > CAP)
+                    continue;
+                set_case(n, m, pl);
+                float *y = gbuf_place(&B->g[0], n, pl), *coef = gbuf_place(&B->g[2], m, pl);
+                slide_bf16 *xs = gbuf_place_sz(&B->g[1], m * n, pl, 2);
+                fill_rand(y, n, -1, 1);
+                fill_rand_bf16(xs, m * n, -1, 1);
+                fill_rand(coef, m, -2, 2);
+                for (size_t k = 0; k < m; k++)
+                    ptrs[k] = xs + (m - 1 - k) * n;
+                memcpy(ref_a, y, n * sizeof(float));
+                r->axpy_many_bf16(ref_a, coef, ptrs, m, n);
+                t->axpy_many_bf16(y, coef, ptrs, m, n);
+                int ok = check_stray(st, &B->g[0], y, n, pl, "y");
+                for (size_t i = 0; i < n && ok; i++) {
+                    double scale = fabs((double)ref_a[i]);
+                    for (size_t k = 0; k < m; k++)
+                        scale += fabs((double)coef[k] * slide_bf16_to_f32(ptrs[k][i]));
+                    ok = check(st, y[i], ref_a[i], scale + 1e-30, m, pl, i);
+                }
+                finish_case(st, ok);
+            }
+}
+
+static void test_adam_bf16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    const float lr = 1e-2f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            slide_bf16 *w = gbuf_place_sz(&B->g[0], n, pl, 2), *m = gbuf_place_sz(&B->g[1], n, pl, 2);
+            slide_bf16 *v = gbuf_place_sz(&B->g[2], n, pl, 2);
+            float *g = gbuf_place(&B->g[3], n, pl);
+            fill_rand_bf16(w, n, -1, 1);
+            fill_rand_bf16(m, n, -0.1f, 0.1f);
+            fill_rand_bf16(v, n, 0, 0.01f);
+            fill_rand(g, n, -1, 1);
+            if (n > 2) { /* a zero gradient on a zero state: the update is 0 / eps */
+                g[1] = 0;
+                m[1] = v[1] = 0;
+            }
+            memcpy(ref_h[0], w, n * 2);
+            memcpy(ref_h[1], m, n * 2);
+            memcpy(ref_h[2], v, n * 2);
+            memcpy(tmp_h[0], w, n * 2);
+            r->adam_bf16(ref_h[0], ref_h[1], ref_h[2], g, n, lr, b1, b2, eps);
+            static double sm[CAP], sv[CAP];
+            for (size_t i = 0; i < n; i++) {
+                sm[i] = fabs((double)b1 * slide_bf16_to_f32(m[i])) + fabs((1.0 - b1) * g[i]);
+                sv[i] = fabs((double)b2 * slide_bf16_to_f32(v[i])) + (1.0 - b2) * g[i] * g[i];
+            }
+            t->adam_bf16(w, m, v, g, n, lr, b1, b2, eps);
+            int ok = stray16(st, &B->g[0], w, n, pl, "w") && stray16(st, &B->g[1], m, n, pl, "m") &&
+                     stray16(st, &B->g[2], v, n, pl, "v") && check_stray(st, &B->g[3], g, n, pl, "g");
+            for (size_t i = 0; i < n && ok; i++) {
+                const double sw =
+                    fabs(slide_bf16_to_f32(tmp_h[0][i])) + lr * sm[i] / (sqrt(slide_bf16_to_f32(ref_h[2][i])) + eps);
+                ok = check_bf16(st, m[i], ref_h[1][i], sm[i], n, pl, i) &&
+                     check_bf16(st, v[i], ref_h[2][i], sv[i], n, pl, i) &&
+                     check_bf16(st, w[i], ref_h[0][i], sw, n, pl, i);
+            }
+            finish_case(st, ok);
+        }
+}
+
+static void test_sgd_bf16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            slide_bf16 *w = gbuf_place_sz(&B->g[0], n, pl, 2);
+            float *g = gbuf_place(&B->g[1], n, pl);
+            const float lr = frand(0, 0.5f);
+            fill_rand_bf16(w, n, -1, 1);
+            fill_rand(g, n, -1, 1);
+            memcpy(ref_h[0], w, n * 2);
+            memcpy(tmp_h[0], w, n * 2);
+            r->sgd_bf16(ref_h[0], g, n, lr);
+            t->sgd_bf16(w, g, n, lr);
+            int ok = stray16(st, &B->g[0], w, n, pl, "w");
+            for (size_t i = 0; i < n && ok; i++)
+                ok = check_bf16(st, w[i], ref_h[0][i], fabs(slide_bf16_to_f32(tmp_h[0][i])) + fabs((double)lr * g[i]),
+                                n, pl, i);
+            finish_case(st, ok);
+        }
+}
+
 typedef void (*test_fn)(stats *, const slide_kernels *, const slide_kernels *, bufs *);
 static const struct {
     const char *name;
@@ -700,6 +1059,13 @@ static const struct {
     {"axpy_many", test_axpy_many},
     {"lse_update", test_lse_update},
     {"bins_argmax8", test_bins_argmax8},
+    {"bf16_convert", test_bf16_convert},
+    {"dot_bf16", test_dot_bf16},
+    {"dot_sparse_bf16", test_dot_sparse_bf16},
+    {"dot_many_bf16", test_dot_many_bf16},
+    {"axpy_many_bf16", test_axpy_many_bf16},
+    {"adam_bf16", test_adam_bf16},
+    {"sgd_bf16", test_sgd_bf16},
 };
 #define N_TESTS (sizeof(tests) / sizeof(tests[0]))
 
@@ -737,7 +1103,10 @@ static int same_table(const slide_kernels *a, const slide_kernels *b)
     return a->dot == b->dot && a->dot_sparse == b->dot_sparse && a->axpy == b->axpy &&
            a->axpy_sparse == b->axpy_sparse && a->adam == b->adam && a->sgd == b->sgd &&
            a->dot_rows == b->dot_rows && a->dot_many == b->dot_many && a->axpy_many == b->axpy_many &&
-           a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8;
+           a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8 &&
+           a->bf16_to_f32 == b->bf16_to_f32 && a->f32_to_bf16 == b->f32_to_bf16 && a->dot_bf16 == b->dot_bf16 &&
+           a->dot_sparse_bf16 == b->dot_sparse_bf16 && a->dot_many_bf16 == b->dot_many_bf16 &&
+           a->axpy_many_bf16 == b->axpy_many_bf16 && a->adam_bf16 == b->adam_bf16 && a->sgd_bf16 == b->sgd_bf16;
 }
 
 /* slide_kernels_get() must hold the table of slide_kernels_isa(), which is the best ISA under the cap. */
@@ -772,6 +1141,9 @@ static double now_ns(void)
 #define BENCH_TRIALS 5
 static volatile float bench_sink;
 static const float *bench_ptrs[BENCH_ROWS];
+/* bf16 copies of a (ah), of the rows (rowsh), and bf16 moment buffers (mh, vh) for the bf16 kernels */
+static slide_bf16 *bench_ah, *bench_rowsh, *bench_mh, *bench_vh;
+static const slide_bf16 *bench_ptrsh[BENCH_ROWS];
 
 /* Best of BENCH_TRIALS timings of `reps` calls of kernel `which`; returns ns per call. */
 static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t reps, float *a, float *b,
@@ -794,7 +1166,15 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 8: k->axpy_many(a, c, bench_ptrs, BENCH_ROWS, n); break;
             case 9: k->lse_update(c, d, b, 0.5f, n); break;
             /* n positions: n / 64 groups of 8 bins of 8, reading a row of 8n */
-            default: k->bins_argmax8(a, (const uint32_t *)idx, n / 64, 8, (int32_t *)d); sink += (float)d[0]; break;
+            case 10: k->bins_argmax8(a, (const uint32_t *)idx, n / 64, 8, (int32_t *)d); sink += (float)d[0]; break;
+            /* bf16_convert: one narrowing and one widening of n values */
+            case 11: k->f32_to_bf16(bench_mh, b, n); k->bf16_to_f32(d, bench_mh, n); sink += d[0]; break;
+            case 12: sink += k->dot_bf16(b, bench_ah, n); break;
+            case 13: sink += k->dot_sparse_bf16(bench_ah, idx, b, n); break;
+            case 14: k->dot_many_bf16(bench_ptrsh, BENCH_ROWS, b, n, out); sink += out[0]; break;
+            case 15: k->axpy_many_bf16(d, c, bench_ptrsh, BENCH_ROWS, n); break;
+            case 16: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
+            default: k->sgd_bf16(bench_ah, b, n, 1e-7f); break;
             }
         }
         const double dt = (now_ns() - t0) / (double)reps;
@@ -810,18 +1190,24 @@ static int bench(slide_isa top)
     static const size_t bench_n[] = {128, 4096};
     /* floating-point operations per element (per row element for dot_rows, dot_many and axpy_many;
      * lse_update: one exp and about six more; bins_argmax8: two comparisons per bin position) */
-    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 7, 2};
+    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 7, 2,
+                                          2, 2, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 12, 2};
     const size_t nmax = 4096, dim = 8 * nmax;
     float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
     float *c = aligned_alloc(64, nmax * sizeof(float)), *d = aligned_alloc(64, nmax * sizeof(float));
     float *rows = aligned_alloc(64, BENCH_ROWS * nmax * sizeof(float));
     float *out = aligned_alloc(64, 64 * sizeof(float));
     int32_t *idx = aligned_alloc(64, nmax * sizeof(int32_t));
-    if (!a || !b || !c || !d || !rows || !out || !idx) {
+    bench_ah = aligned_alloc(64, dim * sizeof(slide_bf16));
+    bench_rowsh = aligned_alloc(64, BENCH_ROWS * nmax * sizeof(slide_bf16));
+    bench_mh = aligned_alloc(64, nmax * sizeof(slide_bf16));
+    bench_vh = aligned_alloc(64, nmax * sizeof(slide_bf16));
+    if (!a || !b || !c || !d || !rows || !out || !idx || !bench_ah || !bench_rowsh || !bench_mh || !bench_vh) {
         printf("bench: out of memory\n");
         return 0;
     }
-    printf("\nbench: best of %d trials; dot_rows does %d rows per call; sparse kernels index a row of 8n\n",
+    printf("\nbench: best of %d trials; dot_rows, dot_many(_bf16) and axpy_many(_bf16) do %d rows per call; sparse "
+           "kernels index a row of 8n\n",
            BENCH_TRIALS, BENCH_ROWS);
     printf("%-7s %-12s %6s %12s %10s\n", "isa", "kernel", "n", "ns/call", "GFLOP/s");
     for (int isa = 0; isa <= (int)top; isa++) {
@@ -838,9 +1224,19 @@ static int bench(slide_isa top)
                 fill_rand(d, nmax, -1, 1);
                 fill_rand(rows, BENCH_ROWS * nmax, -1, 1);
                 rand_indices(idx, n, 8 * n);
-                const double work = (double)n * (t >= 6 && t <= 8 ? BENCH_ROWS : 1);
-                for (size_t j = 0; j < BENCH_ROWS; j++)
+                const double work = (double)n * ((t >= 6 && t <= 8) || t == 14 || t == 15 ? BENCH_ROWS : 1);
+                for (size_t j = 0; j < BENCH_ROWS; j++) {
                     bench_ptrs[j] = rows + (BENCH_ROWS - 1 - j) * n;
+                    bench_ptrsh[j] = bench_rowsh + (BENCH_ROWS - 1 - j) * n;
+                }
+                for (size_t i = 0; i < dim; i++)
+                    bench_ah[i] = slide_bf16_from_f32(a[i]);
+                for (size_t i = 0; i < BENCH_ROWS * nmax; i++)
+                    bench_rowsh[i] = slide_bf16_from_f32(rows[i]);
+                for (size_t i = 0; i < nmax; i++) {
+                    bench_mh[i] = slide_bf16_from_f32(0.1f * d[i]);
+                    bench_vh[i] = slide_bf16_from_f32(c[i]);
+                }
                 size_t reps = (size_t)(2e7 / work);
                 if (reps < 100)
                     reps = 100;
@@ -856,6 +1252,10 @@ static int bench(slide_isa top)
     free(rows);
     free(out);
     free(idx);
+    free(bench_ah);
+    free(bench_rowsh);
+    free(bench_mh);
+    free(bench_vh);
     return 1;
 }
 

@@ -2,7 +2,7 @@
  * Writes the seed corpora of the fuzz targets:
  *   <out>/fuzz_model_load/  model files saved by slide_network_save from tiny trained networks (every
  *                           hash backend, dense and sampled layers, Adam and SGD, every sampling rule and
- *                           insertion policy), each prefixed with mode byte 3 (see fuzz_model_load.c);
+ *                           insertion policy, float32 and bfloat16 storage), each prefixed with mode byte 3 (see fuzz_model_load.c);
  *   <out>/fuzz_xc_reader/   small valid and invalid XC files, plain (mode 0), gzipped by the target
  *                           (mode 1, 0x21 truncated) and gzipped here (mode 0 with gzip bytes).
  * Usage: make_fuzz_seeds tests/fuzz/corpus      (deterministic: the same files every run)
@@ -57,8 +57,9 @@ typedef struct layer_spec {
     int insertion, rule, batch_shared, rehash_touched;
 } layer_spec;
 
-static void model_seed(const char *name, uint32_t input_dim, const layer_spec *spec, uint32_t n_layers, int opt_kind,
-                       int batches)
+/* storage: the slide_storage of every sampled layer (dense layers are always float32). */
+static void model_seed_storage(const char *name, uint32_t input_dim, const layer_spec *spec, uint32_t n_layers,
+                               int opt_kind, int batches, int storage)
 {
     slide_layer_config lc[4];
     const slide_layer_config *lcp[4];
@@ -82,6 +83,7 @@ static void model_seed(const char *name, uint32_t input_dim, const layer_spec *s
             lsh[l].batch_shared = spec[l].batch_shared;
             lsh[l].rehash_touched = spec[l].rehash_touched;
             lc[l].lsh = &lsh[l];
+            lc[l].storage = storage;
         }
         lcp[l] = &lc[l];
     }
@@ -141,6 +143,12 @@ static void model_seed(const char *name, uint32_t input_dim, const layer_spec *s
     write_seed("fuzz_model_load", name, 3, buf, n);
 }
 
+static void model_seed(const char *name, uint32_t input_dim, const layer_spec *spec, uint32_t n_layers, int opt_kind,
+                       int batches)
+{
+    model_seed_storage(name, input_dim, spec, n_layers, opt_kind, batches, SLIDE_STORAGE_F32);
+}
+
 static void model_seeds(void)
 {
     const int R = SLIDE_ACT_RELU, S = SLIDE_ACT_SOFTMAX, LIN = SLIDE_ACT_LINEAR;
@@ -168,6 +176,10 @@ static void model_seeds(void)
     model_seed("deep_all_sampled_sgd.mdl", 7, deep, 3, SLIDE_OPT_SGD, 3);
     layer_spec shared[2] = {{6, R, NULL, 0, 0, 0, 0}, {16, S, "minhash", FIFO, TOPK, 1, 0}};
     model_seed("batch_shared_minhash.mdl", 9, shared, 2, SLIDE_OPT_ADAM, 4);
+    /* bfloat16 rows (model format 2) */
+    model_seed_storage("deep_all_sampled_bf16_adam.mdl", 7, deep, 3, SLIDE_OPT_ADAM, 3, SLIDE_STORAGE_BF16);
+    model_seed_storage("deep_all_sampled_bf16_sgd.mdl", 7, deep, 3, SLIDE_OPT_SGD, 3, SLIDE_STORAGE_BF16);
+    model_seed_storage("batch_shared_minhash_bf16.mdl", 9, shared, 2, SLIDE_OPT_ADAM, 4, SLIDE_STORAGE_BF16);
 }
 
 /* ------------------------------------------------------------------ XC files */

@@ -5,7 +5,7 @@ Not collected by pytest (the file name does not start with test_). .ci/run insta
 preloaded; any sanitizer report aborts the interpreter, so the step fails.
 
 It covers every path a Python user drives through C: training with several hash backends and both
-active-set modes, exact and sampled prediction, metrics, diagnosis, save/load, the XC reader (plain,
+active-set modes, float32 and bfloat16 storage, Adam and SGD, exact and sampled prediction, metrics, diagnosis, save/load, the XC reader (plain,
 gzip, malformed) and the typed errors.
 """
 
@@ -24,18 +24,23 @@ def main() -> int:
     X, Y, Xt, Yt = sl.datasets.make_extreme(n_train=600, n_test=200, n_features=300, n_labels=120,
                                             nnz_per_row=12, seed=3)
     tmp = Path(tempfile.mkdtemp(prefix="slide-smoke-"))
-    for hash_name, shared in [("dwta", False), ("simhash", True), ("wta", False), ("minhash", True),
-                              ("simhash-mips", False)]:
+    cases = [("dwta", False, "float32", "adam"), ("simhash", True, "float32", "adam"),
+             ("wta", False, "float32", "adam"), ("minhash", True, "float32", "adam"),
+             ("simhash-mips", False, "float32", "adam"), ("dwta", False, "bfloat16", "adam"),
+             ("simhash", True, "bfloat16", "sgd"), ("simhash-mips", True, "bfloat16", "adam")]
+    for hash_name, shared, storage, opt in cases:
+        # bfloat16 on both sampled layers: a sparse-input first layer and a dense-input output layer.
         net = sl.Network(input_dim=X.shape[1],
-                         layers=[sl.Layer(24, sampling=sl.LSH(hash_name, k=3, tables=4, bucket_size=8,
-                                                              active=0.5, rebuild_every=3)),
-                                 sl.Layer(Y.shape[1], activation="softmax",
+                         layers=[sl.Layer(24, storage=storage,
+                                          sampling=sl.LSH(hash_name, k=3, tables=4, bucket_size=8,
+                                                          active=0.5, rebuild_every=3)),
+                                 sl.Layer(Y.shape[1], activation="softmax", storage=storage,
                                           sampling=sl.LSH(hash_name, k=3, tables=6, bucket_size=16, active=0.2,
                                                           rebuild_every=2, rehash_touched=True,
                                                           batch_shared=shared,
                                                           random_fraction=0.3 if hash_name in ("dwta", "minhash")
                                                           else 0.0))],
-                         optimizer=sl.Adam(lr=1e-2), seed=1, threads=2)
+                         optimizer=sl.Adam(lr=1e-2) if opt == "adam" else sl.SGD(lr=0.5), seed=1, threads=2)
         for start in range(0, 384, 64):
             net.train_batch(X, Y, rows=np.arange(start, start + 64))
         ids, scores = net.predict_topk(Xt, k=5, mode="exact")
@@ -44,13 +49,14 @@ def main() -> int:
         assert np.all((sampled_ids >= -1) & (sampled_ids < Y.shape[1]))
         net.evaluate(Xt, Yt, ks=(1, 5))
         net.diagnose(Xt, sample=50)
-        path = tmp / f"{hash_name}.slide"
+        path = tmp / f"{hash_name}-{storage}-{opt}.slide"
         net.save(path)
         again = sl.Network.load(path, threads=1)
         ids2, scores2 = again.predict_topk(Xt, k=5)
         np.testing.assert_array_equal(ids, ids2)
         np.testing.assert_allclose(scores, scores2, rtol=1e-5)
-        print(f"{hash_name:>13} batch_shared={shared}: trained, predicted, saved and reloaded")
+        assert np.all(np.isfinite(net.layers[1].weights))
+        print(f"{hash_name:>13} batch_shared={shared} {storage} {opt}: trained, predicted, saved and reloaded")
 
     # Dense input, dense layers, SGD.
     dense = sl.Network(input_dim=16, layers=[sl.Layer(8), sl.Layer(4, activation="softmax")],
@@ -77,7 +83,7 @@ def main() -> int:
         else:
             raise AssertionError(f"malformed XC file was accepted: {bad!r}")
     # A damaged model file is refused with FormatError.
-    data = bytearray((tmp / "dwta.slide").read_bytes())
+    data = bytearray((tmp / "dwta-float32-adam.slide").read_bytes())
     data[len(data) // 2] ^= 0x10
     (tmp / "damaged.slide").write_bytes(bytes(data))
     try:

@@ -191,11 +191,31 @@ typedef struct slide_lsh_config {
 
 SLIDE_API void slide_lsh_config_init(slide_lsh_config *cfg);
 
+/**
+ * How a layer stores its weight matrix and, with Adam, the two moment arrays. Biases and their moments are
+ * always float32.
+ */
+typedef enum slide_storage {
+    SLIDE_STORAGE_F32 = 0,  /**< float32 (default) */
+    /**
+     * bfloat16 (the high 16 bits of a float32: same range, 8 significant bits) for the weights and both Adam
+     * moments, each rounded to nearest even after every update; compute stays float32. Halves the layer's
+     * memory and the bytes each row update reads and writes. LSH-sampled layers only.
+     */
+    SLIDE_STORAGE_BF16 = 1
+} slide_storage;
+
 typedef struct slide_layer_config {
     size_t struct_size;
     uint32_t units;                /**< number of neurons, >= 1 */
     int activation;                /**< slide_activation; default RELU */
     const slide_lsh_config *lsh;   /**< NULL: every neuron is computed; else LSH-sampled */
+    /* --- appended in 0.2: */
+    /**
+     * slide_storage; default F32. BF16 requires `lsh` (fully computed layers stay float32): otherwise
+     * slide_network_create fails with SLIDE_E_INVALID.
+     */
+    int storage;
 } slide_layer_config;
 
 SLIDE_API void slide_layer_config_init(slide_layer_config *cfg);
@@ -284,7 +304,9 @@ typedef struct slide_layer_info {
     uint64_t samples_seen;    /**< training samples that passed through since the counters were reset */
     uint64_t active_total;    /**< sum of active neurons over those samples */
     uint64_t rebuilds;        /**< table rebuilds so far */
-    size_t row_stride;        /**< floats between consecutive weight rows */
+    size_t row_stride;        /**< stored elements (floats, or bf16 values) between consecutive weight rows */
+    /* --- appended in 0.2: */
+    int storage;              /**< slide_storage of the weights */
 } slide_layer_info;
 
 SLIDE_API uint32_t slide_network_layer_count(const slide_network *net);
@@ -299,9 +321,25 @@ SLIDE_API int slide_network_reset_counters(slide_network *net);
  * rows = units, row_len = input_dim; input-major layers have rows = input_dim, row_len = units.
  * The pointers stay valid until the network is freed; writing through them changes the model
  * (call slide_network_rebuild_tables afterwards for sampled layers).
+ * A bfloat16 layer has no float weights to point to: asking for `weights` fails with SLIDE_E_INVALID
+ * ("layer 1 stores bfloat16 weights: copy them with slide_network_get_weights"); pass weights = NULL to
+ * get its bias and shape. slide_network_get_weights / set_weights work for every storage.
  */
 SLIDE_API int slide_network_layer_params(slide_network *net, uint32_t layer, float **weights, float **bias,
                                          size_t *rows, size_t *row_len, size_t *row_stride);
+
+/**
+ * Copies a layer's weight matrix, as float32, into out[rows * row_len] (rows and row_len as in
+ * slide_network_layer_params, packed without padding). `n` is the capacity of out in floats and must equal
+ * rows * row_len. bfloat16 weights are widened exactly.
+ */
+SLIDE_API int slide_network_get_weights(slide_network *net, uint32_t layer, float *out, size_t n);
+/**
+ * Replaces a layer's weight matrix with in[rows * row_len] (packed as for slide_network_get_weights; n must
+ * equal rows * row_len). A bfloat16 layer stores each value rounded to nearest even. Optimizer state is
+ * kept; call slide_network_rebuild_tables afterwards for sampled layers.
+ */
+SLIDE_API int slide_network_set_weights(slide_network *net, uint32_t layer, const float *in, size_t n);
 
 /** Rehashes every neuron of every sampled layer into fresh tables. */
 SLIDE_API int slide_network_rebuild_tables(slide_network *net);
@@ -327,7 +365,11 @@ typedef struct slide_layer_diagnosis {
 SLIDE_API int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
                                      slide_layer_diagnosis *out, uint32_t n_out);
 
-/** Bytes of memory owned by the network (parameters, optimizer state, tables, scratch). */
+/**
+ * Bytes of memory owned by the network (parameters, optimizer state, tables, scratch). A layer's parameters
+ * take rows * row_stride * (Adam ? 3 : 1) * e bytes, e = 4 for float32 and 2 for bfloat16 storage, with
+ * row_stride = row_len rounded up to 64 bytes; plus 4 * units * (Adam ? 3 : 1) bytes of biases.
+ */
 SLIDE_API size_t slide_network_memory_bytes(const slide_network *net);
 
 /**

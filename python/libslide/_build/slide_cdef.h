@@ -63,11 +63,14 @@ typedef struct slide_lsh_config {
 } slide_lsh_config;
 void slide_lsh_config_init(slide_lsh_config *cfg);
 
+typedef enum slide_storage { SLIDE_STORAGE_F32 = 0, SLIDE_STORAGE_BF16 = 1 } slide_storage;
+
 typedef struct slide_layer_config {
     size_t struct_size;
     uint32_t units;
     int activation;
     const slide_lsh_config *lsh;
+    int storage;
 } slide_layer_config;
 void slide_layer_config_init(slide_layer_config *cfg);
 
@@ -124,6 +127,7 @@ typedef struct slide_layer_info {
     uint64_t active_total;
     uint64_t rebuilds;
     size_t row_stride;
+    int storage;
 } slide_layer_info;
 
 uint32_t slide_network_layer_count(const slide_network *net);
@@ -132,6 +136,8 @@ int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_lay
 int slide_network_reset_counters(slide_network *net);
 int slide_network_layer_params(slide_network *net, uint32_t layer, float **weights, float **bias,
                                size_t *rows, size_t *row_len, size_t *row_stride);
+int slide_network_get_weights(slide_network *net, uint32_t layer, float *out, size_t n);
+int slide_network_set_weights(slide_network *net, uint32_t layer, const float *in, size_t n);
 int slide_network_rebuild_tables(slide_network *net);
 
 typedef struct slide_layer_diagnosis {
