@@ -1,7 +1,7 @@
 """libslide against PyTorch on the same CPU, data, network, threads and training-time budget.
 
     python bench/vs_torch.py --dataset debdeps --minutes 5 --threads 2
-    python bench/vs_torch.py --dataset amazon --minutes 5 --threads 2 --n-train 100000 --n-test 20000
+    python bench/vs_torch.py --dataset amazon --minutes 5 --threads 2 --n-train 490449 --n-test 20000
 
 Network: sparse input -> 128 ReLU -> softmax over all labels, trained with a uniform target over each
 sample's labels (rows without labels contribute nothing), batch 128, shuffled every epoch with the same
@@ -33,6 +33,8 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    uniformly random (random_fraction=0.5); on amazon it also
                    re-hashes the neurons each batch touched and rebuilds the tables after 50, 150, 350, ...
                    batches (rehash_touched=True, rebuild_growth=2).
+  libslide-bf16, libslide-shared-bf16 (only when named in --impls)
+                   the same two with the output layer's weights and Adam moments stored as bfloat16.
 
 Protocol (MISSION.md "Benchmark protocol"): every implementation runs in its own subprocess (so peak
 memory, ru_maxrss of the child, does not mix; it includes the data and, for torch, the torch runtime),
@@ -73,6 +75,8 @@ import scipy.sparse as sp
 
 HERE = Path(__file__).resolve().parent
 IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full"]
+# Also selectable with --impls: libslide with a bfloat16 output layer (weights and Adam moments).
+IMPLS_EXTRA = ["libslide-bf16", "libslide-shared-bf16"]
 HIDDEN = 128
 DATASETS = {
     # LSH settings as in bench/debdeps.py and bench/amazon_shape.py.
@@ -172,7 +176,7 @@ def precision_at_k(ids, Y, ks):
 
 # ------------------------------------------------------------------------------------------------ trainers
 class LibslideTrainer:
-    def __init__(self, X, Y, a, shared):
+    def __init__(self, X, Y, a, shared, storage="float32"):
         import libslide as sl
 
         cfg = DATASETS[a.dataset]
@@ -187,7 +191,8 @@ class LibslideTrainer:
         lsh = sl.LSH(cfg["hash"], k=6, tables=50, bucket_size=128, active=a.active or cfg["active"],
                      batch_shared=shared, **extra)
         self.net = sl.Network(input_dim=X.shape[1],
-                              layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh)],
+                              layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
+                                                                 storage=storage)],
                               optimizer=sl.Adam(lr=a.lr or cfg["lr"]), seed=a.seed, threads=a.threads)
         # C views built once (as Network.fit does) so train_batch does not re-marshal X and Y every batch
         # (~70 us per call on debdeps); the plain matrices if that private helper moves.
@@ -197,7 +202,8 @@ class LibslideTrainer:
             self.xv, self.yv = features(X, self.net.input_dim), labels(Y, X.shape[0], self.net.output_dim)
         except ImportError:
             self.xv, self.yv = X, Y
-        self.config = {"lsh": lsh.__dict__, "lr": a.lr or cfg["lr"], "optimizer": "libslide Adam (touched rows)"}
+        self.config = {"lsh": lsh.__dict__, "lr": a.lr or cfg["lr"], "optimizer": "libslide Adam (touched rows)",
+                       "output_storage": storage}
 
     def step(self, rows):
         return self.net.train_batch(self.xv, self.yv, rows=rows)["loss"]
@@ -383,7 +389,8 @@ def worker(a):
     if impl.startswith("torch"):
         tr = TorchTrainer(X, Y, a, sampled=impl == "torch-sampled")
     else:
-        tr = LibslideTrainer(X, Y, a, shared=impl == "libslide-shared")
+        tr = LibslideTrainer(X, Y, a, shared=impl.startswith("libslide-shared"),
+                             storage="bfloat16" if impl.endswith("-bf16") else a.storage)
     rss_model = peak_rss_mib()
 
     curve = []
@@ -467,7 +474,7 @@ def plot(results, path):
     import matplotlib.pyplot as plt
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    colors = {impl: f"C{i}" for i, impl in enumerate(IMPLS)}
+    colors = {impl: f"C{i}" for i, impl in enumerate(IMPLS + IMPLS_EXTRA)}
     seen = set()
     for run in results["runs"]:
         impl = run["impl"]
@@ -606,10 +613,11 @@ def main():
     p.add_argument("--dataset", choices=sorted(DATASETS), default="debdeps")
     p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"),
                    help="debdeps directory (train.txt.gz, test.txt.gz)")
-    p.add_argument("--n-train", type=int, default=100000, help="amazon: generated training rows")
+    p.add_argument("--n-train", type=int, default=490449,
+                   help="amazon: generated training rows (default: as many as Amazon-670K has)")
     p.add_argument("--n-test", type=int, default=20000, help="amazon: generated test rows")
     p.add_argument("--data-seed", type=int, default=0, help="amazon: generator seed")
-    p.add_argument("--impls", nargs="+", choices=IMPLS, default=IMPLS)
+    p.add_argument("--impls", nargs="+", choices=IMPLS + IMPLS_EXTRA, default=IMPLS)
     p.add_argument("--minutes", type=float, default=5.0, help="training wall-time budget per implementation")
     p.add_argument("--epochs", type=int, default=None, help="stop after this many epochs if earlier")
     p.add_argument("--eval-every", type=float, default=30.0, help="seconds of training between evaluations")
@@ -619,7 +627,7 @@ def main():
     p.add_argument("--eval-seed", type=int, default=0)
     p.add_argument("--target-p1", type=float, default=None,
                    help="default: --target-from's final P@1 minus --target-slack")
-    p.add_argument("--target-from", choices=IMPLS, default="torch-sampled")
+    p.add_argument("--target-from", choices=IMPLS + IMPLS_EXTRA, default="torch-sampled")
     p.add_argument("--target-slack", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=128)
@@ -633,6 +641,9 @@ def main():
     p.add_argument("--random-fraction", type=float, default=None,
                    help="libslide: random share of each active set (default for debdeps: 0.25 per-sample, 0.5 "
                         "shared; amazon: 0)")
+    p.add_argument("--storage", choices=["float32", "bfloat16"], default="float32",
+                   help="libslide, libslide-shared: storage of the output layer's weights and Adam moments "
+                        "(the -bf16 implementations always use bfloat16)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "
@@ -640,7 +651,7 @@ def main():
     p.add_argument("--repeats", type=int, default=1, help="runs per implementation; order reversed every other")
     p.add_argument("--seed", type=int, default=0, help="weights, shuffling and negatives")
     p.add_argument("--out", default=None, help="default bench/results/vs_torch_<dataset>.json")
-    p.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=IMPLS + IMPLS_EXTRA, help=argparse.SUPPRESS)
     p.add_argument("--worker-out", help=argparse.SUPPRESS)
     p.add_argument("--data-file", help=argparse.SUPPRESS)
     a = p.parse_args()
