@@ -26,7 +26,7 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    layer's negative rows); "dense": dense gradients + torch.optim.Adam
                    over whole tables (every weight moves every batch; ~15x slower on the amazon shape).
   libslide         output layer LSH-sampled, one active set per sample (debdeps: simhash, amazon: dwta;
-                   k=6, 50 tables, bucket 128, active 5% / 0.5%, tables rebuilt every 50 batches),
+                   k=6, 50 tables (--tables), bucket 128, active 5% / 0.5%, tables rebuilt every 50 batches),
                    libslide's lazy Adam; on debdeps a quarter of each set is uniformly random
                    (random_fraction=0.25, see bench/random_share.py).
   libslide-shared  the same with LSH(batch_shared=True): one active set per batch, on debdeps half of it
@@ -188,7 +188,7 @@ class LibslideTrainer:
             extra["rehash_touched"] = bool(a.rehash_touched)
         if a.rebuild_growth is not None:
             extra["rebuild_growth"] = a.rebuild_growth
-        lsh = sl.LSH(cfg["hash"], k=6, tables=50, bucket_size=128, active=a.active or cfg["active"],
+        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables, bucket_size=128, active=a.active or cfg["active"],
                      batch_shared=shared, **extra)
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
@@ -638,6 +638,7 @@ def main():
                    help="libslide: re-hash the neurons each batch touched (default: 1 for amazon libslide-shared)")
     p.add_argument("--rebuild-growth", type=float, default=None,
                    help="libslide: rebuild period growth factor (default: 2 for amazon libslide-shared, else 1)")
+    p.add_argument("--tables", type=int, default=50, help="libslide: number of hash tables L (default 50)")
     p.add_argument("--random-fraction", type=float, default=None,
                    help="libslide: random share of each active set (default for debdeps: 0.25 per-sample, 0.5 "
                         "shared; amazon: 0)")
