@@ -205,8 +205,8 @@ def markdown(res):
             "neurons at test time as in training. Active neurons: mean per training sample. Recall: share of "
             "a layer's exact top-k pre-activations among its k active neurons (net.diagnose, 1,000 test "
             "images). Multiply-adds: forward pass during training, output layer included, hashing excluded. "
-            "samples/s: 2 cores shared with other jobs whose load changed during the run; the spread across "
-            "seeds is mostly that load."]
+            "samples/s: training time only; the spread across seeds is run-to-run noise of the machine "
+            f"(1-minute load average when the table was written: {os.getloadavg()[0]:.2f})."]
     return "\n".join(out) + "\n"
 
 
