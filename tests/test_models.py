@@ -90,7 +90,8 @@ def test_two_epochs_equal_one_plus_save_load_plus_one(small_data, tmp_path):
 
 
 def _file_version(path) -> int:
-    return int.from_bytes(path.read_bytes()[8:12], "little")
+    with open(path, "rb") as f:
+        return int.from_bytes(f.read(12)[8:12], "little")  # after the 8-byte magic
 
 
 def test_format_version_1_unless_a_layer_needs_version_2(small_data, tmp_path):

@@ -307,14 +307,7 @@ static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *
         slide_thread_scratch *s = &net->scratch[slide_thread_id()];
         size_t r = ids ? ids[i] : first + i;
         /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
-        const float *w;
-        if (slide_is_bf16(L)) {
-            K->bf16_to_f32(s->wrow, slide_row_wh(L, r), L->row_len);
-            w = s->wrow;
-        } else {
-            w = slide_row_w(L, r);
-        }
-        hash_item(L->hash_state, w, codes + (size_t)i * tables, s->hash_scratch);
+        hash_item(L->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
     }
 }
 
@@ -922,12 +915,8 @@ int slide_network_set_weights(slide_network *net, uint32_t layer, const float *i
         return rc;
     const slide_layer *L = &net->layers[layer];
     const slide_kernels *K = slide_kernels_get();
-    for (size_t r = 0; r < L->rows; r++) {
-        if (slide_is_bf16(L))
-            K->f32_to_bf16(slide_row_wh(L, r), in + r * L->row_len, L->row_len);
-        else
-            memcpy(slide_row_w(L, r), in + r * L->row_len, sizeof(float) * L->row_len);
-    }
+    for (size_t r = 0; r < L->rows; r++)
+        slide_row_from_f32(K, L, r, in + r * L->row_len);
     slide_network_release(net);
     return SLIDE_OK;
 }

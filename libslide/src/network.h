@@ -188,6 +188,24 @@ static inline void slide_row_to_f32(const slide_kernels *K, const slide_layer *L
         memcpy(out, slide_row_w(L, r), sizeof(float) * L->row_len);
 }
 
+/* Row r's weights as floats: the row itself for a float layer, else widened into scratch[0..row_len). */
+static inline const float *slide_row_f32_view(const slide_kernels *K, const slide_layer *L, size_t r, float *scratch)
+{
+    if (!slide_is_bf16(L))
+        return slide_row_w(L, r);
+    K->bf16_to_f32(scratch, slide_row_wh(L, r), L->row_len);
+    return scratch;
+}
+
+/* Sets row r's weights from in[0..row_len) (rounded to nearest even for a bf16 layer). */
+static inline void slide_row_from_f32(const slide_kernels *K, const slide_layer *L, size_t r, const float *in)
+{
+    if (slide_is_bf16(L))
+        K->f32_to_bf16(slide_row_wh(L, r), in, L->row_len);
+    else
+        memcpy(slide_row_w(L, r), in, sizeof(float) * L->row_len);
+}
+
 /*
  * Up to SLIDE_ROWS_BATCH row pointers of one layer for the *_many kernels, typed by the layer's storage:
  * only the member matching L->storage is ever written or read.

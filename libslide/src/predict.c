@@ -226,10 +226,7 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
             for (uint32_t j = lo; j < hi; j++) {
                 if (NL > 1) {
                     /* A bf16 row is widened once and then scored against every sample of the chunk. */
-                    const float *w = slide_is_bf16(out) ? wide : slide_row_w(out, j);
-                    if (slide_is_bf16(out))
-                        K->bf16_to_f32(wide, slide_row_wh(out, j), in_dim);
-                    K->dot_rows(hbuf, in_dim, cn, w, in_dim, z);
+                    K->dot_rows(hbuf, in_dim, cn, slide_row_f32_view(K, out, j, wide), in_dim, z);
                 } else {
                     for (uint32_t s = 0; s < cn; s++) {
                         slide_vec x = slide_matrix_row(X, rows ? rows[base + s] : base + (int64_t)s);
