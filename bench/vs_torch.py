@@ -188,7 +188,7 @@ class LibslideTrainer:
             extra["rehash_touched"] = bool(a.rehash_touched)
         if a.rebuild_growth is not None:
             extra["rebuild_growth"] = a.rebuild_growth
-        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables, bucket_size=128, active=a.active or cfg["active"],
+        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables, bucket_size=a.bucket_size, active=a.active or cfg["active"],
                      batch_shared=shared, **extra)
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
@@ -639,6 +639,7 @@ def main():
     p.add_argument("--rebuild-growth", type=float, default=None,
                    help="libslide: rebuild period growth factor (default: 2 for amazon libslide-shared, else 1)")
     p.add_argument("--tables", type=int, default=50, help="libslide: number of hash tables L (default 50)")
+    p.add_argument("--bucket-size", type=int, default=128, help="libslide: ids kept per bucket (default 128)")
     p.add_argument("--random-fraction", type=float, default=None,
                    help="libslide: random share of each active set (default for debdeps: 0.25 per-sample, 0.5 "
                         "shared; amazon: 0)")

@@ -48,6 +48,19 @@ typedef struct slide_kernels {
      */
     void (*axpy_many)(float *y, const float *c, const float *const *xs, size_t m, size_t n);
     /*
+     * Several inputs against the same rows (batch-shared layers): outs[j][k] = dot(rows[k], xs[j], n) for
+     * j < nx, k < m. Register-blocked versions reuse every loaded row for several inputs.
+     */
+    void (*dot_many_multi)(const float *const *rows, size_t m, const float *const *xs, float *const *outs,
+                           size_t nx, size_t n);
+    /*
+     * Several outputs from the same sources: ys[j][i] += sum_k cs[j][k] * xs[k][i] for j < ny, added in k
+     * order for every (j, i), i.e. axpy_many(ys[j], cs[j], xs, m, n) for each j; no ys[j] overlaps another
+     * or any xs[k].
+     */
+    void (*axpy_many_multi)(float *const *ys, const float *const *cs, size_t ny, const float *const *xs, size_t m,
+                            size_t n);
+    /*
      * Online log-sum-exp, one running (max, sum) pair per lane: for i < n, with zi = z[i] + b,
      * if zi > mx[i]: sum[i] = sum[i] * exp(mx[i] - zi) + 1, mx[i] = zi; else sum[i] += exp(zi - mx[i]).
      * Invariant: sum[i] * exp(mx[i]) = sum of exp over every z seen in lane i. mx may start at -FLT_MAX

@@ -324,6 +324,109 @@ static void axpy_many_avx2(float *y, const float *c, const float *const *xs, siz
 }
 
 /*
+ * Tiles of 3 inputs x 4 rows: 12 accumulators, the 3 input vectors and one row vector fill the 16
+ * registers, so each row load feeds three FMAs (dot_many_avx2: one). Leftover rows go through dot_avx2,
+ * leftover inputs through dot_many_avx2.
+ */
+static void dot_many_multi_avx2(const float *const *rows, size_t m, const float *const *xs, float *const *outs,
+                                size_t nx, size_t n)
+{
+    size_t j = 0;
+    for (; j + 3 <= nx; j += 3) {
+        const float *x0 = xs[j], *x1 = xs[j + 1], *x2 = xs[j + 2];
+        size_t k = 0;
+        for (; k + 4 <= m; k += 4) {
+            __m256 a[3][4];
+            for (int u = 0; u < 3; u++)
+                for (int r = 0; r < 4; r++)
+                    a[u][r] = _mm256_setzero_ps();
+            size_t i = 0;
+            for (; i + 8 <= n; i += 8) {
+                const __m256 v0 = _mm256_loadu_ps(x0 + i), v1 = _mm256_loadu_ps(x1 + i), v2 = _mm256_loadu_ps(x2 + i);
+                for (int r = 0; r < 4; r++) {
+                    const __m256 w = _mm256_loadu_ps(rows[k + r] + i);
+                    a[0][r] = _mm256_fmadd_ps(w, v0, a[0][r]);
+                    a[1][r] = _mm256_fmadd_ps(w, v1, a[1][r]);
+                    a[2][r] = _mm256_fmadd_ps(w, v2, a[2][r]);
+                }
+            }
+            if (i < n) {
+                const __m256i t = tail_mask(n - i);
+                const __m256 v0 = _mm256_maskload_ps(x0 + i, t), v1 = _mm256_maskload_ps(x1 + i, t);
+                const __m256 v2 = _mm256_maskload_ps(x2 + i, t);
+                for (int r = 0; r < 4; r++) {
+                    const __m256 w = _mm256_maskload_ps(rows[k + r] + i, t);
+                    a[0][r] = _mm256_fmadd_ps(w, v0, a[0][r]);
+                    a[1][r] = _mm256_fmadd_ps(w, v1, a[1][r]);
+                    a[2][r] = _mm256_fmadd_ps(w, v2, a[2][r]);
+                }
+            }
+            for (int u = 0; u < 3; u++)
+                _mm_storeu_ps(outs[j + u] + k, hsum4(a[u][0], a[u][1], a[u][2], a[u][3]));
+        }
+        for (; k < m; k++) {
+            outs[j][k] = dot_avx2(rows[k], x0, n);
+            outs[j + 1][k] = dot_avx2(rows[k], x1, n);
+            outs[j + 2][k] = dot_avx2(rows[k], x2, n);
+        }
+    }
+    for (; j < nx; j++)
+        dot_many_avx2(rows, m, xs[j], n, outs[j]);
+}
+
+/*
+ * Three outputs at a time in blocks of 32 floats: 12 accumulators, 3 broadcast coefficients and one source
+ * vector, so each source load feeds three FMAs (axpy_many_avx2: one). Same k order per element as
+ * axpy_many_avx2. Leftover outputs go through axpy_many_avx2.
+ */
+static void axpy_many_multi_avx2(float *const *ys, const float *const *cs, size_t ny, const float *const *xs,
+                                 size_t m, size_t n)
+{
+    size_t j = 0;
+    for (; j + 3 <= ny; j += 3) {
+        float *y[3] = {ys[j], ys[j + 1], ys[j + 2]};
+        const float *c[3] = {cs[j], cs[j + 1], cs[j + 2]};
+        size_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            __m256 a[3][4];
+            for (int u = 0; u < 3; u++)
+                for (int q = 0; q < 4; q++)
+                    a[u][q] = _mm256_loadu_ps(y[u] + i + 8 * q);
+            for (size_t k = 0; k < m; k++) {
+                const __m256 b0 = _mm256_broadcast_ss(c[0] + k), b1 = _mm256_broadcast_ss(c[1] + k);
+                const __m256 b2 = _mm256_broadcast_ss(c[2] + k);
+                const float *x = xs[k] + i;
+                for (int q = 0; q < 4; q++) {
+                    const __m256 v = _mm256_loadu_ps(x + 8 * q);
+                    a[0][q] = _mm256_fmadd_ps(b0, v, a[0][q]);
+                    a[1][q] = _mm256_fmadd_ps(b1, v, a[1][q]);
+                    a[2][q] = _mm256_fmadd_ps(b2, v, a[2][q]);
+                }
+            }
+            for (int u = 0; u < 3; u++)
+                for (int q = 0; q < 4; q++)
+                    _mm256_storeu_ps(y[u] + i + 8 * q, a[u][q]);
+        }
+        for (; i < n; i += 8) {
+            const __m256i t = tail_mask(n - i < 8 ? n - i : 8);
+            __m256 a0 = _mm256_maskload_ps(y[0] + i, t), a1 = _mm256_maskload_ps(y[1] + i, t);
+            __m256 a2 = _mm256_maskload_ps(y[2] + i, t);
+            for (size_t k = 0; k < m; k++) {
+                const __m256 v = _mm256_maskload_ps(xs[k] + i, t);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[0] + k), v, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[1] + k), v, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[2] + k), v, a2);
+            }
+            _mm256_maskstore_ps(y[0] + i, t, a0);
+            _mm256_maskstore_ps(y[1] + i, t, a1);
+            _mm256_maskstore_ps(y[2] + i, t, a2);
+        }
+    }
+    for (; j < ny; j++)
+        axpy_many_avx2(ys[j], cs[j], xs, m, n);
+}
+
+/*
  * exp(x) for x <= 0 (inputs below -87 flush to 0): x = k*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6
  * Taylor polynomial (relative error < 2e-7 on that interval), 2^k by building the float exponent.
  */
@@ -708,6 +811,8 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->dot_rows = dot_rows_avx2;
     k->dot_many = dot_many_avx2;
     k->axpy_many = axpy_many_avx2;
+    k->dot_many_multi = dot_many_multi_avx2;
+    k->axpy_many_multi = axpy_many_multi_avx2;
     k->lse_update = lse_update_avx2;
     k->bins_argmax8 = bins_argmax8_avx2;
     k->bf16_to_f32 = bf16_to_f32_avx2;

@@ -303,6 +303,25 @@ static void axpy_many_avx512(float *y, const float *c, const float *const *xs, s
     }
 }
 
+/*
+ * The multi-input forms run the single-input kernels once per input: with 32 registers and 16-lane rows
+ * those already keep the FMA units busy, and a register-blocked AVX-512 version could not be run on the
+ * machines these kernels are developed on.
+ */
+static void dot_many_multi_avx512(const float *const *rows, size_t m, const float *const *xs, float *const *outs,
+                                  size_t nx, size_t n)
+{
+    for (size_t j = 0; j < nx; j++)
+        dot_many_avx512(rows, m, xs[j], n, outs[j]);
+}
+
+static void axpy_many_multi_avx512(float *const *ys, const float *const *cs, size_t ny, const float *const *xs,
+                                   size_t m, size_t n)
+{
+    for (size_t j = 0; j < ny; j++)
+        axpy_many_avx512(ys[j], cs[j], xs, m, n);
+}
+
 /* ------------------------------------------------------------------ bfloat16 rows */
 
 /*
@@ -528,6 +547,8 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->dot_rows = dot_rows_avx512;
     k->dot_many = dot_many_avx512;
     k->axpy_many = axpy_many_avx512;
+    k->dot_many_multi = dot_many_multi_avx512;
+    k->axpy_many_multi = axpy_many_multi_avx512;
     k->bins_argmax8 = bins_argmax8_avx512;
     k->bf16_to_f32 = bf16_to_f32_avx512;
     k->f32_to_bf16 = f32_to_bf16_avx512;

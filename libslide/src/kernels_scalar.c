@@ -73,6 +73,20 @@ static void axpy_many_scalar(float *y, const float *c, const float *const *xs, s
         axpy_scalar(y, c[k], xs[k], n);
 }
 
+static void dot_many_multi_scalar(const float *const *rows, size_t m, const float *const *xs, float *const *outs,
+                                  size_t nx, size_t n)
+{
+    for (size_t j = 0; j < nx; j++)
+        dot_many_scalar(rows, m, xs[j], n, outs[j]);
+}
+
+static void axpy_many_multi_scalar(float *const *ys, const float *const *cs, size_t ny, const float *const *xs,
+                                   size_t m, size_t n)
+{
+    for (size_t j = 0; j < ny; j++)
+        axpy_many_scalar(ys[j], cs[j], xs, m, n);
+}
+
 static void lse_update_scalar(float *mx, float *sum, const float *z, float b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -177,6 +191,8 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->dot_rows = dot_rows_scalar;
     k->dot_many = dot_many_scalar;
     k->axpy_many = axpy_many_scalar;
+    k->dot_many_multi = dot_many_multi_scalar;
+    k->axpy_many_multi = axpy_many_multi_scalar;
     k->lse_update = lse_update_scalar;
     k->bins_argmax8 = bins_argmax8_scalar;
     k->bf16_to_f32 = bf16_to_f32_scalar;

@@ -274,7 +274,7 @@ int slide_network_ensure_scratch(slide_network *net, int threads)
         s->codes = malloc(sizeof(uint32_t) * max_tables);
         s->hash_scratch = malloc(max_hash);
         s->hash_scratch_bytes = max_hash;
-        s->grad = slide_aligned_alloc(sizeof(float) * max_row);
+        s->grad = slide_aligned_alloc(sizeof(float) * SLIDE_GRAD_ROWS * max_row);
         s->wrow = slide_aligned_alloc(sizeof(float) * max_row);
         s->hist = malloc(sizeof(uint32_t) * (max_tables + 2));
         if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->wrow || !s->hist) {

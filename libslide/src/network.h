@@ -93,6 +93,9 @@ typedef struct slide_act {
     float *delta;      /* d loss / d pre-activation [n] (training only) */
 } slide_act;
 
+/* Rows whose gradients one thread accumulates together (batch-shared updates). */
+#define SLIDE_GRAD_ROWS 3
+
 /* Per-thread scratch, grown on demand, owned by the network. */
 typedef struct slide_thread_scratch {
     uint32_t *mark;      /* [max sampled units]: stamp of the last sample that saw the neuron */
@@ -103,7 +106,7 @@ typedef struct slide_thread_scratch {
     uint32_t *codes;     /* [max tables] */
     void *hash_scratch;
     size_t hash_scratch_bytes;
-    float *grad;         /* [max row_len] gradient of one row */
+    float *grad;         /* [SLIDE_GRAD_ROWS * max row_len] gradients of up to SLIDE_GRAD_ROWS rows */
     float *wrow;         /* [max row_len] one bf16 weight row widened to float (hashing, prediction) */
     uint32_t *hist;      /* [max tables + 2] counting sort of candidates by collisions */
 } slide_thread_scratch;
@@ -157,6 +160,29 @@ static inline slide_bf16 *slide_row_mh(const slide_layer *L, size_t r)
 static inline slide_bf16 *slide_row_vh(const slide_layer *L, size_t r)
 {
     return (slide_bf16 *)L->params + r * L->block + 2 * L->stride;
+}
+
+/*
+ * Software prefetch of `bytes` from p, one request per 64-byte line. Rows touched by a batch are scattered
+ * over a layer far larger than the caches and follow no stride the hardware prefetcher can learn, so the
+ * hot loops ask for the next rows while they work on the current one. `write` = the lines will be stored.
+ */
+static inline void slide_prefetch(const void *p, size_t bytes, int write)
+{
+    const char *c = (const char *)p;
+    for (size_t o = 0; o < bytes; o += SLIDE_ALIGN) {
+        if (write)
+            __builtin_prefetch(c + o, 1, 3);
+        else
+            __builtin_prefetch(c + o, 0, 3);
+    }
+}
+
+/* Prefetches row r's whole block (weights and, with Adam, both moments), to be updated. */
+static inline void slide_prefetch_block(const slide_layer *L, size_t r)
+{
+    slide_prefetch((const char *)L->params + r * L->block * slide_elem_bytes(L->storage),
+                   L->block * slide_elem_bytes(L->storage), 1);
 }
 
 /* Weight i of row r as a float, for either storage. */

@@ -308,6 +308,9 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                 const float *rows[MANY];
                 float coef[MANY];
                 uint32_t m = 0;
+                if (in.idx) /* the sparse input's rows are scattered over the layer: ask for all of them first */
+                    for (uint32_t i = 0; i < in.nnz; i++)
+                        slide_prefetch(slide_row_w(L, (size_t)in.idx[i]), sizeof(float) * L->units, 0);
                 for (uint32_t i = 0; i < in.nnz; i++) {
                     if (in.val[i] == 0.0f)
                         continue;
@@ -572,6 +575,9 @@ static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix 
     return SLIDE_OK;
 }
 
+/* update_layer prefetches the block of the row this many places ahead in the touched list. */
+enum { UPDATE_PREFETCH = 2 };
+
 static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
                         int nt)
 {
@@ -605,10 +611,59 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     const float lr_t = adam ? (float)(net->opt.lr * sqrt(c2) / c1) : net->opt.lr;
     const float eps_t = (float)(net->opt.eps * sqrt(c2));
 
+    /*
+     * A batch-shared float layer with dense inputs updates its rows SLIDE_GRAD_ROWS at a time: every
+     * sample's input then feeds all of them at once (axpy_many_multi). The sums are added in the same
+     * (sample) order either way, so the result does not depend on the grouping.
+     */
+    const int grouped = shared && !slide_is_bf16(L) && L->neuron_major && l > 0 && net->acts[l - 1].dense;
+    if (grouped) {
+        const uint32_t n_groups = (n_touched + SLIDE_GRAD_ROWS - 1) / SLIDE_GRAD_ROWS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
+        for (uint32_t gi = 0; gi < n_groups; gi++) {
+            slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
+            const uint32_t t0 = gi * SLIDE_GRAD_ROWS;
+            const uint32_t ng = n_touched - t0 < SLIDE_GRAD_ROWS ? n_touched - t0 : SLIDE_GRAD_ROWS;
+            for (uint32_t j = 0; j < ng && t0 + ng + j < n_touched; j++)
+                slide_prefetch_block(L, net->touched[t0 + ng + j]);
+            float *gs[SLIDE_GRAD_ROWS], gb[SLIDE_GRAD_ROWS] = {0};
+            float coef[SLIDE_GRAD_ROWS][MANY];
+            const float *cs[SLIDE_GRAD_ROWS], *src[MANY];
+            for (uint32_t j = 0; j < ng; j++) {
+                gs[j] = scr->grad + (size_t)j * L->row_len;
+                memset(gs[j], 0, sizeof(float) * L->row_len);
+                cs[j] = coef[j];
+            }
+            for (uint32_t p0 = 0; p0 < n; p0 += MANY) {
+                const uint32_t m = n - p0 < MANY ? n - p0 : MANY;
+                for (uint32_t k = 0; k < m; k++) {
+                    const slide_act *a = &net->acts[(size_t)(p0 + k) * NL + l];
+                    for (uint32_t j = 0; j < ng; j++) {
+                        coef[j][k] = a->delta[t0 + j];
+                        gb[j] += coef[j][k];
+                    }
+                    src[k] = net->acts[(size_t)(p0 + k) * NL + l - 1].val;
+                }
+                K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
+            }
+            for (uint32_t j = 0; j < ng; j++) {
+                const uint32_t r = net->touched[t0 + j];
+                slide_row_update(K, L, r, gs[j], adam, lr_t, b1, b2, eps_t);
+                if (adam)
+                    adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb[j], lr_t, b1, b2, eps_t);
+                else
+                    L->bias[r] -= lr_t * gb[j];
+                L->row_slot[r] = -1;
+            }
+        }
+    }
+
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-    for (uint32_t ti = 0; ti < n_touched; ti++) {
+    for (uint32_t ti = 0; ti < (grouped ? 0 : n_touched); ti++) {
         slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         uint32_t r = net->touched[ti];
+        if (ti + UPDATE_PREFETCH < n_touched)
+            slide_prefetch_block(L, net->touched[ti + UPDATE_PREFETCH]);
         float *g = scr->grad;
         memset(g, 0, sizeof(float) * L->row_len);
         float gb = 0.0f;
@@ -707,11 +762,26 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        /* Float rows and dense inputs: dot_many_multi over the chunk; otherwise one sample at a time. */
+        int multi = !slide_is_bf16(L);
+        const float *xs[SHARED_SAMPLES];
+        for (int64_t s = s0; s < s1 && multi; s++) {
+            slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
+            multi = !in.idx && in.nnz == L->in_dim;
+            xs[s - s0] = in.val;
+        }
         slide_rows rowp;
         for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
                 slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
+            if (multi) { /* the whole chunk against the block at once */
+                float *zs[SHARED_SAMPLES];
+                for (int64_t s = s0; s < s1; s++)
+                    zs[s - s0] = net->acts[(size_t)s * NL + l].val + k0;
+                K->dot_many_multi(rowp.f, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
+                continue;
+            }
             for (int64_t s = s0; s < s1; s++) {
                 slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
                 float *z = net->acts[(size_t)s * NL + l].val + k0;
@@ -758,6 +828,16 @@ static void backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
                 slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
+            if (!slide_is_bf16(L)) { /* the whole chunk from the block at once */
+                float *ys[SHARED_SAMPLES];
+                const float *cs[SHARED_SAMPLES];
+                for (int64_t s = s0; s < s1; s++) {
+                    ys[s - s0] = net->acts[(size_t)s * NL + l - 1].delta;
+                    cs[s - s0] = net->acts[(size_t)s * NL + l].delta + k0;
+                }
+                K->axpy_many_multi(ys, cs, (size_t)(s1 - s0), rowp.f, mk, L->in_dim);
+                continue;
+            }
             for (int64_t s = s0; s < s1; s++) {
                 slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
                 slide_rows_axpy_many(K, L, prev->delta, net->acts[(size_t)s * NL + l].delta + k0, &rowp, mk, prev->n);

@@ -314,6 +314,20 @@ static void dref_axpy_many(float *y, const float *c, const float *const *xs, siz
     }
 }
 
+static void dref_dot_many_multi(const float *const *rows, size_t m, const float *const *xs, float *const *outs,
+                                size_t nx, size_t n)
+{
+    for (size_t j = 0; j < nx; j++)
+        dref_dot_many(rows, m, xs[j], n, outs[j]);
+}
+
+static void dref_axpy_many_multi(float *const *ys, const float *const *cs, size_t ny, const float *const *xs,
+                                 size_t m, size_t n)
+{
+    for (size_t j = 0; j < ny; j++)
+        dref_axpy_many(ys[j], cs[j], xs, m, n);
+}
+
 /*
  * bfloat16 by definition: the two bf16 values that bracket x (x with its low 16 bits cleared, and the next
  * one away from zero), the nearer one in exact double arithmetic, the one with an even last bit on a tie;
@@ -422,6 +436,8 @@ static const slide_kernels dref = {
     .dot_rows = dref_dot_rows,
     .dot_many = dref_dot_many,
     .axpy_many = dref_axpy_many,
+    .dot_many_multi = dref_dot_many_multi,
+    .axpy_many_multi = dref_axpy_many_multi,
     .lse_update = dref_lse_update,
     .bins_argmax8 = dref_bins_argmax8,
     .bf16_to_f32 = dref_bf16_to_f32,
@@ -1043,6 +1059,89 @@ static void test_sgd_bf16(stats *st, const slide_kernels *t, const slide_kernels
         }
 }
 
+/*
+ * nx inputs against m rows: rows, inputs and outputs each share one guarded buffer, visited out of order,
+ * so every tile shape and leftover of the blocked versions (3 inputs x 4 rows on AVX2) is exercised.
+ */
+static void test_dot_many_multi(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const float *rptr[9], *xptr[7];
+    static float *optr[7], *refp[7];
+    static const size_t row_counts[] = {0, 1, 3, 4, 5, 9}, input_counts[] = {0, 1, 2, 3, 4, 7};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof row_counts / sizeof *row_counts; c++)
+            for (size_t d = 0; d < sizeof input_counts / sizeof *input_counts; d++)
+                for (int pl = 0; pl < N_PLACES; pl++) {
+                    const size_t n = sizes[s], m = row_counts[c], nx = input_counts[d];
+                    if (m * n > CAP || nx * n > CAP || nx * m > CAP)
+                        continue;
+                    set_case(n, m * 10 + nx, pl);
+                    float *rows = gbuf_place(&B->g[0], m * n, pl), *xs = gbuf_place(&B->g[1], nx * n, pl);
+                    float *out = gbuf_place(&B->g[2], nx * m, pl);
+                    fill_rand(rows, m * n, -1, 1);
+                    fill_rand(xs, nx * n, -1, 1);
+                    for (size_t k = 0; k < m; k++)
+                        rptr[k] = rows + (m - 1 - k) * n;
+                    for (size_t j = 0; j < nx; j++) {
+                        xptr[j] = xs + (nx - 1 - j) * n;
+                        optr[j] = out + j * m;
+                        refp[j] = ref_a + j * m;
+                    }
+                    r->dot_many_multi(rptr, m, xptr, refp, nx, n);
+                    t->dot_many_multi(rptr, m, xptr, optr, nx, n);
+                    int ok = check_stray(st, &B->g[2], out, nx * m, pl, "outs");
+                    for (size_t j = 0; j < nx && ok; j++)
+                        for (size_t k = 0; k < m && ok; k++) {
+                            double scale = 0;
+                            for (size_t i = 0; i < n; i++)
+                                scale += fabs((double)rptr[k][i] * xptr[j][i]);
+                            ok = check(st, optr[j][k], refp[j][k], scale, n, pl, j * m + k);
+                        }
+                    finish_case(st, ok);
+                }
+}
+
+/* ny outputs from m sources; every output must equal axpy_many on it alone (checked against the reference). */
+static void test_axpy_many_multi(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const float *xptr[17], *cptr[7];
+    static float *yptr[7], *refp[7];
+    static const size_t src_counts[] = {0, 1, 2, 5, 17}, out_counts[] = {0, 1, 2, 3, 4, 7};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof src_counts / sizeof *src_counts; c++)
+            for (size_t d = 0; d < sizeof out_counts / sizeof *out_counts; d++)
+                for (int pl = 0; pl < N_PLACES; pl++) {
+                    const size_t n = sizes[s], m = src_counts[c], ny = out_counts[d];
+                    if (m * n > CAP || ny * n > CAP || ny * m > CAP)
+                        continue;
+                    set_case(n, m * 10 + ny, pl);
+                    float *ys = gbuf_place(&B->g[0], ny * n, pl), *xs = gbuf_place(&B->g[1], m * n, pl);
+                    float *coef = gbuf_place(&B->g[2], ny * m, pl);
+                    fill_rand(ys, ny * n, -1, 1);
+                    fill_rand(xs, m * n, -1, 1);
+                    fill_rand(coef, ny * m, -2, 2);
+                    memcpy(ref_a, ys, ny * n * sizeof(float));
+                    for (size_t k = 0; k < m; k++)
+                        xptr[k] = xs + (m - 1 - k) * n;
+                    for (size_t j = 0; j < ny; j++) {
+                        yptr[j] = ys + (ny - 1 - j) * n;
+                        refp[j] = ref_a + (ny - 1 - j) * n;
+                        cptr[j] = coef + j * m;
+                    }
+                    r->axpy_many_multi(refp, cptr, ny, xptr, m, n);
+                    t->axpy_many_multi(yptr, cptr, ny, xptr, m, n);
+                    int ok = check_stray(st, &B->g[0], ys, ny * n, pl, "ys");
+                    for (size_t j = 0; j < ny && ok; j++)
+                        for (size_t i = 0; i < n && ok; i++) {
+                            double scale = fabs((double)refp[j][i]);
+                            for (size_t k = 0; k < m; k++)
+                                scale += fabs((double)cptr[j][k] * xptr[k][i]);
+                            ok = check(st, yptr[j][i], refp[j][i], scale + 1e-30, m, pl, j * n + i);
+                        }
+                    finish_case(st, ok);
+                }
+}
+
 typedef void (*test_fn)(stats *, const slide_kernels *, const slide_kernels *, bufs *);
 static const struct {
     const char *name;
@@ -1057,6 +1156,8 @@ static const struct {
     {"dot_rows", test_dot_rows},
     {"dot_many", test_dot_many},
     {"axpy_many", test_axpy_many},
+    {"dot_many_multi", test_dot_many_multi},
+    {"axpy_many_multi", test_axpy_many_multi},
     {"lse_update", test_lse_update},
     {"bins_argmax8", test_bins_argmax8},
     {"bf16_convert", test_bf16_convert},
@@ -1139,6 +1240,7 @@ static double now_ns(void)
 
 #define BENCH_ROWS 32
 #define BENCH_TRIALS 5
+#define BENCH_MULTI 3
 static volatile float bench_sink;
 static const float *bench_ptrs[BENCH_ROWS];
 /* bf16 copies of a (ah), of the rows (rowsh), and bf16 moment buffers (mh, vh) for the bf16 kernels */
@@ -1164,16 +1266,30 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 6: k->dot_rows(rows, n, BENCH_ROWS, a, n, out); sink += out[0]; break;
             case 7: k->dot_many(bench_ptrs, BENCH_ROWS, a, n, out); sink += out[0]; break;
             case 8: k->axpy_many(a, c, bench_ptrs, BENCH_ROWS, n); break;
-            case 9: k->lse_update(c, d, b, 0.5f, n); break;
+            /* BENCH_MULTI inputs (outputs) x BENCH_ROWS rows (sources) per call */
+            case 9: {
+                const float *xs[BENCH_MULTI] = {a, a + n, a + 2 * n};
+                float *outs[BENCH_MULTI] = {out, out + BENCH_ROWS, out + 2 * BENCH_ROWS};
+                k->dot_many_multi(bench_ptrs, BENCH_ROWS, xs, outs, BENCH_MULTI, n);
+                sink += out[0];
+                break;
+            }
+            case 10: {
+                float *ys[BENCH_MULTI] = {a, a + n, a + 2 * n};
+                const float *cs[BENCH_MULTI] = {c, c + BENCH_ROWS, c + 2 * BENCH_ROWS};
+                k->axpy_many_multi(ys, cs, BENCH_MULTI, bench_ptrs, BENCH_ROWS, n);
+                break;
+            }
+            case 11: k->lse_update(c, d, b, 0.5f, n); break;
             /* n positions: n / 64 groups of 8 bins of 8, reading a row of 8n */
-            case 10: k->bins_argmax8(a, (const uint32_t *)idx, n / 64, 8, (int32_t *)d); sink += (float)d[0]; break;
+            case 12: k->bins_argmax8(a, (const uint32_t *)idx, n / 64, 8, (int32_t *)d); sink += (float)d[0]; break;
             /* bf16_convert: one narrowing and one widening of n values */
-            case 11: k->f32_to_bf16(bench_mh, b, n); k->bf16_to_f32(d, bench_mh, n); sink += d[0]; break;
-            case 12: sink += k->dot_bf16(b, bench_ah, n); break;
-            case 13: sink += k->dot_sparse_bf16(bench_ah, idx, b, n); break;
-            case 14: k->dot_many_bf16(bench_ptrsh, BENCH_ROWS, b, n, out); sink += out[0]; break;
-            case 15: k->axpy_many_bf16(d, c, bench_ptrsh, BENCH_ROWS, n); break;
-            case 16: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
+            case 13: k->f32_to_bf16(bench_mh, b, n); k->bf16_to_f32(d, bench_mh, n); sink += d[0]; break;
+            case 14: sink += k->dot_bf16(b, bench_ah, n); break;
+            case 15: sink += k->dot_sparse_bf16(bench_ah, idx, b, n); break;
+            case 16: k->dot_many_bf16(bench_ptrsh, BENCH_ROWS, b, n, out); sink += out[0]; break;
+            case 17: k->axpy_many_bf16(d, c, bench_ptrsh, BENCH_ROWS, n); break;
+            case 18: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
             default: k->sgd_bf16(bench_ah, b, n, 1e-7f); break;
             }
         }
@@ -1190,13 +1306,14 @@ static int bench(slide_isa top)
     static const size_t bench_n[] = {128, 4096};
     /* floating-point operations per element (per row element for dot_rows, dot_many and axpy_many;
      * lse_update: one exp and about six more; bins_argmax8: two comparisons per bin position) */
-    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 7, 2,
+    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 2 * BENCH_ROWS,
+                                          2 * BENCH_ROWS * BENCH_MULTI, 2 * BENCH_ROWS * BENCH_MULTI, 7, 2,
                                           2, 2, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 12, 2};
     const size_t nmax = 4096, dim = 8 * nmax;
     float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
     float *c = aligned_alloc(64, nmax * sizeof(float)), *d = aligned_alloc(64, nmax * sizeof(float));
     float *rows = aligned_alloc(64, BENCH_ROWS * nmax * sizeof(float));
-    float *out = aligned_alloc(64, 64 * sizeof(float));
+    float *out = aligned_alloc(64, BENCH_MULTI * BENCH_ROWS * sizeof(float));
     int32_t *idx = aligned_alloc(64, nmax * sizeof(int32_t));
     bench_ah = aligned_alloc(64, dim * sizeof(slide_bf16));
     bench_rowsh = aligned_alloc(64, BENCH_ROWS * nmax * sizeof(slide_bf16));
@@ -1206,9 +1323,9 @@ static int bench(slide_isa top)
         printf("bench: out of memory\n");
         return 0;
     }
-    printf("\nbench: best of %d trials; dot_rows, dot_many(_bf16) and axpy_many(_bf16) do %d rows per call; sparse "
-           "kernels index a row of 8n\n",
-           BENCH_TRIALS, BENCH_ROWS);
+    printf("\nbench: best of %d trials; dot_rows, dot_many(_bf16) and axpy_many(_bf16) do %d rows per call, the "
+           "_multi kernels %d rows x %d inputs; sparse kernels index a row of 8n\n",
+           BENCH_TRIALS, BENCH_ROWS, BENCH_ROWS, BENCH_MULTI);
     printf("%-7s %-12s %6s %12s %10s\n", "isa", "kernel", "n", "ns/call", "GFLOP/s");
     for (int isa = 0; isa <= (int)top; isa++) {
         slide_kernels k;
@@ -1224,7 +1341,9 @@ static int bench(slide_isa top)
                 fill_rand(d, nmax, -1, 1);
                 fill_rand(rows, BENCH_ROWS * nmax, -1, 1);
                 rand_indices(idx, n, 8 * n);
-                const double work = (double)n * ((t >= 6 && t <= 8) || t == 14 || t == 15 ? BENCH_ROWS : 1);
+                const double work = (double)n * ((t >= 6 && t <= 8) || t == 16 || t == 17 ? BENCH_ROWS
+                                                 : t == 9 || t == 10                 ? BENCH_ROWS * BENCH_MULTI
+                                                                                     : 1);
                 for (size_t j = 0; j < BENCH_ROWS; j++) {
                     bench_ptrs[j] = rows + (BENCH_ROWS - 1 - j) * n;
                     bench_ptrsh[j] = bench_rowsh + (BENCH_ROWS - 1 - j) * n;
