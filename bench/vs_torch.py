@@ -26,11 +26,13 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    layer's negative rows); "dense": dense gradients + torch.optim.Adam
                    over whole tables (every weight moves every batch; ~15x slower on the amazon shape).
   libslide         output layer LSH-sampled, one active set per sample (debdeps: simhash, amazon: dwta;
-                   k=6, 50 tables (--tables), bucket 128, active 5% / 0.5%, tables rebuilt every 50 batches),
+                   k=6, 50 tables (--tables), bucket 128 (--bucket-size), active 5% / 0.5% (--active), tables
+                   rebuilt every 50 batches),
                    libslide's lazy Adam; on debdeps a quarter of each set is uniformly random
                    (random_fraction=0.25, see bench/random_share.py).
   libslide-shared  the same with LSH(batch_shared=True): one active set per batch, on debdeps half of it
-                   uniformly random (random_fraction=0.5); on amazon it also
+                   uniformly random (random_fraction=0.5); on amazon 16 tables of 32-id buckets and 0.2%
+                   of the layer active (chosen with bench/amazon_settings.py), and it
                    re-hashes the neurons each batch touched and rebuilds the tables after 50, 150, 350, ...
                    batches (rehash_touched=True, rebuild_growth=2).
   libslide-bf16, libslide-shared-bf16 (only when named in --impls)
@@ -41,8 +43,12 @@ memory, ru_maxrss of the child, does not mix; it includes the data and, for torc
 one after the other in one run, the order reversed on every other --repeats. Each trains for --minutes of
 training wall time (or --epochs, whichever ends first); the clock stops during evaluation. P@1 and P@5
 are evaluated exactly (all outputs scored) at time 0, every --eval-every seconds of training and at the
-end, on the same --eval-sample random test rows (seed --eval-seed) for all implementations. Target P@1 =
-the final P@1 of --target-from (default torch-sampled; median over repeats) minus --target-slack
+end, on the same --eval-sample random test rows (seed --eval-seed) for all implementations. Early
+stopping (--val-sample N): every checkpoint also scores P@1 on N other random test rows (disjoint from
+the evaluation rows), and the model an implementation returns after its budget is the checkpoint with
+the best validation P@1, as a training run that keeps its best checkpoint would return; its P@1 on the
+evaluation rows is reported beside the final one. Target P@1 = the final (with --val-sample: the
+best-validation) P@1 of --target-from (default torch-sampled; median over repeats) minus --target-slack
 (default 0) unless --target-p1 is given; "time to target" is the
 training time of the first checkpoint at or above it (resolution: --eval-every). PyTorch threads:
 torch.set_num_threads(--threads); libslide: Network(threads=--threads); OMP_NUM_THREADS is set for both.
@@ -87,8 +93,13 @@ DATASETS = {
     # each batch-shared set (bench/random_share.py; chosen on the eval rows of --eval-seed 0)
     "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000,
                 "shared": {"random_fraction": 0.5}, "per_sample": {"random_fraction": 0.25}},
+    # amazon batch-shared: 16 tables of 32-id buckets, 0.2% of the layer active (bench/amazon_settings.py:
+    # the retrieved negatives teach as much per sample as with 50 tables, 128-id buckets and 0.5%, and the
+    # batch costs a third of the time)
     "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000,
-               "shared": {"rehash_touched": True, "rebuild_growth": 2.0}, "per_sample": {}},
+               "shared": {"rehash_touched": True, "rebuild_growth": 2.0, "tables": 16, "bucket_size": 32,
+                          "active": 0.002},
+               "per_sample": {}},
 }
 
 
@@ -146,6 +157,23 @@ def eval_rows(n_test, a):
     return np.sort(np.random.default_rng(a.eval_seed).choice(n_test, size=a.eval_sample, replace=False))
 
 
+def val_rows(n_test, a):
+    """--val-sample random test rows outside the evaluation rows (seed --eval-seed + 1), or None."""
+    if not a.val_sample:
+        return None
+    rest = np.setdiff1d(np.arange(n_test, dtype=np.int64), eval_rows(n_test, a))
+    if rest.size < a.val_sample:
+        raise SystemExit(f"--val-sample {a.val_sample}: only {rest.size} test rows lie outside the evaluation rows")
+    return np.sort(np.random.default_rng(a.eval_seed + 1).choice(rest, size=a.val_sample, replace=False))
+
+
+def selected(curve):
+    """The checkpoint early stopping returns: the first with the best validation P@1 (the last without one)."""
+    if not curve or "val_P@1" not in curve[0]:
+        return curve[-1]
+    return max(curve, key=lambda r: (r["val_P@1"], -r["train_s"]))
+
+
 def csr_batch(m, rows):
     """indices, values and per-row lengths of the given rows of a CSR matrix (no scipy slicing)."""
     starts, ends = m.indptr[rows], m.indptr[rows + 1]
@@ -188,8 +216,10 @@ class LibslideTrainer:
             extra["rehash_touched"] = bool(a.rehash_touched)
         if a.rebuild_growth is not None:
             extra["rebuild_growth"] = a.rebuild_growth
-        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables, bucket_size=a.bucket_size, active=a.active or cfg["active"],
-                     batch_shared=shared, **extra)
+        tables, bucket, active = (extra.pop(key, default) for key, default in
+                                  (("tables", 50), ("bucket_size", 128), ("active", cfg["active"])))
+        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables or tables, bucket_size=a.bucket_size or bucket,
+                     active=a.active or active, batch_shared=shared, **extra)
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
                                                                  storage=storage)],
@@ -381,8 +411,9 @@ class TorchTrainer:
 def worker(a):
     t_load = time.perf_counter()
     X, Y, Xt, Yt = load_data(a)
-    rows_e = eval_rows(Xt.shape[0], a)
+    rows_e, rows_v = eval_rows(Xt.shape[0], a), val_rows(Xt.shape[0], a)
     Xe, Ye = Xt[rows_e], Yt[rows_e]
+    Xv, Yv = (Xt[rows_v], Yt[rows_v]) if rows_v is not None else (None, None)
     load_s = time.perf_counter() - t_load
     rss_data = peak_rss_mib()
     impl = a.worker
@@ -405,9 +436,13 @@ def worker(a):
         state["loss_sum"], state["loss_n"] = 0.0, 0
         rec = {"train_s": state["train_s"], "samples": state["samples"], "epoch": state["epoch"],
                "P@1": r["P@1"], "P@5": r["P@5"], "train_loss": loss, "eval_s": eval_s}
+        if Xv is not None:
+            rec["val_P@1"] = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
         curve.append(rec)
+        val = f", validation P@1 {rec['val_P@1']:.4f}" if Xv is not None else ""
         print(f"[{impl}] {rec['train_s']:7.1f} s, {rec['samples']:9,} samples, epoch {rec['epoch']}, "
-              f"loss {loss:.3f}, P@1 {rec['P@1']:.4f}, P@5 {rec['P@5']:.4f} (eval {eval_s:.1f} s)", flush=True)
+              f"loss {loss:.3f}, P@1 {rec['P@1']:.4f}, P@5 {rec['P@5']:.4f}{val} (eval {eval_s:.1f} s)",
+              flush=True)
 
     evaluate()
     budget = a.minutes * 60.0
@@ -449,6 +484,10 @@ def worker(a):
         "samples_per_s": state["samples"] / state["train_s"],
         "final_P@1": curve[-1]["P@1"],
         "final_P@5": curve[-1]["P@5"],
+        # early stopping (--val-sample): the model of the checkpoint with the best validation P@1
+        "selected_P@1": selected(curve)["P@1"],
+        "selected_P@5": selected(curve)["P@5"],
+        "selected_train_s": selected(curve)["train_s"],
         "curve": curve,
         "data_load_s": load_s,
         "rss_after_data_mib": rss_data,
@@ -483,6 +522,11 @@ def plot(results, path):
         ax.plot([r["train_s"] for r in c], p1, "o-", ms=3, color=colors[impl],
                 label=None if impl in seen else f"{impl} ({run['samples_per_s']:,.0f} samples/s)")
         ax2.plot([r["samples"] / results["n_train"] for r in c], p1, "o-", ms=3, color=colors[impl])
+        if "val_P@1" in c[0]:  # the checkpoint early stopping returns
+            sel = selected(c)
+            ax.plot([sel["train_s"]], [sel["P@1"]], "*", ms=12, color=colors[impl],
+                    label="best validation P@1 (early stopping)" if not seen else None)
+            ax2.plot([sel["samples"] / results["n_train"]], [sel["P@1"]], "*", ms=12, color=colors[impl])
         seen.add(impl)
     for a in (ax, ax2):
         a.axhline(results["most_frequent_labels"]["P@1"], ls="--", lw=0.8, color="black", alpha=0.5,
@@ -563,10 +607,11 @@ def parent(a):
     target = a.target_p1
     target_src = "--target-p1"
     if target is None:
-        ts = [r["final_P@1"] for r in ok if r["impl"] == a.target_from]
+        key = "selected_P@1" if a.val_sample else "final_P@1"
+        ts = [r[key] for r in ok if r["impl"] == a.target_from]
         target = statistics.median(ts) - a.target_slack if ts else None
-        target_src = (f"final P@1 of {a.target_from} (median over repeats)"
-                      + (f" minus {a.target_slack}" if a.target_slack else ""))
+        target_src = (f"{'best-validation' if a.val_sample else 'final'} P@1 of {a.target_from} (median over "
+                      f"repeats)" + (f" minus {a.target_slack}" if a.target_slack else ""))
     for r in ok:
         r["time_to_target_s"] = time_to_target(r["curve"], target) if target is not None else None
     results = {
@@ -578,6 +623,7 @@ def parent(a):
         "n_train": n_train,
         "eval_rows": int(min(a.eval_sample or n_test, n_test)),
         "eval_seed": a.eval_seed,
+        "val_rows": a.val_sample or 0,
         "target_P@1": target,
         "most_frequent_labels": baseline,
         "target_source": target_src,
@@ -594,15 +640,18 @@ def parent(a):
           f"{f' or {a.epochs} epochs' if a.epochs else ''}; target P@1 "
           f"{'-' if target is None else f'{target:.4f}'} = {target_src}; always predicting the most frequent "
           f"label: P@1 {baseline['P@1']:.4f}; medians over {a.repeats} repeat(s)\n")
-    print("| implementation | samples/s | final P@1 | time to target P@1 | peak memory MiB | threads | machine |")
-    print("|---|---|---|---|---|---|---|")
+    print("| implementation | samples/s | final P@1 | best-validation P@1 (at s) | time to target P@1 | "
+          "peak memory MiB | threads | machine |")
+    print("|---|---|---|---|---|---|---|---|")
     for impl in a.impls:
         rs = [r for r in ok if r["impl"] == impl]
         if not rs:
-            print(f"| {impl} | failed | | | | {a.threads} | {machine()} |")
+            print(f"| {impl} | failed | | | | | {a.threads} | {machine()} |")
             continue
+        sel = (f"{statistics.median(r['selected_P@1'] for r in rs):.4f} "
+               f"({statistics.median(r['selected_train_s'] for r in rs):.0f} s)") if a.val_sample else "-"
         print(f"| {impl} | {statistics.median(r['samples_per_s'] for r in rs):,.0f} | "
-              f"{statistics.median(r['final_P@1'] for r in rs):.4f} | "
+              f"{statistics.median(r['final_P@1'] for r in rs):.4f} | {sel} | "
               f"{fmt_time([r['time_to_target_s'] for r in rs])} | "
               f"{max(r['peak_rss_mib'] for r in rs):,.0f} | {a.threads} | {machine()} |")
     print(f"\nwrote {out} and {png}")
@@ -625,21 +674,30 @@ def main():
                    help="random test rows evaluated (all if larger; default debdeps 5000, amazon 2000: an exact "
                         "evaluation over 670,091 outputs takes ~5-10 ms per row)")
     p.add_argument("--eval-seed", type=int, default=0)
+    p.add_argument("--val-sample", type=int, default=0,
+                   help="early stopping: also score P@1 on this many other random test rows (seed --eval-seed + "
+                        "1, disjoint from the evaluation rows) at every checkpoint; the model an implementation "
+                        "returns is then the checkpoint with the best validation P@1 (reported beside the final "
+                        "one), and the target comes from it (default 0: off)")
     p.add_argument("--target-p1", type=float, default=None,
-                   help="default: --target-from's final P@1 minus --target-slack")
+                   help="default: --target-from's final (with --val-sample: best-validation) P@1 minus "
+                        "--target-slack")
     p.add_argument("--target-from", choices=IMPLS + IMPLS_EXTRA, default="torch-sampled")
     p.add_argument("--target-slack", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: debdeps 3e-3, amazon 1e-3)")
     p.add_argument("--active", type=float, default=None,
-                   help="libslide LSH active fraction (default: debdeps 0.05, amazon 0.005)")
+                   help="libslide LSH active fraction (default: debdeps 0.05, amazon 0.005 per sample and "
+                        "0.002 batch-shared)")
     p.add_argument("--rehash-touched", type=int, choices=[0, 1], default=None,
                    help="libslide: re-hash the neurons each batch touched (default: 1 for amazon libslide-shared)")
     p.add_argument("--rebuild-growth", type=float, default=None,
                    help="libslide: rebuild period growth factor (default: 2 for amazon libslide-shared, else 1)")
-    p.add_argument("--tables", type=int, default=50, help="libslide: number of hash tables L (default 50)")
-    p.add_argument("--bucket-size", type=int, default=128, help="libslide: ids kept per bucket (default 128)")
+    p.add_argument("--tables", type=int, default=None,
+                   help="libslide: number of hash tables L (default 50; amazon batch-shared 16)")
+    p.add_argument("--bucket-size", type=int, default=None,
+                   help="libslide: ids kept per bucket (default 128; amazon batch-shared 32)")
     p.add_argument("--random-fraction", type=float, default=None,
                    help="libslide: random share of each active set (default for debdeps: 0.25 per-sample, 0.5 "
                         "shared; amazon: 0)")

@@ -152,11 +152,14 @@ def _bench_setup(sl, a):
     """(X, Y, LSH, learning rate, description) of the network `slide bench` times."""
     if a.shape == "amazon":
         X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=a.n_train, n_test=1, seed=a.seed)
-        # bench/vs_torch.py's settings: batch-shared sets re-hash the neurons each batch touched and
-        # rebuild after 50, 150, 350, ... batches; per-sample sets rebuild every 50 batches
-        extra = dict(rehash_touched=True, rebuild_growth=2.0) if a.active_set == "shared" else {}
-        lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005,
-                     batch_shared=a.active_set == "shared", **extra)
+        # bench/vs_torch.py's settings: batch-shared sets use 16 tables of 32-id buckets and 0.2% of the
+        # layer, re-hash the neurons each batch touched and rebuild after 50, 150, 350, ... batches;
+        # per-sample sets use 50 tables of 128, 0.5%, and rebuild every 50 batches
+        if a.active_set == "shared":
+            lsh = sl.LSH("dwta", k=6, tables=16, bucket_size=32, active=0.002, batch_shared=True,
+                         rehash_touched=True, rebuild_growth=2.0)
+        else:
+            lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005)
         return X, Y, lsh, 1e-3, "Amazon-670K shape (libslide.datasets.amazon670k_shape)"
     X, Y, _, _ = sl.datasets.make_extreme(n_train=a.n_train, n_test=1, n_features=20000, n_labels=10000,
                                           nnz_per_row=40, seed=a.seed)
