@@ -31,6 +31,12 @@ enum { MANY = 64 };
 _Static_assert(MANY <= SLIDE_ROWS_BATCH, "a slide_rows must hold MANY row pointers");
 /* Batch-shared merge: id partitions (a power of two) and the log2 size of the id blocks dealt to them. */
 enum { SHARED_PARTS = 8, SHARED_BLOCK_BITS = 12 };
+/*
+ * Loops with fewer elementary steps than this run on the calling thread: with OMP_WAIT_POLICY=PASSIVE
+ * (the Python package's default) each parallel region wakes sleeping threads, which costs tens of
+ * microseconds on a VM, more than such a loop takes.
+ */
+enum { SMALL_WORK = 1 << 20 };
 
 static inline slide_vec act_as_input(const slide_act *a)
 {
@@ -658,7 +664,7 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
         }
     }
 
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) if (!grouped)
     for (uint32_t ti = 0; ti < (grouped ? 0 : n_touched); ti++) {
         slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         uint32_t r = net->touched[ti];
@@ -717,7 +723,8 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     if (!L->neuron_major) {
         /* Fully computed layer: every unit's bias has a gradient, summed over the batch in sample order. */
         int64_t units = L->units;
-#pragma omp parallel for num_threads(nt) schedule(static)
+        /* Small layers are summed by the calling thread: waking the team would cost more than the sums. */
+#pragma omp parallel for num_threads(nt) schedule(static) if (units * (int64_t)n >= SMALL_WORK)
         for (int64_t u = 0; u < units; u++) {
             float gb = 0.0f;
             for (uint32_t s = 0; s < n; s++)
@@ -1127,7 +1134,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     }
 
     /* Phase 0: validate every sample before computing anything, so a bad row leaves the network untouched. */
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n * 64 >= SMALL_WORK)
     for (int64_t s = 0; s < n; s++) {
         char my_msg[256];
         if (check_sample(net, X, Y, rows ? rows[s] : s, my_msg, sizeof my_msg) != SLIDE_OK) {
