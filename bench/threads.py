@@ -16,7 +16,9 @@ One network per dataset and mode keeps training across all measurements; before 
 thread count is set (Network.threads), --warmup batches run untimed, then --batches batches (of --batch
 shuffled rows) are timed. --batches 100 with the default rebuild period of 50 puts exactly two table
 rebuilds in every measurement. Thread counts, modes and datasets are interleaved within each repeat
-(1, 2, ..., 1, 2, ...) because the machine is shared and noisy; the median over --repeats is reported
+(1, 2, then 2, 1, ...: the order reverses every other repeat) because the machine is shared and noisy and a
+network's cost per batch drifts as it trains; the median over --repeats is reported, and so is the
+median of the per-repeat ratios (t threads against the 1-thread measurement next to it)
 with every run. Each run also records "CPUs used" (process CPU time / wall time) and the 1-minute load
 average: with other processes on the cores, extra OpenMP threads get no extra CPU and throughput can drop
 below the 1-thread figure, so read speedups together with that column. Writes bench/results/threads.json
@@ -191,7 +193,9 @@ def main():
     runs = {key: {t: [] for t in a.threads} for key in runners}
     for rep in range(a.repeats):
         for key, runner in runners.items():
-            for t in a.threads:
+            # the order reverses every other repeat, so training drift (a network's cost per batch changes
+            # as it learns) favours neither end
+            for t in (a.threads if rep % 2 == 0 else a.threads[::-1]):
                 r = runner.measure(t, a.warmup, a.batches)
                 r["repeat"] = rep
                 runs[key][t].append(r)
@@ -212,6 +216,10 @@ def main():
         results["series"][key] = {
             "median": {str(t): v for t, v in med.items()},
             "speedup_vs_1": ({str(t): med[t] / med[1] for t in a.threads} if 1 in med else None),
+            # per repeat, t threads against 1 thread measured next to it; the median over repeats
+            "paired_speedup_vs_1": ({str(t): statistics.median(
+                x["samples_per_s"] / y["samples_per_s"] for x, y in zip(runs[key][t], runs[key][1]))
+                for t in a.threads} if 1 in med else None),
             "runs": {str(t): v for t, v in runs[key].items()},
         }
     out = Path(a.out)
@@ -234,7 +242,8 @@ def main():
     if 1 in a.threads and 2 in a.threads:
         print()
         for key, s in results["series"].items():
-            print(f"speedup at 2 threads vs 1, {key}: {s['speedup_vs_1']['2']:.2f}x")
+            print(f"speedup at 2 threads vs 1, {key}: {s['speedup_vs_1']['2']:.2f}x of the medians, "
+                  f"{s['paired_speedup_vs_1']['2']:.2f}x median of the per-repeat pairs")
     print(f"\nwrote {out} and {png}")
 
 
