@@ -6,9 +6,14 @@ import os
 
 # libgomp keeps idle threads spinning between parallel regions. A training batch opens several short
 # regions, and on a machine whose cores are shared, spinning threads take the cores the working threads
-# need: measured 2-3x lower throughput on debdeps under load (see README, "Threads"). Passive waiting
-# costs a futex wake per region instead. Set before libgomp loads; an explicit setting is respected.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# need: measured 2-3x lower throughput under load (see README, "Threads"). Passive waiting costs a futex
+# wake per region instead; a short spin first (GOMP_SPINCOUNT=3000, a few microseconds) saves most of
+# those wakes on an idle machine and cost nothing measurable with two busy processes on the cores
+# (bench/omp_wait_policy.py). Set before libgomp loads; an explicit OMP_WAIT_POLICY is respected, and
+# then GOMP_SPINCOUNT is left alone too (it would override that policy's own spin).
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
 from . import _errors as E  # noqa: E402
 from ._slide_cffi import ffi, lib  # noqa: E402
