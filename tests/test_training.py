@@ -115,3 +115,28 @@ def test_evaluate_matches_reference_precision_and_ndcg(small_data):
         assert res[f"nDCG@{k}"] == pytest.approx(ndcg[k] / n, abs=1e-12)
     assert res["nDCG@1"] == pytest.approx(res["P@1"])  # one prediction: the same ratio
     assert res["nDCG@5"] < 1
+
+
+def test_early_stopping_needs_validation_data(small_data):
+    X, Y, _, _ = small_data
+    net = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax")])
+    with pytest.raises(sl.InvalidArgumentError, match="validation_data"):
+        net.fit(X[:256], Y[:256], epochs=2, progress=False, early_stopping=1)
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(small_data, tmp_path):
+    X, Y, Xt, Yt = small_data
+    # 300 training rows and a high learning rate: validation P@1 peaks within a few epochs
+    net = sl.Network(input_dim=X.shape[1],
+                     layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",
+                                                    sampling=sl.LSH("simhash", active=0.2, batch_shared=True))],
+                     optimizer=sl.Adam(lr=1e-2), seed=0, threads=2)
+    ckpt = tmp_path / "best.slide"
+    hist = net.fit(X[:300], Y[:300], epochs=40, batch_size=32, validation_data=(Xt[:500], Yt[:500]),
+                   progress=False, seed=0, early_stopping=2, checkpoint=ckpt)
+    best = hist[-1]["best_epoch"]
+    assert len(hist) == best + 2 < 40  # stopped two epochs after the best one
+    assert hist[best - 1]["P@1"] == max(r["P@1"] for r in hist)
+    # the returned network and the re-saved checkpoint are the best epoch's model
+    assert net.evaluate(Xt[:500], Yt[:500], ks=(1,))["P@1"] == hist[best - 1]["P@1"]
+    assert sl.Network.load(ckpt).evaluate(Xt[:500], Yt[:500], ks=(1,))["P@1"] == hist[best - 1]["P@1"]

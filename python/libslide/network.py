@@ -383,7 +383,7 @@ class Network:
 
     def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
             progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None,
-            checkpoint=None, checkpoint_every: int | None = None):
+            checkpoint=None, checkpoint_every: int | None = None, early_stopping: int | None = None):
         """Trains for ``epochs`` passes over (X, Y) in shuffled mini-batches.
 
         validation_data=(Xv, Yv) is evaluated (P@1, P@5, exact top-k) after every epoch on all of its rows, or
@@ -392,6 +392,11 @@ class Network:
         epoch. A non-finite loss raises NumericError naming the epoch and batch; that batch is not applied and
         no checkpoint is written after it. Returns the list of per-epoch records: epoch, loss, seconds,
         samples_per_s, mean_active (per layer) and P@k.
+
+        early_stopping=k (needs validation_data): stops once validation P@1 has not improved for k epochs,
+        then puts back the weights and biases of the best epoch and rebuilds the hash tables (optimizer
+        moments stay those of the last epoch), and re-saves ``checkpoint``. Records then also carry
+        ``best_epoch``. Keeping the best weights costs one float32 copy of every layer's weights.
         """
         if checkpoint_every is not None:
             checkpoint_every = _inputs.positive_int(checkpoint_every, "checkpoint_every")
@@ -399,6 +404,11 @@ class Network:
                 raise InvalidArgumentError("checkpoint_every needs a checkpoint path")
         epochs = _inputs.positive_int(epochs, "epochs")
         batch_size = _inputs.positive_int(batch_size, "batch_size")
+        if early_stopping is not None:
+            early_stopping = _inputs.positive_int(early_stopping, "early_stopping")
+            if validation_data is None:
+                raise InvalidArgumentError("early_stopping needs validation_data (it watches validation P@1)")
+        best = None  # (P@1, epoch, [(weights, bias) per layer]) with early_stopping
         xv = _inputs.features(X, self.input_dim)
         yv = _inputs.labels(Y, xv.rows, self.output_dim)
         n = xv.rows
@@ -447,9 +457,22 @@ class Network:
                 self.save(checkpoint)
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
+            if early_stopping is not None:
+                if best is None or record["P@1"] > best[0]:
+                    best = (record["P@1"], epoch, [(np.array(l.weights), np.array(l.bias)) for l in self.layers])
+                record["best_epoch"] = best[1]
             history.append(record)
             if callback is not None:
                 callback(record)
+            if early_stopping is not None and epoch - best[1] >= early_stopping:
+                break
+        if best is not None and best[1] != history[-1]["epoch"]:
+            for layer, (w, b) in zip(self.layers, best[2]):
+                layer.weights = w
+                layer.bias[...] = b
+            self.rebuild_tables()
+            if checkpoint is not None:
+                self.save(checkpoint)  # the file holds the model fit returns
         return history
 
     # ---------------------------------------------------------------- inference
