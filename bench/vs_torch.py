@@ -473,6 +473,7 @@ def worker(a):
             done = True
     if curve[-1]["samples"] != state["samples"]:
         evaluate()
+    chosen = selected(curve)
     result = {
         "impl": impl,
         "version": tr.version,
@@ -485,9 +486,9 @@ def worker(a):
         "final_P@1": curve[-1]["P@1"],
         "final_P@5": curve[-1]["P@5"],
         # early stopping (--val-sample): the model of the checkpoint with the best validation P@1
-        "selected_P@1": selected(curve)["P@1"],
-        "selected_P@5": selected(curve)["P@5"],
-        "selected_train_s": selected(curve)["train_s"],
+        "selected_P@1": chosen["P@1"],
+        "selected_P@5": chosen["P@5"],
+        "selected_train_s": chosen["train_s"],
         "curve": curve,
         "data_load_s": load_s,
         "rss_after_data_mib": rss_data,

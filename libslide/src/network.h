@@ -270,6 +270,31 @@ static inline void slide_rows_axpy_many(const slide_kernels *K, const slide_laye
         K->axpy_many(y, c, R->f, m, n);
 }
 
+/* outs[j][k] = dot(row k of R, xs[j]) for j < nx, k < m: several inputs against the same rows. */
+static inline void slide_rows_dot_many_multi(const slide_kernels *K, const slide_layer *L, const slide_rows *R, size_t m,
+                                             const float *const *xs, float *const *outs, size_t nx, size_t n)
+{
+    if (slide_is_bf16(L)) {
+        for (size_t j = 0; j < nx; j++)
+            K->dot_many_bf16(R->h, m, xs[j], n, outs[j]);
+    } else {
+        K->dot_many_multi(R->f, m, xs, outs, nx, n);
+    }
+}
+
+/* ys[j] += sum_k cs[j][k] * (row k of R) for j < ny, k < m: several outputs from the same rows. */
+static inline void slide_rows_axpy_many_multi(const slide_kernels *K, const slide_layer *L, float *const *ys,
+                                              const float *const *cs, size_t ny, const slide_rows *R, size_t m,
+                                              size_t n)
+{
+    if (slide_is_bf16(L)) {
+        for (size_t j = 0; j < ny; j++)
+            K->axpy_many_bf16(ys[j], cs[j], R->h, m, n);
+    } else {
+        K->axpy_many_multi(ys, cs, ny, R->f, m, n);
+    }
+}
+
 /* The optimizer step on row r with gradient g[0..row_len): Adam (moments in the same block) or SGD. */
 static inline void slide_row_update(const slide_kernels *K, const slide_layer *L, size_t r, const float *g, int adam,
                                     float lr_t, float b1, float b2, float eps_t)

@@ -316,7 +316,7 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                 uint32_t m = 0;
                 if (in.idx) /* the sparse input's rows are scattered over the layer: ask for all of them first */
                     for (uint32_t i = 0; i < in.nnz; i++)
-                        slide_prefetch(slide_row_w(L, (size_t)in.idx[i]), sizeof(float) * L->units, 0);
+                        slide_prefetch(slide_row_w(L, (size_t)in.idx[i]), sizeof(float) * L->row_len, 0);
                 for (uint32_t i = 0; i < in.nnz; i++) {
                     if (in.val[i] == 0.0f)
                         continue;
@@ -584,6 +584,67 @@ static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix 
 /* update_layer prefetches the block of the row this many places ahead in the touched list. */
 enum { UPDATE_PREFETCH = 2 };
 
+/*
+ * The optimizer step on row r given its weight gradient g and, for neuron-major rows, its bias gradient gb;
+ * then releases the row's update slot.
+ */
+static inline void finish_row(const slide_kernels *K, slide_layer *L, uint32_t r, const float *g, float gb, int adam,
+                              float lr_t, float b1, float b2, float eps_t)
+{
+    slide_row_update(K, L, r, g, adam, lr_t, b1, b2, eps_t);
+    if (L->neuron_major) {
+        if (adam)
+            adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb, lr_t, b1, b2, eps_t);
+        else
+            L->bias[r] -= lr_t * gb;
+    }
+    L->row_slot[r] = -1;
+}
+
+/*
+ * Rows of batch-shared layer l (neuron-major, dense inputs), SLIDE_GRAD_ROWS at a time: every sample's
+ * input feeds all of them at once (axpy_many_multi). Each row's sum is added in sample order, as one row at
+ * a time would add it, so the grouping does not change the result.
+ */
+static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint32_t n_touched, int adam, float lr_t,
+                                float b1, float b2, float eps_t, int nt)
+{
+    slide_layer *L = &net->layers[l];
+    const slide_kernels *K = slide_kernels_get();
+    const uint32_t NL = net->n_layers;
+    const uint32_t n_groups = (n_touched + SLIDE_GRAD_ROWS - 1) / SLIDE_GRAD_ROWS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
+    for (uint32_t gi = 0; gi < n_groups; gi++) {
+        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
+        const uint32_t t0 = gi * SLIDE_GRAD_ROWS;
+        const uint32_t ng = n_touched - t0 < SLIDE_GRAD_ROWS ? n_touched - t0 : SLIDE_GRAD_ROWS;
+        for (uint32_t j = 0; j < ng && t0 + ng + j < n_touched; j++)
+            slide_prefetch_block(L, net->touched[t0 + ng + j]);
+        float *gs[SLIDE_GRAD_ROWS], gb[SLIDE_GRAD_ROWS] = {0};
+        float coef[SLIDE_GRAD_ROWS][MANY];
+        const float *cs[SLIDE_GRAD_ROWS], *src[MANY];
+        for (uint32_t j = 0; j < ng; j++) {
+            gs[j] = scr->grad + (size_t)j * L->row_len;
+            memset(gs[j], 0, sizeof(float) * L->row_len);
+            cs[j] = coef[j];
+        }
+        for (uint32_t p0 = 0; p0 < n; p0 += MANY) {
+            const uint32_t m = n - p0 < MANY ? n - p0 : MANY;
+            for (uint32_t k = 0; k < m; k++) {
+                const slide_act *a = &net->acts[(size_t)(p0 + k) * NL + l];
+                for (uint32_t j = 0; j < ng; j++) {
+                    coef[j][k] = a->delta[t0 + j];
+                    gb[j] += coef[j][k];
+                }
+                src[k] = net->acts[(size_t)(p0 + k) * NL + l - 1].val;
+            }
+            K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
+        }
+        for (uint32_t j = 0; j < ng; j++)
+            finish_row(K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t);
+    }
+}
+
 static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
                         int nt)
 {
@@ -617,100 +678,47 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     const float lr_t = adam ? (float)(net->opt.lr * sqrt(c2) / c1) : net->opt.lr;
     const float eps_t = (float)(net->opt.eps * sqrt(c2));
 
-    /*
-     * A batch-shared float layer with dense inputs updates its rows SLIDE_GRAD_ROWS at a time: every
-     * sample's input then feeds all of them at once (axpy_many_multi). The sums are added in the same
-     * (sample) order either way, so the result does not depend on the grouping.
-     */
-    const int grouped = shared && !slide_is_bf16(L) && L->neuron_major && l > 0 && net->acts[l - 1].dense;
-    if (grouped) {
-        const uint32_t n_groups = (n_touched + SLIDE_GRAD_ROWS - 1) / SLIDE_GRAD_ROWS;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
-        for (uint32_t gi = 0; gi < n_groups; gi++) {
+    if (shared && L->neuron_major && l > 0 && net->acts[l - 1].dense) {
+        update_rows_grouped(net, l, n, n_touched, adam, lr_t, b1, b2, eps_t, nt);
+    } else {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
+        for (uint32_t ti = 0; ti < n_touched; ti++) {
             slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
-            const uint32_t t0 = gi * SLIDE_GRAD_ROWS;
-            const uint32_t ng = n_touched - t0 < SLIDE_GRAD_ROWS ? n_touched - t0 : SLIDE_GRAD_ROWS;
-            for (uint32_t j = 0; j < ng && t0 + ng + j < n_touched; j++)
-                slide_prefetch_block(L, net->touched[t0 + ng + j]);
-            float *gs[SLIDE_GRAD_ROWS], gb[SLIDE_GRAD_ROWS] = {0};
-            float coef[SLIDE_GRAD_ROWS][MANY];
-            const float *cs[SLIDE_GRAD_ROWS], *src[MANY];
-            for (uint32_t j = 0; j < ng; j++) {
-                gs[j] = scr->grad + (size_t)j * L->row_len;
-                memset(gs[j], 0, sizeof(float) * L->row_len);
-                cs[j] = coef[j];
-            }
-            for (uint32_t p0 = 0; p0 < n; p0 += MANY) {
-                const uint32_t m = n - p0 < MANY ? n - p0 : MANY;
-                for (uint32_t k = 0; k < m; k++) {
-                    const slide_act *a = &net->acts[(size_t)(p0 + k) * NL + l];
-                    for (uint32_t j = 0; j < ng; j++) {
-                        coef[j][k] = a->delta[t0 + j];
-                        gb[j] += coef[j][k];
+            if (ti + UPDATE_PREFETCH < n_touched)
+                slide_prefetch_block(L, net->touched[ti + UPDATE_PREFETCH]);
+            float *g = scr->grad;
+            memset(g, 0, sizeof(float) * L->row_len);
+            float gb = 0.0f;
+            const float *src[MANY];
+            float coef[MANY];
+            uint32_t m = 0;
+            const uint32_t p_end = shared ? n : net->pair_off[ti + 1];
+            for (uint32_t p = shared ? 0 : net->pair_off[ti]; p < p_end; p++) {
+                uint32_t s = shared ? p : net->pair_sample[p];
+                float c = shared ? net->acts[(size_t)s * NL + l].delta[ti] : net->pair_coef[p];
+                const float *x;
+                if (L->neuron_major) {
+                    gb += c;
+                    slide_vec in = layer_input(net, l, X, rows, s);
+                    if (in.idx) {
+                        K->axpy_sparse(g, c, in.idx, in.val, in.nnz);
+                        continue;
                     }
-                    src[k] = net->acts[(size_t)(p0 + k) * NL + l - 1].val;
+                    x = in.val;
+                } else {
+                    x = net->acts[(size_t)s * NL + l].delta;
                 }
-                K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
-            }
-            for (uint32_t j = 0; j < ng; j++) {
-                const uint32_t r = net->touched[t0 + j];
-                slide_row_update(K, L, r, gs[j], adam, lr_t, b1, b2, eps_t);
-                if (adam)
-                    adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb[j], lr_t, b1, b2, eps_t);
-                else
-                    L->bias[r] -= lr_t * gb[j];
-                L->row_slot[r] = -1;
-            }
-        }
-    }
-
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) if (!grouped)
-    for (uint32_t ti = 0; ti < (grouped ? 0 : n_touched); ti++) {
-        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
-        uint32_t r = net->touched[ti];
-        if (ti + UPDATE_PREFETCH < n_touched)
-            slide_prefetch_block(L, net->touched[ti + UPDATE_PREFETCH]);
-        float *g = scr->grad;
-        memset(g, 0, sizeof(float) * L->row_len);
-        float gb = 0.0f;
-        const float *src[MANY];
-        float coef[MANY];
-        uint32_t m = 0;
-        const uint32_t p_end = shared ? n : net->pair_off[ti + 1];
-        for (uint32_t p = shared ? 0 : net->pair_off[ti]; p < p_end; p++) {
-            uint32_t s = shared ? p : net->pair_sample[p];
-            float c = shared ? net->acts[(size_t)s * NL + l].delta[ti] : net->pair_coef[p];
-            const float *x;
-            if (L->neuron_major) {
-                gb += c;
-                slide_vec in = layer_input(net, l, X, rows, s);
-                if (in.idx) {
-                    K->axpy_sparse(g, c, in.idx, in.val, in.nnz);
-                    continue;
+                coef[m] = c;
+                src[m++] = x;
+                if (m == MANY) {
+                    K->axpy_many(g, coef, src, m, L->row_len);
+                    m = 0;
                 }
-                x = in.val;
-            } else {
-                x = net->acts[(size_t)s * NL + l].delta;
             }
-            coef[m] = c;
-            src[m++] = x;
-            if (m == MANY) {
+            if (m)
                 K->axpy_many(g, coef, src, m, L->row_len);
-                m = 0;
-            }
+            finish_row(K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t);
         }
-        if (m)
-            K->axpy_many(g, coef, src, m, L->row_len);
-        if (adam) {
-            slide_row_update(K, L, r, g, 1, lr_t, b1, b2, eps_t);
-            if (L->neuron_major)
-                adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb, lr_t, b1, b2, eps_t);
-        } else {
-            slide_row_update(K, L, r, g, 0, lr_t, b1, b2, eps_t);
-            if (L->neuron_major)
-                L->bias[r] -= lr_t * gb;
-        }
-        L->row_slot[r] = -1;
     }
 
     /* Incremental schedule: re-insert the neurons this batch changed, unless a full rebuild follows. */
@@ -769,12 +777,12 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
-        /* Float rows and dense inputs: dot_many_multi over the chunk; otherwise one sample at a time. */
-        int multi = !slide_is_bf16(L);
+        /* Dense inputs: the whole chunk against each block of rows at once; sparse ones one at a time. */
+        int dense_in = 1;
         const float *xs[SHARED_SAMPLES];
-        for (int64_t s = s0; s < s1 && multi; s++) {
+        for (int64_t s = s0; s < s1 && dense_in; s++) {
             slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
-            multi = !in.idx && in.nnz == L->in_dim;
+            dense_in = !in.idx;
             xs[s - s0] = in.val;
         }
         slide_rows rowp;
@@ -782,22 +790,18 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
                 slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
-            if (multi) { /* the whole chunk against the block at once */
+            if (dense_in) {
                 float *zs[SHARED_SAMPLES];
                 for (int64_t s = s0; s < s1; s++)
                     zs[s - s0] = net->acts[(size_t)s * NL + l].val + k0;
-                K->dot_many_multi(rowp.f, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
+                slide_rows_dot_many_multi(K, L, &rowp, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
                 continue;
             }
             for (int64_t s = s0; s < s1; s++) {
                 slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
                 float *z = net->acts[(size_t)s * NL + l].val + k0;
-                if (in.idx) {
-                    for (uint32_t k = 0; k < mk; k++)
-                        z[k] = slide_row_dot_sparse(K, L, (size_t)L->shared_ids[k0 + k], in.idx, in.val, in.nnz);
-                } else {
-                    slide_rows_dot_many(K, L, &rowp, mk, in.val, in.nnz, z);
-                }
+                for (uint32_t k = 0; k < mk; k++)
+                    z[k] = slide_row_dot_sparse(K, L, (size_t)L->shared_ids[k0 + k], in.idx, in.val, in.nnz);
             }
         }
         for (int64_t s = s0; s < s1; s++) {
@@ -831,24 +835,17 @@ static void backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int
             memset(prev->delta, 0, sizeof(float) * prev->n);
         }
         slide_rows rowp;
+        float *ys[SHARED_SAMPLES];
+        const float *cs[SHARED_SAMPLES];
         for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
                 slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
-            if (!slide_is_bf16(L)) { /* the whole chunk from the block at once */
-                float *ys[SHARED_SAMPLES];
-                const float *cs[SHARED_SAMPLES];
-                for (int64_t s = s0; s < s1; s++) {
-                    ys[s - s0] = net->acts[(size_t)s * NL + l - 1].delta;
-                    cs[s - s0] = net->acts[(size_t)s * NL + l].delta + k0;
-                }
-                K->axpy_many_multi(ys, cs, (size_t)(s1 - s0), rowp.f, mk, L->in_dim);
-                continue;
+            for (int64_t s = s0; s < s1; s++) { /* the whole chunk from the block at once */
+                ys[s - s0] = net->acts[(size_t)s * NL + l - 1].delta;
+                cs[s - s0] = net->acts[(size_t)s * NL + l].delta + k0;
             }
-            for (int64_t s = s0; s < s1; s++) {
-                slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
-                slide_rows_axpy_many(K, L, prev->delta, net->acts[(size_t)s * NL + l].delta + k0, &rowp, mk, prev->n);
-            }
+            slide_rows_axpy_many_multi(K, L, ys, cs, (size_t)(s1 - s0), &rowp, mk, L->in_dim);
         }
         if (prev_relu)
             for (int64_t s = s0; s < s1; s++) {
