@@ -40,6 +40,29 @@ def test_batch_shared_set_holds_the_batch_labels_within_the_cap(small_data):
     assert net.layers[-1].mean_active == max(30, batch_labels)
 
 
+def test_wide_batch_shared_sets_are_the_same_for_any_thread_count():
+    """40,000 outputs span all eight id partitions of the parallel merge and ranking: the set's size is exact
+    when the cap binds, and training does not depend on the thread count."""
+    X, Y, _, _ = sl.datasets.make_extreme(n_train=1024, n_test=10, n_features=500, n_labels=40000,
+                                          nnz_per_row=20, seed=4)
+    nets = [sl.Network(input_dim=X.shape[1],
+                       layers=[sl.Layer(16), sl.Layer(Y.shape[1], activation="softmax",
+                                                      sampling=sl.LSH("dwta", k=3, tables=8, bucket_size=64,
+                                                                      active=400, batch_shared=True,
+                                                                      random_fraction=0.1))],
+                       optimizer=sl.Adam(lr=1e-3), seed=1, threads=t) for t in (1, 2)]
+    for net in nets:
+        for start in range(0, 1024, 128):
+            net.reset_counters()
+            net.train_batch(X, Y, rows=np.arange(start, start + 128))
+            labels = np.unique(Y[start:start + 128].indices).size
+            assert labels < 400 - 40
+            assert net.layers[-1].mean_active == 400, start
+    for a, b in zip(nets[0].layers, nets[1].layers):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.bias, b.bias)
+
+
 @pytest.mark.parametrize("shared", [False, True], ids=["per-sample", "batch-shared"])
 def test_random_share_is_added_to_the_labels_and_retrieved_neurons(small_data, shared):
     X, Y, _, _ = small_data

@@ -498,7 +498,11 @@ void slide_network_free(slide_network *net)
     free(net->pair_off);
     free(net->pair_sample);
     free(net->pair_coef);
-    free(net->pair_cursor);
+    free(net->stage_row);
+    free(net->stage_sample);
+    free(net->stage_coef);
+    free(net->part_row);
+    free(net->part_count);
     free(net);
 }
 
@@ -945,6 +949,6 @@ size_t slide_network_memory_bytes(const slide_network *net)
         const slide_thread_scratch *s = &net->scratch[t];
         b += s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
     }
-    b += net->touched_cap * sizeof(uint32_t) * 2 + net->pair_cap * (sizeof(uint32_t) * 2 + sizeof(float));
+    b += net->pair_cap * (sizeof(uint32_t) * 7 + sizeof(float) * 2);
     return b;
 }

@@ -127,13 +127,15 @@ struct slide_network {
     slide_thread_scratch *scratch;
     int n_scratch;
 
-    /* Update-phase buffers (reused across batches). */
-    uint32_t *touched;       /* compact slot -> row */
-    uint32_t *pair_off;      /* [n_touched + 1] */
-    uint32_t *pair_sample;   /* [pairs] batch position of each contribution */
-    float *pair_coef;        /* [pairs] */
-    uint32_t *pair_cursor;
-    size_t touched_cap, pair_cap;
+    /*
+     * Update-phase buffers, reused across batches; each holds pair_cap entries (see sort_pairs_by_row in
+     * train.c). Grouped by row: touched (the rows), pair_off (their n_touched + 1 range bounds), pair_sample
+     * (batch position of each contribution) and pair_coef. Staging, partition-major: stage_row,
+     * stage_sample, stage_coef. Each partition's row numbering: part_row, part_count.
+     */
+    uint32_t *touched, *pair_off, *pair_sample, *stage_row, *stage_sample, *part_row, *part_count;
+    float *pair_coef, *stage_coef;
+    size_t pair_cap;
 };
 
 /* A layer's input for one sample: dense (idx == NULL, val[dim]) or sparse (idx/val[nnz]). */

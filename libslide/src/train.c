@@ -81,6 +81,43 @@ static inline uint32_t gather_bucket(const uint32_t *ids, uint32_t m, uint32_t *
 }
 
 /*
+ * Ranking by hit count keeps the `want` candidates with the most hits, ties broken in candidate order:
+ * with hist[h] candidates of h hits, every candidate with >= cut hits is taken, then the first
+ * `boundary` candidates with cut - 1 hits. Hit counts lie in [1, max_hit]; hist has max_hit + 2 counters.
+ * Requires more candidates than `want`.
+ */
+static void hits_cut(const uint32_t *hist, uint32_t max_hit, uint32_t want, uint32_t *cut_out, uint32_t *boundary_out)
+{
+    uint32_t taken = 0, cut = max_hit + 1;
+    while (cut > 1 && taken + hist[cut - 1] <= want) {
+        taken += hist[cut - 1];
+        cut--;
+    }
+    *cut_out = cut;
+    *boundary_out = cut > 1 ? want - taken : 0;
+}
+
+/*
+ * Appends to out, in order, the candidates of cand[0..nc) at or above the cut and the first `boundary`
+ * ones just below it (see hits_cut), marking them CHOSEN. Returns how many were appended.
+ */
+static uint32_t take_above_cut(const uint32_t *cand, uint32_t nc, uint16_t *hits, uint32_t cut, uint32_t boundary,
+                               int32_t *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        uint32_t id = cand[i], h = hits[id];
+        if (h >= cut || (h + 1 == cut && boundary > 0)) {
+            if (h < cut)
+                boundary--;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+    }
+    return n;
+}
+
+/*
  * Appends to out the candidates cand[0..nc) with the most hits, at most `want` of them (all when
  * nc <= want), ties broken in candidate order, and marks them CHOSEN. Candidate hit counts lie in
  * [1, max_hit]; hist must have room for max_hit + 2 counters. Returns how many were appended.
@@ -88,36 +125,16 @@ static inline uint32_t gather_bucket(const uint32_t *ids, uint32_t m, uint32_t *
 static uint32_t take_top_by_hits(const uint32_t *cand, uint32_t nc, uint16_t *hits, uint32_t max_hit,
                                  uint32_t want, uint32_t *hist, int32_t *out)
 {
-    uint32_t n = 0;
-    if (nc <= want) {
-        for (uint32_t i = 0; i < nc; i++) {
-            hits[cand[i]] = SLIDE_CHOSEN;
-            out[n++] = (int32_t)cand[i];
-        }
-        return n;
-    }
+    if (nc <= want)
+        return take_above_cut(cand, nc, hits, 0, 0, out);
     if (want == 0)
         return 0;
-    /* Counting sort on hits: counts >= cut are all taken, then `boundary_left` of count cut - 1. */
     memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
     for (uint32_t i = 0; i < nc; i++)
         hist[hits[cand[i]]]++;
-    uint32_t taken = 0, cut = max_hit + 1;
-    while (cut > 1 && taken + hist[cut - 1] <= want) {
-        taken += hist[cut - 1];
-        cut--;
-    }
-    uint32_t boundary_left = cut > 1 ? want - taken : 0;
-    for (uint32_t i = 0; i < nc; i++) {
-        uint32_t id = cand[i], h = hits[id];
-        if (h >= cut || (h == cut - 1 && boundary_left > 0)) {
-            if (h < cut)
-                boundary_left--;
-            hits[id] = SLIDE_CHOSEN;
-            out[n++] = (int32_t)id;
-        }
-    }
-    return n;
+    uint32_t cut, boundary;
+    hits_cut(hist, max_hit, want, &cut, &boundary);
+    return take_above_cut(cand, nc, hits, cut, boundary, out);
 }
 
 /*
@@ -437,45 +454,24 @@ static void backprop_layer(const slide_layer *L, const slide_act *a, slide_act *
 
 /* ------------------------------------------------------------------ update */
 
-static int grow_u32(uint32_t **p, size_t *cap, size_t want)
+/* Grows every update-phase buffer (network.h) to hold `entries` + 1 values. */
+static int reserve_update(slide_network *net, size_t entries)
 {
-    if (want <= *cap)
+    if (entries + 1 <= net->pair_cap)
         return SLIDE_OK;
-    size_t n = want + want / 2 + 64;
-    uint32_t *q = realloc(*p, n * sizeof(uint32_t));
-    if (!q)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu update entries", n);
-    *p = q;
-    *cap = n;
-    return SLIDE_OK;
-}
-
-static int reserve_update(slide_network *net, size_t touched, size_t pairs)
-{
-    size_t tc = net->touched_cap, pc = net->pair_cap;
-    int rc = SLIDE_OK;
-    if (touched + 1 > tc) {
-        size_t c1 = tc, c2 = tc, c3 = tc;
-        rc = grow_u32(&net->touched, &c1, touched + 1);
-        if (!rc)
-            rc = grow_u32(&net->pair_off, &c2, touched + 1);
-        if (!rc)
-            rc = grow_u32(&net->pair_cursor, &c3, touched + 1);
-        if (rc)
-            return rc;
-        net->touched_cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+    _Static_assert(sizeof(float) == sizeof(uint32_t), "update buffers share one element size");
+    const size_t cap = entries + entries / 2 + 64;
+    void **bufs[] = {(void **)&net->touched,      (void **)&net->pair_off,   (void **)&net->pair_sample,
+                     (void **)&net->pair_coef,    (void **)&net->stage_row,  (void **)&net->stage_sample,
+                     (void **)&net->stage_coef,   (void **)&net->part_row,   (void **)&net->part_count};
+    /* On failure the buffers already grown keep their larger size; pair_cap stays the old, valid bound. */
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        void *q = realloc(*bufs[i], cap * sizeof(uint32_t));
+        if (!q)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu update entries", cap);
+        *bufs[i] = q;
     }
-    if (pairs > pc) {
-        size_t c1 = pc;
-        rc = grow_u32(&net->pair_sample, &c1, pairs);
-        if (rc)
-            return rc;
-        float *f = realloc(net->pair_coef, c1 * sizeof(float));
-        if (!f)
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate update entries");
-        net->pair_coef = f;
-        net->pair_cap = c1;
-    }
+    net->pair_cap = cap;
     return SLIDE_OK;
 }
 
@@ -495,89 +491,145 @@ static void adam_scalar(float *w, float *m, float *v, float g, float lr_t, float
     *w -= lr_t * *m / (sqrtf(*v) + eps_t);
 }
 
+/* The contributions of batch position s to layer l's weight rows: row idx[k] (k when idx is NULL), coef[k]. */
+typedef struct {
+    const int32_t *idx;
+    const float *coef;
+    uint32_t n;
+    int skip_zero; /* zero coefficients contribute nothing and touch no row */
+} slide_pair_src;
+
+static inline slide_pair_src sample_pairs(const slide_network *net, uint32_t l, const slide_matrix *X,
+                                          const int64_t *rows, uint32_t s)
+{
+    if (net->layers[l].neuron_major) {
+        /* Rows are the active neurons: each is updated, zero delta or not (Adam's moments still move). */
+        const slide_act *a = &net->acts[(size_t)s * net->n_layers + l];
+        return (slide_pair_src){a->dense ? NULL : a->ids, a->delta, a->n, 0};
+    }
+    /* Input-major rows are the sample's non-zero inputs. */
+    slide_vec x = layer_input(net, l, X, rows, s);
+    return (slide_pair_src){x.idx, x.val, x.nnz, 1};
+}
+
+/* sort_pairs_by_row deals rows to SHARED_PARTS partitions in blocks of 2^PAIR_BLOCK_BITS ids. */
+enum { PAIR_BLOCK_BITS = 8, PAIR_PARALLEL = 4096 };
+
+static inline uint32_t pair_part(size_t r)
+{
+    return (uint32_t)(r >> PAIR_BLOCK_BITS) & (SHARED_PARTS - 1);
+}
+
 /*
- * Groups layer l's gradient contributions by weight row with a counting sort (rows numbered in order of
- * first touch): touched[0..n_touched) are the rows, pair_off their ranges in pair_sample / pair_coef.
- * Serial: O(pairs), not O(layer).
+ * Groups layer l's gradient contributions by weight row: touched[0..n_touched) are the rows, pair_off their
+ * ranges in pair_sample / pair_coef, each row's contributions in sample order. O(pairs), never O(layer).
+ * One parallel region (serial below PAIR_PARALLEL pairs), as a counting sort over row partitions:
+ *  1. over SHARED_PARTS ranges of samples: count each range's pairs per partition;
+ *  2. (single) partition-major staging offsets;
+ *  3. over sample ranges: copy (row, sample, coef) into the staging arrays;
+ *  4. over partitions: number the partition's rows in order of first touch (row_slot) and count their pairs;
+ *  5. (single) where each partition's rows start in touched;
+ *  6. over partitions: write touched and pair_off, and scatter the pairs to their rows' ranges.
+ * Rows come out in (partition, first touch) order, which does not depend on the thread count. Tasks of
+ * steps 4 and 6 write only their own partition's row_slot entries and their own staging range.
  */
 static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
-                             uint32_t *n_touched_out)
+                             int nt, uint32_t *n_touched_out)
 {
-    slide_layer *L = &net->layers[l];
-    const uint32_t NL = net->n_layers;
-    uint32_t n_touched = 0;
-
-    /* Count contributions: neuron-major rows are active neurons, input-major rows are non-zero inputs. */
+    enum { P = SHARED_PARTS };
     size_t pairs = 0;
-    for (uint32_t s = 0; s < n; s++) {
-        if (L->neuron_major)
-            pairs += net->acts[(size_t)s * NL + l].n;
-        else
-            pairs += layer_input(net, l, X, rows, s).nnz;
-    }
-    size_t max_touched = pairs < L->rows ? pairs : L->rows;
-    int rc = reserve_update(net, max_touched, pairs);
+    for (uint32_t s = 0; s < n; s++)
+        pairs += sample_pairs(net, l, X, rows, s).n; /* an upper bound when zeros are skipped */
+    int rc = reserve_update(net, pairs);
     if (rc)
         return rc;
 
-    int32_t *slot = L->row_slot;
-    for (uint32_t s = 0; s < n; s++) {
-        if (L->neuron_major) {
-            const slide_act *a = &net->acts[(size_t)s * NL + l];
-            for (uint32_t k = 0; k < a->n; k++) {
-                size_t r = a->dense ? k : (size_t)a->ids[k];
-                if (slot[r] < 0) {
-                    slot[r] = (int32_t)n_touched;
-                    net->touched[n_touched] = (uint32_t)r;
-                    net->pair_off[n_touched++] = 0;
-                }
-                net->pair_off[slot[r]]++;
+    int32_t *slot = net->layers[l].row_slot;
+    size_t cnt[P][P]; /* [sample range][partition], then staging cursors */
+    size_t part_start[P + 1];
+    uint32_t part_rows[P], touched_start[P + 1];
+#pragma omp parallel num_threads(nt) if (pairs >= PAIR_PARALLEL)
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (uint32_t c = 0; c < P; c++) {
+            memset(cnt[c], 0, sizeof cnt[c]);
+            for (uint32_t s = (uint32_t)((uint64_t)n * c / P); s < (uint64_t)n * (c + 1) / P; s++) {
+                slide_pair_src src = sample_pairs(net, l, X, rows, s);
+                for (uint32_t k = 0; k < src.n; k++)
+                    if (!src.skip_zero || src.coef[k] != 0.0f)
+                        cnt[c][pair_part(src.idx ? (size_t)src.idx[k] : k)]++;
             }
-        } else {
-            slide_vec x = layer_input(net, l, X, rows, s);
-            for (uint32_t k = 0; k < x.nnz; k++) {
-                if (x.val[k] == 0.0f)
-                    continue;
-                size_t r = x.idx ? (size_t)x.idx[k] : k;
-                if (slot[r] < 0) {
-                    slot[r] = (int32_t)n_touched;
-                    net->touched[n_touched] = (uint32_t)r;
-                    net->pair_off[n_touched++] = 0;
+        }
+#pragma omp single
+        {
+            size_t total = 0;
+            for (uint32_t p = 0; p < P; p++) {
+                part_start[p] = total;
+                for (uint32_t c = 0; c < P; c++) {
+                    size_t m = cnt[c][p];
+                    cnt[c][p] = total;
+                    total += m;
                 }
-                net->pair_off[slot[r]]++;
+            }
+            part_start[P] = total;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (uint32_t c = 0; c < P; c++) {
+            size_t *cur = cnt[c];
+            for (uint32_t s = (uint32_t)((uint64_t)n * c / P); s < (uint64_t)n * (c + 1) / P; s++) {
+                slide_pair_src src = sample_pairs(net, l, X, rows, s);
+                for (uint32_t k = 0; k < src.n; k++) {
+                    if (src.skip_zero && src.coef[k] == 0.0f)
+                        continue;
+                    uint32_t r = src.idx ? (uint32_t)src.idx[k] : k;
+                    size_t i = cur[pair_part(r)]++;
+                    net->stage_row[i] = r;
+                    net->stage_sample[i] = s;
+                    net->stage_coef[i] = src.coef[k];
+                }
+            }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (uint32_t p = 0; p < P; p++) {
+            const size_t base = part_start[p];
+            uint32_t nr = 0;
+            for (size_t i = base; i < part_start[p + 1]; i++) {
+                uint32_t r = net->stage_row[i];
+                if (slot[r] < 0) {
+                    slot[r] = (int32_t)nr;
+                    net->part_row[base + nr] = r;
+                    net->part_count[base + nr++] = 0;
+                }
+                net->part_count[base + (uint32_t)slot[r]]++;
+            }
+            part_rows[p] = nr;
+        }
+#pragma omp single
+        {
+            touched_start[0] = 0;
+            for (uint32_t p = 0; p < P; p++)
+                touched_start[p + 1] = touched_start[p] + part_rows[p];
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (uint32_t p = 0; p < P; p++) {
+            const size_t base = part_start[p];
+            uint32_t sum = (uint32_t)base;
+            for (uint32_t j = 0; j < part_rows[p]; j++) {
+                uint32_t m = net->part_count[base + j];
+                net->part_count[base + j] = sum; /* now the row's cursor */
+                net->pair_off[touched_start[p] + j] = sum;
+                net->touched[touched_start[p] + j] = net->part_row[base + j];
+                sum += m;
+            }
+            for (size_t i = base; i < part_start[p + 1]; i++) {
+                uint32_t q = net->part_count[base + (uint32_t)slot[net->stage_row[i]]]++;
+                net->pair_sample[q] = net->stage_sample[i];
+                net->pair_coef[q] = net->stage_coef[i];
             }
         }
     }
-    uint32_t sum = 0;
-    for (uint32_t t = 0; t < n_touched; t++) {
-        uint32_t c = net->pair_off[t];
-        net->pair_off[t] = sum;
-        net->pair_cursor[t] = sum;
-        sum += c;
-    }
-    net->pair_off[n_touched] = sum;
-    for (uint32_t s = 0; s < n; s++) {
-        if (L->neuron_major) {
-            const slide_act *a = &net->acts[(size_t)s * NL + l];
-            for (uint32_t k = 0; k < a->n; k++) {
-                size_t r = a->dense ? k : (size_t)a->ids[k];
-                uint32_t p = net->pair_cursor[slot[r]]++;
-                net->pair_sample[p] = s;
-                net->pair_coef[p] = a->delta[k];
-            }
-        } else {
-            slide_vec x = layer_input(net, l, X, rows, s);
-            for (uint32_t k = 0; k < x.nnz; k++) {
-                if (x.val[k] == 0.0f)
-                    continue;
-                size_t r = x.idx ? (size_t)x.idx[k] : k;
-                uint32_t p = net->pair_cursor[slot[r]]++;
-                net->pair_sample[p] = s;
-                net->pair_coef[p] = x.val[k];
-            }
-        }
-    }
-    *n_touched_out = n_touched;
+    net->pair_off[touched_start[P]] = (uint32_t)part_start[P];
+    *n_touched_out = touched_start[P];
     return SLIDE_OK;
 }
 
@@ -659,13 +711,13 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     const int shared = is_batch_shared(L) && L->n_shared > 0;
     uint32_t n_touched = 0;
     if (shared) {
-        int rc = reserve_update(net, L->n_shared, 0);
+        int rc = reserve_update(net, L->n_shared);
         if (rc)
             return rc;
         n_touched = L->n_shared;
         memcpy(net->touched, L->shared_ids, sizeof(uint32_t) * n_touched);
     } else {
-        int rc = sort_pairs_by_row(net, l, X, rows, n, &n_touched);
+        int rc = sort_pairs_by_row(net, l, X, rows, n, nt, &n_touched);
         if (rc)
             return rc;
     }
@@ -764,19 +816,21 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
     const uint32_t NL = net->n_layers, m = L->n_shared;
     const slide_kernels *K = slide_kernels_get();
     for (int64_t s = 0; s < n; s++) {
-        slide_act *a = &net->acts[(size_t)s * NL + l];
-        int rc = slide_act_reserve(a, m, 1, 1);
+        int rc = slide_act_reserve(&net->acts[(size_t)s * NL + l], m, 1, 1);
         if (rc)
             return rc;
-        memcpy(a->ids, L->shared_ids, sizeof(int32_t) * m);
-        a->n = m;
-        a->n_forced = 0; /* labels sit anywhere in the shared set: see shared_pos */
-        a->dense = 0;
     }
     const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *a = &net->acts[(size_t)s * NL + l];
+            memcpy(a->ids, L->shared_ids, sizeof(int32_t) * m);
+            a->n = m;
+            a->n_forced = 0; /* labels sit anywhere in the shared set: see shared_pos */
+            a->dense = 0;
+        }
         /* Dense inputs: the whole chunk against each block of rows at once; sparse ones one at a time. */
         int dense_in = 1;
         const float *xs[SHARED_SAMPLES];
@@ -996,25 +1050,60 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
                 retrieved[cur[(ids[i] >> SHARED_BLOCK_BITS) & (SHARED_PARTS - 1)]++] = ids[i];
         }
     }
+    /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
+    const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
+    uint32_t *hist = malloc(sizeof(uint32_t) * hist_len * (SHARED_PARTS + 1));
+    if (!hist)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SHARED_PARTS; p++) {
-        uint32_t n_part = 0;
+        uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
         part_max[p] = gather_bucket(retrieved + part_start[p], (uint32_t)(part_start[p + 1] - part_start[p]), mark,
-                                    stamp, hits, MAXHIT, scr->cand + part_start[p], &n_part, 1);
+                                    stamp, hits, MAXHIT, cand, &n_part, 1);
         part_n[p] = n_part;
+        memset(hist_p, 0, sizeof(uint32_t) * (part_max[p] + 1));
+        for (uint32_t i = 0; i < n_part; i++)
+            hist_p[hits[cand[i]]]++;
     }
+    /*
+     * Ranking over the partitions' candidates in (partition, first sighting) order, as take_top_by_hits
+     * would rank their concatenation: the batch's histogram gives the cut, the boundary ties go to the
+     * earliest partitions, and each partition then appends its share in parallel.
+     */
     uint32_t nc = 0, max_hit = 1;
     for (uint32_t p = 0; p < SHARED_PARTS; p++) {
-        memmove(scr->cand + nc, scr->cand + part_start[p], sizeof(uint32_t) * part_n[p]);
         nc += part_n[p];
         max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
     }
     uint32_t want = L->max_active > ns + L->n_random ? L->max_active - ns - L->n_random : 0;
-    uint32_t *hist = calloc((size_t)max_hit + 2, sizeof(uint32_t));
-    if (!hist)
-        return slide_fail(SLIDE_E_NOMEM, "out of memory");
-    ns += take_top_by_hits(scr->cand, nc, hits, max_hit, want, hist, L->shared_ids + ns);
+    uint32_t cut = 0, boundary = 0; /* cut 0 takes every candidate */
+    if (nc > want) {
+        memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
+        for (uint32_t p = 0; p < SHARED_PARTS; p++)
+            for (uint32_t h = 0; h <= part_max[p]; h++)
+                hist[h] += hist[hist_len * (p + 1) + h];
+        hits_cut(hist, max_hit, want, &cut, &boundary);
+    }
+    uint32_t quota[SHARED_PARTS], out_off[SHARED_PARTS], out = ns;
+    for (uint32_t p = 0; p < SHARED_PARTS; p++) {
+        const uint32_t *hist_p = hist + hist_len * (p + 1);
+        uint32_t above = 0;
+        if (cut == 0)
+            above = part_n[p];
+        else
+            for (uint32_t h = cut; h <= part_max[p]; h++)
+                above += hist_p[h];
+        uint32_t ties = cut > 1 && cut - 1 <= part_max[p] ? hist_p[cut - 1] : 0;
+        quota[p] = ties < boundary ? ties : boundary;
+        boundary -= quota[p];
+        out_off[p] = out;
+        out += above + quota[p];
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t p = 0; p < SHARED_PARTS; p++)
+        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], L->shared_ids + out_off[p]);
     free(hist);
+    ns = out;
     size_t target = ns + L->n_random > L->min_active ? ns + L->n_random : L->min_active;
     if (target > cap)
         target = cap;
@@ -1131,7 +1220,8 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     }
 
     /* Phase 0: validate every sample before computing anything, so a bad row leaves the network untouched. */
-#pragma omp parallel for num_threads(nt) schedule(static) if (n * 64 >= SMALL_WORK)
+    /* A sample's check costs about its non-zeros, and the cache misses it takes are the forward pass's. */
+#pragma omp parallel for num_threads(nt) schedule(static) if (n >= 64)
     for (int64_t s = 0; s < n; s++) {
         char my_msg[256];
         if (check_sample(net, X, Y, rows ? rows[s] : s, my_msg, sizeof my_msg) != SLIDE_OK) {
