@@ -109,6 +109,7 @@ class Runner:
         for _ in range(warmup):
             self.net.train_batch(self.xv, self.yv, rows=self._next_rows())
         self.net.reset_counters()
+        rebuilds = self.net.layers[-1].rebuilds
         loss = 0.0
         c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(batches):
@@ -119,7 +120,10 @@ class Runner:
         # thread count means other processes competed for the cores during the measurement.
         return {"samples_per_s": batches * self.batch / seconds, "seconds": seconds, "cpu_per_wall": cpu / seconds,
                 "loadavg_1min": os.getloadavg()[0], "loss": loss / batches,
-                "mean_active": self.net.layers[-1].mean_active}
+                "mean_active": self.net.layers[-1].mean_active,
+                # table rebuilds inside the timed batches: with rebuild_growth > 1 they fall unevenly
+                # into the thread counts' windows, so compare windows with equal counts
+                "rebuilds": self.net.layers[-1].rebuilds - rebuilds}
 
 
 def plot(results, path):
@@ -201,7 +205,7 @@ def main():
                 runs[key][t].append(r)
                 print(f"repeat {rep + 1}/{a.repeats} {key:20s} {t} threads: {r['samples_per_s']:9,.0f} samples/s "
                       f"({r['seconds']:.2f} s, {r['cpu_per_wall']:.2f} CPUs used, load {r['loadavg_1min']:.1f}, "
-                      f"active {r['mean_active']:,.0f}, loss {r['loss']:.3f})", flush=True)
+                      f"active {r['mean_active']:,.0f}, loss {r['loss']:.3f}, {r['rebuilds']} rebuilds)", flush=True)
 
     results = {
         "command": " ".join(["python"] + sys.argv),
@@ -230,15 +234,17 @@ def main():
 
     print(f"\n{results['command']}  ({results['machine']}; median of {a.repeats}, {a.batches} batches of "
           f"{a.batch} per run)\n")
-    print("| dataset / mode | threads | samples/s (median) | speedup vs 1 thread | CPUs used (median) | all runs |")
-    print("|---|---|---|---|---|---|")
+    print("| dataset / mode | threads | samples/s (median) | speedup vs 1 thread | CPUs used (median) | all runs "
+          "| table rebuilds in the timed batches |")
+    print("|---|---|---|---|---|---|---|")
     for key, s in results["series"].items():
         for t in a.threads:
             sp = s["speedup_vs_1"]
             allr = ", ".join(f"{r['samples_per_s']:,.0f}" for r in s["runs"][str(t)])
             cpus = statistics.median(r["cpu_per_wall"] for r in s["runs"][str(t)])
+            rb = sum(r["rebuilds"] for r in s["runs"][str(t)])
             print(f"| {key} | {t} | {s['median'][str(t)]:,.0f} | {f'{sp[str(t)]:.2f}x' if sp else '-'} | "
-                  f"{cpus:.2f} | {allr} |")
+                  f"{cpus:.2f} | {allr} | {rb} |")
     if 1 in a.threads and 2 in a.threads:
         print()
         for key, s in results["series"].items():

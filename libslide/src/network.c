@@ -1,4 +1,5 @@
 /* Network lifecycle: configuration defaults, creation, parameters, counters, scratch, tables. */
+#define _DEFAULT_SOURCE /* madvise flags */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,9 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#ifdef __linux__
+#include <sys/mman.h>
 #endif
 
 #include "error.h"
@@ -86,12 +90,26 @@ void slide_network_config_init(slide_network_config *cfg)
 
 /* ------------------------------------------------------------------ helpers */
 
+/* Arrays from this size on are placed on 2 MiB boundaries and offered transparent huge pages. */
+#define SLIDE_HUGE_BYTES ((size_t)4 << 20)
+#define SLIDE_HUGE_PAGE ((size_t)2 << 20)
+
 void *slide_aligned_alloc(size_t bytes)
 {
     if (bytes == 0)
         bytes = SLIDE_ALIGN;
-    bytes = (bytes + SLIDE_ALIGN - 1) / SLIDE_ALIGN * SLIDE_ALIGN;
-    return aligned_alloc(SLIDE_ALIGN, bytes);
+    size_t align = bytes >= SLIDE_HUGE_BYTES ? SLIDE_HUGE_PAGE : SLIDE_ALIGN;
+    bytes = (bytes + align - 1) / align * align;
+    void *p = aligned_alloc(align, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /*
+     * A batch touches rows scattered over the whole layer: with 4 KiB pages nearly every row costs a TLB
+     * miss. Huge pages are a hint (the kernel may refuse them, e.g. THP "never"); failure changes nothing.
+     */
+    if (p && align == SLIDE_HUGE_PAGE)
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 void slide_aligned_free(void *p) { free(p); }
@@ -243,6 +261,31 @@ static void scratch_free(slide_thread_scratch *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The sizes every thread's scratch is allocated with (the largest over the network's layers). */
+typedef struct {
+    size_t max_units, max_tables, max_hash, max_row;
+} scratch_shape;
+
+static scratch_shape scratch_shape_of(const slide_network *net)
+{
+    scratch_shape sh = {0, 1, 1, 1};
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        const slide_layer *L = &net->layers[l];
+        if (L->row_len > sh.max_row)
+            sh.max_row = L->row_len;
+        if (!L->sampled)
+            continue;
+        if (L->units > sh.max_units)
+            sh.max_units = L->units;
+        if (L->lsh.tables > sh.max_tables)
+            sh.max_tables = L->lsh.tables;
+        size_t hb = L->hash->scratch_bytes(L->hash_state);
+        if (hb > sh.max_hash)
+            sh.max_hash = hb;
+    }
+    return sh;
+}
+
 int slide_network_ensure_scratch(slide_network *net, int threads)
 {
     if (threads <= net->n_scratch)
@@ -251,21 +294,9 @@ int slide_network_ensure_scratch(slide_network *net, int threads)
     if (!sc)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
     net->scratch = sc;
-    size_t max_units = 0, max_tables = 1, max_hash = 1, max_row = 1;
-    for (uint32_t l = 0; l < net->n_layers; l++) {
-        const slide_layer *L = &net->layers[l];
-        if (L->row_len > max_row)
-            max_row = L->row_len;
-        if (!L->sampled)
-            continue;
-        if (L->units > max_units)
-            max_units = L->units;
-        if (L->lsh.tables > max_tables)
-            max_tables = L->lsh.tables;
-        size_t hb = L->hash->scratch_bytes(L->hash_state);
-        if (hb > max_hash)
-            max_hash = hb;
-    }
+    const scratch_shape sh = scratch_shape_of(net);
+    const size_t max_units = sh.max_units, max_tables = sh.max_tables, max_hash = sh.max_hash,
+                 max_row = sh.max_row;
     for (int t = net->n_scratch; t < threads; t++) {
         slide_thread_scratch *s = &sc[t];
         memset(s, 0, sizeof *s);
@@ -940,14 +971,19 @@ size_t slide_network_memory_bytes(const slide_network *net)
             b += slide_lsh_tables_memory_bytes(&L->tables);
             if (L->item_bucket)
                 b += sizeof(uint16_t) * (size_t)L->units * L->lsh.tables;
+            if (L->shared_pos) /* batch-shared: set positions, the set, the batch's query codes */
+                b += sizeof(int32_t) * ((size_t)L->units + L->shared_cap) + sizeof(uint32_t) * L->shared_codes_cap;
         }
     }
     for (size_t i = 0; i < net->act_slots; i++)
         b += (size_t)net->acts[i].cap * (sizeof(float) * (net->acts[i].delta ? 2 : 1) +
                                          (net->acts[i].ids ? sizeof(int32_t) : 0));
+    /* Per thread: mark and hits over the largest sampled layer, gradient rows, codes, histogram, candidates. */
+    const scratch_shape sh = scratch_shape_of(net);
     for (int t = 0; t < net->n_scratch; t++) {
         const slide_thread_scratch *s = &net->scratch[t];
-        b += s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
+        b += sh.max_units * (sizeof(uint32_t) + sizeof(uint16_t)) + sizeof(float) * (SLIDE_GRAD_ROWS + 1) * sh.max_row +
+             sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
     }
     b += net->pair_cap * (sizeof(uint32_t) * 7 + sizeof(float) * 2);
     return b;
