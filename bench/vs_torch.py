@@ -232,11 +232,16 @@ class LibslideTrainer:
             self.xv, self.yv = features(X, self.net.input_dim), labels(Y, X.shape[0], self.net.output_dim)
         except ImportError:
             self.xv, self.yv = X, Y
+        self.lr = a.lr or cfg["lr"]
         self.config = {"lsh": lsh.__dict__, "lr": a.lr or cfg["lr"], "optimizer": "libslide Adam (touched rows)",
                        "output_storage": storage}
 
     def step(self, rows):
         return self.net.train_batch(self.xv, self.yv, rows=rows)["loss"]
+
+    def scale_lr(self, factor):
+        self.lr *= factor
+        self.net.set_learning_rate(self.lr)
 
     def topk(self, Xe, k):
         return self.net.predict_topk(Xe, k=k)[0]
@@ -318,6 +323,13 @@ class TorchTrainer:
                        "output": (f"sampled softmax, batch labels U {a.negatives} uniform negatives shared by the "
                                   "batch") if sampled else "full softmax"}
         self.cand_sizes = []
+
+    def scale_lr(self, factor):
+        for o in self.row_opts or []:
+            o.lr *= factor
+        for o in self.opts:
+            for g in o.param_groups:
+                g["lr"] *= factor
 
     def _hidden(self, X, rows, train):
         torch, F = self.torch, self.F
@@ -425,7 +437,7 @@ def worker(a):
     rss_model = peak_rss_mib()
 
     curve = []
-    state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0}
+    state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0, "lr_scale": 1.0}
 
     def evaluate():
         t0 = time.perf_counter()
@@ -439,7 +451,14 @@ def worker(a):
         if Xv is not None:
             rec["val_P@1"] = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
         curve.append(rec)
+        # --lr-plateau: the same rule for every implementation, on the validation rows only
+        if a.lr_plateau and Xv is not None and len(curve) > 2 and \
+                rec["val_P@1"] <= max(c["val_P@1"] for c in curve[:-1]):
+            tr.scale_lr(a.lr_plateau)
+            state["lr_scale"] *= a.lr_plateau
+        rec["lr_scale"] = state["lr_scale"]
         val = f", validation P@1 {rec['val_P@1']:.4f}" if Xv is not None else ""
+        val += f", lr x{state['lr_scale']:g}" if a.lr_plateau else ""
         print(f"[{impl}] {rec['train_s']:7.1f} s, {rec['samples']:9,} samples, epoch {rec['epoch']}, "
               f"loss {loss:.3f}, P@1 {rec['P@1']:.4f}, P@5 {rec['P@5']:.4f}{val} (eval {eval_s:.1f} s)",
               flush=True)
@@ -705,6 +724,9 @@ def main():
     p.add_argument("--storage", choices=["float32", "bfloat16"], default="float32",
                    help="libslide, libslide-shared: storage of the output layer's weights and Adam moments "
                         "(the -bf16 implementations always use bfloat16)")
+    p.add_argument("--lr-plateau", type=float, default=0.0, metavar="FACTOR",
+                   help="with --val-sample: multiply every implementation's learning rate by FACTOR after each "
+                        "evaluation whose validation P@1 is not above the best so far (0: off)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "
