@@ -459,18 +459,25 @@ static int reserve_update(slide_network *net, size_t entries)
 {
     if (entries + 1 <= net->pair_cap)
         return SLIDE_OK;
-    _Static_assert(sizeof(float) == sizeof(uint32_t), "update buffers share one element size");
     const size_t cap = entries + entries / 2 + 64;
-    void **bufs[] = {(void **)&net->touched,      (void **)&net->pair_off,   (void **)&net->pair_sample,
-                     (void **)&net->pair_coef,    (void **)&net->stage_row,  (void **)&net->stage_sample,
-                     (void **)&net->stage_coef,   (void **)&net->part_row,   (void **)&net->part_count};
     /* On failure the buffers already grown keep their larger size; pair_cap stays the old, valid bound. */
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        void *q = realloc(*bufs[i], cap * sizeof(uint32_t));
-        if (!q)
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu update entries", cap);
-        *bufs[i] = q;
-    }
+#define SLIDE_GROW(buf)                                                                    \
+    do {                                                                                   \
+        void *q_ = realloc((buf), cap * sizeof *(buf));                                    \
+        if (!q_)                                                                           \
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu update entries", cap);   \
+        (buf) = q_;                                                                        \
+    } while (0)
+    SLIDE_GROW(net->touched);
+    SLIDE_GROW(net->pair_off);
+    SLIDE_GROW(net->pair_sample);
+    SLIDE_GROW(net->pair_coef);
+    SLIDE_GROW(net->stage_row);
+    SLIDE_GROW(net->stage_sample);
+    SLIDE_GROW(net->stage_coef);
+    SLIDE_GROW(net->part_row);
+    SLIDE_GROW(net->part_count);
+#undef SLIDE_GROW
     net->pair_cap = cap;
     return SLIDE_OK;
 }
