@@ -247,7 +247,7 @@ def summarize(results):
             x["samples_per_s"] / y["samples_per_s"] for x, y in zip(runs[t], runs[1])) for t in threads}
             if 1 in med else None)
         # the same over the repeats whose two windows hold as many table rebuilds (a rebuild of the
-        # Amazon-shaped layer costs as much as dozens of batches, so one extra rebuild decides a 300-batch pair)
+        # Amazon-shaped layer costs far more than a batch, so one extra rebuild can decide a 300-batch pair)
         if 1 in med and all("rebuilds" in r for t in threads for r in runs[t]):
             s["paired_equal_rebuilds_vs_1"] = {}
             for t in threads:

@@ -503,6 +503,7 @@ static void layer_free(slide_layer *L)
     free(L->shared_ids);
     free(L->shared_pos);
     free(L->shared_codes);
+    free(L->shared_hist);
     free(L->item_bucket);
     if (L->hash && L->hash_state)
         L->hash->destroy(L->hash_state);
@@ -972,7 +973,8 @@ size_t slide_network_memory_bytes(const slide_network *net)
             if (L->item_bucket)
                 b += sizeof(uint16_t) * (size_t)L->units * L->lsh.tables;
             if (L->shared_pos) /* batch-shared: set positions, the set, the batch's query codes */
-                b += sizeof(int32_t) * ((size_t)L->units + L->shared_cap) + sizeof(uint32_t) * L->shared_codes_cap;
+                b += sizeof(int32_t) * ((size_t)L->units + L->shared_cap) +
+                     sizeof(uint32_t) * (L->shared_codes_cap + L->shared_hist_cap);
         }
     }
     for (size_t i = 0; i < net->act_slots; i++)

@@ -65,6 +65,8 @@ typedef struct slide_layer {
     int32_t *shared_pos;    /* [units], -1 outside the set; reset after every batch */
     uint32_t *shared_codes; /* [batch * tables] query codes of the batch */
     size_t shared_codes_cap;
+    uint32_t *shared_hist;  /* hit-count histograms of the merge: the batch's, then one per partition */
+    size_t shared_hist_cap;
     /*
      * rehash_touched only (NULL otherwise, or when buckets need more than 15 bits): item_bucket[t * units
      * + id] is the bucket of table t that neuron id was last inserted into, SLIDE_BUCKET_UNKNOWN before

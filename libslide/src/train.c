@@ -29,8 +29,36 @@
 /* Rows per dot_many / axpy_many call: the pointer and coefficient arrays live on the stack. */
 enum { MANY = 64 };
 _Static_assert(MANY <= SLIDE_ROWS_BATCH, "a slide_rows must hold MANY row pointers");
-/* Batch-shared merge: id partitions (a power of two) and the log2 size of the id blocks dealt to them. */
+/*
+ * Partitioned counting sorts (the batch-shared merge, sort_pairs_by_row): ids are dealt to SHARED_PARTS
+ * partitions (a power of two) in blocks of 2^bits ids, round-robin; SHARED_BLOCK_BITS for neuron ids.
+ */
 enum { SHARED_PARTS = 8, SHARED_BLOCK_BITS = 12 };
+
+static inline uint32_t id_part(size_t id, unsigned bits)
+{
+    return (uint32_t)(id >> bits) & (SHARED_PARTS - 1);
+}
+
+/*
+ * cnt[c][p] counts the items of input range c that fall in partition p. Turns every count into the
+ * cursor where range c starts writing partition p in a partition-major buffer (within a partition,
+ * range 0 first), sets part_start[p] to where partition p begins, and returns the total.
+ */
+static size_t partition_offsets(size_t cnt[SHARED_PARTS][SHARED_PARTS], size_t part_start[SHARED_PARTS + 1])
+{
+    size_t total = 0;
+    for (uint32_t p = 0; p < SHARED_PARTS; p++) {
+        part_start[p] = total;
+        for (uint32_t c = 0; c < SHARED_PARTS; c++) {
+            size_t m = cnt[c][p];
+            cnt[c][p] = total;
+            total += m;
+        }
+    }
+    part_start[SHARED_PARTS] = total;
+    return total;
+}
 /*
  * Loops with fewer elementary steps than this run on the calling thread: with OMP_WAIT_POLICY=PASSIVE
  * (the Python package's default) each parallel region wakes sleeping threads, which costs tens of
@@ -519,13 +547,8 @@ static inline slide_pair_src sample_pairs(const slide_network *net, uint32_t l, 
     return (slide_pair_src){x.idx, x.val, x.nnz, 1};
 }
 
-/* sort_pairs_by_row deals rows to SHARED_PARTS partitions in blocks of 2^PAIR_BLOCK_BITS ids. */
+/* sort_pairs_by_row deals rows to partitions in blocks of 2^PAIR_BLOCK_BITS ids. */
 enum { PAIR_BLOCK_BITS = 8, PAIR_PARALLEL = 4096 };
-
-static inline uint32_t pair_part(size_t r)
-{
-    return (uint32_t)(r >> PAIR_BLOCK_BITS) & (SHARED_PARTS - 1);
-}
 
 /*
  * Groups layer l's gradient contributions by weight row: touched[0..n_touched) are the rows, pair_off their
@@ -564,22 +587,11 @@ static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix 
                 slide_pair_src src = sample_pairs(net, l, X, rows, s);
                 for (uint32_t k = 0; k < src.n; k++)
                     if (!src.skip_zero || src.coef[k] != 0.0f)
-                        cnt[c][pair_part(src.idx ? (size_t)src.idx[k] : k)]++;
+                        cnt[c][id_part(src.idx ? (size_t)src.idx[k] : k, PAIR_BLOCK_BITS)]++;
             }
         }
 #pragma omp single
-        {
-            size_t total = 0;
-            for (uint32_t p = 0; p < P; p++) {
-                part_start[p] = total;
-                for (uint32_t c = 0; c < P; c++) {
-                    size_t m = cnt[c][p];
-                    cnt[c][p] = total;
-                    total += m;
-                }
-            }
-            part_start[P] = total;
-        }
+        partition_offsets(cnt, part_start);
 #pragma omp for schedule(dynamic, 1)
         for (uint32_t c = 0; c < P; c++) {
             size_t *cur = cnt[c];
@@ -589,7 +601,7 @@ static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix 
                     if (src.skip_zero && src.coef[k] == 0.0f)
                         continue;
                     uint32_t r = src.idx ? (uint32_t)src.idx[k] : k;
-                    size_t i = cur[pair_part(r)]++;
+                    size_t i = cur[id_part(r, PAIR_BLOCK_BITS)]++;
                     net->stage_row[i] = r;
                     net->stage_sample[i] = s;
                     net->stage_coef[i] = src.coef[k];
@@ -1019,8 +1031,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
      * disjoint parts of mark / hits. Candidates end up in (partition, first sighting) order, which does
      * not depend on the thread count. Memory: two arrays of the batch's retrieved ids.
      */
-    size_t cnt[SHARED_PARTS][SHARED_PARTS]; /* [query range][partition] */
-    size_t off[SHARED_PARTS][SHARED_PARTS];
+    size_t cnt[SHARED_PARTS][SHARED_PARTS]; /* [query range][partition], then copy cursors */
     uint32_t part_n[SHARED_PARTS], part_max[SHARED_PARTS];
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t c = 0; c < SHARED_PARTS; c++) {
@@ -1030,38 +1041,35 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
             const uint32_t *ids;
             uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
             for (uint32_t i = 0; i < m; i++)
-                my[(ids[i] >> SHARED_BLOCK_BITS) & (SHARED_PARTS - 1)]++;
+                my[id_part(ids[i], SHARED_BLOCK_BITS)]++;
         }
     }
-    size_t total = 0, part_start[SHARED_PARTS + 1];
-    for (uint32_t p = 0; p < SHARED_PARTS; p++) {
-        part_start[p] = total;
-        for (uint32_t c = 0; c < SHARED_PARTS; c++) {
-            off[c][p] = total;
-            total += cnt[c][p];
-        }
-    }
-    part_start[SHARED_PARTS] = total;
+    size_t part_start[SHARED_PARTS + 1];
+    const size_t total = partition_offsets(cnt, part_start);
     rc = slide_scratch_reserve_cand(scr, 2 * total + 1);
     if (rc)
         return rc;
     uint32_t *retrieved = scr->cand + total; /* the upper half; candidates go to the lower half */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t c = 0; c < SHARED_PARTS; c++) {
-        size_t cur[SHARED_PARTS];
-        memcpy(cur, off[c], sizeof cur);
+        size_t *cur = cnt[c];
         for (size_t q = need * c / SHARED_PARTS; q < need * (c + 1) / SHARED_PARTS; q++) {
             const uint32_t *ids;
             uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
             for (uint32_t i = 0; i < m; i++)
-                retrieved[cur[(ids[i] >> SHARED_BLOCK_BITS) & (SHARED_PARTS - 1)]++] = ids[i];
+                retrieved[cur[id_part(ids[i], SHARED_BLOCK_BITS)]++] = ids[i];
         }
     }
     /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
     const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
-    uint32_t *hist = malloc(sizeof(uint32_t) * hist_len * (SHARED_PARTS + 1));
-    if (!hist)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
+    if (hist_len * (SHARED_PARTS + 1) > L->shared_hist_cap) {
+        uint32_t *h = realloc(L->shared_hist, sizeof(uint32_t) * hist_len * (SHARED_PARTS + 1));
+        if (!h)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
+        L->shared_hist = h;
+        L->shared_hist_cap = hist_len * (SHARED_PARTS + 1);
+    }
+    uint32_t *hist = L->shared_hist; /* [0, hist_len): the batch's; then one per partition */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SHARED_PARTS; p++) {
         uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
@@ -1109,7 +1117,6 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SHARED_PARTS; p++)
         take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], L->shared_ids + out_off[p]);
-    free(hist);
     ns = out;
     size_t target = ns + L->n_random > L->min_active ? ns + L->n_random : L->min_active;
     if (target > cap)

@@ -459,7 +459,9 @@ class Network:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
             if early_stopping is not None:
                 if best is None or record["P@1"] > best[0]:
-                    best = (record["P@1"], epoch, [(np.array(l.weights), np.array(l.bias)) for l in self.layers])
+                    # layer.weights of a bfloat16 layer is already a private read-only copy: keep it as is
+                    best = (record["P@1"], epoch, [(w if not w.flags.writeable else w.copy(), l.bias.copy())
+                                                   for l in self.layers for w in (l.weights,)])
                 record["best_epoch"] = best[1]
             history.append(record)
             if callback is not None:
