@@ -223,7 +223,8 @@ class LibslideTrainer:
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
                                                                  storage=storage)],
-                              optimizer=sl.Adam(lr=a.lr or cfg["lr"]), seed=a.seed, threads=a.threads)
+                              optimizer=sl.Adam(lr=a.lr or cfg["lr"], weight_decay=a.weight_decay), seed=a.seed,
+                              threads=a.threads)
         # C views built once (as Network.fit does) so train_batch does not re-marshal X and Y every batch
         # (~70 us per call on debdeps); the plain matrices if that private helper moves.
         try:
@@ -234,7 +235,7 @@ class LibslideTrainer:
             self.xv, self.yv = X, Y
         self.lr = a.lr or cfg["lr"]
         self.config = {"lsh": lsh.__dict__, "lr": a.lr or cfg["lr"], "optimizer": "libslide Adam (touched rows)",
-                       "output_storage": storage}
+                       "weight_decay": a.weight_decay, "output_storage": storage}
 
     def step(self, rows):
         return self.net.train_batch(self.xv, self.yv, rows=rows)["loss"]
@@ -255,15 +256,20 @@ class RowAdam:
     """Adam on selected rows of a weight matrix, given those rows' dense gradient: the lazy ("sparse") Adam
     of torch.optim.SparseAdam and of libslide (moments of untouched rows do not decay; bias correction by the
     global step), without building, coalescing and indexing sparse COO gradients. eps is added to
-    sqrt(v / (1 - beta2^t)) as in torch.optim.Adam and libslide (SparseAdam adds it to sqrt(v))."""
+    sqrt(v / (1 - beta2^t)) as in torch.optim.Adam and libslide (SparseAdam adds it to sqrt(v)).
+    weight_decay is decoupled (torch.optim.AdamW, libslide): the selected rows are first multiplied by
+    1 - lr * weight_decay."""
 
-    def __init__(self, torch, weight, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, torch, weight, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         self.w, self.lr, self.b1, self.b2, self.eps = weight, lr, beta1, beta2, eps
+        self.wd = weight_decay
         self.m, self.v = torch.zeros_like(weight), torch.zeros_like(weight)
         self.t = 0
 
     def step(self, rows, g):
         self.t += 1
+        if self.wd:
+            self.w.index_copy_(0, rows, self.w.index_select(0, rows).mul_(1 - self.lr * self.wd))
         m = self.m.index_select(0, rows).mul_(self.b1).add_(g, alpha=1 - self.b1)
         v = self.v.index_select(0, rows).mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
         self.m.index_copy_(0, rows, m)
@@ -299,19 +305,28 @@ class TorchTrainer:
         self.W2 = nn.Parameter(torch.empty(L, HIDDEN).uniform_(-lim2, lim2))
         self.b2 = nn.Parameter(torch.zeros(L, 1))
         out_params = [self.W2, self.b2]
+        wd = a.weight_decay
         dense = [self.b1] + (out_params if not sampled else [])
         self.row_opts, self.opts = None, []
         if self.mode == "rows":
-            self.row_opts = [RowAdam(torch, p.data, lr) for p in [self.W1] + (out_params if sampled else [])]
+            # weights decay, biases do not (as in libslide)
+            self.row_opts = [RowAdam(torch, p.data, lr, weight_decay=0.0 if p is self.b2 else wd)
+                             for p in [self.W1] + (out_params if sampled else [])]
         elif self.mode == "sparseadam":
             self.opts.append(torch.optim.SparseAdam([self.W1] + (out_params if sampled else []), lr=lr))
         else:
             dense = [self.W1, self.b1] + out_params
+        # Dense tables (the full softmax's output layer, or every table with --torch-optimizer dense): AdamW
+        # with the same decoupled decay on weight matrices and none on biases; plain Adam without decay.
+        groups = [{"params": [p for p in dense if p is self.W1 or p is self.W2], "weight_decay": wd},
+                  {"params": [p for p in dense if p is self.b1 or p is self.b2], "weight_decay": 0.0}]
+        groups = [g for g in groups if g["params"]]
+        adam = torch.optim.AdamW if wd else torch.optim.Adam
         try:
-            self.opts.append(torch.optim.Adam(dense, lr=lr, fused=True))
+            self.opts.append(adam(groups, lr=lr, fused=True))
             fused = "fused "
         except (RuntimeError, TypeError, ValueError):
-            self.opts.append(torch.optim.Adam(dense, lr=lr))
+            self.opts.append(adam(groups, lr=lr))
             fused = ""
         big = "input table" + (" and output tables" if sampled else "")
         opt_desc = {"rows": f"RowAdam (lazy Adam on the batch's rows) for the {big}",
@@ -319,7 +334,9 @@ class TorchTrainer:
                     "dense": "dense gradients for every table"}[self.mode] + \
             f"; {fused}torch.optim.Adam for the hidden bias" + ("" if sampled or self.mode == "dense" else
                                                               " and the full output layer")
-        self.config = {"lr": lr, "optimizer": opt_desc, "torch_optimizer": self.mode,
+        if wd:
+            opt_desc += f"; decoupled weight decay {wd} on weight rows (AdamW), none on biases"
+        self.config = {"lr": lr, "optimizer": opt_desc, "torch_optimizer": self.mode, "weight_decay": wd,
                        "output": (f"sampled softmax, batch labels U {a.negatives} uniform negatives shared by the "
                                   "batch") if sampled else "full softmax"}
         self.cand_sizes = []
@@ -727,6 +744,10 @@ def main():
     p.add_argument("--lr-plateau", type=float, default=0.0, metavar="FACTOR",
                    help="with --val-sample: multiply every implementation's learning rate by FACTOR after each "
                         "evaluation whose validation P@1 is not above the best so far (0: off)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled (AdamW) weight decay on weight rows for every implementation: libslide's and "
+                        "RowAdam's on the rows each batch updates, torch.optim.AdamW on dense tables; not with "
+                        "--torch-optimizer sparseadam (SparseAdam has none)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "
@@ -738,6 +759,8 @@ def main():
     p.add_argument("--worker-out", help=argparse.SUPPRESS)
     p.add_argument("--data-file", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.weight_decay and a.torch_optimizer == "sparseadam":
+        p.error("--weight-decay needs --torch-optimizer rows or dense: torch.optim.SparseAdam has no weight decay")
     if a.eval_sample is None:
         a.eval_sample = DATASETS[a.dataset]["eval_sample"]
     if a.worker:

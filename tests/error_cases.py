@@ -67,6 +67,15 @@ def _bad_storage(d):
     sl.Network.load(_edit(p, edit))
 
 
+def _reserved_word(d):
+    p = _model(d)  # all float32, no weight decay: written as version 1
+
+    def edit(data):
+        data[24 + 44:24 + 48] = bytes([0, 0, 128, 62])  # the network record's last word (0.25): reserved before version 3
+        return data
+    sl.Network.load(_edit(p, edit))
+
+
 def _nan_loss(d):
     net = _net()
     net.layers[1].weights[...] = 3e38
@@ -166,6 +175,9 @@ CASES = [
      lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(), storage="fp16")])),
     ("argument", "weights of the wrong shape assigned", lambda d: setattr(_net().layers[1], "weights", np.zeros((3, 8)))),
     ("model file", "unknown storage type in a layer record", _bad_storage),
+    ("argument", "negative weight decay", lambda d: _net(optimizer=sl.Adam(weight_decay=-0.1))),
+    ("argument", "lr * weight_decay >= 1", lambda d: _net(optimizer=sl.SGD(lr=0.5, weight_decay=2.0))),
+    ("model file", "non-zero reserved word in a version 1 file", _reserved_word),
 ]
 
 

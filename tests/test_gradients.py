@@ -98,3 +98,52 @@ def test_all_active_forward_equals_numpy(sampled_output):
         ids_s, scores_s = net.predict_topk(X, k=11, mode="sampled")
         np.testing.assert_allclose(np.take_along_axis(scores_s, np.argsort(ids_s, 1), 1),
                                    np.take_along_axis(scores, np.argsort(ids, 1), 1), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("shared", [False, True], ids=["per-sample", "batch-shared"])
+def test_weight_decay_is_decoupled_and_lazy(optimizer, shared):
+    """AdamW-style decay: with it, each updated weight row ends at (the update without decay) minus
+    lr * weight_decay * (its old value); rows no batch touched and all biases are the same as without."""
+    rng = np.random.default_rng(4)
+    X = sp.random(16, 40, density=0.15, format="csr", random_state=5, dtype=np.float32)
+    labels = [rng.choice(60, size=2, replace=False) for _ in range(16)]
+    lr, wd = (0.5, 0.3) if optimizer == "sgd" else (0.05, 5.0)
+
+    def run(weight_decay):
+        opt = (sl.SGD(lr=lr, weight_decay=weight_decay) if optimizer == "sgd"
+               else sl.Adam(lr=lr, weight_decay=weight_decay))
+        lsh = sl.LSH("dwta", k=2, tables=4, bucket_size=8, active=0.2, batch_shared=shared)
+        net = sl.Network(input_dim=40, layers=[sl.Layer(12), sl.Layer(60, activation="softmax", sampling=lsh)],
+                         optimizer=opt, seed=9, threads=1)
+        before = params_of(net)
+        net.train_batch(X, labels)
+        return before, params_of(net)
+
+    before, plain = run(0.0)
+    before_d, decayed = run(wd)
+    for li, ((W0, b0), (Wp, bp), (W0d, _), (Wd, bd)) in enumerate(zip(before, plain, before_d, decayed)):
+        np.testing.assert_array_equal(W0, W0d)  # same seed, same start
+        np.testing.assert_array_equal(bp, bd, err_msg=f"layer {li}: biases are not decayed")
+        # Rows are input features for the first layer (sparse input) and neurons for the output layer.
+        rows_w = (lambda W: W.T) if li == 0 else (lambda W: W)
+        touched = np.any(rows_w(Wp) != rows_w(W0), axis=1)
+        assert 0 < touched.sum() < touched.size, f"layer {li}: need touched and untouched rows"
+        np.testing.assert_array_equal(rows_w(Wd)[~touched], rows_w(W0)[~touched],
+                                      err_msg=f"layer {li}: untouched rows must not decay")
+        np.testing.assert_allclose(rows_w(Wd)[touched], rows_w(Wp)[touched] - lr * wd * rows_w(W0)[touched],
+                                   rtol=1e-5, atol=1e-6, err_msg=f"layer {li}")
+        assert np.abs(lr * wd * rows_w(W0)[touched]).max() > 1e-3  # the decay term is not negligible
+
+
+def test_weight_decay_must_keep_the_factor_positive():
+    layers = [sl.Layer(4), sl.Layer(5, activation="softmax")]
+    with pytest.raises(sl.InvalidArgumentError, match="weight_decay"):
+        sl.Network(input_dim=3, layers=layers, optimizer=sl.Adam(lr=1e-3, weight_decay=-0.1))
+    with pytest.raises(sl.InvalidArgumentError, match="weight_decay"):
+        sl.Network(input_dim=3, layers=layers, optimizer=sl.Adam(lr=0.5, weight_decay=2.0))
+    net = sl.Network(input_dim=3, layers=layers, optimizer=sl.Adam(lr=1e-3, weight_decay=0.5))
+    with pytest.raises(sl.InvalidArgumentError, match="weight_decay"):
+        net.set_learning_rate(2.0)  # lr * weight_decay would reach 1
+    net.set_learning_rate(0.5)
+    assert net.optimizer == sl.Adam(lr=0.5, weight_decay=0.5)

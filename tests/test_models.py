@@ -116,3 +116,33 @@ def test_format_version_1_unless_a_layer_needs_version_2(small_data, tmp_path):
     train_rows(mixed, X, Y, rows)
     train_rows(again, X, Y, rows)
     np.testing.assert_array_equal(mixed.layers[1].weights, again.layers[1].weights)
+
+
+def test_weight_decay_survives_save_and_load_as_version_3(small_data, tmp_path):
+    """weight_decay lives in the head word versions 1 and 2 wrote as 0, so a network with it is written as
+    version 3 (older libraries refuse it instead of silently training without decay)."""
+    X, Y, Xt, _ = small_data
+    net = sl.Network(input_dim=X.shape[1],
+                     layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
+                                                    sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
+                                                                    active=0.1))],
+                     optimizer=sl.Adam(lr=1e-2, weight_decay=0.25), seed=11, threads=1)
+    train_rows(net, X, Y, np.arange(640))
+    net.save(tmp_path / "wd.slide")
+    assert _file_version(tmp_path / "wd.slide") == 3
+    again = sl.Network.load(tmp_path / "wd.slide", threads=1)
+    assert again.optimizer == sl.Adam(lr=1e-2, weight_decay=0.25)
+    rows = np.arange(640, 1280)
+    train_rows(net, X, Y, rows)
+    train_rows(again, X, Y, rows)
+    for la, lb in zip(net.layers, again.layers):
+        np.testing.assert_array_equal(la.weights, lb.weights)
+    # A version 1 or 2 file whose reserved head word is not 0 is refused, naming the problem.
+    plain = build(X, Y)
+    plain.save(tmp_path / "v1.slide")
+    raw = bytearray((tmp_path / "v1.slide").read_bytes())
+    head = 24 + 4 + 4 + 8 + 8 + 4 + 16  # file header, then input_dim, n_layers, seed, step, opt_kind, 4 floats
+    raw[head:head + 4] = np.float32(0.25).tobytes()
+    (tmp_path / "v1.slide").write_bytes(bytes(raw))
+    with pytest.raises(sl.FormatError):
+        sl.Network.load(tmp_path / "v1.slide")

@@ -32,12 +32,13 @@ typedef struct slide_kernels {
     void (*axpy_sparse)(float *y, float a, const int32_t *idx, const float *val, size_t nnz);
     /*
      * Adam on one row, gradient g: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
-     * w -= lr_t * m / (sqrt(v) + eps_t). The caller folds bias correction into lr_t and eps_t.
+     * w = w * decay - lr_t * m / (sqrt(v) + eps_t). The caller folds bias correction into lr_t and eps_t;
+     * decay is 1 - lr * weight_decay (exactly 1 without weight decay, which leaves w * decay == w).
      */
     void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
-                 float eps_t);
-    /* w[i] -= lr * g[i] */
-    void (*sgd)(float *w, const float *g, size_t n, float lr);
+                 float eps_t, float decay);
+    /* w[i] = w[i] * decay - lr * g[i] */
+    void (*sgd)(float *w, const float *g, size_t n, float lr, float decay);
     /* out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows */
     void (*dot_rows)(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out);
     /* out[k] = dot(rows[k], x, n) for k in [0, m): one input against m rows anywhere in memory */
@@ -103,9 +104,9 @@ typedef struct slide_kernels {
      * `adam` in float, and the new w, m, v are narrowed (round to nearest even).
      */
     void (*adam_bf16)(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
-                      float b1, float b2, float eps_t);
-    /* w[i] = narrow(widen(w[i]) - lr * g[i]) */
-    void (*sgd_bf16)(slide_bf16 *w, const float *g, size_t n, float lr);
+                      float b1, float b2, float eps_t, float decay);
+    /* w[i] = narrow(widen(w[i]) * decay - lr * g[i]) */
+    void (*sgd_bf16)(slide_bf16 *w, const float *g, size_t n, float lr, float decay);
 } slide_kernels;
 
 /* Exact widening of one bf16 value. */

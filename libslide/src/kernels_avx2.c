@@ -142,7 +142,7 @@ static void axpy_sparse_avx2(float *y, float a, const int32_t *idx, const float 
  * change the rounding. vsqrtps and vdivps are correctly rounded (no rsqrt/rcp approximations).
  */
 static inline void adam_step(float *w, float *m, float *v, const float *g, __m256i k, int masked,
-                             __m256 vb1, __m256 vc1, __m256 vb2, __m256 vc2, __m256 vlr, __m256 veps)
+                             __m256 vb1, __m256 vc1, __m256 vb2, __m256 vc2, __m256 vlr, __m256 veps, __m256 vdecay)
 {
     __m256 gv, mv, vv, wv;
     if (masked) {
@@ -159,7 +159,7 @@ static inline void adam_step(float *w, float *m, float *v, const float *g, __m25
     mv = _mm256_fmadd_ps(vb1, mv, _mm256_mul_ps(vc1, gv));
     vv = _mm256_fmadd_ps(vb2, vv, _mm256_mul_ps(_mm256_mul_ps(vc2, gv), gv));
     const __m256 den = _mm256_add_ps(_mm256_sqrt_ps(vv), veps);
-    wv = _mm256_sub_ps(wv, _mm256_div_ps(_mm256_mul_ps(vlr, mv), den));
+    wv = _mm256_sub_ps(_mm256_mul_ps(wv, vdecay), _mm256_div_ps(_mm256_mul_ps(vlr, mv), den));
     if (masked) {
         _mm256_maskstore_ps(m, k, mv);
         _mm256_maskstore_ps(v, k, vv);
@@ -172,36 +172,36 @@ static inline void adam_step(float *w, float *m, float *v, const float *g, __m25
 }
 
 static void adam_avx2(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                      float b2, float eps_t)
+                      float b2, float eps_t, float decay)
 {
     const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
     const __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
-    const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps_t);
+    const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps_t), vdecay = _mm256_set1_ps(decay);
     const __m256i all = _mm256_set1_epi32(-1);
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        adam_step(w + i, m + i, v + i, g + i, all, 0, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_step(w + i, m + i, v + i, g + i, all, 0, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
     if (i < n)
-        adam_step(w + i, m + i, v + i, g + i, tail_mask(n - i), 1, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_step(w + i, m + i, v + i, g + i, tail_mask(n - i), 1, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
 }
 
-static void sgd_avx2(float *w, const float *g, size_t n, float lr)
+static void sgd_avx2(float *w, const float *g, size_t n, float lr, float decay)
 {
-    const __m256 vlr = _mm256_set1_ps(lr);
+    const __m256 vlr = _mm256_set1_ps(lr), vd = _mm256_set1_ps(decay);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        const __m256 w0 = _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), _mm256_loadu_ps(w + i));
-        const __m256 w1 = _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i + 8), _mm256_loadu_ps(w + i + 8));
+        const __m256 w0 = _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), _mm256_mul_ps(_mm256_loadu_ps(w + i), vd));
+        const __m256 w1 = _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i + 8), _mm256_mul_ps(_mm256_loadu_ps(w + i + 8), vd));
         _mm256_storeu_ps(w + i, w0);
         _mm256_storeu_ps(w + i + 8, w1);
     }
     if (i + 8 <= n) {
-        _mm256_storeu_ps(w + i, _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), _mm256_loadu_ps(w + i)));
+        _mm256_storeu_ps(w + i, _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), _mm256_mul_ps(_mm256_loadu_ps(w + i), vd)));
         i += 8;
     }
     if (i < n) {
         const __m256i k = tail_mask(n - i);
-        const __m256 wv = _mm256_fnmadd_ps(vlr, _mm256_maskload_ps(g + i, k), _mm256_maskload_ps(w + i, k));
+        const __m256 wv = _mm256_fnmadd_ps(vlr, _mm256_maskload_ps(g + i, k), _mm256_mul_ps(_mm256_maskload_ps(w + i, k), vd));
         _mm256_maskstore_ps(w + i, k, wv);
     }
 }
@@ -731,20 +731,20 @@ static void axpy_many_bf16_avx2(float *y, const float *c, const slide_bf16 *cons
 
 /* adam_step on widened values; the caller narrows the results. Same operation order as adam_step. */
 static inline void adam_math(__m256 gv, __m256 *wv, __m256 *mv, __m256 *vv, __m256 vb1, __m256 vc1, __m256 vb2,
-                             __m256 vc2, __m256 vlr, __m256 veps)
+                             __m256 vc2, __m256 vlr, __m256 veps, __m256 vdecay)
 {
     *mv = _mm256_fmadd_ps(vb1, *mv, _mm256_mul_ps(vc1, gv));
     *vv = _mm256_fmadd_ps(vb2, *vv, _mm256_mul_ps(_mm256_mul_ps(vc2, gv), gv));
     const __m256 den = _mm256_add_ps(_mm256_sqrt_ps(*vv), veps);
-    *wv = _mm256_sub_ps(*wv, _mm256_div_ps(_mm256_mul_ps(vlr, *mv), den));
+    *wv = _mm256_sub_ps(_mm256_mul_ps(*wv, vdecay), _mm256_div_ps(_mm256_mul_ps(vlr, *mv), den));
 }
 
 static void adam_bf16_avx2(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
-                           float b1, float b2, float eps_t)
+                           float b1, float b2, float eps_t, float decay)
 {
     const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
     const __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
-    const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps_t);
+    const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps_t), vdecay = _mm256_set1_ps(decay);
     size_t i = 0;
     /* Sixteen at a time in widen16_lanes order: the gradient is permuted to match, results pack back. */
     for (; i + 16 <= n; i += 16) {
@@ -755,14 +755,14 @@ static void adam_bf16_avx2(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const fl
         const __m256 g0 = _mm256_loadu_ps(g + i), g1 = _mm256_loadu_ps(g + i + 8);
         const __m256 gv[2] = {_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31)};
         for (int h = 0; h < 2; h++)
-            adam_math(gv[h], &wv[h], &mv[h], &vv[h], vb1, vc1, vb2, vc2, vlr, veps);
+            adam_math(gv[h], &wv[h], &mv[h], &vv[h], vb1, vc1, vb2, vc2, vlr, veps, vdecay);
         store16_lanes(m + i, mv[0], mv[1]);
         store16_lanes(v + i, vv[0], vv[1]);
         store16_lanes(w + i, wv[0], wv[1]);
     }
     if (i + 8 <= n) {
         __m256 wv = widen8(w + i), mv = widen8(m + i), vv = widen8(v + i);
-        adam_math(_mm256_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_math(_mm256_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
         store8(m + i, mv);
         store8(v + i, vv);
         store8(w + i, wv);
@@ -771,32 +771,32 @@ static void adam_bf16_avx2(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const fl
     if (i < n) {
         const size_t r = n - i;
         __m256 wv = widen_tail(w + i, r), mv = widen_tail(m + i, r), vv = widen_tail(v + i, r);
-        adam_math(_mm256_maskload_ps(g + i, tail_mask(r)), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_math(_mm256_maskload_ps(g + i, tail_mask(r)), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
         store_tail(m + i, mv, r);
         store_tail(v + i, vv, r);
         store_tail(w + i, wv, r);
     }
 }
 
-static void sgd_bf16_avx2(slide_bf16 *w, const float *g, size_t n, float lr)
+static void sgd_bf16_avx2(slide_bf16 *w, const float *g, size_t n, float lr, float decay)
 {
-    const __m256 vlr = _mm256_set1_ps(lr);
+    const __m256 vlr = _mm256_set1_ps(lr), vd = _mm256_set1_ps(decay);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 lo, hi;
         widen16_lanes(w + i, &lo, &hi);
         const __m256 g0 = _mm256_loadu_ps(g + i), g1 = _mm256_loadu_ps(g + i + 8);
-        lo = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x20), lo);
-        hi = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x31), hi);
+        lo = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x20), _mm256_mul_ps(lo, vd));
+        hi = _mm256_fnmadd_ps(vlr, _mm256_permute2f128_ps(g0, g1, 0x31), _mm256_mul_ps(hi, vd));
         store16_lanes(w + i, lo, hi);
     }
     if (i + 8 <= n) {
-        store8(w + i, _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), widen8(w + i)));
+        store8(w + i, _mm256_fnmadd_ps(vlr, _mm256_loadu_ps(g + i), _mm256_mul_ps(widen8(w + i), vd)));
         i += 8;
     }
     if (i < n) {
         const size_t r = n - i;
-        store_tail(w + i, _mm256_fnmadd_ps(vlr, _mm256_maskload_ps(g + i, tail_mask(r)), widen_tail(w + i, r)), r);
+        store_tail(w + i, _mm256_fnmadd_ps(vlr, _mm256_maskload_ps(g + i, tail_mask(r)), _mm256_mul_ps(widen_tail(w + i, r), vd)), r);
     }
 }
 

@@ -118,7 +118,7 @@ static void axpy_sparse_avx512(float *y, float a, const int32_t *idx, const floa
  * Masked-off lanes load zeros and are never stored; whatever their sqrt/div produce is discarded.
  */
 static inline void adam_step(float *w, float *m, float *v, const float *g, __mmask16 k, __m512 vb1,
-                             __m512 vc1, __m512 vb2, __m512 vc2, __m512 vlr, __m512 veps)
+                             __m512 vc1, __m512 vb2, __m512 vc2, __m512 vlr, __m512 veps, __m512 vdecay)
 {
     const __m512 gv = _mm512_maskz_loadu_ps(k, g);
     const __m512 mv = _mm512_fmadd_ps(vb1, _mm512_maskz_loadu_ps(k, m), _mm512_mul_ps(vc1, gv));
@@ -126,44 +126,44 @@ static inline void adam_step(float *w, float *m, float *v, const float *g, __mma
     const __m512 vv = _mm512_fmadd_ps(vb2, _mm512_maskz_loadu_ps(k, v), g2);
     const __m512 den = _mm512_add_ps(_mm512_sqrt_ps(vv), veps);
     const __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, mv), den);
-    const __m512 wv = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, w), step);
+    const __m512 wv = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, w), vdecay), step);
     _mm512_mask_storeu_ps(m, k, mv);
     _mm512_mask_storeu_ps(v, k, vv);
     _mm512_mask_storeu_ps(w, k, wv);
 }
 
 static void adam_avx512(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                        float b2, float eps_t)
+                        float b2, float eps_t, float decay)
 {
     const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
     const __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
-    const __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps_t);
+    const __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps_t), vdecay = _mm512_set1_ps(decay);
     size_t i = 0;
     /* An all-ones mask makes the masked moves plain full-width moves. */
     for (; i + 16 <= n; i += 16)
-        adam_step(w + i, m + i, v + i, g + i, (__mmask16)0xFFFF, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_step(w + i, m + i, v + i, g + i, (__mmask16)0xFFFF, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
     if (i < n)
-        adam_step(w + i, m + i, v + i, g + i, tail_mask(n - i), vb1, vc1, vb2, vc2, vlr, veps);
+        adam_step(w + i, m + i, v + i, g + i, tail_mask(n - i), vb1, vc1, vb2, vc2, vlr, veps, vdecay);
 }
 
-static void sgd_avx512(float *w, const float *g, size_t n, float lr)
+static void sgd_avx512(float *w, const float *g, size_t n, float lr, float decay)
 {
-    const __m512 vlr = _mm512_set1_ps(lr);
+    const __m512 vlr = _mm512_set1_ps(lr), vd = _mm512_set1_ps(decay);
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        const __m512 w0 = _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), _mm512_loadu_ps(w + i));
-        const __m512 w1 = _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i + 16), _mm512_loadu_ps(w + i + 16));
+        const __m512 w0 = _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), _mm512_mul_ps(_mm512_loadu_ps(w + i), vd));
+        const __m512 w1 = _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i + 16), _mm512_mul_ps(_mm512_loadu_ps(w + i + 16), vd));
         _mm512_storeu_ps(w + i, w0);
         _mm512_storeu_ps(w + i + 16, w1);
     }
     if (i + 16 <= n) {
-        _mm512_storeu_ps(w + i, _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), _mm512_loadu_ps(w + i)));
+        _mm512_storeu_ps(w + i, _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), _mm512_mul_ps(_mm512_loadu_ps(w + i), vd)));
         i += 16;
     }
     if (i < n) {
         const __mmask16 k = tail_mask(n - i);
         const __m512 gv = _mm512_maskz_loadu_ps(k, g + i);
-        const __m512 wv = _mm512_fnmadd_ps(vlr, gv, _mm512_maskz_loadu_ps(k, w + i));
+        const __m512 wv = _mm512_fnmadd_ps(vlr, gv, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, w + i), vd));
         _mm512_mask_storeu_ps(w + i, k, wv);
     }
 }
@@ -491,24 +491,24 @@ static void axpy_many_bf16_avx512(float *y, const float *c, const slide_bf16 *co
 
 /* adam_step on widened values (same operation order); the caller narrows the results. */
 static inline void adam_math(__m512 gv, __m512 *wv, __m512 *mv, __m512 *vv, __m512 vb1, __m512 vc1, __m512 vb2,
-                             __m512 vc2, __m512 vlr, __m512 veps)
+                             __m512 vc2, __m512 vlr, __m512 veps, __m512 vdecay)
 {
     *mv = _mm512_fmadd_ps(vb1, *mv, _mm512_mul_ps(vc1, gv));
     *vv = _mm512_fmadd_ps(vb2, *vv, _mm512_mul_ps(_mm512_mul_ps(vc2, gv), gv));
     const __m512 den = _mm512_add_ps(_mm512_sqrt_ps(*vv), veps);
-    *wv = _mm512_sub_ps(*wv, _mm512_div_ps(_mm512_mul_ps(vlr, *mv), den));
+    *wv = _mm512_sub_ps(_mm512_mul_ps(*wv, vdecay), _mm512_div_ps(_mm512_mul_ps(vlr, *mv), den));
 }
 
 static void adam_bf16_avx512(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
-                             float b1, float b2, float eps_t)
+                             float b1, float b2, float eps_t, float decay)
 {
     const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
     const __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
-    const __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps_t);
+    const __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps_t), vdecay = _mm512_set1_ps(decay);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 wv = widen16(w + i), mv = widen16(m + i), vv = widen16(v + i);
-        adam_math(_mm512_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_math(_mm512_loadu_ps(g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
         store16(m + i, mv);
         store16(v + i, vv);
         store16(w + i, wv);
@@ -516,23 +516,23 @@ static void adam_bf16_avx512(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const 
     if (i < n) {
         const size_t r = n - i;
         __m512 wv = widen_tail(w + i, r), mv = widen_tail(m + i, r), vv = widen_tail(v + i, r);
-        adam_math(_mm512_maskz_loadu_ps(tail_mask(r), g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps);
+        adam_math(_mm512_maskz_loadu_ps(tail_mask(r), g + i), &wv, &mv, &vv, vb1, vc1, vb2, vc2, vlr, veps, vdecay);
         store_tail(m + i, mv, r);
         store_tail(v + i, vv, r);
         store_tail(w + i, wv, r);
     }
 }
 
-static void sgd_bf16_avx512(slide_bf16 *w, const float *g, size_t n, float lr)
+static void sgd_bf16_avx512(slide_bf16 *w, const float *g, size_t n, float lr, float decay)
 {
-    const __m512 vlr = _mm512_set1_ps(lr);
+    const __m512 vlr = _mm512_set1_ps(lr), vd = _mm512_set1_ps(decay);
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        store16(w + i, _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), widen16(w + i)));
+        store16(w + i, _mm512_fnmadd_ps(vlr, _mm512_loadu_ps(g + i), _mm512_mul_ps(widen16(w + i), vd)));
     if (i < n) {
         const size_t r = n - i;
         const __m512 gv = _mm512_maskz_loadu_ps(tail_mask(r), g + i);
-        store_tail(w + i, _mm512_fnmadd_ps(vlr, gv, widen_tail(w + i, r)), r);
+        store_tail(w + i, _mm512_fnmadd_ps(vlr, gv, _mm512_mul_ps(widen_tail(w + i, r), vd)), r);
     }
 }
 

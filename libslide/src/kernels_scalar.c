@@ -36,7 +36,7 @@ static void axpy_sparse_scalar(float *y, float a, const int32_t *idx, const floa
 }
 
 static void adam_scalar(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                        float b2, float eps_t)
+                        float b2, float eps_t, float decay)
 {
     const float c1 = 1.0f - b1, c2 = 1.0f - b2;
     for (size_t i = 0; i < n; i++) {
@@ -44,14 +44,14 @@ static void adam_scalar(float *w, float *m, float *v, const float *g, size_t n, 
         const float vi = b2 * v[i] + c2 * g[i] * g[i];
         m[i] = mi;
         v[i] = vi;
-        w[i] -= lr_t * mi / (sqrtf(vi) + eps_t);
+        w[i] = w[i] * decay - lr_t * mi / (sqrtf(vi) + eps_t);
     }
 }
 
-static void sgd_scalar(float *w, const float *g, size_t n, float lr)
+static void sgd_scalar(float *w, const float *g, size_t n, float lr, float decay)
 {
     for (size_t i = 0; i < n; i++)
-        w[i] -= lr * g[i];
+        w[i] = w[i] * decay - lr * g[i];
 }
 
 static void dot_rows_scalar(const float *rows, size_t stride, size_t m, const float *x, size_t n,
@@ -162,7 +162,7 @@ static void axpy_many_bf16_scalar(float *y, const float *c, const slide_bf16 *co
 }
 
 static void adam_bf16_scalar(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
-                             float b1, float b2, float eps_t)
+                             float b1, float b2, float eps_t, float decay)
 {
     const float c1 = 1.0f - b1, c2 = 1.0f - b2;
     for (size_t i = 0; i < n; i++) {
@@ -170,14 +170,14 @@ static void adam_bf16_scalar(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const 
         const float vi = b2 * slide_bf16_to_f32(v[i]) + c2 * g[i] * g[i];
         m[i] = slide_bf16_from_f32(mi);
         v[i] = slide_bf16_from_f32(vi);
-        w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) - lr_t * mi / (sqrtf(vi) + eps_t));
+        w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) * decay - lr_t * mi / (sqrtf(vi) + eps_t));
     }
 }
 
-static void sgd_bf16_scalar(slide_bf16 *w, const float *g, size_t n, float lr)
+static void sgd_bf16_scalar(slide_bf16 *w, const float *g, size_t n, float lr, float decay)
 {
     for (size_t i = 0; i < n; i++)
-        w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) - lr * g[i]);
+        w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) * decay - lr * g[i]);
 }
 
 void slide_kernels_fill_scalar(slide_kernels *k)

@@ -10,9 +10,10 @@
  *             Rows are stored in the layer's storage type: 4-byte floats, or 2-byte bfloat16 values.
  *
  * Versions: 1 has 160-byte layer records and float32 rows only; 2 appends the storage type and the LSH
- * random_fraction to each layer record (168 bytes). A network that needs neither (all float32, no random
- * share) is still written as version 1, so older libraries keep reading it; others are written as
- * version 2. Both are read.
+ * random_fraction to each layer record (168 bytes); 3 has version 2's layout and stores the optimizer's
+ * weight_decay in the head word that versions 1 and 2 wrote as 0. Each network is written in the oldest
+ * version that holds it (1 when all float32, no random share and no weight decay), so older libraries
+ * keep reading what they can represent and refuse the rest. All three are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
@@ -31,7 +32,8 @@
 #include "network.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 2u       /* newest format this library reads and writes */
+#define MODEL_VERSION 3u       /* newest format this library reads and writes */
+#define MODEL_VERSION_LAYERS 2u /* storage and random_fraction in the layer records */
 #define MODEL_VERSION_F32 1u   /* written when every layer is float32 */
 #define MODEL_ENDIAN 0x01020304u
 #define MODEL_MAX_LAYERS 64u
@@ -104,7 +106,7 @@ typedef struct model_head {
     uint64_t seed, step;
     int32_t opt_kind;
     float lr, beta1, beta2, eps;
-    uint32_t reserved;
+    float weight_decay; /* version 3; 0 in versions 1 and 2 */
 } model_head;
 
 typedef struct model_layer {
@@ -133,13 +135,18 @@ _Static_assert(MODEL_LAYER_V1_BYTES == 160, "version 1 layer records are 160 byt
 
 static size_t layer_record_bytes(uint32_t version) { return version == 1 ? MODEL_LAYER_V1_BYTES : sizeof(model_layer); }
 
-/* The format version for this network: 1 unless a layer needs version 2's storage or random_fraction. */
+/*
+ * The format version for this network: 3 with weight decay, else 2 if a layer needs version 2's storage
+ * or random_fraction, else 1.
+ */
 static uint32_t file_version(const slide_network *net)
 {
+    if (net->opt.weight_decay != 0.0f)
+        return MODEL_VERSION;
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         if (L->storage != SLIDE_STORAGE_F32 || (L->sampled && L->lsh.random_fraction != 0.0f))
-            return MODEL_VERSION;
+            return MODEL_VERSION_LAYERS;
     }
     return MODEL_VERSION_F32;
 }
@@ -192,6 +199,7 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
     hd.beta1 = net->opt.beta1;
     hd.beta2 = net->opt.beta2;
     hd.eps = net->opt.eps;
+    hd.weight_decay = net->opt.weight_decay;
     put(w, &hd, sizeof hd);
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
@@ -466,6 +474,11 @@ int slide_network_load(const char *path, slide_network **out)
     opt.beta1 = hd.beta1;
     opt.beta2 = hd.beta2;
     opt.eps = hd.eps;
+    if (version < 3 && hd.weight_decay != 0.0f) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u has a non-zero reserved header word", path, version);
+        goto done;
+    }
+    opt.weight_decay = hd.weight_decay;
     /* Check the declared size before allocating anything big: a corrupt header must not cause a huge allocation. */
     {
         uint64_t need = sizeof hd + (uint64_t)hd.n_layers * layer_record_bytes(version);

@@ -78,6 +78,7 @@ void slide_optimizer_config_init(slide_optimizer_config *cfg)
     cfg->beta1 = 0.9f;
     cfg->beta2 = 0.999f;
     cfg->eps = 1e-8f;
+    cfg->weight_decay = 0.0f;
 }
 
 void slide_network_config_init(slide_network_config *cfg)
@@ -693,6 +694,9 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
     if (!(opt.lr > 0.0f) || !isfinite(opt.lr) || !(opt.beta1 >= 0.0f && opt.beta1 < 1.0f) ||
         !(opt.beta2 >= 0.0f && opt.beta2 < 1.0f) || !(opt.eps > 0.0f))
         return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
+    if (!(opt.weight_decay >= 0.0f) || !isfinite(opt.weight_decay) || !(opt.lr * opt.weight_decay < 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: weight_decay must be >= 0 with lr * weight_decay < 1 (got %g, lr %g)",
+                          (double)opt.weight_decay, (double)opt.lr);
     if (cfg.input_dim == 0)
         return slide_fail(SLIDE_E_INVALID, "input_dim must be >= 1");
     if (cfg.n_layers == 0 || cfg.n_layers > 64)
@@ -844,7 +848,22 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!(lr > 0.0f) || !isfinite(lr))
         return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
+    if (!(lr * net->opt.weight_decay < 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "learning rate %g times weight_decay %g must be < 1", (double)lr,
+                          (double)net->opt.weight_decay);
     net->opt.lr = lr;
+    return SLIDE_OK;
+}
+
+int slide_network_get_optimizer(const slide_network *net, slide_optimizer_config *out)
+{
+    if (!net || !out)
+        return slide_fail(SLIDE_E_INVALID, "net and out must not be NULL");
+    if (out->struct_size < offsetof(slide_optimizer_config, lr) + sizeof(float))
+        return slide_fail(SLIDE_E_INVALID, "optimizer config struct_size %zu is too small", out->struct_size);
+    const size_t caller_size = out->struct_size;
+    memcpy(out, &net->opt, caller_size < sizeof net->opt ? caller_size : sizeof net->opt);
+    out->struct_size = caller_size;
     return SLIDE_OK;
 }
 

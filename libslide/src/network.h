@@ -301,17 +301,18 @@ static inline void slide_rows_axpy_many_multi(const slide_kernels *K, const slid
 
 /* The optimizer step on row r with gradient g[0..row_len): Adam (moments in the same block) or SGD. */
 static inline void slide_row_update(const slide_kernels *K, const slide_layer *L, size_t r, const float *g, int adam,
-                                    float lr_t, float b1, float b2, float eps_t)
+                                    float lr_t, float b1, float b2, float eps_t, float decay)
 {
     if (slide_is_bf16(L)) {
         if (adam)
-            K->adam_bf16(slide_row_wh(L, r), slide_row_mh(L, r), slide_row_vh(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
+            K->adam_bf16(slide_row_wh(L, r), slide_row_mh(L, r), slide_row_vh(L, r), g, L->row_len, lr_t, b1, b2, eps_t,
+                         decay);
         else
-            K->sgd_bf16(slide_row_wh(L, r), g, L->row_len, lr_t);
+            K->sgd_bf16(slide_row_wh(L, r), g, L->row_len, lr_t, decay);
     } else if (adam) {
-        K->adam(slide_row_w(L, r), slide_row_m(L, r), slide_row_v(L, r), g, L->row_len, lr_t, b1, b2, eps_t);
+        K->adam(slide_row_w(L, r), slide_row_m(L, r), slide_row_v(L, r), g, L->row_len, lr_t, b1, b2, eps_t, decay);
     } else {
-        K->sgd(slide_row_w(L, r), g, L->row_len, lr_t);
+        K->sgd(slide_row_w(L, r), g, L->row_len, lr_t, decay);
     }
 }
 

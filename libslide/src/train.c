@@ -660,9 +660,9 @@ enum { UPDATE_PREFETCH = 2 };
  * then releases the row's update slot.
  */
 static inline void finish_row(const slide_kernels *K, slide_layer *L, uint32_t r, const float *g, float gb, int adam,
-                              float lr_t, float b1, float b2, float eps_t)
+                              float lr_t, float b1, float b2, float eps_t, float decay)
 {
-    slide_row_update(K, L, r, g, adam, lr_t, b1, b2, eps_t);
+    slide_row_update(K, L, r, g, adam, lr_t, b1, b2, eps_t, decay);
     if (L->neuron_major) {
         if (adam)
             adam_scalar(&L->bias[r], &L->bias_m[r], &L->bias_v[r], gb, lr_t, b1, b2, eps_t);
@@ -678,7 +678,7 @@ static inline void finish_row(const slide_kernels *K, slide_layer *L, uint32_t r
  * a time would add it, so the grouping does not change the result.
  */
 static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint32_t n_touched, int adam, float lr_t,
-                                float b1, float b2, float eps_t, int nt)
+                                float b1, float b2, float eps_t, float decay, int nt)
 {
     slide_layer *L = &net->layers[l];
     const slide_kernels *K = slide_kernels_get();
@@ -712,7 +712,7 @@ static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint
             K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
         }
         for (uint32_t j = 0; j < ng; j++)
-            finish_row(K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t);
+            finish_row(K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t, decay);
     }
 }
 
@@ -748,9 +748,11 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     /* Bias correction folded into the step: lr_t = lr * sqrt(c2) / c1, eps_t = eps * sqrt(c2). */
     const float lr_t = adam ? (float)(net->opt.lr * sqrt(c2) / c1) : net->opt.lr;
     const float eps_t = (float)(net->opt.eps * sqrt(c2));
+    /* Decoupled weight decay on the rows this batch updates (biases are not decayed); exactly 1 without it. */
+    const float decay = 1.0f - net->opt.lr * net->opt.weight_decay;
 
     if (shared && L->neuron_major && l > 0 && net->acts[l - 1].dense) {
-        update_rows_grouped(net, l, n, n_touched, adam, lr_t, b1, b2, eps_t, nt);
+        update_rows_grouped(net, l, n, n_touched, adam, lr_t, b1, b2, eps_t, decay, nt);
     } else {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
         for (uint32_t ti = 0; ti < n_touched; ti++) {
@@ -788,7 +790,7 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
             }
             if (m)
                 K->axpy_many(g, coef, src, m, L->row_len);
-            finish_row(K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t);
+            finish_row(K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t, decay);
         }
     }
 

@@ -63,7 +63,7 @@ def _net_from_args(sl, a, input_dim, n_labels):
                                      batch_shared=a.active_set == "shared"),
                      storage=a.storage),
         ],
-        optimizer=sl.Adam(lr=a.lr),
+        optimizer=sl.Adam(lr=a.lr, weight_decay=a.weight_decay),
         seed=a.seed,
         threads=a.threads,
     )
@@ -95,6 +95,8 @@ def _add_model_args(p, hidden=128, active=0.05, lr=3e-3, epochs=5):
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default %(default)s)")
     p.add_argument("--batch", type=int, default=128, help="batch size (default %(default)s)")
     p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled (AdamW) weight decay on the rows each batch updates (default %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: OpenMP's choice)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     p.add_argument("--eval-sample", type=int, default=None,

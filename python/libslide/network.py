@@ -129,29 +129,37 @@ class Layer:
 
 @dataclass
 class Adam:
-    """Adam with bias correction, applied lazily to the rows a batch touched."""
+    """Adam with bias correction, applied lazily to the rows a batch touched.
+
+    ``weight_decay`` is decoupled weight decay as in ``torch.optim.AdamW``: each update of a weight row
+    first multiplies it by ``1 - lr * weight_decay``. Lazy like the moments: a row decays only in the
+    batches that touch it. Biases are not decayed. Default 0 (plain Adam)."""
 
     lr: float = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
+    weight_decay: float = 0.0
 
     def _fill(self, c):
         lib.slide_optimizer_config_init(c)
         c.kind = lib.SLIDE_OPT_ADAM
         c.lr, c.beta1, c.beta2, c.eps = self.lr, self.beta1, self.beta2, self.eps
+        c.weight_decay = self.weight_decay
 
 
 @dataclass
 class SGD:
-    """Plain SGD on the touched rows."""
+    """Plain SGD on the touched rows; ``weight_decay`` as for :class:`Adam` (rows touched by the batch)."""
 
     lr: float = 0.1
+    weight_decay: float = 0.0
 
     def _fill(self, c):
         lib.slide_optimizer_config_init(c)
         c.kind = lib.SLIDE_OPT_SGD
         c.lr = self.lr
+        c.weight_decay = self.weight_decay
 
 
 class _ArrayOwner:
@@ -360,6 +368,18 @@ class Network:
 
     def set_learning_rate(self, lr: float) -> None:
         check(lib.slide_network_set_learning_rate(self._h, float(lr)))
+
+    @property
+    def optimizer(self) -> Adam | SGD:
+        """The optimizer settings in use (a copy; the learning rate is the current one, restored by :meth:`load`)."""
+        c = ffi.new("slide_optimizer_config *")
+        lib.slide_optimizer_config_init(c)
+        check(lib.slide_network_get_optimizer(self._h, c))
+        # The C side stores float32: report each as the shortest decimal that rounds to it (1e-3, not 0.0010000000474974513).
+        f32 = lambda x: float(str(np.float32(x)))  # noqa: E731
+        if c.kind == lib.SLIDE_OPT_SGD:
+            return SGD(lr=f32(c.lr), weight_decay=f32(c.weight_decay))
+        return Adam(lr=f32(c.lr), beta1=f32(c.beta1), beta2=f32(c.beta2), eps=f32(c.eps), weight_decay=f32(c.weight_decay))
 
     def rebuild_tables(self) -> None:
         check(lib.slide_network_rebuild_tables(self._h))

@@ -110,7 +110,7 @@ static double p_at_1(slide_network *net, const data *D, int mode)
 static void test_errors(void)
 {
     EXPECT(slide_version() == SLIDE_VERSION_NUMBER, "version");
-    EXPECT(strcmp(slide_version_string(), "0.2.0") == 0, "version string %s", slide_version_string());
+    EXPECT(strcmp(slide_version_string(), "0.3.0") == 0, "version string %s", slide_version_string());
     EXPECT(strcmp(slide_status_string(SLIDE_E_NOMEM), "out of memory") == 0, "status string");
     EXPECT(slide_status_string(12345) != NULL, "unknown status has a string");
     slide_network_free(NULL);
@@ -161,7 +161,24 @@ static void test_errors(void)
     opt.struct_size = offsetof(slide_optimizer_config, lr) + sizeof(float);
     opt.lr = 0.01f;
     opt.beta1 = -5.0f; /* beyond the caller's struct_size: must be ignored */
+    opt.weight_decay = -1.0f; /* appended in 0.3, also beyond struct_size */
     OK(slide_network_create(&cfg, &opt, &net));
+    /* Reading the settings back honours the reader's struct_size too: a 0.2-sized struct gets no weight_decay. */
+    struct { slide_optimizer_config c; float guard; } got;
+    memset(&got, 0x7f, sizeof got);
+    got.c.struct_size = offsetof(slide_optimizer_config, weight_decay);
+    OK(slide_network_get_optimizer(net, &got.c));
+    EXPECT(got.c.lr == 0.01f && got.c.beta1 == 0.9f && got.c.kind == SLIDE_OPT_ADAM, "optimizer read back");
+    EXPECT(got.c.struct_size == offsetof(slide_optimizer_config, weight_decay), "struct_size kept");
+    {
+        float untouched;
+        memset(&untouched, 0x7f, sizeof untouched);
+        EXPECT(memcmp(&got.c.weight_decay, &untouched, sizeof untouched) == 0, "no write beyond struct_size");
+    }
+    got.c.struct_size = sizeof got.c;
+    OK(slide_network_get_optimizer(net, &got.c));
+    EXPECT(got.c.weight_decay == 0.0f, "default weight_decay is 0, got %g", (double)got.c.weight_decay);
+    EXPECT(slide_network_get_optimizer(net, NULL) == SLIDE_E_INVALID, "NULL out refused");
     slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     OK(slide_network_layer_info(net, 0, &info));
     EXPECT(info.units == 10 && info.input_dim == 5 && !info.sampled, "layer info");

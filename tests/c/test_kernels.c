@@ -241,21 +241,21 @@ static void dref_axpy_sparse(float *y, float a, const int32_t *idx, const float 
 }
 
 static void dref_adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
-                      float eps_t)
+                      float eps_t, float decay)
 {
     for (size_t i = 0; i < n; i++) {
         const double mi = (double)b1 * m[i] + (1.0 - b1) * g[i];
         const double vi = (double)b2 * v[i] + (1.0 - b2) * g[i] * g[i];
         m[i] = (float)mi;
         v[i] = (float)vi;
-        w[i] = (float)(w[i] - lr_t * mi / (sqrt(vi) + eps_t));
+        w[i] = (float)((double)w[i] * decay - lr_t * mi / (sqrt(vi) + eps_t));
     }
 }
 
-static void dref_sgd(float *w, const float *g, size_t n, float lr)
+static void dref_sgd(float *w, const float *g, size_t n, float lr, float decay)
 {
     for (size_t i = 0; i < n; i++)
-        w[i] = (float)((double)w[i] - (double)lr * g[i]);
+        w[i] = (float)((double)w[i] * decay - (double)lr * g[i]);
 }
 
 static void dref_dot_rows(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out)
@@ -409,21 +409,21 @@ static void dref_axpy_many_bf16(float *y, const float *c, const slide_bf16 *cons
 }
 
 static void dref_adam_bf16(slide_bf16 *w, slide_bf16 *m, slide_bf16 *v, const float *g, size_t n, float lr_t,
-                           float b1, float b2, float eps_t)
+                           float b1, float b2, float eps_t, float decay)
 {
     for (size_t i = 0; i < n; i++) {
         const double mi = (double)b1 * dref_widen1(m[i]) + (1.0 - b1) * g[i];
         const double vi = (double)b2 * dref_widen1(v[i]) + (1.0 - b2) * g[i] * g[i];
         m[i] = dref_narrow1((float)mi);
         v[i] = dref_narrow1((float)vi);
-        w[i] = dref_narrow1((float)(dref_widen1(w[i]) - lr_t * mi / (sqrt(vi) + eps_t)));
+        w[i] = dref_narrow1((float)(dref_widen1(w[i]) * decay - lr_t * mi / (sqrt(vi) + eps_t)));
     }
 }
 
-static void dref_sgd_bf16(slide_bf16 *w, const float *g, size_t n, float lr)
+static void dref_sgd_bf16(slide_bf16 *w, const float *g, size_t n, float lr, float decay)
 {
     for (size_t i = 0; i < n; i++)
-        w[i] = dref_narrow1((float)((double)dref_widen1(w[i]) - (double)lr * g[i]));
+        w[i] = dref_narrow1((float)((double)dref_widen1(w[i]) * decay - (double)lr * g[i]));
 }
 
 static const slide_kernels dref = {
@@ -581,6 +581,9 @@ static void test_axpy_sparse(stats *st, const slide_kernels *t, const slide_kern
         }
 }
 
+/* Optimizer cases alternate between no weight decay (factor exactly 1) and a decay factor of 0.97. */
+#define DECAY_OF(size_index) ((size_index) % 2 ? 0.97f : 1.0f)
+
 static void test_adam(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
 {
     const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
@@ -603,14 +606,14 @@ static void test_adam(stats *st, const slide_kernels *t, const slide_kernels *r,
             memcpy(ref_b, m, n * sizeof(float));
             memcpy(ref_c, v, n * sizeof(float));
             memcpy(tmp_a, w, n * sizeof(float));
-            r->adam(ref_a, ref_b, ref_c, g, n, lr, b1, b2, eps);
+            r->adam(ref_a, ref_b, ref_c, g, n, lr, b1, b2, eps, DECAY_OF(s));
             /* scales from the inputs, before t->adam overwrites them */
             static double sm[CAP], sv[CAP];
             for (size_t i = 0; i < n; i++) {
                 sm[i] = fabs((double)b1 * m[i]) + fabs((1.0 - b1) * g[i]);
                 sv[i] = fabs((double)b2 * v[i]) + (1.0 - b2) * g[i] * g[i];
             }
-            t->adam(w, m, v, g, n, lr, b1, b2, eps);
+            t->adam(w, m, v, g, n, lr, b1, b2, eps, DECAY_OF(s));
             int ok = check_stray(st, &B->g[0], w, n, pl, "w") && check_stray(st, &B->g[1], m, n, pl, "m") &&
                      check_stray(st, &B->g[2], v, n, pl, "v") && check_stray(st, &B->g[3], g, n, pl, "g");
             for (size_t i = 0; i < n && ok; i++) {
@@ -634,8 +637,8 @@ static void test_sgd(stats *st, const slide_kernels *t, const slide_kernels *r, 
             fill_rand(g, n, -1, 1);
             memcpy(ref_a, w, n * sizeof(float));
             memcpy(tmp_a, w, n * sizeof(float));
-            r->sgd(ref_a, g, n, lr);
-            t->sgd(w, g, n, lr);
+            r->sgd(ref_a, g, n, lr, DECAY_OF(s));
+            t->sgd(w, g, n, lr, DECAY_OF(s));
             int ok = check_stray(st, &B->g[0], w, n, pl, "w");
             for (size_t i = 0; i < n && ok; i++)
                 ok = check(st, w[i], ref_a[i], fabs(tmp_a[i]) + fabs((double)lr * g[i]), n, pl, i);
@@ -1016,13 +1019,13 @@ static void test_adam_bf16(stats *st, const slide_kernels *t, const slide_kernel
             memcpy(ref_h[1], m, n * 2);
             memcpy(ref_h[2], v, n * 2);
             memcpy(tmp_h[0], w, n * 2);
-            r->adam_bf16(ref_h[0], ref_h[1], ref_h[2], g, n, lr, b1, b2, eps);
+            r->adam_bf16(ref_h[0], ref_h[1], ref_h[2], g, n, lr, b1, b2, eps, DECAY_OF(s));
             static double sm[CAP], sv[CAP];
             for (size_t i = 0; i < n; i++) {
                 sm[i] = fabs((double)b1 * slide_bf16_to_f32(m[i])) + fabs((1.0 - b1) * g[i]);
                 sv[i] = fabs((double)b2 * slide_bf16_to_f32(v[i])) + (1.0 - b2) * g[i] * g[i];
             }
-            t->adam_bf16(w, m, v, g, n, lr, b1, b2, eps);
+            t->adam_bf16(w, m, v, g, n, lr, b1, b2, eps, DECAY_OF(s));
             int ok = stray16(st, &B->g[0], w, n, pl, "w") && stray16(st, &B->g[1], m, n, pl, "m") &&
                      stray16(st, &B->g[2], v, n, pl, "v") && check_stray(st, &B->g[3], g, n, pl, "g");
             for (size_t i = 0; i < n && ok; i++) {
@@ -1049,8 +1052,8 @@ static void test_sgd_bf16(stats *st, const slide_kernels *t, const slide_kernels
             fill_rand(g, n, -1, 1);
             memcpy(ref_h[0], w, n * 2);
             memcpy(tmp_h[0], w, n * 2);
-            r->sgd_bf16(ref_h[0], g, n, lr);
-            t->sgd_bf16(w, g, n, lr);
+            r->sgd_bf16(ref_h[0], g, n, lr, DECAY_OF(s));
+            t->sgd_bf16(w, g, n, lr, DECAY_OF(s));
             int ok = stray16(st, &B->g[0], w, n, pl, "w");
             for (size_t i = 0; i < n && ok; i++)
                 ok = check_bf16(st, w[i], ref_h[0][i], fabs(slide_bf16_to_f32(tmp_h[0][i])) + fabs((double)lr * g[i]),
@@ -1261,8 +1264,8 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 1: sink += k->dot_sparse(a, idx, b, n); break;
             case 2: k->axpy(a, 1e-7f, b, n); break;
             case 3: k->axpy_sparse(a, 1e-7f, idx, b, n); break;
-            case 4: k->adam(a, b, c, d, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
-            case 5: k->sgd(a, b, n, 1e-7f); break;
+            case 4: k->adam(a, b, c, d, n, 1e-6f, 0.9f, 0.999f, 1e-8f, 1.0f); break;
+            case 5: k->sgd(a, b, n, 1e-7f, 1.0f); break;
             case 6: k->dot_rows(rows, n, BENCH_ROWS, a, n, out); sink += out[0]; break;
             case 7: k->dot_many(bench_ptrs, BENCH_ROWS, a, n, out); sink += out[0]; break;
             case 8: k->axpy_many(a, c, bench_ptrs, BENCH_ROWS, n); break;
@@ -1289,8 +1292,8 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 15: sink += k->dot_sparse_bf16(bench_ah, idx, b, n); break;
             case 16: k->dot_many_bf16(bench_ptrsh, BENCH_ROWS, b, n, out); sink += out[0]; break;
             case 17: k->axpy_many_bf16(d, c, bench_ptrsh, BENCH_ROWS, n); break;
-            case 18: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f); break;
-            default: k->sgd_bf16(bench_ah, b, n, 1e-7f); break;
+            case 18: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f, 1.0f); break;
+            default: k->sgd_bf16(bench_ah, b, n, 1e-7f, 1.0f); break;
             }
         }
         const double dt = (now_ns() - t0) / (double)reps;

@@ -39,7 +39,7 @@ extern "C" {
 /* ------------------------------------------------------------------ version */
 
 #define SLIDE_VERSION_MAJOR 0
-#define SLIDE_VERSION_MINOR 2
+#define SLIDE_VERSION_MINOR 3
 #define SLIDE_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define SLIDE_VERSION_NUMBER (SLIDE_VERSION_MAJOR * 10000 + SLIDE_VERSION_MINOR * 100 + SLIDE_VERSION_PATCH)
@@ -229,6 +229,15 @@ typedef struct slide_optimizer_config {
     float beta1;    /**< default 0.9 */
     float beta2;    /**< default 0.999 */
     float eps;      /**< default 1e-8 */
+    /* --- appended in 0.3: */
+    /**
+     * Decoupled weight decay (AdamW, Loshchilov & Hutter), default 0: each update of a weight row first
+     * multiplies it by (1 - lr * weight_decay), lr being the current learning rate without bias
+     * correction, as torch.optim.AdamW does. Lazy like the rest of the optimizer: only rows that get a
+     * gradient in a batch decay in that batch. Biases never decay. Requires 0 <= lr * weight_decay < 1.
+     * SGD applies the same factor.
+     */
+    float weight_decay;
 } slide_optimizer_config;
 
 SLIDE_API void slide_optimizer_config_init(slide_optimizer_config *cfg);
@@ -260,7 +269,13 @@ SLIDE_API void slide_network_free(slide_network *net);
 SLIDE_API int slide_network_set_threads(slide_network *net, int threads);
 /** Threads the next call from this thread will use (resolves 0 to the OpenMP default). */
 SLIDE_API int slide_network_get_threads(const slide_network *net);
+/** Sets the optimizer's learning rate (for schedules); lr * weight_decay must stay below 1. */
 SLIDE_API int slide_network_set_learning_rate(slide_network *net, float lr);
+/**
+ * Copies the network's optimizer settings (current learning rate included) into *out, whose struct_size
+ * must be set (slide_optimizer_config_init): fields beyond it are not written. Added in 0.3.
+ */
+SLIDE_API int slide_network_get_optimizer(const slide_network *net, slide_optimizer_config *out);
 
 /** Statistics of one training batch. */
 typedef struct slide_batch_stats {

@@ -83,6 +83,7 @@ typedef struct slide_optimizer_config {
     float beta1;
     float beta2;
     float eps;
+    float weight_decay;
 } slide_optimizer_config;
 void slide_optimizer_config_init(slide_optimizer_config *cfg);
 
@@ -102,6 +103,7 @@ void slide_network_free(slide_network *net);
 int slide_network_set_threads(slide_network *net, int threads);
 int slide_network_get_threads(const slide_network *net);
 int slide_network_set_learning_rate(slide_network *net, float lr);
+int slide_network_get_optimizer(const slide_network *net, slide_optimizer_config *out);
 
 typedef struct slide_batch_stats {
     size_t struct_size;
