@@ -268,14 +268,15 @@ class RowAdam:
 
     def step(self, rows, g):
         self.t += 1
-        if self.wd:
-            self.w.index_copy_(0, rows, self.w.index_select(0, rows).mul_(1 - self.lr * self.wd))
         m = self.m.index_select(0, rows).mul_(self.b1).add_(g, alpha=1 - self.b1)
         v = self.v.index_select(0, rows).mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
         self.m.index_copy_(0, rows, m)
         self.v.index_copy_(0, rows, v)
         denom = v.div_(1 - self.b2 ** self.t).sqrt_().add_(self.eps)
-        self.w.index_add_(0, rows, m.div_(denom), alpha=-self.lr / (1 - self.b1 ** self.t))
+        step = m.div_(denom).mul_(-self.lr / (1 - self.b1 ** self.t))
+        if self.wd:  # rows are unique, so one index_add applies decay and step: w += -lr*wd*w + step
+            step.add_(self.w.index_select(0, rows), alpha=-self.lr * self.wd)
+        self.w.index_add_(0, rows, step)
 
 
 class TorchTrainer:

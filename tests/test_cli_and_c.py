@@ -82,15 +82,17 @@ def test_train_save_evaluate_predict(xc_files, tmp_path):
     assert len(lines) == 2000 and len(lines[0].split()) == 3
 
 
-def test_train_with_bfloat16_storage(xc_files, tmp_path):
+def test_train_with_bfloat16_storage_and_weight_decay(xc_files, tmp_path):
     train, test = xc_files
     model = tmp_path / "b.slide"
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--hidden", "64", "--epochs", "2",
-                           "--active", "0.1", "--lr", "1e-2", "--storage", "bfloat16", "--save", str(model),
-                           "--no-progress"])
+                           "--active", "0.1", "--lr", "1e-2", "--storage", "bfloat16", "--weight-decay", "0.05",
+                           "--save", str(model), "--no-progress"])
     assert r.returncode == 0, r.stderr
     assert float(r.stdout.split("result: P@1 ")[1].split()[0]) > 0.5, r.stdout
-    assert sl.Network.load(model).layers[1].storage == "bfloat16"
+    loaded = sl.Network.load(model)
+    assert loaded.layers[1].storage == "bfloat16"
+    assert loaded.optimizer.weight_decay == 0.05
 
 
 def _to_libsvm(xc_path, out_path):
