@@ -234,7 +234,7 @@ class LibslideTrainer:
         except ImportError:
             self.xv, self.yv = X, Y
         self.lr = a.lr or cfg["lr"]
-        self.config = {"lsh": lsh.__dict__, "lr": a.lr or cfg["lr"], "optimizer": "libslide Adam (touched rows)",
+        self.config = {"lsh": lsh.__dict__, "lr": self.lr, "optimizer": "libslide Adam (touched rows)",
                        "weight_decay": a.weight_decay, "output_storage": storage}
 
     def step(self, rows):
@@ -333,10 +333,10 @@ class TorchTrainer:
         opt_desc = {"rows": f"RowAdam (lazy Adam on the batch's rows) for the {big}",
                     "sparseadam": f"torch.optim.SparseAdam (sparse=True gradients) for the {big}",
                     "dense": "dense gradients for every table"}[self.mode] + \
-            f"; {fused}torch.optim.Adam for the hidden bias" + ("" if sampled or self.mode == "dense" else
+            f"; {fused}torch.optim.{adam.__name__} for the hidden bias" + ("" if sampled or self.mode == "dense" else
                                                               " and the full output layer")
         if wd:
-            opt_desc += f"; decoupled weight decay {wd} on weight rows (AdamW), none on biases"
+            opt_desc += f"; decoupled weight decay {wd} on weight rows, none on biases"
         self.config = {"lr": lr, "optimizer": opt_desc, "torch_optimizer": self.mode, "weight_decay": wd,
                        "output": (f"sampled softmax, batch labels U {a.negatives} uniform negatives shared by the "
                                   "batch") if sampled else "full softmax"}

@@ -668,6 +668,15 @@ static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int
     }
 }
 
+/* Decoupled weight decay multiplies updated rows by 1 - lr * weight_decay: that factor must stay in (0, 1]. */
+static int check_weight_decay(float lr, float weight_decay)
+{
+    if (!(weight_decay >= 0.0f) || !isfinite(weight_decay) || !(lr * weight_decay < 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: weight_decay must be >= 0 with lr * weight_decay < 1 (got %g, lr %g)",
+                          (double)weight_decay, (double)lr);
+    return SLIDE_OK;
+}
+
 int slide_network_create_internal(const slide_network_config *cfg_in, const slide_optimizer_config *opt_in,
                                   int init_params, slide_network **out)
 {
@@ -694,9 +703,8 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
     if (!(opt.lr > 0.0f) || !isfinite(opt.lr) || !(opt.beta1 >= 0.0f && opt.beta1 < 1.0f) ||
         !(opt.beta2 >= 0.0f && opt.beta2 < 1.0f) || !(opt.eps > 0.0f))
         return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
-    if (!(opt.weight_decay >= 0.0f) || !isfinite(opt.weight_decay) || !(opt.lr * opt.weight_decay < 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "optimizer: weight_decay must be >= 0 with lr * weight_decay < 1 (got %g, lr %g)",
-                          (double)opt.weight_decay, (double)opt.lr);
+    if (check_weight_decay(opt.lr, opt.weight_decay))
+        return SLIDE_E_INVALID;
     if (cfg.input_dim == 0)
         return slide_fail(SLIDE_E_INVALID, "input_dim must be >= 1");
     if (cfg.n_layers == 0 || cfg.n_layers > 64)
@@ -848,9 +856,8 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!(lr > 0.0f) || !isfinite(lr))
         return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
-    if (!(lr * net->opt.weight_decay < 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "learning rate %g times weight_decay %g must be < 1", (double)lr,
-                          (double)net->opt.weight_decay);
+    if (check_weight_decay(lr, net->opt.weight_decay))
+        return SLIDE_E_INVALID;
     net->opt.lr = lr;
     return SLIDE_OK;
 }

@@ -162,6 +162,11 @@ class SGD:
         c.weight_decay = self.weight_decay
 
 
+def _shortest_float32(x: float) -> float:
+    """A float32 setting read back from C as the shortest decimal that rounds to it (1e-3, not 0.0010000000474974513)."""
+    return float(str(np.float32(x)))
+
+
 class _ArrayOwner:
     """Exposes C memory to numpy and keeps the owning network alive while any view exists."""
 
@@ -375,8 +380,7 @@ class Network:
         c = ffi.new("slide_optimizer_config *")
         lib.slide_optimizer_config_init(c)
         check(lib.slide_network_get_optimizer(self._h, c))
-        # The C side stores float32: report each as the shortest decimal that rounds to it (1e-3, not 0.0010000000474974513).
-        f32 = lambda x: float(str(np.float32(x)))  # noqa: E731
+        f32 = _shortest_float32
         if c.kind == lib.SLIDE_OPT_SGD:
             return SGD(lr=f32(c.lr), weight_decay=f32(c.weight_decay))
         return Adam(lr=f32(c.lr), beta1=f32(c.beta1), beta2=f32(c.beta2), eps=f32(c.eps), weight_decay=f32(c.weight_decay))
@@ -400,6 +404,12 @@ class Network:
         st = _batch_stats()
         check(lib.slide_network_train_batch(self._h, xv.c, yv.c, rp, n, st))
         return {"loss": st.loss, "active": st.active_output}
+
+    @staticmethod
+    def _snapshot(layer) -> tuple:
+        """Private copies of a layer's weights and bias (a bfloat16 layer's `weights` already is a read-only copy)."""
+        w = layer.weights
+        return (w.copy() if w.flags.writeable else w), layer.bias.copy()
 
     def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
             progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None,
@@ -479,9 +489,7 @@ class Network:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
             if early_stopping is not None:
                 if best is None or record["P@1"] > best[0]:
-                    # layer.weights of a bfloat16 layer is already a private read-only copy: keep it as is
-                    best = (record["P@1"], epoch, [(w if not w.flags.writeable else w.copy(), l.bias.copy())
-                                                   for l in self.layers for w in (l.weights,)])
+                    best = (record["P@1"], epoch, [self._snapshot(l) for l in self.layers])
                 record["best_epoch"] = best[1]
             history.append(record)
             if callback is not None:
