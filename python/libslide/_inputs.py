@@ -8,7 +8,9 @@ stay alive for as long as the view does.
 
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -141,7 +143,80 @@ def row_ids(rows, n_rows, name="rows"):
     return r
 
 
-def positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+# ---------------------------------------------------------------- argument checks
+# One family for the whole package, all raising InvalidArgumentError (also a ValueError). Ranges of
+# network settings are the C library's business (slide_network_create names the field and the value);
+# these helpers check types, the ranges of purely Python arguments (epochs, make_extreme sizes, ...) and
+# that a value fits the C field it goes into.
+
+UINT32_MAX = 2**32 - 1
+
+
+def integer(value, name, minimum=None, maximum=None) -> int:
+    """``value`` as an int: a Python or numpy integer (not a bool), within [minimum, maximum] when given."""
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name} must be an integer, got a bool ({value!r})")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise InvalidArgumentError(f"{name} must be an integer, got {type(value).__name__} ({value!r})") from None
+    if maximum is None:
+        if minimum is not None and v < minimum:
+            raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    elif (minimum is not None and v < minimum) or v > maximum:
+        raise InvalidArgumentError(f"{name} must be an integer in [{minimum}, {maximum}], got {v!r}")
+    return int(v)
+
+
+def positive_int(value, name, minimum=1) -> int:
+    """An integer >= ``minimum`` (default 1)."""
+    return integer(value, name, minimum)
+
+
+def c_uint32(value, name, minimum=0) -> int:
+    """An integer that fits a uint32_t field of a C config struct. ``minimum=1`` for fields whose 0 means
+    "the library's default" in C, so that an explicit 0 is not silently read as "unset"."""
+    return integer(value, name, minimum, UINT32_MAX)
+
+
+def c_int(value, name) -> int:
+    """An integer that fits an int field of a C struct (the range itself is checked by the library)."""
+    return integer(value, name, -(2**31), 2**31 - 1)
+
+
+def real(value, name, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+    """``value`` as a float: a Python or numpy real number (not a bool). With ``lo`` / ``hi`` it must also be
+    finite and within the interval (for Python-side arguments; C checks the ranges of network settings)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InvalidArgumentError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if lo is None and hi is None:
+        return v
+    if not math.isfinite(v):
+        raise InvalidArgumentError(f"{name} must be finite, got {v}")
+    too_low = lo is not None and (v <= lo if lo_open else v < lo)
+    too_high = hi is not None and (v >= hi if hi_open else v > hi)
+    if too_low or too_high:
+        lb, rb = ("(" if lo_open else "["), (")" if hi_open else "]")
+        raise InvalidArgumentError(f"{name} must be in {lb}{lo}, {hi}{rb}, got {v}")
+    return v
+
+
+def flag(value, name) -> int:
+    """A bool (Python or numpy; the integers 0 and 1 too) as the 0 / 1 of a C int field."""
+    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1))):
+        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+    return 1 if value else 0
+
+
+def choice(value, options: dict, name):
+    """The C value of one of the names in ``options`` (for example an activation name)."""
+    if not isinstance(value, str) or value not in options:
+        raise InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return options[value]
+
+
+def text(value, name) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str, got {type(value).__name__} ({value!r})")
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -16,8 +16,10 @@ from ._errors import InvalidArgumentError, NumericError
 _ACTIVATIONS = {"relu": lib.SLIDE_ACT_RELU, "softmax": lib.SLIDE_ACT_SOFTMAX, "linear": lib.SLIDE_ACT_LINEAR}
 _ACT_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
 _INSERTION = {"fifo": lib.SLIDE_INSERT_FIFO, "reservoir": lib.SLIDE_INSERT_RESERVOIR}
+_INSERTION_NAMES = {v: k for k, v in _INSERTION.items()}
 _MODES = {"exact": lib.SLIDE_PREDICT_EXACT, "sampled": lib.SLIDE_PREDICT_SAMPLED}
 _RULES = {"topk": lib.SLIDE_SAMPLE_TOPK, "union": lib.SLIDE_SAMPLE_UNION, "threshold": lib.SLIDE_SAMPLE_THRESHOLD}
+_RULE_NAMES = {v: k for k, v in _RULES.items()}
 _STORAGE = {"float32": lib.SLIDE_STORAGE_F32, "bfloat16": lib.SLIDE_STORAGE_BF16}
 _STORAGE_NAMES = {v: k for k, v in _STORAGE.items()}
 
@@ -29,142 +31,268 @@ def hash_backends() -> list[str]:
 
 def load_backend(path) -> list[str]:
     """Loads a hash backend plugin (a shared module built against ``slide/hash_plugin.h``, see
-    ``libslide.config.include_dir()``) for the rest of the process; returns the new :func:`hash_backends`.
+    ``libslide.build_flags.include_dir()``) for the rest of the process; returns the new :func:`hash_backends`.
     Raises SlideIOError if it cannot be opened, UnsupportedError for another plugin API version,
     InvalidArgumentError for a missing entry point or a name already registered."""
     check(lib.slide_hash_backend_load(os.fsencode(os.fspath(path))))
     return hash_backends()
 
 
-@dataclass
-class LSH:
+def _shortest_float32(x: float) -> float:
+    """A float32 setting read back from C as the shortest decimal that rounds to it (1e-3, not 0.0010000000474974513)."""
+    return float(str(np.float32(x)))
+
+
+def _nonzero(value: int, name: str, why: str) -> int:
+    """C reads 0 in some count fields as "unset"; an explicit 0 from Python must not silently mean that."""
+    if value == 0:
+        raise InvalidArgumentError(f"{name} must be >= 1 ({why}), got 0")
+    return value
+
+
+class _Settings:
+    """Base of LSH, Layer, Adam and SGD: a field left at None means "the library's default", the value the C
+    ``slide_*_config_init()`` function puts there; only fields that are set are written over it.
+    ``resolved()`` shows every effective value; ``repr`` lists only the fields that are set. Two settings are
+    equal when they configure the library the same way: ``Adam() == Adam.defaults()``."""
+
+    __hash__ = None  # mutable, like any non-frozen dataclass
+
+    def __repr__(self):
+        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if getattr(self, f.name) is not None]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __eq__(self, other):
+        if type(self) is not type(other):
+            return NotImplemented
+        try:
+            a, b = self.resolved(), other.resolved()
+        except InvalidArgumentError:  # a field the library would refuse: compare as written
+            a, b = self, other
+        return all(getattr(a, f.name) == getattr(b, f.name) for f in fields(self))
+
+
+@dataclass(repr=False, eq=False)
+class LSH(_Settings):
     """LSH sampling of a layer: which neurons each sample computes.
 
+    Every field defaults to None, meaning the C library's default (``slide_lsh_config_init``);
+    :meth:`LSH.defaults` returns them all and :meth:`resolved` fills in the unset fields of an instance.
+    The library checks the ranges when the network is created and its message names the layer and field.
+
     hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: fixed
-    bucket capacity; active: cap on active neurons, a float fraction of the layer in (0, 1] or an int count;
-    min_active: pad with random neurons up to this many (default: a quarter of the cap; padding only
-    happens when retrieval returns fewer neurons than that); rebuild_every: rebuild the tables every this
-    many batches; rebuild_growth: multiply that period by this after every rebuild (1 = fixed, > 1 =
-    exponentially growing); rehash_touched: between rebuilds, re-hash the neurons each batch updated;
-    insertion: "fifo" or "reservoir"; rule: "topk" (rank by the number of tables that returned a neuron),
-    "union" (all retrieved, in retrieval order) or "threshold" (only neurons returned by >= `threshold`
-    tables); batch_shared: while training, one active set for the whole batch (its labels plus the neurons
-    its samples retrieve most often, up to the cap); bin_size: DWTA/WTA bin size; bucket_bits: log2 buckets
-    per table (default: one bucket per bucket_size neurons, never fewer than 2^k for codes of <= 10 bits);
-    random_fraction: share of the cap filled with uniformly random neurons instead of retrieved ones, in
-    [0, 1] (default 0; a small share such as 0.1 keeps per-sample sets from collapsing early in training,
-    see docs/benchmarks.md; 1 is a uniformly sampled softmax); training only: sampled predictions give the whole
-    cap to retrieval.
+    bucket capacity; active: cap on active neurons, either a float, the fraction of the layer in (0, 1], or
+    an int, a count of neurons (the fraction is then not used) -- so ``LSH(active=1.0)`` computes every
+    neuron and ``LSH(active=1)`` a single one; min_active: pad with random neurons up to this many (None: a
+    quarter of the cap; padding only happens when retrieval returns fewer neurons than that);
+    rebuild_every: rebuild the tables every this many batches; rebuild_growth: multiply that period by this
+    after every rebuild (1 = fixed, > 1 = exponentially growing); rehash_touched: between rebuilds, re-hash
+    the neurons each batch updated; insertion: "fifo" or "reservoir"; rule: "topk" (rank by the number of
+    tables that returned a neuron), "union" (all retrieved, in retrieval order) or "threshold" (only
+    neurons returned by >= `threshold` tables); batch_shared: while training, one active set for the whole
+    batch (its labels plus the neurons its samples retrieve most often, up to the cap); bin_size: DWTA/WTA
+    bin size; bucket_bits: log2 buckets per table (None: one bucket per bucket_size neurons, never fewer
+    than 2^k for codes of <= 10 bits); random_fraction: share of the cap filled with uniformly random
+    neurons instead of retrieved ones, in [0, 1] (a small share such as 0.1 keeps per-sample sets from
+    collapsing early in training, see docs/benchmarks.md; 1 is a uniformly sampled softmax); training only:
+    sampled predictions give the whole cap to retrieval.
+
+    min_active and bucket_bits stay None after :meth:`resolved`: they derive from the layer's size.
+
+    >>> LSH(k=4, active=64)
+    LSH(k=4, active=64)
+    >>> r = LSH(k=4, active=64).resolved()
+    >>> r.k, r.active, r.hash == LSH.defaults().hash
+    (4, 64, True)
     """
 
-    hash: str = "dwta"
-    k: int = 6
-    tables: int = 50
-    bucket_size: int = 128
-    active: float = 0.005
+    hash: str | None = None
+    k: int | None = None
+    tables: int | None = None
+    bucket_size: int | None = None
+    active: float | int | None = None
     min_active: int | None = None
-    rebuild_every: int = 50
-    insertion: str = "fifo"
-    bin_size: int = 8
+    rebuild_every: int | None = None
+    insertion: str | None = None
+    bin_size: int | None = None
     bucket_bits: int | None = None
-    rule: str = "topk"
-    threshold: int = 2
-    rebuild_growth: float = 1.0
-    rehash_touched: bool = False
-    batch_shared: bool = False
-    random_fraction: float = 0.0
+    rule: str | None = None
+    threshold: int | None = None
+    rebuild_growth: float | None = None
+    rehash_touched: bool | None = None
+    batch_shared: bool | None = None
+    random_fraction: float | None = None
 
-    def _fill(self, c, units: int, keep: list):
+    # Python field -> C field of slide_lsh_config, by kind; `active` and the names are handled apart.
+    _COUNTS = {"k": "k", "tables": "tables", "bucket_size": "bucket_size", "bin_size": "bin_size",
+               "threshold": "threshold", "rebuild_every": "rebuild_period"}
+    _DERIVED = ("min_active", "bucket_bits")  # C: 0 = derived from the layer size, so an explicit 0 is refused
+    _REALS = ("rebuild_growth", "random_fraction")
+    _FLAGS = ("rehash_touched", "batch_shared")
+
+    def _fill(self, c, keep: list, where: str = "LSH"):
         lib.slide_lsh_config_init(c)
-        name = ffi.new("char[]", self.hash.encode())
-        keep.append(name)
-        c.hash = name
-        c.k = _inputs.positive_int(self.k, "LSH.k")
-        c.tables = _inputs.positive_int(self.tables, "LSH.tables")
-        c.bucket_size = _inputs.positive_int(self.bucket_size, "LSH.bucket_size")
-        if self.bucket_bits is not None:
-            c.bucket_bits = _inputs.positive_int(self.bucket_bits, "LSH.bucket_bits")
-        if self.insertion not in _INSERTION:
-            raise InvalidArgumentError(f"LSH.insertion must be one of {sorted(_INSERTION)}, got {self.insertion!r}")
-        c.insertion = _INSERTION[self.insertion]
-        if isinstance(self.active, numbers.Integral) and not isinstance(self.active, bool):
-            if self.active < 1:
-                raise InvalidArgumentError(f"LSH.active as a count must be >= 1, got {self.active!r}")
-            c.active_fraction = min(1.0, int(self.active) / units)
+        if self.hash is not None:
+            name = ffi.new("char[]", _inputs.text(self.hash, f"{where}.hash").encode())
+            keep.append(name)
+            c.hash = name
+        for py, cf in self._COUNTS.items():
+            if getattr(self, py) is not None:
+                setattr(c, cf, _inputs.c_uint32(getattr(self, py), f"{where}.{py}"))
+        for py in self._DERIVED:
+            if getattr(self, py) is not None:
+                setattr(c, py, _nonzero(_inputs.c_uint32(getattr(self, py), f"{where}.{py}"), f"{where}.{py}",
+                                        "None derives it from the layer size"))
+        for py in self._REALS:
+            if getattr(self, py) is not None:
+                setattr(c, py, _inputs.real(getattr(self, py), f"{where}.{py}"))
+        for py in self._FLAGS:
+            if getattr(self, py) is not None:
+                setattr(c, py, _inputs.flag(getattr(self, py), f"{where}.{py}"))
+        if self.insertion is not None:
+            c.insertion = _inputs.choice(self.insertion, _INSERTION, f"{where}.insertion")
+        if self.rule is not None:
+            c.rule = _inputs.choice(self.rule, _RULES, f"{where}.rule")
+        active = self.active
+        if active is None:
+            pass
+        elif isinstance(active, numbers.Integral) and not isinstance(active, (bool, np.bool_)):
+            # a count: C's max_active, where 0 would mean "use the fraction"
+            c.max_active = _nonzero(_inputs.c_uint32(active, f"{where}.active"), f"{where}.active",
+                                    "an int counts neurons, a float such as 1.0 is a fraction of the layer")
+        elif isinstance(active, numbers.Real) and not isinstance(active, (bool, np.bool_)):
+            c.active_fraction = float(active)
         else:
-            active = float(self.active)
-            if not 0 < active <= 1:
-                raise InvalidArgumentError(
-                    f"LSH.active must be a fraction in (0, 1] or an integer count, got {self.active!r}")
-            c.active_fraction = active
-        if self.min_active is not None:
-            c.min_active = _inputs.positive_int(self.min_active, "LSH.min_active")
-        c.rebuild_period = _inputs.positive_int(self.rebuild_every, "LSH.rebuild_every")
-        c.bin_size = _inputs.positive_int(self.bin_size, "LSH.bin_size", 2)
-        if self.rule not in _RULES:
-            raise InvalidArgumentError(f"LSH.rule must be one of {sorted(_RULES)}, got {self.rule!r}")
-        c.rule = _RULES[self.rule]
-        c.threshold = _inputs.positive_int(self.threshold, "LSH.threshold")
-        c.rebuild_growth = float(self.rebuild_growth)
-        c.rehash_touched = 1 if self.rehash_touched else 0
-        c.batch_shared = 1 if self.batch_shared else 0
-        random_fraction = float(self.random_fraction)
-        if not 0.0 <= random_fraction <= 1.0:
-            raise InvalidArgumentError(f"LSH.random_fraction must be in [0, 1], got {self.random_fraction!r}")
-        c.random_fraction = random_fraction
+            raise InvalidArgumentError(f"{where}.active must be a float fraction of the layer or an int count of "
+                                       f"neurons, got {active!r}")
+
+    @classmethod
+    def _from_c(cls, c) -> "LSH":
+        f32 = _shortest_float32
+        return cls(hash=c_string(c.hash), k=int(c.k), tables=int(c.tables), bucket_size=int(c.bucket_size),
+                   active=int(c.max_active) if c.max_active else f32(c.active_fraction),
+                   min_active=int(c.min_active) or None, rebuild_every=int(c.rebuild_period),
+                   insertion=_INSERTION_NAMES[c.insertion], bin_size=int(c.bin_size),
+                   bucket_bits=int(c.bucket_bits) or None, rule=_RULE_NAMES[c.rule], threshold=int(c.threshold),
+                   rebuild_growth=f32(c.rebuild_growth), rehash_touched=bool(c.rehash_touched),
+                   batch_shared=bool(c.batch_shared), random_fraction=f32(c.random_fraction))
+
+    def resolved(self) -> "LSH":
+        """A copy with every unset field replaced by the library's default, read back from the C struct
+        (so float fields show their float32 value). min_active and bucket_bits stay None unless set."""
+        c = ffi.new("slide_lsh_config *")
+        self._fill(c, [])
+        return self._from_c(c)
+
+    @classmethod
+    def defaults(cls) -> "LSH":
+        """The library's defaults (``slide_lsh_config_init``), every field filled in."""
+        return cls().resolved()
 
 
-@dataclass
-class Layer:
+@dataclass(repr=False, eq=False)
+class Layer(_Settings):
     """A fully connected layer. ``sampling=LSH(...)`` makes it compute only hash-retrieved neurons.
 
-    ``storage="bfloat16"`` (LSH-sampled layers only) stores the weights and both Adam moments as bfloat16,
-    halving the layer's memory; biases and all arithmetic stay float32. Default ``"float32"``."""
+    activation: "relu", "softmax" (the last layer) or "linear"; ``storage="bfloat16"`` (LSH-sampled layers
+    only) stores the weights and both Adam moments as bfloat16, halving the layer's memory; biases and all
+    arithmetic stay float32. None means the library's default (``slide_layer_config_init``: relu, float32);
+    :meth:`resolved` shows it.
+
+    >>> Layer(10).resolved()
+    Layer(units=10, activation='relu', storage='float32')
+    """
 
     units: int
-    activation: str = "relu"
+    activation: str | None = None
     sampling: LSH | None = None
-    storage: str = "float32"
+    storage: str | None = None
+
+    def _fill(self, c, keep: list, where: str = "Layer"):
+        lib.slide_layer_config_init(c)
+        c.units = _inputs.c_uint32(self.units, f"{where}.units")
+        if self.activation is not None:
+            c.activation = _inputs.choice(self.activation, _ACTIVATIONS, f"{where}.activation")
+        if self.storage is not None:
+            c.storage = _inputs.choice(self.storage, _STORAGE, f"{where}.storage")
+        if self.sampling is not None:
+            if not isinstance(self.sampling, LSH):
+                raise InvalidArgumentError(f"{where}.sampling must be a libslide.LSH or None, "
+                                           f"got {type(self.sampling).__name__}")
+            lsh = ffi.new("slide_lsh_config *")
+            self.sampling._fill(lsh, keep, f"{where}.sampling")
+            keep.append(lsh)
+            c.lsh = lsh
+
+    def resolved(self) -> "Layer":
+        """A copy with the library's defaults filled in (its ``sampling`` resolved too)."""
+        c = ffi.new("slide_layer_config *")
+        self._fill(c, [])
+        return Layer(units=int(c.units), activation=_ACT_NAMES[c.activation],
+                     sampling=None if self.sampling is None else self.sampling.resolved(),
+                     storage=_STORAGE_NAMES[c.storage])
 
 
-@dataclass
-class Adam:
+class _Optimizer(_Settings):
+    """Adam and SGD: every field is a float of ``slide_optimizer_config``, None = the library's default."""
+
+    _KIND = None
+
+    def _fill(self, c):
+        lib.slide_optimizer_config_init(c)
+        c.kind = self._KIND
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                setattr(c, f.name, _inputs.real(value, f"{type(self).__name__}.{f.name}"))
+
+    @classmethod
+    def _from_c(cls, c):
+        return cls(**{f.name: _shortest_float32(getattr(c, f.name)) for f in fields(cls)})
+
+    def resolved(self):
+        """A copy with every unset field replaced by the library's default (as float32 reads it back)."""
+        c = ffi.new("slide_optimizer_config *")
+        self._fill(c)
+        return self._from_c(c)
+
+    @classmethod
+    def defaults(cls):
+        """The library's defaults (``slide_optimizer_config_init``)."""
+        return cls().resolved()
+
+
+@dataclass(repr=False, eq=False)
+class Adam(_Optimizer):
     """Adam with bias correction, applied lazily to the rows a batch touched.
 
     ``weight_decay`` is decoupled weight decay as in ``torch.optim.AdamW``: each update of a weight row
     first multiplies it by ``1 - lr * weight_decay``. Lazy like the moments: a row decays only in the
-    batches that touch it. Biases are not decayed. Default 0 (plain Adam)."""
+    batches that touch it. Biases are not decayed. None fields take the library's defaults
+    (``slide_optimizer_config_init``; weight_decay 0 is plain Adam): see :meth:`Adam.defaults`.
 
-    lr: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 0.0
+    >>> Adam(lr=3e-3).resolved().lr
+    0.003
+    """
 
-    def _fill(self, c):
-        lib.slide_optimizer_config_init(c)
-        c.kind = lib.SLIDE_OPT_ADAM
-        c.lr, c.beta1, c.beta2, c.eps = self.lr, self.beta1, self.beta2, self.eps
-        c.weight_decay = self.weight_decay
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float | None = None
+    weight_decay: float | None = None
 
-
-@dataclass
-class SGD:
-    """Plain SGD on the touched rows; ``weight_decay`` as for :class:`Adam` (rows touched by the batch)."""
-
-    lr: float = 0.1
-    weight_decay: float = 0.0
-
-    def _fill(self, c):
-        lib.slide_optimizer_config_init(c)
-        c.kind = lib.SLIDE_OPT_SGD
-        c.lr = self.lr
-        c.weight_decay = self.weight_decay
+    _KIND = lib.SLIDE_OPT_ADAM
 
 
-def _shortest_float32(x: float) -> float:
-    """A float32 setting read back from C as the shortest decimal that rounds to it (1e-3, not 0.0010000000474974513)."""
-    return float(str(np.float32(x)))
+@dataclass(repr=False, eq=False)
+class SGD(_Optimizer):
+    """Plain SGD on the touched rows; ``weight_decay`` as for :class:`Adam` (rows touched by the batch).
+    None fields take the library's defaults: the same learning rate as Adam's (:meth:`SGD.defaults`)."""
+
+    lr: float | None = None
+    weight_decay: float | None = None
+
+    _KIND = lib.SLIDE_OPT_SGD
 
 
 class _ArrayOwner:
@@ -281,7 +409,8 @@ class Network:
     """A feed-forward network of fully connected layers trained with LSH-sampled sparse updates.
 
     Parameters: input_dim (width of X), layers (list of :class:`Layer`; the last must be softmax),
-    optimizer (:class:`Adam` or :class:`SGD`), seed, threads (None: follow OpenMP / threadpoolctl).
+    optimizer (:class:`Adam` or :class:`SGD`; None: ``Adam()``), seed, threads (None or 0: follow OpenMP /
+    threadpoolctl). The library checks every setting and names the layer and field at fault.
     """
 
     def __init__(self, input_dim: int, layers, optimizer=None, seed: int = 0, threads: int | None = None,
@@ -290,44 +419,30 @@ class Network:
             self._h = _handle
             self._threads = threads
             return
-        input_dim = _inputs.positive_int(input_dim, "input_dim")
+        input_dim = _inputs.c_uint32(input_dim, "input_dim")
         layers = list(layers)
-        if not layers:
-            raise InvalidArgumentError("layers must not be empty")
         keep = []
         lcs = ffi.new("slide_layer_config *[]", len(layers))
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise InvalidArgumentError(f"layers[{i}] must be a libslide.Layer, got {type(layer).__name__}")
-            if layer.activation not in _ACTIVATIONS:
-                raise InvalidArgumentError(
-                    f"layers[{i}].activation must be one of {sorted(_ACTIVATIONS)}, got {layer.activation!r}")
             lc = ffi.new("slide_layer_config *")
-            lib.slide_layer_config_init(lc)
-            lc.units = _inputs.positive_int(layer.units, f"layers[{i}].units")
-            lc.activation = _ACTIVATIONS[layer.activation]
-            if layer.storage not in _STORAGE:
-                raise InvalidArgumentError(
-                    f"layers[{i}].storage must be one of {sorted(_STORAGE)}, got {layer.storage!r}")
-            lc.storage = _STORAGE[layer.storage]
-            if layer.sampling is not None:
-                if not isinstance(layer.sampling, LSH):
-                    raise InvalidArgumentError(f"layers[{i}].sampling must be a libslide.LSH")
-                lsh = ffi.new("slide_lsh_config *")
-                layer.sampling._fill(lsh, layer.units, keep)
-                lc.lsh = lsh
-                keep.append(lsh)
+            layer._fill(lc, keep, f"layers[{i}]")
             keep.append(lc)
             lcs[i] = lc
+        if optimizer is None:
+            optimizer = Adam()
+        if not isinstance(optimizer, (Adam, SGD)):
+            raise InvalidArgumentError(f"optimizer must be a libslide.Adam or libslide.SGD, got {type(optimizer).__name__}")
         cfg = ffi.new("slide_network_config *")
         lib.slide_network_config_init(cfg)
         cfg.input_dim = input_dim
         cfg.n_layers = len(layers)
         cfg.layers = lcs
-        cfg.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        cfg.seed = _inputs.integer(seed, "seed") & 0xFFFFFFFFFFFFFFFF
         cfg.threads = self._thread_arg(threads)
         opt = ffi.new("slide_optimizer_config *")
-        (optimizer or Adam())._fill(opt)
+        optimizer._fill(opt)
         out = ffi.new("slide_network **")
         check(lib.slide_network_create(cfg, opt, out))
         self._h = ffi.gc(out[0], lib.slide_network_free, size=lib.slide_network_memory_bytes(out[0]))
@@ -338,7 +453,7 @@ class Network:
     def _thread_arg(threads):
         if threads is None:
             return 0
-        return _inputs.positive_int(threads, "threads")
+        return _inputs.c_int(threads, "threads")
 
     @property
     def threads(self) -> int:
@@ -372,7 +487,7 @@ class Network:
         return int(lib.slide_network_memory_bytes(self._h))
 
     def set_learning_rate(self, lr: float) -> None:
-        check(lib.slide_network_set_learning_rate(self._h, float(lr)))
+        check(lib.slide_network_set_learning_rate(self._h, _inputs.real(lr, "lr")))
 
     @property
     def optimizer(self) -> Adam | SGD:
@@ -380,10 +495,7 @@ class Network:
         c = ffi.new("slide_optimizer_config *")
         lib.slide_optimizer_config_init(c)
         check(lib.slide_network_get_optimizer(self._h, c))
-        f32 = _shortest_float32
-        if c.kind == lib.SLIDE_OPT_SGD:
-            return SGD(lr=f32(c.lr), weight_decay=f32(c.weight_decay))
-        return Adam(lr=f32(c.lr), beta1=f32(c.beta1), beta2=f32(c.beta2), eps=f32(c.eps), weight_decay=f32(c.weight_decay))
+        return (SGD if c.kind == lib.SLIDE_OPT_SGD else Adam)._from_c(c)
 
     def rebuild_tables(self) -> None:
         check(lib.slide_network_rebuild_tables(self._h))
