@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from libslide import datasets
+from libslide import InvalidArgumentError, datasets
 
 SMALL = dict(n_train=5000, n_test=1000, n_features=2000, n_labels=500,
              nnz_per_row=40, labels_per_row=(1, 5), signal_features=30, seed=0)
@@ -194,5 +194,6 @@ def test_amazon670k_shape_small():
     (dict(seed="x"), "seed"),
 ])
 def test_argument_validation(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidArgumentError, match=match) as err:
         datasets.make_extreme(**{**TINY, **kwargs})
+    assert isinstance(err.value, ValueError)  # the package's one validator family, still a ValueError

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from libslide import datasets
+from libslide import FormatError, datasets
 
 
 def idx_bytes(arr, magic_type=0x08):
@@ -83,7 +83,7 @@ def test_bad_magic(tmp_path):
     make_dir(tmp_path, gz=False)
     bad = tmp_path / "train-labels-idx1-ubyte"
     bad.write_bytes(idx_bytes(np.zeros(5, np.uint8), magic_type=0x0D))  # float32 type code
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte: bad IDX magic.*dataset-fashion-mnist"):
+    with pytest.raises(FormatError, match=r"train-labels-idx1-ubyte: bad IDX magic.*dataset-fashion-mnist"):
         datasets.load_fashion_mnist(tmp_path)
 
 
@@ -91,7 +91,7 @@ def test_truncated_file(tmp_path):
     make_dir(tmp_path, gz=True)
     p = tmp_path / "train-images-idx3-ubyte.gz"
     p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes())[:-7]))
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: header says shape \(5, 28, 28\)"):
+    with pytest.raises(FormatError, match=r"train-images-idx3-ubyte\.gz: header says shape \(5, 28, 28\)"):
         datasets.load_fashion_mnist(tmp_path)
 
 
@@ -99,22 +99,22 @@ def test_corrupt_gzip(tmp_path):
     make_dir(tmp_path, gz=True)
     p = tmp_path / "t10k-images-idx3-ubyte.gz"
     p.write_bytes(p.read_bytes()[:30])
-    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz: corrupt gzip"):
+    with pytest.raises(FormatError, match=r"t10k-images-idx3-ubyte\.gz: corrupt gzip"):
         datasets.load_fashion_mnist(tmp_path)
 
 
 def test_count_mismatch_and_bad_label(tmp_path):
     make_dir(tmp_path, gz=False)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(4, np.uint8)))
-    with pytest.raises(ValueError, match=r"5 images but .*4 labels"):
+    with pytest.raises(FormatError, match=r"5 images but .*4 labels"):
         datasets.load_fashion_mnist(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.array([0, 1, 2, 3, 10], np.uint8)))
-    with pytest.raises(ValueError, match=r"label 10 is outside"):
+    with pytest.raises(FormatError, match=r"label 10 is outside"):
         datasets.load_fashion_mnist(tmp_path)
 
 
 def test_wrong_image_size(tmp_path):
     make_dir(tmp_path, gz=False)
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((3, 14, 14), np.uint8)))
-    with pytest.raises(ValueError, match=r"14x14 pixels, expected 28x28"):
+    with pytest.raises(FormatError, match=r"14x14 pixels, expected 28x28"):
         datasets.load_fashion_mnist(tmp_path)

@@ -13,18 +13,21 @@ Two entry points:
 Both return ``(X_train, Y_train, X_test, Y_test)`` as ``scipy.sparse`` CSR
 matrices (see :func:`make_extreme` for the exact format guarantees).
 
-This module is pure Python on top of numpy/scipy: it never touches the
-compiled part of libslide.
+This module is pure Python on top of numpy/scipy: it calls nothing in the
+compiled part of libslide. Bad arguments raise InvalidArgumentError (also a
+ValueError), checked by the same helpers as the rest of the package.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import operator
 
 import numpy as np
 import scipy.sparse as sp
+
+from . import _inputs
+from ._errors import FormatError, InvalidArgumentError
 
 __all__ = [
     "make_extreme",
@@ -56,34 +59,11 @@ _VALUE_JITTER_SIGMA = 0.3
 # argument checking
 # --------------------------------------------------------------------------- #
 def _as_int(name, value, minimum=1):
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer, got a bool ({value!r})")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(
-            f"{name} must be an integer, got {type(value).__name__} ({value!r})"
-        ) from None
-    if v < minimum:
-        if minimum == 1:
-            raise ValueError(f"{name} must be a positive integer, got {v}")
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return int(v)
+    return _inputs.integer(value, name, minimum)
 
 
 def _as_float(name, value, lo, hi, lo_open=False, hi_open=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    too_low = v <= lo if lo_open else v < lo
-    too_high = v >= hi if hi_open else v > hi
-    if too_low or too_high:
-        lb = "(" if lo_open else "["
-        rb = ")" if hi_open else "]"
-        raise ValueError(f"{name} must be in {lb}{lo}, {hi}{rb}, got {v}")
-    return v
+    return _inputs.real(value, name, lo, hi, lo_open, hi_open)
 
 
 def _labels_range(labels_per_row, n_labels):
@@ -95,23 +75,23 @@ def _labels_range(labels_per_row, n_labels):
         try:
             pair = tuple(labels_per_row)
         except TypeError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "labels_per_row must be an int or a (min, max) pair, "
                 f"got {labels_per_row!r}"
             ) from None
         if len(pair) != 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "labels_per_row must be a (min, max) pair, "
                 f"got {len(pair)} values: {labels_per_row!r}"
             )
         lo = _as_int("labels_per_row[0] (min labels per row)", pair[0])
         hi = _as_int("labels_per_row[1] (max labels per row)", pair[1])
     if lo > hi:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"labels_per_row=({lo}, {hi}): the minimum is larger than the maximum"
         )
     if hi > n_labels:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"labels_per_row=({lo}, {hi}): a row cannot have more distinct labels "
             f"than n_labels={n_labels}"
         )
@@ -119,21 +99,13 @@ def _labels_range(labels_per_row, n_labels):
 
 
 def _as_seed(seed):
-    if seed is None:
-        return None
-    if isinstance(seed, np.random.SeedSequence):
+    if seed is None or isinstance(seed, np.random.SeedSequence):
         return seed
-    if isinstance(seed, (bool, np.bool_)):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     try:
-        s = operator.index(seed)
-    except TypeError:
-        raise ValueError(
-            f"seed must be a non-negative integer or None, got {seed!r}"
-        ) from None
-    if s < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {s}")
-    return int(s)
+        return _inputs.integer(seed, "seed", 0)
+    except InvalidArgumentError:
+        raise InvalidArgumentError(
+            f"seed must be a non-negative integer, a numpy SeedSequence or None, got {seed!r}") from None
 
 
 # --------------------------------------------------------------------------- #
@@ -474,7 +446,7 @@ def make_extreme(n_train=20000, n_test=5000, n_features=20000, n_labels=5000,
 
     Raises
     ------
-    ValueError
+    libslide.InvalidArgumentError (a ValueError)
         On non-integer or non-positive sizes, ``nnz_per_row > n_features``,
         ``signal_features > n_features``, a bad ``labels_per_row`` range,
         ``label_power``/``noise`` out of range, a negative seed, or a problem
@@ -487,15 +459,15 @@ def make_extreme(n_train=20000, n_test=5000, n_features=20000, n_labels=5000,
     nnz_per_row = _as_int("nnz_per_row", nnz_per_row)
     signal_features = _as_int("signal_features", signal_features)
     if n_features > _INT32_MAX:
-        raise ValueError(f"n_features={n_features} does not fit in int32 indices")
+        raise InvalidArgumentError(f"n_features={n_features} does not fit in int32 indices")
     if n_labels > _INT32_MAX:
-        raise ValueError(f"n_labels={n_labels} does not fit in int32 indices")
+        raise InvalidArgumentError(f"n_labels={n_labels} does not fit in int32 indices")
     if nnz_per_row > n_features:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"nnz_per_row={nnz_per_row} exceeds n_features={n_features}"
         )
     if signal_features > n_features:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"signal_features={signal_features} exceeds n_features={n_features}"
         )
     lo, hi = _labels_range(labels_per_row, n_labels)
@@ -504,7 +476,7 @@ def make_extreme(n_train=20000, n_test=5000, n_features=20000, n_labels=5000,
     seed = _as_seed(seed)
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if n * nnz_per_row > _INT32_MAX:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} * nnz_per_row = {n * nnz_per_row} non-zeros does not fit "
                 "in int32 indices; generate the data in smaller parts"
             )
@@ -581,18 +553,18 @@ def _read_idx_ubyte(path, ndim):
         try:
             raw = _gzip.decompress(raw)
         except (OSError, EOFError) as e:
-            raise ValueError(f"{path}: corrupt gzip data ({e}); {_FASHION_HINT}") from None
+            raise FormatError(f"{path}: corrupt gzip data ({e}); {_FASHION_HINT}") from None
     head = 4 + 4 * ndim
     if len(raw) < head:
-        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header of {ndim} dimension(s); "
+        raise FormatError(f"{path}: {len(raw)} bytes is too short for an IDX header of {ndim} dimension(s); "
                          f"{_FASHION_HINT}")
     if raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE or raw[3] != ndim:
-        raise ValueError(f"{path}: bad IDX magic {raw[:4].hex()} (expected 0000{_IDX_UBYTE:02x}{ndim:02x}: "
+        raise FormatError(f"{path}: bad IDX magic {raw[:4].hex()} (expected 0000{_IDX_UBYTE:02x}{ndim:02x}: "
                          f"unsigned bytes, {ndim} dimension(s)); {_FASHION_HINT}")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     want = math.prod(shape)
     if len(raw) - head != want:
-        raise ValueError(f"{path}: header says shape {shape} ({want} bytes of data) but the file holds "
+        raise FormatError(f"{path}: header says shape {shape} ({want} bytes of data) but the file holds "
                          f"{len(raw) - head}; {_FASHION_HINT}")
     return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(shape)
 
@@ -611,13 +583,13 @@ def _fashion_split(directory, kind):
     images = _read_idx_ubyte(img_path, 3)
     labels = _read_idx_ubyte(lab_path, 1)
     if images.shape[1:] != (28, 28):
-        raise ValueError(f"{img_path}: images are {images.shape[1]}x{images.shape[2]} pixels, expected 28x28; "
+        raise FormatError(f"{img_path}: images are {images.shape[1]}x{images.shape[2]} pixels, expected 28x28; "
                          f"{_FASHION_HINT}")
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{img_path} holds {images.shape[0]} images but {lab_path} holds {labels.shape[0]} "
+        raise FormatError(f"{img_path} holds {images.shape[0]} images but {lab_path} holds {labels.shape[0]} "
                          f"labels; {_FASHION_HINT}")
     if labels.size and labels.max() > 9:
-        raise ValueError(f"{lab_path}: label {int(labels.max())} is outside the 10 classes 0..9; {_FASHION_HINT}")
+        raise FormatError(f"{lab_path}: label {int(labels.max())} is outside the 10 classes 0..9; {_FASHION_HINT}")
     X = images.reshape(images.shape[0], 784).astype(np.float32)
     X /= np.float32(255.0)
     return X, labels.astype(np.int64)
@@ -636,8 +608,8 @@ def load_fashion_mnist(path=None):
     row-major image order; y int64 class ids 0..9 (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal,
     Shirt, Sneaker, Bag, Ankle boot).
 
-    Raises FileNotFoundError when the directory or a file is missing, ValueError when a file is not a
-    valid IDX file of the expected shape; both name the file.
+    Raises FileNotFoundError when the directory or a file is missing, libslide.FormatError (a ValueError)
+    when a file is not a valid IDX file of the expected shape; both name the file.
     """
     directory = _os.fspath(FASHION_MNIST_DIR if path is None else path)
     if not _os.path.isdir(directory):
