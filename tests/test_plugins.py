@@ -15,7 +15,7 @@ import pytest
 
 import libslide as sl
 from conftest import most_frequent_p1
-from libslide import config
+from libslide import build_flags
 
 PLUGIN_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin")
 
@@ -35,7 +35,7 @@ def plugins(tmp_path_factory):
     paths = {}
     for name in ("example", "bad_version", "no_entry"):
         so = str(out / f"{name}_plugin.so")
-        cmd = cc + ["-shared", "-fPIC", "-O2", f"-I{config.include_dir()}",
+        cmd = cc + ["-shared", "-fPIC", "-O2", f"-I{build_flags.include_dir()}",
                     os.path.join(PLUGIN_SRC, f"{name}_plugin.c"), "-o", so]
         r = subprocess.run(cmd, capture_output=True, text=True)
         assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stderr}"
@@ -54,8 +54,8 @@ def example_backend(plugins):
 
 
 def test_include_dir_has_the_plugin_header():
-    assert os.path.isfile(os.path.join(config.include_dir(), "slide", "hash_plugin.h"))
-    assert f"-I{config.include_dir()}" in config.cflags()
+    assert os.path.isfile(os.path.join(build_flags.include_dir(), "slide", "hash_plugin.h"))
+    assert f"-I{build_flags.include_dir()}" in build_flags.cflags()
 
 
 def test_builtin_backends_are_listed_first():

@@ -1,11 +1,12 @@
-"""`python -m libslide config --cflags --libs`, or any `slide` subcommand."""
+"""`python -m libslide config --cflags --libs` (compiler and linker flags, see build_flags.py), or any `slide`
+subcommand."""
 
 import sys
 
 
 def _main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "config":
-        from .config import main
+        from .build_flags import main
 
         return main(sys.argv[2:])
     from .cli import main
