@@ -52,51 +52,105 @@ def _add_format_args(p) -> None:
                    help="libsvm only: first feature id (default 1; labels are 0-based)")
 
 
+# Named settings for the output layer's sampling and the optimizer, chosen with --preset; a flag given
+# on the command line overrides the preset's value. Without --preset every setting is the library's
+# default (LSH.defaults(), Adam.defaults()).
+PRESETS = {
+    "shared-simhash": {
+        "about": "SimHash, 5%% of the output layer active, one active set per batch, Adam lr 3e-3: the "
+                 "defaults of slide train and demo up to 0.3; on slide demo's data P@1 0.88 after 3 epochs, "
+                 "0.77 with the library defaults",
+        "lsh": {"hash": "simhash", "active": 0.05, "batch_shared": True},
+        "adam": {"lr": 3e-3},
+    },
+    "shared-dwta": {
+        "about": "DWTA, 16 tables of 32-id buckets, 0.2%% active, one active set per batch, touched neurons "
+                 "re-hashed, rebuilds after 50, 150, 350, ... batches: bench/vs_torch.py's settings for "
+                 "Amazon-670K-sized output layers",
+        "lsh": {"tables": 16, "bucket_size": 32, "active": 0.002, "batch_shared": True, "rehash_touched": True,
+                "rebuild_growth": 2.0},
+        "adam": {},
+    },
+}
+
+# command-line flag (argparse dest) -> LSH field
+_LSH_FLAGS = {"hash": "hash", "k": "k", "tables": "tables", "bucket_size": "bucket_size", "active": "active",
+              "rebuild_every": "rebuild_every", "random_fraction": "random_fraction"}
+_ADAM_FLAGS = {"lr": "lr", "weight_decay": "weight_decay"}
+
+
+def model_settings(sl, a):
+    """(LSH of the output layer, its storage, Adam) from --preset and the flags that were given; every field
+    left unset takes the library's default."""
+    preset = PRESETS[a.preset] if getattr(a, "preset", None) else {"lsh": {}, "adam": {}}
+    lsh, adam = dict(preset["lsh"]), dict(preset["adam"])
+    lsh.update({field: getattr(a, flag) for flag, field in _LSH_FLAGS.items() if getattr(a, flag) is not None})
+    if a.active_set is not None:
+        lsh["batch_shared"] = a.active_set == "shared"
+    adam.update({field: getattr(a, flag) for flag, field in _ADAM_FLAGS.items() if getattr(a, flag) is not None})
+    return sl.LSH(**lsh), a.storage, sl.Adam(**adam)
+
+
 def _net_from_args(sl, a, input_dim, n_labels):
+    lsh, storage, adam = model_settings(sl, a)
     return sl.Network(
         input_dim=input_dim,
         layers=[
             sl.Layer(a.hidden, activation="relu"),
-            sl.Layer(n_labels, activation="softmax",
-                     sampling=sl.LSH(a.hash, k=a.k, tables=a.tables, bucket_size=a.bucket_size, active=a.active,
-                                     rebuild_every=a.rebuild_every, random_fraction=a.random_fraction,
-                                     batch_shared=a.active_set == "shared"),
-                     storage=a.storage),
+            sl.Layer(n_labels, activation="softmax", sampling=lsh, storage=storage),
         ],
-        optimizer=sl.Adam(lr=a.lr, weight_decay=a.weight_decay),
+        optimizer=adam,
         seed=a.seed,
         threads=a.threads,
     )
 
 
 def _active_arg(text):
-    value = float(text)
-    return int(value) if value >= 1 and value.is_integer() else value
+    """An integer literal is a count of neurons (400), anything else a fraction of the layer (0.05, 1.0)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _add_model_args(p, hidden=128, active=0.05, lr=3e-3, epochs=5):
+def _add_model_args(p, hidden=128, epochs=5):
+    import libslide as sl
+
+    lsh, layer, adam = sl.LSH.defaults(), sl.Layer(1).resolved(), sl.Adam.defaults()
+    lib = "library default"
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="named settings for the output layer's sampling and Adam; flags given as well override "
+                        "them. " + "; ".join(f"{name}: {v['about']}" for name, v in PRESETS.items()) +
+                        ". Default: none, every setting is the library's default")
     p.add_argument("--hidden", type=int, default=hidden, help="hidden ReLU units (default %(default)s)")
-    p.add_argument("--hash", default="simhash", help="hash backend for the output layer (default %(default)s)")
-    p.add_argument("--k", type=int, default=6, help="hash codes per table (default %(default)s)")
-    p.add_argument("--tables", type=int, default=50, help="number of hash tables L (default %(default)s)")
-    p.add_argument("--bucket-size", type=int, default=128, help="bucket capacity (default %(default)s)")
-    p.add_argument("--active", type=_active_arg, default=active,
-                   help="active output neurons: fraction of the layer, or a count if >= 1 (default %(default)s)")
-    p.add_argument("--rebuild-every", type=int, default=50, help="rebuild tables every N batches (default %(default)s)")
-    p.add_argument("--active-set", choices=("shared", "per-sample"), default="shared",
+    p.add_argument("--hash", default=None, help=f"hash backend for the output layer ({lib} {lsh.hash})")
+    p.add_argument("--k", type=int, default=None, help=f"hash codes per table ({lib} {lsh.k})")
+    p.add_argument("--tables", type=int, default=None, help=f"number of hash tables L ({lib} {lsh.tables})")
+    p.add_argument("--bucket-size", type=int, default=None, help=f"bucket capacity ({lib} {lsh.bucket_size})")
+    p.add_argument("--active", type=_active_arg, default=None,
+                   help="active output neurons: a fraction of the layer written with a point or exponent (0.05; "
+                        "1.0 = all), or a count written as an integer (400; 1 = a single neuron) "
+                        f"({lib} {lsh.active})")
+    p.add_argument("--rebuild-every", type=int, default=None,
+                   help=f"rebuild tables every N batches ({lib} {lsh.rebuild_every})")
+    p.add_argument("--active-set", choices=("shared", "per-sample"), default=None,
                    help="shared: one active set per batch (its labels + the neurons its samples retrieve most "
-                        "often); per-sample: each sample its own (SLIDE's way). Default %(default)s, which "
-                        "learns faster in bench/debdeps.py")
-    p.add_argument("--random-fraction", type=float, default=0.0,
-                   help="share of the active cap filled with uniformly random neurons (default %(default)s)")
-    p.add_argument("--storage", choices=("float32", "bfloat16"), default="float32",
+                        "often); per-sample: each sample its own (SLIDE's way). "
+                        f"({lib} {'shared' if lsh.batch_shared else 'per-sample'})")
+    p.add_argument("--random-fraction", type=float, default=None,
+                   help=f"share of the active cap filled with uniformly random neurons ({lib} {lsh.random_fraction})")
+    p.add_argument("--storage", choices=("float32", "bfloat16"), default=None,
                    help="storage of the output layer's weights and Adam moments; bfloat16 halves its memory "
-                        "(default %(default)s)")
+                        f"({lib} {layer.storage})")
     p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default %(default)s)")
-    p.add_argument("--batch", type=int, default=128, help="batch size (default %(default)s)")
-    p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default %(default)s)")
-    p.add_argument("--weight-decay", type=float, default=0.0,
-                   help="decoupled (AdamW) weight decay on the rows each batch updates (default %(default)s)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: Network.fit's, 128)")
+    p.add_argument("--lr", type=float, default=None, help=f"Adam learning rate ({lib} {adam.lr})")
+    p.add_argument("--weight-decay", type=float, default=None,
+                   help=f"decoupled (AdamW) weight decay on the rows each batch updates ({lib} {adam.weight_decay})")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: OpenMP's choice)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     p.add_argument("--eval-sample", type=int, default=None,
@@ -109,6 +163,9 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     print(f"{title}")
     print(f"  train {X.shape[0]:,} x {X.shape[1]:,} features, {Y.shape[1]:,} labels; test {Xt.shape[0]:,} points")
     print(f"  network {net!r}, {net.memory_bytes() / 2**20:,.0f} MiB, {net.threads} threads; {_machine()}")
+    lsh, storage, adam = model_settings(sl, a)
+    print(f"  settings{f' (--preset {a.preset})' if a.preset else ''}: {lsh!r}, {adam!r}"
+          f"{f', storage {storage}' if storage else ''}; every other setting is the library's default")
     out_units = Y.shape[1]
     total_time, total_samples = 0.0, 0
 
@@ -124,7 +181,8 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     save = getattr(a, "save", None)
     every = getattr(a, "checkpoint_every", None)
     try:
-        hist = net.fit(X, Y, epochs=a.epochs, batch_size=a.batch, validation_data=(Xt, Yt),
+        batch = {} if a.batch is None else {"batch_size": a.batch}
+        hist = net.fit(X, Y, epochs=a.epochs, **batch, validation_data=(Xt, Yt),
                        progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report,
                        checkpoint=save if every else None, checkpoint_every=every)
     except KeyboardInterrupt:
@@ -147,6 +205,8 @@ def cmd_demo(a) -> int:
                                             n_labels=a.labels, nnz_per_row=40, noise=a.noise, seed=a.seed)
     print(f"generated dataset in {time.perf_counter() - t0:.1f} s (libslide.datasets.make_extreme, seed {a.seed})")
     _train_and_report(sl, a, X, Y, Xt, Yt, "libslide demo: sparse input -> 128 ReLU -> LSH-sampled softmax")
+    if not a.preset:
+        print("(library defaults; `slide demo --preset shared-simhash` learns faster on this problem)")
     return 0
 
 
@@ -158,15 +218,14 @@ def _bench_setup(sl, a):
         # layer, re-hash the neurons each batch touched and rebuild after 50, 150, 350, ... batches;
         # per-sample sets use 50 tables of 128, 0.5%, and rebuild every 50 batches
         if a.active_set == "shared":
-            lsh = sl.LSH("dwta", k=6, tables=16, bucket_size=32, active=0.002, batch_shared=True,
-                         rehash_touched=True, rebuild_growth=2.0)
+            lsh = sl.LSH(**PRESETS["shared-dwta"]["lsh"])
         else:
             lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005)
         return X, Y, lsh, 1e-3, "Amazon-670K shape (libslide.datasets.amazon670k_shape)"
     X, Y, _, _ = sl.datasets.make_extreme(n_train=a.n_train, n_test=1, n_features=20000, n_labels=10000,
                                           nnz_per_row=40, seed=a.seed)
-    lsh = sl.LSH("simhash", k=6, tables=50, bucket_size=128, active=0.05, batch_shared=a.active_set == "shared")
-    return X, Y, lsh, 3e-3, "small (make_extreme: 20,000 features, 10,000 labels)"
+    lsh = sl.LSH(**{**PRESETS["shared-simhash"]["lsh"], "batch_shared": a.active_set == "shared"})
+    return X, Y, lsh, PRESETS["shared-simhash"]["adam"]["lr"], "small (make_extreme: 20,000 features, 10,000 labels)"
 
 
 def cmd_bench(a) -> int:
@@ -299,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="generate an extreme-classification dataset, train, print P@1 and speed")
-    _add_model_args(d, active=0.05, epochs=3)
+    _add_model_args(d, epochs=3)
     d.add_argument("--n-train", type=int, default=50000)
     d.add_argument("--n-test", type=int, default=10000)
     d.add_argument("--features", type=int, default=20000)
