@@ -178,6 +178,14 @@ CASES = [
     ("argument", "negative weight decay", lambda d: _net(optimizer=sl.Adam(weight_decay=-0.1))),
     ("argument", "lr * weight_decay >= 1", lambda d: _net(optimizer=sl.SGD(lr=0.5, weight_decay=2.0))),
     ("model file", "non-zero reserved word in a version 1 file", _reserved_word),
+    ("argument", "active count (an int) above the layer's units",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(active=9))])),
+    ("argument", "active = 0 (an int counts neurons)",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(active=0))])),
+    ("argument", "Adam beta1 = 1", lambda d: _net(optimizer=sl.Adam(beta1=1.0))),
+    ("argument", "rebuild period 0",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(rebuild_every=0))])),
+    ("argument", "no layers", lambda d: _net(layers=[])),
 ]
 
 
