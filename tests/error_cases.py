@@ -11,7 +11,6 @@ import sys
 import tempfile
 
 import numpy as np
-import scipy.sparse as sp
 
 import libslide as sl
 
