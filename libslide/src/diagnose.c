@@ -17,6 +17,7 @@
 #include "error.h"
 #include "kernels.h"
 #include "network.h"
+#include "rows.h"
 #include "rng.h"
 
 /* k-th largest (1 <= k <= n) of a[0..n), reordering a (quickselect, Lomuto partition, signed indices). */

@@ -30,6 +30,7 @@
 
 #include "error.h"
 #include "network.h"
+#include "rows.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
 #define MODEL_VERSION 3u       /* newest format this library reads and writes */

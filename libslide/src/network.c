@@ -1,5 +1,4 @@
-/* Network lifecycle: configuration defaults, creation, parameters, counters, scratch, tables. */
-#define _DEFAULT_SOURCE /* madvise flags */
+/* Network lifecycle: creation, the busy claim, parameters and counters, and teardown. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,112 +7,19 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
+#include "alloc.h"
+#include "config.h"
 #include "error.h"
 #include "kernels.h"
 #include "network.h"
 #include "rng.h"
+#include "rows.h"
 
 /* Largest allocation a single network array may request (guards size_t overflow and absurd shapes). */
 #define SLIDE_MAX_ARRAY_BYTES ((size_t)1 << 40)
 
-/* ------------------------------------------------------------------ config defaults */
-
-/* Copies the caller's struct over the defaults, honouring its struct_size (older, shorter structs). */
-#define SLIDE_COPY_CONFIG(dst, src)                                                    \
-    do {                                                                               \
-        size_t n_ = (src)->struct_size < sizeof *(dst) ? (src)->struct_size : sizeof *(dst); \
-        memcpy((dst), (src), n_);                                                      \
-        (dst)->struct_size = sizeof *(dst);                                            \
-    } while (0)
-
-void slide_lsh_config_init(slide_lsh_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-    cfg->hash = "dwta";
-    cfg->k = 6;
-    cfg->tables = 50;
-    cfg->bucket_size = 128;
-    cfg->bucket_bits = 0;
-    cfg->insertion = SLIDE_INSERT_FIFO;
-    cfg->active_fraction = 0.005f;
-    cfg->min_active = 0;
-    cfg->rebuild_period = 50;
-    cfg->bin_size = 8;
-    cfg->rule = SLIDE_SAMPLE_TOPK;
-    cfg->threshold = 2;
-    cfg->max_active = 0;
-    cfg->rebuild_growth = 1.0f;
-    cfg->rehash_touched = 0;
-    cfg->batch_shared = 0;
-    cfg->random_fraction = 0.0f;
-}
-
-void slide_layer_config_init(slide_layer_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-    cfg->units = 0;
-    cfg->activation = SLIDE_ACT_RELU;
-    cfg->lsh = NULL;
-    cfg->storage = SLIDE_STORAGE_F32;
-}
-
-void slide_optimizer_config_init(slide_optimizer_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-    cfg->kind = SLIDE_OPT_ADAM;
-    cfg->lr = 1e-3f;
-    cfg->beta1 = 0.9f;
-    cfg->beta2 = 0.999f;
-    cfg->eps = 1e-8f;
-    cfg->weight_decay = 0.0f;
-}
-
-void slide_network_config_init(slide_network_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-}
-
 /* ------------------------------------------------------------------ helpers */
-
-/* Arrays from this size on are placed on 2 MiB boundaries and offered transparent huge pages. */
-#define SLIDE_HUGE_BYTES ((size_t)4 << 20)
-#define SLIDE_HUGE_PAGE ((size_t)2 << 20)
-
-void *slide_aligned_alloc(size_t bytes)
-{
-    if (bytes == 0)
-        bytes = SLIDE_ALIGN;
-    size_t align = bytes >= SLIDE_HUGE_BYTES ? SLIDE_HUGE_PAGE : SLIDE_ALIGN;
-    bytes = (bytes + align - 1) / align * align;
-    void *p = aligned_alloc(align, bytes);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    /*
-     * A batch touches rows scattered over the whole layer: with 4 KiB pages nearly every row costs a TLB
-     * miss. Huge pages are a hint (the kernel may refuse them, e.g. THP "never"); failure changes nothing.
-     */
-    if (p && align == SLIDE_HUGE_PAGE)
-        (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
-void slide_aligned_free(void *p) { free(p); }
 
 int slide_network_claim(slide_network *net, const char *what)
 {
@@ -133,189 +39,6 @@ int slide_network_threads_for_call(const slide_network *net)
     (void)net;
     return 1;
 #endif
-}
-
-slide_vec slide_matrix_row(const slide_matrix *X, int64_t i)
-{
-    slide_vec v;
-    if (X->kind == SLIDE_MATRIX_DENSE) {
-        v.idx = NULL;
-        v.val = X->values + (size_t)i * (size_t)X->cols;
-        v.nnz = (uint32_t)X->cols;
-    } else {
-        int64_t b = X->indptr[i], e = X->indptr[i + 1];
-        v.idx = X->indices + b;
-        v.val = X->values ? X->values + b : NULL;
-        v.nnz = (uint32_t)(e - b);
-    }
-    return v;
-}
-
-int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_cols, int labels)
-{
-    if (!M)
-        return slide_fail(SLIDE_E_INVALID, "%s is NULL", name);
-    if (M->rows < 0 || M->cols < 0)
-        return slide_fail(SLIDE_E_INVALID, "%s has negative shape (%lld, %lld)", name, (long long)M->rows,
-                          (long long)M->cols);
-    if (want_cols >= 0 && M->cols != want_cols)
-        return slide_fail(SLIDE_E_INVALID, "%s has %lld columns, the network expects %lld", name,
-                          (long long)M->cols, (long long)want_cols);
-    if (M->kind == SLIDE_MATRIX_DENSE) {
-        if (labels)
-            return slide_fail(SLIDE_E_INVALID, "%s must be a CSR label matrix", name);
-        if (!M->values && M->rows > 0 && M->cols > 0)
-            return slide_fail(SLIDE_E_INVALID, "%s: dense values are NULL", name);
-        if (M->cols > UINT32_MAX)
-            return slide_fail(SLIDE_E_INVALID, "%s has too many columns", name);
-    } else if (M->kind == SLIDE_MATRIX_CSR) {
-        if (!M->indptr)
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR indptr is NULL", name);
-        if (M->indptr[0] != 0)
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR indptr[0] must be 0", name);
-        int64_t nnz = M->indptr[M->rows];
-        if (nnz < 0 || (nnz > 0 && !M->indices))
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR indices are NULL or indptr is corrupt", name);
-        if (!labels && nnz > 0 && !M->values)
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR values are NULL", name);
-    } else {
-        return slide_fail(SLIDE_E_INVALID, "%s: unknown matrix kind %d", name, M->kind);
-    }
-    return SLIDE_OK;
-}
-
-int slide_check_rows(const slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = rows ? rows[i] : i;
-        if (r < 0 || r >= X->rows)
-            return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range [0, %lld)", (long long)i, (long long)r,
-                              (long long)X->rows);
-        if (X->kind == SLIDE_MATRIX_CSR) {
-            if (X->indptr[r + 1] < X->indptr[r])
-                return slide_fail(SLIDE_E_INVALID, "X row %lld: indptr is not non-decreasing", (long long)r);
-            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
-                if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
-                    return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range [0, %u)", (long long)r,
-                                      X->indices[p], net->input_dim);
-        }
-    }
-    return SLIDE_OK;
-}
-
-int slide_act_reserve(slide_act *a, uint32_t n, int with_ids, int with_delta)
-{
-    if (n <= a->cap && (!with_ids || a->ids) && (!with_delta || a->delta))
-        return SLIDE_OK;
-    uint32_t cap = n > a->cap ? n + n / 4 + 16 : a->cap;
-    float *val = realloc(a->val, sizeof(float) * cap);
-    if (val)
-        a->val = val;
-    float *delta = with_delta || a->delta ? realloc(a->delta, sizeof(float) * cap) : a->delta;
-    if (delta)
-        a->delta = delta;
-    int32_t *ids = with_ids || a->ids ? realloc(a->ids, sizeof(int32_t) * cap) : a->ids;
-    if (ids)
-        a->ids = ids;
-    if (!val || ((with_delta || a->delta) && !delta) || ((with_ids || a->ids) && !ids))
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate activations for %u neurons", n);
-    a->cap = cap;
-    return SLIDE_OK;
-}
-
-int slide_network_ensure_acts(slide_network *net, size_t samples)
-{
-    size_t want = samples * net->n_layers;
-    if (want <= net->act_slots)
-        return SLIDE_OK;
-    slide_act *acts = realloc(net->acts, sizeof(slide_act) * want);
-    if (!acts)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate activations for %zu samples", samples);
-    memset(acts + net->act_slots, 0, sizeof(slide_act) * (want - net->act_slots));
-    net->acts = acts;
-    net->act_slots = want;
-    return SLIDE_OK;
-}
-
-int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n)
-{
-    if (n <= s->cand_cap)
-        return SLIDE_OK;
-    uint32_t *c = realloc(s->cand, sizeof(uint32_t) * n);
-    if (!c)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu candidates", n);
-    s->cand = c;
-    s->cand_cap = n;
-    return SLIDE_OK;
-}
-
-static void scratch_free(slide_thread_scratch *s)
-{
-    free(s->mark);
-    free(s->hits);
-    free(s->cand);
-    free(s->codes);
-    free(s->hash_scratch);
-    slide_aligned_free(s->grad);
-    slide_aligned_free(s->wrow);
-    free(s->hist);
-    memset(s, 0, sizeof *s);
-}
-
-/* The sizes every thread's scratch is allocated with (the largest over the network's layers). */
-typedef struct {
-    size_t max_units, max_tables, max_hash, max_row;
-} scratch_shape;
-
-static scratch_shape scratch_shape_of(const slide_network *net)
-{
-    scratch_shape sh = {0, 1, 1, 1};
-    for (uint32_t l = 0; l < net->n_layers; l++) {
-        const slide_layer *L = &net->layers[l];
-        if (L->row_len > sh.max_row)
-            sh.max_row = L->row_len;
-        if (!L->sampled)
-            continue;
-        if (L->units > sh.max_units)
-            sh.max_units = L->units;
-        if (L->lsh.tables > sh.max_tables)
-            sh.max_tables = L->lsh.tables;
-        size_t hb = L->hash->scratch_bytes(L->hash_state);
-        if (hb > sh.max_hash)
-            sh.max_hash = hb;
-    }
-    return sh;
-}
-
-int slide_network_ensure_scratch(slide_network *net, int threads)
-{
-    if (threads <= net->n_scratch)
-        return SLIDE_OK;
-    slide_thread_scratch *sc = realloc(net->scratch, sizeof *sc * (size_t)threads);
-    if (!sc)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
-    net->scratch = sc;
-    const scratch_shape sh = scratch_shape_of(net);
-    const size_t max_units = sh.max_units, max_tables = sh.max_tables, max_hash = sh.max_hash,
-                 max_row = sh.max_row;
-    for (int t = net->n_scratch; t < threads; t++) {
-        slide_thread_scratch *s = &sc[t];
-        memset(s, 0, sizeof *s);
-        s->mark = calloc(max_units ? max_units : 1, sizeof(uint32_t));
-        s->hits = calloc(max_units ? max_units : 1, sizeof(uint16_t));
-        s->codes = malloc(sizeof(uint32_t) * max_tables);
-        s->hash_scratch = malloc(max_hash);
-        s->hash_scratch_bytes = max_hash;
-        s->grad = slide_aligned_alloc(sizeof(float) * SLIDE_GRAD_ROWS * max_row);
-        s->wrow = slide_aligned_alloc(sizeof(float) * max_row);
-        s->hist = malloc(sizeof(uint32_t) * (max_tables + 2));
-        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->wrow || !s->hist) {
-            scratch_free(s);
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
-        }
-        net->n_scratch = t + 1;
-    }
-    return SLIDE_OK;
 }
 
 /* ------------------------------------------------------------------ tables */
@@ -518,15 +241,7 @@ void slide_network_free(slide_network *net)
     for (uint32_t l = 0; l < net->n_layers && net->layers; l++)
         layer_free(&net->layers[l]);
     free(net->layers);
-    for (size_t i = 0; i < net->act_slots; i++) {
-        free(net->acts[i].ids);
-        free(net->acts[i].val);
-        free(net->acts[i].delta);
-    }
-    free(net->acts);
-    for (int t = 0; t < net->n_scratch; t++)
-        scratch_free(&net->scratch[t]);
-    free(net->scratch);
+    slide_scratch_free_all(net);
     free(net->touched);
     free(net->pair_off);
     free(net->pair_sample);
@@ -560,30 +275,9 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
         return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
     strcpy(L->hash_name, name);
     c->hash = L->hash_name;
-    if (c->k == 0 || c->tables == 0 || c->tables > 4096 || c->bucket_size == 0 || c->bucket_size > 65536)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: need k >= 1, 1 <= tables <= 4096, 1 <= bucket_size <= 65536",
-                          index);
-    if (c->insertion != SLIDE_INSERT_FIFO && c->insertion != SLIDE_INSERT_RESERVOIR)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: unknown insertion policy %d", index, c->insertion);
-    if (!(c->active_fraction > 0.0f && c->active_fraction <= 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: active_fraction must be in (0, 1], got %g", index,
-                          (double)c->active_fraction);
-    if (c->rebuild_period == 0)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_period must be >= 1", index);
-    if (c->rule != SLIDE_SAMPLE_TOPK && c->rule != SLIDE_SAMPLE_UNION && c->rule != SLIDE_SAMPLE_THRESHOLD)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: unknown sampling rule %d", index, c->rule);
-    if (c->rule == SLIDE_SAMPLE_THRESHOLD && (c->threshold < 1 || c->threshold > c->tables))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: threshold must be in [1, tables = %u], got %u", index, c->tables,
-                          c->threshold);
-    if (!(c->rebuild_growth >= 1.0f && c->rebuild_growth <= 100.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_growth must be in [1, 100], got %g", index,
-                          (double)c->rebuild_growth);
-    if (!(c->random_fraction >= 0.0f && c->random_fraction <= 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: random_fraction must be in [0, 1], got %g", index,
-                          (double)c->random_fraction);
-    if (c->max_active > L->units)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
-                          c->max_active, L->units);
+    int rc = slide_lsh_config_check(c, L->units, index);
+    if (rc)
+        return rc;
     L->hash = slide_hash_find(name);
     if (!L->hash) {
         char context[32];
@@ -592,7 +286,7 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
     }
     slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
                             .seed = slide_seed3(seed, 0x4A54, index, 0)};
-    int rc = L->hash->create(&hp, &L->hash_state);
+    rc = L->hash->create(&hp, &L->hash_state);
     if (rc)
         return rc;
     uint32_t code_bits = L->hash->code_bits(L->hash_state);
@@ -668,14 +362,6 @@ static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int
     }
 }
 
-/* Decoupled weight decay multiplies updated rows by 1 - lr * weight_decay: that factor must stay in (0, 1]. */
-static int check_weight_decay(float lr, float weight_decay)
-{
-    if (!(weight_decay >= 0.0f) || !isfinite(weight_decay) || !(lr * weight_decay < 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "optimizer: weight_decay must be >= 0 with lr * weight_decay < 1 (got %g, lr %g)",
-                          (double)weight_decay, (double)lr);
-    return SLIDE_OK;
-}
 
 int slide_network_create_internal(const slide_network_config *cfg_in, const slide_optimizer_config *opt_in,
                                   int init_params, slide_network **out)
@@ -698,12 +384,7 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
             return slide_fail(SLIDE_E_INVALID, "optimizer config struct_size %zu is too small", opt_in->struct_size);
         SLIDE_COPY_CONFIG(&opt, opt_in);
     }
-    if (opt.kind != SLIDE_OPT_ADAM && opt.kind != SLIDE_OPT_SGD)
-        return slide_fail(SLIDE_E_INVALID, "optimizer kind %d is unknown", opt.kind);
-    if (!(opt.lr > 0.0f) || !isfinite(opt.lr) || !(opt.beta1 >= 0.0f && opt.beta1 < 1.0f) ||
-        !(opt.beta2 >= 0.0f && opt.beta2 < 1.0f) || !(opt.eps > 0.0f))
-        return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
-    if (check_weight_decay(opt.lr, opt.weight_decay))
+    if (slide_optimizer_config_check(&opt))
         return SLIDE_E_INVALID;
     if (cfg.input_dim == 0)
         return slide_fail(SLIDE_E_INVALID, "input_dim must be >= 1");
@@ -856,7 +537,7 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!(lr > 0.0f) || !isfinite(lr))
         return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
-    if (check_weight_decay(lr, net->opt.weight_decay))
+    if (slide_check_weight_decay(lr, net->opt.weight_decay))
         return SLIDE_E_INVALID;
     net->opt.lr = lr;
     return SLIDE_OK;
@@ -1003,16 +684,7 @@ size_t slide_network_memory_bytes(const slide_network *net)
                      sizeof(uint32_t) * (L->shared_codes_cap + L->shared_hist_cap);
         }
     }
-    for (size_t i = 0; i < net->act_slots; i++)
-        b += (size_t)net->acts[i].cap * (sizeof(float) * (net->acts[i].delta ? 2 : 1) +
-                                         (net->acts[i].ids ? sizeof(int32_t) : 0));
-    /* Per thread: mark and hits over the largest sampled layer, gradient rows, codes, histogram, candidates. */
-    const scratch_shape sh = scratch_shape_of(net);
-    for (int t = 0; t < net->n_scratch; t++) {
-        const slide_thread_scratch *s = &net->scratch[t];
-        b += sh.max_units * (sizeof(uint32_t) + sizeof(uint16_t)) + sizeof(float) * (SLIDE_GRAD_ROWS + 1) * sh.max_row +
-             sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
-    }
+    b += slide_scratch_memory_bytes(net);
     b += net->pair_cap * (sizeof(uint32_t) * 7 + sizeof(float) * 2);
     return b;
 }

@@ -24,6 +24,7 @@
 #include "error.h"
 #include "kernels.h"
 #include "network.h"
+#include "rows.h"
 #include "rng.h"
 
 /* Rows per dot_many / axpy_many call: the pointer and coefficient arrays live on the stack. */
