@@ -54,15 +54,15 @@ static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *
                       uint32_t *codes, int nt)
 {
     void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
-    const uint32_t tables = L->lsh.tables;
+        L->sampler.hash->hash_item ? L->sampler.hash->hash_item : L->sampler.hash->hash_dense;
+    const uint32_t tables = L->sampler.cfg.tables;
     const slide_kernels *K = slide_kernels_get();
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t i = 0; i < count; i++) {
         slide_thread_scratch *s = &net->scratch[slide_thread_id()];
         size_t r = ids ? ids[i] : first + i;
         /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
-        hash_item(L->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
+        hash_item(L->sampler.hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
     }
 }
 
@@ -72,10 +72,10 @@ static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *
  */
 static int prepare_items(const slide_layer *L, int nt)
 {
-    if (!L->hash->prepare_items)
+    if (!L->sampler.hash->prepare_items)
         return SLIDE_OK;
     if (!slide_is_bf16(L)) {
-        L->hash->prepare_items(L->hash_state, L->params, L->rows, L->block);
+        L->sampler.hash->prepare_items(L->sampler.hash_state, L->params, L->rows, L->block);
         return SLIDE_OK;
     }
     float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
@@ -87,7 +87,7 @@ static int prepare_items(const slide_layer *L, int nt)
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t r = 0; r < rows; r++)
         K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
-    L->hash->prepare_items(L->hash_state, tmp, L->rows, L->row_len);
+    L->sampler.hash->prepare_items(L->sampler.hash_state, tmp, L->rows, L->row_len);
     slide_aligned_free(tmp);
     return SLIDE_OK;
 }
@@ -100,7 +100,7 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
     int rc = slide_network_ensure_scratch(net, nt);
     if (rc)
         return rc;
-    uint32_t tables = L->lsh.tables;
+    uint32_t tables = L->sampler.cfg.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
     uint32_t *order = malloc(sizeof(uint32_t) * L->units);
     if (!codes || !order) {
@@ -114,9 +114,9 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
      */
     for (uint32_t i = 0; i < L->units; i++)
         order[i] = i;
-    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->rebuilds)};
+    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->sampler.rebuilds)};
     slide_shuffle_u32(&rng, order, L->units);
-    slide_lsh_tables_clear(&L->tables);
+    slide_lsh_tables_clear(&L->sampler.tables);
     rc = prepare_items(L, nt);
     if (rc) {
         free(codes);
@@ -129,31 +129,31 @@ int slide_layer_rebuild(slide_network *net, slide_layer *L)
         /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++) {
-            uint16_t *known = L->item_bucket ? L->item_bucket + (size_t)t * L->units : NULL;
+            uint16_t *known = L->sampler.item_bucket ? L->sampler.item_bucket + (size_t)t * L->units : NULL;
             for (uint32_t i = 0; i < count; i++) {
                 uint32_t code = codes[(size_t)i * tables + t];
-                slide_lsh_tables_insert(&L->tables, t, code, order[base + i]);
+                slide_lsh_tables_insert(&L->sampler.tables, t, code, order[base + i]);
                 if (known)
-                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&L->tables, code);
+                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&L->sampler.tables, code);
             }
         }
     }
     free(codes);
     free(order);
-    L->rebuilds++;
-    L->batches_since_rebuild = 0;
+    L->sampler.rebuilds++;
+    L->sampler.batches_since_rebuild = 0;
     return SLIDE_OK;
 }
 
 int slide_layer_record_buckets(slide_network *net, slide_layer *L)
 {
-    if (!L->sampled || !L->item_bucket)
+    if (!L->sampled || !L->sampler.item_bucket)
         return SLIDE_OK;
     int nt = slide_network_threads_for_call(net);
     int rc = slide_network_ensure_scratch(net, nt);
     if (rc)
         return rc;
-    uint32_t tables = L->lsh.tables;
+    uint32_t tables = L->sampler.cfg.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
@@ -163,8 +163,8 @@ int slide_layer_record_buckets(slide_network *net, slide_layer *L)
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++)
             for (uint32_t i = 0; i < count; i++)
-                L->item_bucket[(size_t)t * L->units + base + i] =
-                    (uint16_t)slide_lsh_bucket(&L->tables, codes[(size_t)i * tables + t]);
+                L->sampler.item_bucket[(size_t)t * L->units + base + i] =
+                    (uint16_t)slide_lsh_bucket(&L->sampler.tables, codes[(size_t)i * tables + t]);
     }
     free(codes);
     return SLIDE_OK;
@@ -175,7 +175,7 @@ int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, 
     if (!L->sampled || n == 0)
         return SLIDE_OK;
     int nt = slide_network_threads_for_call(net);
-    uint32_t tables = L->lsh.tables;
+    uint32_t tables = L->sampler.cfg.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
@@ -186,16 +186,16 @@ int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, 
      */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t t = 0; t < tables; t++) {
-        uint16_t *known = L->item_bucket ? L->item_bucket + (size_t)t * L->units : NULL;
+        uint16_t *known = L->sampler.item_bucket ? L->sampler.item_bucket + (size_t)t * L->units : NULL;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t code = codes[(size_t)i * tables + t];
             if (known) {
-                uint16_t b = (uint16_t)slide_lsh_bucket(&L->tables, code);
+                uint16_t b = (uint16_t)slide_lsh_bucket(&L->sampler.tables, code);
                 if (known[ids[i]] == b)
                     continue;
                 known[ids[i]] = b;
             }
-            slide_lsh_tables_insert_unique(&L->tables, t, code, ids[i]);
+            slide_lsh_tables_insert_unique(&L->sampler.tables, t, code, ids[i]);
         }
     }
     free(codes);
@@ -224,14 +224,14 @@ static void layer_free(slide_layer *L)
     free(L->bias_m);
     free(L->bias_v);
     free(L->row_slot);
-    free(L->shared_ids);
-    free(L->shared_pos);
-    free(L->shared_codes);
-    free(L->shared_hist);
-    free(L->item_bucket);
-    if (L->hash && L->hash_state)
-        L->hash->destroy(L->hash_state);
-    slide_lsh_tables_destroy(&L->tables);
+    free(L->sampler.shared.ids);
+    free(L->sampler.shared.pos);
+    free(L->sampler.shared.codes);
+    free(L->sampler.shared.hist);
+    free(L->sampler.item_bucket);
+    if (L->sampler.hash && L->sampler.hash_state)
+        L->sampler.hash->destroy(L->sampler.hash_state);
+    slide_lsh_tables_destroy(&L->sampler.tables);
 }
 
 void slide_network_free(slide_network *net)
@@ -264,32 +264,32 @@ static uint32_t ceil_log2(uint64_t x)
 
 static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
 {
-    slide_lsh_config_init(&L->lsh);
+    slide_lsh_config_init(&L->sampler.cfg);
     if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
         return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
                           index, user->struct_size);
-    SLIDE_COPY_CONFIG(&L->lsh, user);
-    slide_lsh_config *c = &L->lsh;
+    SLIDE_COPY_CONFIG(&L->sampler.cfg, user);
+    slide_lsh_config *c = &L->sampler.cfg;
     const char *name = c->hash ? c->hash : "dwta";
     if (strlen(name) >= SLIDE_HASH_NAME_MAX)
         return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
-    strcpy(L->hash_name, name);
-    c->hash = L->hash_name;
+    strcpy(L->sampler.hash_name, name);
+    c->hash = L->sampler.hash_name;
     int rc = slide_lsh_config_check(c, L->units, index);
     if (rc)
         return rc;
-    L->hash = slide_hash_find(name);
-    if (!L->hash) {
+    L->sampler.hash = slide_hash_find(name);
+    if (!L->sampler.hash) {
         char context[32];
         snprintf(context, sizeof context, "layer %u", index);
         return slide_fail_context(SLIDE_E_NOT_FOUND, context);
     }
     slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
                             .seed = slide_seed3(seed, 0x4A54, index, 0)};
-    rc = L->hash->create(&hp, &L->hash_state);
+    rc = L->sampler.hash->create(&hp, &L->sampler.hash_state);
     if (rc)
         return rc;
-    uint32_t code_bits = L->hash->code_bits(L->hash_state);
+    uint32_t code_bits = L->sampler.hash->code_bits(L->sampler.hash_state);
     uint32_t bits = c->bucket_bits;
     if (bits == 0) {
         /*
@@ -309,31 +309,31 @@ static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_
     if (bits > 24)
         bits = 24;
     c->bucket_bits = bits;
-    rc = slide_lsh_tables_init(&L->tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
+    rc = slide_lsh_tables_init(&L->sampler.tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
                                slide_seed3(seed, 0x7AB, index, 0));
     if (rc)
         return rc;
     /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
     double cap = ceil((double)c->active_fraction * L->units - 1e-3);
-    L->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
-    L->n_random = (uint32_t)lround((double)c->random_fraction * L->max_active);
+    L->sampler.max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    L->sampler.n_random = (uint32_t)lround((double)c->random_fraction * L->sampler.max_active);
     if (c->rehash_touched && bits <= 15) {
-        L->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
-        if (!L->item_bucket)
+        L->sampler.item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
+        if (!L->sampler.item_bucket)
             return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %u x %u bucket records", index, L->units,
                               c->tables);
-        memset(L->item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
+        memset(L->sampler.item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
     }
     if (c->batch_shared) {
-        L->shared_pos = malloc(sizeof(int32_t) * L->units);
-        if (!L->shared_pos)
+        L->sampler.shared.pos = malloc(sizeof(int32_t) * L->units);
+        if (!L->sampler.shared.pos)
             return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
-        memset(L->shared_pos, 0xFF, sizeof(int32_t) * L->units);
+        memset(L->sampler.shared.pos, 0xFF, sizeof(int32_t) * L->units);
     }
-    L->period = c->rebuild_period;
-    L->min_active = c->min_active ? c->min_active : L->max_active / 4;
-    if (L->min_active > L->units)
-        L->min_active = L->units;
+    L->sampler.period = c->rebuild_period;
+    L->sampler.min_active = c->min_active ? c->min_active : L->sampler.max_active / 4;
+    if (L->sampler.min_active > L->units)
+        L->sampler.min_active = L->units;
     return SLIDE_OK;
 }
 
@@ -577,7 +577,7 @@ int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_lay
         .neuron_major = L->neuron_major,
         .samples_seen = L->samples_seen,
         .active_total = L->active_total,
-        .rebuilds = L->rebuilds,
+        .rebuilds = L->sampler.rebuilds,
         .row_stride = L->block,
         .storage = L->storage,
     };
@@ -675,13 +675,13 @@ size_t slide_network_memory_bytes(const slide_network *net)
         b += sizeof(float) * L->units * (L->bias_m ? 3 : 1);
         b += sizeof(int32_t) * L->rows;
         if (L->sampled) {
-            b += L->hash->memory_bytes(L->hash_state);
-            b += slide_lsh_tables_memory_bytes(&L->tables);
-            if (L->item_bucket)
-                b += sizeof(uint16_t) * (size_t)L->units * L->lsh.tables;
-            if (L->shared_pos) /* batch-shared: set positions, the set, the batch's query codes */
-                b += sizeof(int32_t) * ((size_t)L->units + L->shared_cap) +
-                     sizeof(uint32_t) * (L->shared_codes_cap + L->shared_hist_cap);
+            b += L->sampler.hash->memory_bytes(L->sampler.hash_state);
+            b += slide_lsh_tables_memory_bytes(&L->sampler.tables);
+            if (L->sampler.item_bucket)
+                b += sizeof(uint16_t) * (size_t)L->units * L->sampler.cfg.tables;
+            if (L->sampler.shared.pos) /* batch-shared: set positions, the set, the batch's query codes */
+                b += sizeof(int32_t) * ((size_t)L->units + L->sampler.shared.cap) +
+                     sizeof(uint32_t) * (L->sampler.shared.codes_cap + L->sampler.shared.hist_cap);
         }
     }
     b += slide_scratch_memory_bytes(net);

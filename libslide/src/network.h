@@ -23,13 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hash_family.h"
-#include "lsh_table.h"
 #include "matrix.h"
+#include "sampler.h"
 #include "scratch.h"
 #include "slide/slide.h"
-
-#define SLIDE_HASH_NAME_MAX 64
 
 typedef struct slide_layer {
     uint32_t units, in_dim;
@@ -41,35 +38,7 @@ typedef struct slide_layer {
     void *params;           /* rows * block elements, SLIDE_ALIGN-aligned; see the accessors */
     float *bias, *bias_m, *bias_v; /* [units] each; moments NULL without Adam */
 
-    /* LSH sampling (sampled layers only). */
-    slide_lsh_config lsh;
-    char hash_name[SLIDE_HASH_NAME_MAX];
-    const slide_hash_family *hash;
-    void *hash_state;
-    slide_lsh_tables tables;
-    uint32_t max_active;   /* cap on active neurons per sample */
-    uint32_t min_active;   /* pad with random neurons up to this many */
-    uint32_t n_random;     /* slots of the cap reserved for uniformly random neurons (<= max_active) */
-    uint64_t rebuilds;
-    uint64_t batches_since_rebuild;
-    double period;         /* batches until the next rebuild; grows by lsh.rebuild_growth per rebuild */
-
-    /* Batch-shared active set (lsh.batch_shared, training only): ids, and id -> position in it. */
-    int32_t *shared_ids;
-    uint32_t n_shared, shared_cap;
-    int32_t *shared_pos;    /* [units], -1 outside the set; reset after every batch */
-    uint32_t *shared_codes; /* [batch * tables] query codes of the batch */
-    size_t shared_codes_cap;
-    uint32_t *shared_hist;  /* hit-count histograms of the merge: the batch's, then one per partition */
-    size_t shared_hist_cap;
-    /*
-     * rehash_touched only (NULL otherwise, or when buckets need more than 15 bits): item_bucket[t * units
-     * + id] is the bucket of table t that neuron id was last inserted into, SLIDE_BUCKET_UNKNOWN before
-     * its first insertion. A re-hash then re-inserts only neurons whose bucket changed. Table t's entries
-     * are written only by the thread filling table t.
-     */
-    uint16_t *item_bucket;
-#define SLIDE_BUCKET_UNKNOWN 0xFFFFu
+    slide_sampler sampler; /* LSH state (sampled layers only; zero otherwise): sampler.h */
 
     /* Counters for slide_layer_info. */
     uint64_t samples_seen, active_total;

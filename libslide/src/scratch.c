@@ -82,9 +82,9 @@ static scratch_shape scratch_shape_of(const slide_network *net)
             continue;
         if (L->units > sh.max_units)
             sh.max_units = L->units;
-        if (L->lsh.tables > sh.max_tables)
-            sh.max_tables = L->lsh.tables;
-        size_t hb = L->hash->scratch_bytes(L->hash_state);
+        if (L->sampler.cfg.tables > sh.max_tables)
+            sh.max_tables = L->sampler.cfg.tables;
+        size_t hb = L->sampler.hash->scratch_bytes(L->sampler.hash_state);
         if (hb > sh.max_hash)
             sh.max_hash = hb;
     }

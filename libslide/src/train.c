@@ -81,9 +81,9 @@ static inline slide_vec act_as_input(const slide_act *a)
 static inline void hash_query(const slide_layer *L, slide_vec x, uint32_t *codes, void *scratch)
 {
     if (x.idx)
-        L->hash->hash_sparse(L->hash_state, x.idx, x.val, x.nnz, codes, scratch);
+        L->sampler.hash->hash_sparse(L->sampler.hash_state, x.idx, x.val, x.nnz, codes, scratch);
     else
-        L->hash->hash_dense(L->hash_state, x.val, codes, scratch);
+        L->sampler.hash->hash_dense(L->sampler.hash_state, x.val, codes, scratch);
 }
 
 /*
@@ -211,10 +211,10 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
 {
     /* The random share serves training only (negatives); predictions give its slots to retrieval. */
-    const uint32_t n_random = training ? L->n_random : 0;
+    const uint32_t n_random = training ? L->sampler.n_random : 0;
     /* mark[id] == stamp: id was seen for this sample; hits[id] then counts the tables that returned it,
      * or is SLIDE_CHOSEN once id is in the active set (labels, selected candidates, padding). */
-    uint32_t room = L->max_active > L->min_active ? L->max_active : L->min_active;
+    uint32_t room = L->sampler.max_active > L->sampler.min_active ? L->sampler.max_active : L->sampler.min_active;
     int rc = slide_act_reserve(a, room + n_labels, 1, 1);
     if (rc)
         return rc;
@@ -233,32 +233,32 @@ static int select_active(const slide_layer *L, slide_vec x, const int32_t *label
     a->n_forced = n;
 
     hash_query(L, x, scr->codes, scr->hash_scratch);
-    rc = slide_scratch_reserve_cand(scr, (size_t)L->lsh.tables * L->lsh.bucket_size);
+    rc = slide_scratch_reserve_cand(scr, (size_t)L->sampler.cfg.tables * L->sampler.cfg.bucket_size);
     if (rc)
         return rc;
     /* Counts stop at `tables`: with incremental re-hashing a bucket may hold an id twice. */
     uint32_t nc = 0;
-    for (uint32_t t = 0; t < L->lsh.tables; t++) {
+    for (uint32_t t = 0; t < L->sampler.cfg.tables; t++) {
         const uint32_t *ids;
-        uint32_t m = slide_lsh_tables_bucket(&L->tables, t, scr->codes[t], &ids);
-        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)L->lsh.tables, scr->cand, &nc, 1);
+        uint32_t m = slide_lsh_tables_bucket(&L->sampler.tables, t, scr->codes[t], &ids);
+        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)L->sampler.cfg.tables, scr->cand, &nc, 1);
     }
 
     /* Retrieval fills the cap minus the slots reserved for random neurons. */
-    uint32_t want = L->max_active > n + n_random ? L->max_active - n - n_random : 0;
-    if (L->lsh.rule == SLIDE_SAMPLE_THRESHOLD) {
+    uint32_t want = L->sampler.max_active > n + n_random ? L->sampler.max_active - n - n_random : 0;
+    if (L->sampler.cfg.rule == SLIDE_SAMPLE_THRESHOLD) {
         /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
         uint32_t kept = 0;
         for (uint32_t i = 0; i < nc; i++)
-            if (hits[scr->cand[i]] >= L->lsh.threshold)
+            if (hits[scr->cand[i]] >= L->sampler.cfg.threshold)
                 scr->cand[kept++] = scr->cand[i];
         nc = kept;
     }
-    if (L->lsh.rule == SLIDE_SAMPLE_UNION && nc > want)
+    if (L->sampler.cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
         nc = want; /* retrieval order: the first `want` */
-    n += take_top_by_hits(scr->cand, nc, hits, L->lsh.tables, want, scr->hist, a->ids + n);
+    n += take_top_by_hits(scr->cand, nc, hits, L->sampler.cfg.tables, want, scr->hist, a->ids + n);
     /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
-    uint32_t target = n + n_random > L->min_active ? n + n_random : L->min_active;
+    uint32_t target = n + n_random > L->sampler.min_active ? n + n_random : L->sampler.min_active;
     if (n < target) {
         slide_rng rng = {sample_seed};
         n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
@@ -290,7 +290,7 @@ static void softmax_inplace(float *z, uint32_t n)
 /* While training, a batch-shared layer has one active set for the whole batch (prediction does not). */
 static inline int is_batch_shared(const slide_layer *L)
 {
-    return L->sampled && L->lsh.batch_shared;
+    return L->sampled && L->sampler.cfg.batch_shared;
 }
 
 int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
@@ -410,7 +410,7 @@ static double output_delta(const slide_layer *L, slide_act *a, const int32_t *la
     if (shared) {
         /* Every label of the batch is in the shared set (select_shared puts them first). */
         for (uint32_t i = 0; i < n_labels; i++) {
-            int32_t k = L->shared_pos[labels[i]];
+            int32_t k = L->sampler.shared.pos[labels[i]];
             a->delta[k] -= t * scale;
             loss -= t * log((double)a->val[k] + 1e-30);
         }
@@ -728,14 +728,14 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
      * Batch-shared layer: every sample computed the same neurons in the same order (shared_ids), so row k
      * of the set gets one contribution per sample, delta[k] of that sample: no sorting needed.
      */
-    const int shared = is_batch_shared(L) && L->n_shared > 0;
+    const int shared = is_batch_shared(L) && L->sampler.shared.n > 0;
     uint32_t n_touched = 0;
     if (shared) {
-        int rc = reserve_update(net, L->n_shared);
+        int rc = reserve_update(net, L->sampler.shared.n);
         if (rc)
             return rc;
-        n_touched = L->n_shared;
-        memcpy(net->touched, L->shared_ids, sizeof(uint32_t) * n_touched);
+        n_touched = L->sampler.shared.n;
+        memcpy(net->touched, L->sampler.shared.ids, sizeof(uint32_t) * n_touched);
     } else {
         int rc = sort_pairs_by_row(net, l, X, rows, n, nt, &n_touched);
         if (rc)
@@ -796,7 +796,7 @@ static int update_layer(slide_network *net, uint32_t l, const slide_matrix *X, c
     }
 
     /* Incremental schedule: re-insert the neurons this batch changed, unless a full rebuild follows. */
-    if (L->sampled && L->lsh.rehash_touched && (double)(L->batches_since_rebuild + 1) < L->period) {
+    if (L->sampled && L->sampler.cfg.rehash_touched && (double)(L->sampler.batches_since_rebuild + 1) < L->sampler.period) {
         int rc2 = slide_layer_rehash(net, L, net->touched, n_touched);
         if (rc2)
             return rc2;
@@ -835,7 +835,7 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
                                 int64_t n, int nt)
 {
     const slide_layer *L = &net->layers[l];
-    const uint32_t NL = net->n_layers, m = L->n_shared;
+    const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
     const slide_kernels *K = slide_kernels_get();
     for (int64_t s = 0; s < n; s++) {
         int rc = slide_act_reserve(&net->acts[(size_t)s * NL + l], m, 1, 1);
@@ -848,7 +848,7 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
         const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
         for (int64_t s = s0; s < s1; s++) {
             slide_act *a = &net->acts[(size_t)s * NL + l];
-            memcpy(a->ids, L->shared_ids, sizeof(int32_t) * m);
+            memcpy(a->ids, L->sampler.shared.ids, sizeof(int32_t) * m);
             a->n = m;
             a->n_forced = 0; /* labels sit anywhere in the shared set: see shared_pos */
             a->dense = 0;
@@ -865,7 +865,7 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
         for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
-                slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
+                slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
             if (dense_in) {
                 float *zs[SHARED_SAMPLES];
                 for (int64_t s = s0; s < s1; s++)
@@ -877,7 +877,7 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
                 slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
                 float *z = net->acts[(size_t)s * NL + l].val + k0;
                 for (uint32_t k = 0; k < mk; k++)
-                    z[k] = slide_row_dot_sparse(K, L, (size_t)L->shared_ids[k0 + k], in.idx, in.val, in.nnz);
+                    z[k] = slide_row_dot_sparse(K, L, (size_t)L->sampler.shared.ids[k0 + k], in.idx, in.val, in.nnz);
             }
         }
         for (int64_t s = s0; s < s1; s++) {
@@ -899,7 +899,7 @@ static int forward_shared_layer(slide_network *net, uint32_t l, const slide_matr
 static void backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt)
 {
     const slide_layer *L = &net->layers[l];
-    const uint32_t NL = net->n_layers, m = L->n_shared;
+    const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
     const int prev_relu = net->layers[l - 1].activation == SLIDE_ACT_RELU;
     const slide_kernels *K = slide_kernels_get();
     const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
@@ -916,7 +916,7 @@ static void backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int
         for (uint32_t k0 = 0; k0 < m; k0 += MANY) {
             const uint32_t mk = m - k0 < MANY ? m - k0 : MANY;
             for (uint32_t k = 0; k < mk; k++)
-                slide_rows_set(&rowp, L, k, (size_t)L->shared_ids[k0 + k]);
+                slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
             for (int64_t s = s0; s < s1; s++) { /* the whole chunk from the block at once */
                 ys[s - s0] = net->acts[(size_t)s * NL + l - 1].delta;
                 cs[s - s0] = net->acts[(size_t)s * NL + l].delta + k0;
@@ -974,22 +974,22 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
                          const int64_t *rows, int64_t n, uint64_t step, int nt)
 {
     slide_layer *L = &net->layers[l];
-    const uint32_t T = L->lsh.tables;
+    const uint32_t T = L->sampler.cfg.tables;
     const uint16_t MAXHIT = 0xFFFE;
     const int last = l + 1 == net->n_layers;
     size_t need = (size_t)n * T;
-    if (need > L->shared_codes_cap) {
-        uint32_t *c = realloc(L->shared_codes, sizeof(uint32_t) * need);
+    if (need > L->sampler.shared.codes_cap) {
+        uint32_t *c = realloc(L->sampler.shared.codes, sizeof(uint32_t) * need);
         if (!c)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate shared-set codes");
-        L->shared_codes = c;
-        L->shared_codes_cap = need;
+        L->sampler.shared.codes = c;
+        L->sampler.shared.codes_cap = need;
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t s = 0; s < n; s++) {
         slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         slide_vec in = layer_input(net, l, X, rows, (uint32_t)s);
-        hash_query(L, in, L->shared_codes + (size_t)s * T, scr->hash_scratch);
+        hash_query(L, in, L->sampler.shared.codes + (size_t)s * T, scr->hash_scratch);
     }
 
     slide_thread_scratch *scr = &net->scratch[0];
@@ -1002,15 +1002,15 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
             int64_t row = rows ? rows[s] : s;
             n_labels += (size_t)(Y->indptr[row + 1] - Y->indptr[row]);
         }
-    size_t cap = n_labels + (L->max_active > L->min_active ? L->max_active : L->min_active);
+    size_t cap = n_labels + (L->sampler.max_active > L->sampler.min_active ? L->sampler.max_active : L->sampler.min_active);
     if (cap > L->units)
         cap = L->units;
-    if (cap > L->shared_cap) {
-        int32_t *ids = realloc(L->shared_ids, sizeof(int32_t) * cap);
+    if (cap > L->sampler.shared.cap) {
+        int32_t *ids = realloc(L->sampler.shared.ids, sizeof(int32_t) * cap);
         if (!ids)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate the shared active set");
-        L->shared_ids = ids;
-        L->shared_cap = (uint32_t)cap;
+        L->sampler.shared.ids = ids;
+        L->sampler.shared.cap = (uint32_t)cap;
     }
     int rc;
     uint32_t ns = 0;
@@ -1022,7 +1022,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
                 if (mark[y] != stamp) {
                     mark[y] = stamp;
                     hits[y] = SLIDE_CHOSEN;
-                    L->shared_ids[ns++] = (int32_t)y;
+                    L->sampler.shared.ids[ns++] = (int32_t)y;
                 }
             }
         }
@@ -1042,7 +1042,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
         memset(my, 0, sizeof cnt[c]);
         for (size_t q = need * c / SHARED_PARTS; q < need * (c + 1) / SHARED_PARTS; q++) {
             const uint32_t *ids;
-            uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
+            uint32_t m = slide_lsh_tables_bucket(&L->sampler.tables, (uint32_t)(q % T), L->sampler.shared.codes[q], &ids);
             for (uint32_t i = 0; i < m; i++)
                 my[id_part(ids[i], SHARED_BLOCK_BITS)]++;
         }
@@ -1058,21 +1058,21 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
         size_t *cur = cnt[c];
         for (size_t q = need * c / SHARED_PARTS; q < need * (c + 1) / SHARED_PARTS; q++) {
             const uint32_t *ids;
-            uint32_t m = slide_lsh_tables_bucket(&L->tables, (uint32_t)(q % T), L->shared_codes[q], &ids);
+            uint32_t m = slide_lsh_tables_bucket(&L->sampler.tables, (uint32_t)(q % T), L->sampler.shared.codes[q], &ids);
             for (uint32_t i = 0; i < m; i++)
                 retrieved[cur[id_part(ids[i], SHARED_BLOCK_BITS)]++] = ids[i];
         }
     }
     /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
     const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
-    if (hist_len * (SHARED_PARTS + 1) > L->shared_hist_cap) {
-        uint32_t *h = realloc(L->shared_hist, sizeof(uint32_t) * hist_len * (SHARED_PARTS + 1));
+    if (hist_len * (SHARED_PARTS + 1) > L->sampler.shared.hist_cap) {
+        uint32_t *h = realloc(L->sampler.shared.hist, sizeof(uint32_t) * hist_len * (SHARED_PARTS + 1));
         if (!h)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
-        L->shared_hist = h;
-        L->shared_hist_cap = hist_len * (SHARED_PARTS + 1);
+        L->sampler.shared.hist = h;
+        L->sampler.shared.hist_cap = hist_len * (SHARED_PARTS + 1);
     }
-    uint32_t *hist = L->shared_hist; /* [0, hist_len): the batch's; then one per partition */
+    uint32_t *hist = L->sampler.shared.hist; /* [0, hist_len): the batch's; then one per partition */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SHARED_PARTS; p++) {
         uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
@@ -1093,7 +1093,7 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
         nc += part_n[p];
         max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
     }
-    uint32_t want = L->max_active > ns + L->n_random ? L->max_active - ns - L->n_random : 0;
+    uint32_t want = L->sampler.max_active > ns + L->sampler.n_random ? L->sampler.max_active - ns - L->sampler.n_random : 0;
     uint32_t cut = 0, boundary = 0; /* cut 0 takes every candidate */
     if (nc > want) {
         memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
@@ -1119,18 +1119,18 @@ static int select_shared(slide_network *net, uint32_t l, const slide_matrix *X, 
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SHARED_PARTS; p++)
-        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], L->shared_ids + out_off[p]);
+        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], L->sampler.shared.ids + out_off[p]);
     ns = out;
-    size_t target = ns + L->n_random > L->min_active ? ns + L->n_random : L->min_active;
+    size_t target = ns + L->sampler.n_random > L->sampler.min_active ? ns + L->sampler.n_random : L->sampler.min_active;
     if (target > cap)
         target = cap;
     if (ns < target) {
         slide_rng rng = {slide_seed3(net->seed, step, l, 0x5A4ED)};
-        ns = pad_random(L->units, (uint32_t)target, &rng, mark, stamp, hits, L->shared_ids, ns);
+        ns = pad_random(L->units, (uint32_t)target, &rng, mark, stamp, hits, L->sampler.shared.ids, ns);
     }
-    L->n_shared = ns;
+    L->sampler.shared.n = ns;
     for (uint32_t i = 0; i < ns; i++)
-        L->shared_pos[L->shared_ids[i]] = (int32_t)i;
+        L->sampler.shared.pos[L->sampler.shared.ids[i]] = (int32_t)i;
     return SLIDE_OK;
 }
 
@@ -1139,11 +1139,11 @@ static void clear_shared(slide_network *net)
 {
     for (uint32_t l = 0; l < net->n_layers; l++) {
         slide_layer *L = &net->layers[l];
-        if (!L->shared_pos)
+        if (!L->sampler.shared.pos)
             continue;
-        for (uint32_t i = 0; i < L->n_shared; i++)
-            L->shared_pos[L->shared_ids[i]] = -1;
-        L->n_shared = 0;
+        for (uint32_t i = 0; i < L->sampler.shared.n; i++)
+            L->sampler.shared.pos[L->sampler.shared.ids[i]] = -1;
+        L->sampler.shared.n = 0;
     }
 }
 
@@ -1317,9 +1317,9 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
         L->active_total += layer_active[l];
         if (rc || !L->sampled)
             continue;
-        if ((double)++L->batches_since_rebuild >= L->period) {
+        if ((double)++L->sampler.batches_since_rebuild >= L->sampler.period) {
             rc = slide_layer_rebuild(net, L);
-            L->period *= L->lsh.rebuild_growth;
+            L->sampler.period *= L->sampler.cfg.rebuild_growth;
         }
     }
     free(layer_active);
