@@ -15,6 +15,7 @@
 #endif
 
 #include "error.h"
+#include "forward.h"
 #include "kernels.h"
 #include "network.h"
 #include "rows.h"

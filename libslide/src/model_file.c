@@ -31,6 +31,7 @@
 #include "error.h"
 #include "network.h"
 #include "rows.h"
+#include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
 #define MODEL_VERSION 3u       /* newest format this library reads and writes */
@@ -553,7 +554,7 @@ int slide_network_load(const char *path, slide_network **out)
         goto done;
     }
     for (uint32_t l = 0; l < net->n_layers && !rc; l++)
-        rc = slide_layer_record_buckets(net, &net->layers[l]);
+        rc = slide_sampler_record_buckets(net, &net->layers[l]);
 done:
     fclose(f);
     if (rc) {

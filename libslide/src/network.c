@@ -41,179 +41,6 @@ int slide_network_threads_for_call(const slide_network *net)
 #endif
 }
 
-/* ------------------------------------------------------------------ tables */
-
-/* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
-#define REBUILD_CHUNK 16384u
-
-/*
- * Table codes of `count` weight rows, in parallel: row ids[i] (or first + i when ids is NULL) into
- * codes[i * tables ..]. The caller has sized the threads' scratch (slide_network_ensure_scratch).
- */
-static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
-                      uint32_t *codes, int nt)
-{
-    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->sampler.hash->hash_item ? L->sampler.hash->hash_item : L->sampler.hash->hash_dense;
-    const uint32_t tables = L->sampler.cfg.tables;
-    const slide_kernels *K = slide_kernels_get();
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (uint32_t i = 0; i < count; i++) {
-        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-        size_t r = ids ? ids[i] : first + i;
-        /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
-        hash_item(L->sampler.hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
-    }
-}
-
-/*
- * prepare_items for a layer: backends see float rows, so a bf16 layer is widened into a temporary packed
- * copy (rows * row_len floats, freed before returning) for the duration of the call.
- */
-static int prepare_items(const slide_layer *L, int nt)
-{
-    if (!L->sampler.hash->prepare_items)
-        return SLIDE_OK;
-    if (!slide_is_bf16(L)) {
-        L->sampler.hash->prepare_items(L->sampler.hash_state, L->params, L->rows, L->block);
-        return SLIDE_OK;
-    }
-    float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
-    if (!tmp)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu MB to widen bfloat16 rows for the hash backend",
-                          (sizeof(float) * L->rows * L->row_len) >> 20);
-    const slide_kernels *K = slide_kernels_get();
-    int64_t rows = (int64_t)L->rows;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
-    L->sampler.hash->prepare_items(L->sampler.hash_state, tmp, L->rows, L->row_len);
-    slide_aligned_free(tmp);
-    return SLIDE_OK;
-}
-
-int slide_layer_rebuild(slide_network *net, slide_layer *L)
-{
-    if (!L->sampled)
-        return SLIDE_OK;
-    int nt = slide_network_threads_for_call(net);
-    int rc = slide_network_ensure_scratch(net, nt);
-    if (rc)
-        return rc;
-    uint32_t tables = L->sampler.cfg.tables;
-    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
-    uint32_t *order = malloc(sizeof(uint32_t) * L->units);
-    if (!codes || !order) {
-        free(codes);
-        free(order);
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffers");
-    }
-    /*
-     * Neurons are offered in a fresh random order each rebuild: a full FIFO bucket keeps its last
-     * `capacity` arrivals, which would otherwise always be the highest neuron ids.
-     */
-    for (uint32_t i = 0; i < L->units; i++)
-        order[i] = i;
-    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->sampler.rebuilds)};
-    slide_shuffle_u32(&rng, order, L->units);
-    slide_lsh_tables_clear(&L->sampler.tables);
-    rc = prepare_items(L, nt);
-    if (rc) {
-        free(codes);
-        free(order);
-        return rc;
-    }
-    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
-        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-        hash_rows(net, L, order + base, 0, count, codes, nt);
-        /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint32_t t = 0; t < tables; t++) {
-            uint16_t *known = L->sampler.item_bucket ? L->sampler.item_bucket + (size_t)t * L->units : NULL;
-            for (uint32_t i = 0; i < count; i++) {
-                uint32_t code = codes[(size_t)i * tables + t];
-                slide_lsh_tables_insert(&L->sampler.tables, t, code, order[base + i]);
-                if (known)
-                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&L->sampler.tables, code);
-            }
-        }
-    }
-    free(codes);
-    free(order);
-    L->sampler.rebuilds++;
-    L->sampler.batches_since_rebuild = 0;
-    return SLIDE_OK;
-}
-
-int slide_layer_record_buckets(slide_network *net, slide_layer *L)
-{
-    if (!L->sampled || !L->sampler.item_bucket)
-        return SLIDE_OK;
-    int nt = slide_network_threads_for_call(net);
-    int rc = slide_network_ensure_scratch(net, nt);
-    if (rc)
-        return rc;
-    uint32_t tables = L->sampler.cfg.tables;
-    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
-    if (!codes)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
-    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
-        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-        hash_rows(net, L, NULL, base, count, codes, nt);
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint32_t t = 0; t < tables; t++)
-            for (uint32_t i = 0; i < count; i++)
-                L->sampler.item_bucket[(size_t)t * L->units + base + i] =
-                    (uint16_t)slide_lsh_bucket(&L->sampler.tables, codes[(size_t)i * tables + t]);
-    }
-    free(codes);
-    return SLIDE_OK;
-}
-
-int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
-{
-    if (!L->sampled || n == 0)
-        return SLIDE_OK;
-    int nt = slide_network_threads_for_call(net);
-    uint32_t tables = L->sampler.cfg.tables;
-    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
-    if (!codes)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
-    hash_rows(net, L, ids, 0, n, codes, nt);
-    /*
-     * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
-     * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.
-     */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint32_t t = 0; t < tables; t++) {
-        uint16_t *known = L->sampler.item_bucket ? L->sampler.item_bucket + (size_t)t * L->units : NULL;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t code = codes[(size_t)i * tables + t];
-            if (known) {
-                uint16_t b = (uint16_t)slide_lsh_bucket(&L->sampler.tables, code);
-                if (known[ids[i]] == b)
-                    continue;
-                known[ids[i]] = b;
-            }
-            slide_lsh_tables_insert_unique(&L->sampler.tables, t, code, ids[i]);
-        }
-    }
-    free(codes);
-    return SLIDE_OK;
-}
-
-int slide_network_rebuild_tables(slide_network *net)
-{
-    if (!net)
-        return slide_fail(SLIDE_E_INVALID, "net is NULL");
-    int rc = slide_network_claim(net, "slide_network_rebuild_tables");
-    if (rc)
-        return rc;
-    for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
-        rc = slide_layer_rebuild(net, &net->layers[l]);
-    slide_network_release(net);
-    return rc;
-}
 
 /* ------------------------------------------------------------------ create / free */
 
@@ -224,14 +51,7 @@ static void layer_free(slide_layer *L)
     free(L->bias_m);
     free(L->bias_v);
     free(L->row_slot);
-    free(L->sampler.shared.ids);
-    free(L->sampler.shared.pos);
-    free(L->sampler.shared.codes);
-    free(L->sampler.shared.hist);
-    free(L->sampler.item_bucket);
-    if (L->sampler.hash && L->sampler.hash_state)
-        L->sampler.hash->destroy(L->sampler.hash_state);
-    slide_lsh_tables_destroy(&L->sampler.tables);
+    slide_sampler_free(L);
 }
 
 void slide_network_free(slide_network *net)
@@ -254,88 +74,6 @@ void slide_network_free(slide_network *net)
     free(net);
 }
 
-static uint32_t ceil_log2(uint64_t x)
-{
-    uint32_t b = 0;
-    while (((uint64_t)1 << b) < x)
-        b++;
-    return b;
-}
-
-static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
-{
-    slide_lsh_config_init(&L->sampler.cfg);
-    if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
-                          index, user->struct_size);
-    SLIDE_COPY_CONFIG(&L->sampler.cfg, user);
-    slide_lsh_config *c = &L->sampler.cfg;
-    const char *name = c->hash ? c->hash : "dwta";
-    if (strlen(name) >= SLIDE_HASH_NAME_MAX)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
-    strcpy(L->sampler.hash_name, name);
-    c->hash = L->sampler.hash_name;
-    int rc = slide_lsh_config_check(c, L->units, index);
-    if (rc)
-        return rc;
-    L->sampler.hash = slide_hash_find(name);
-    if (!L->sampler.hash) {
-        char context[32];
-        snprintf(context, sizeof context, "layer %u", index);
-        return slide_fail_context(SLIDE_E_NOT_FOUND, context);
-    }
-    slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
-                            .seed = slide_seed3(seed, 0x4A54, index, 0)};
-    rc = L->sampler.hash->create(&hp, &L->sampler.hash_state);
-    if (rc)
-        return rc;
-    uint32_t code_bits = L->sampler.hash->code_bits(L->sampler.hash_state);
-    uint32_t bits = c->bucket_bits;
-    if (bits == 0) {
-        /*
-         * Default: one bucket per bucket_size neurons, but codes of <= 10 bits are never folded: folding
-         * merges unrelated codes (measured on Fashion-MNIST: SimHash K=6 folded into 8 buckets cut LSH
-         * recall from 0.43 to 0.18). At most 1,024 buckets per table then, a few MB per layer.
-         */
-        uint64_t per = c->bucket_size;
-        bits = ceil_log2((L->units + per - 1) / per);
-        if (bits < 1)
-            bits = 1;
-        if (code_bits <= 10 && bits < code_bits)
-            bits = code_bits;
-    }
-    if (bits > code_bits)
-        bits = code_bits;
-    if (bits > 24)
-        bits = 24;
-    c->bucket_bits = bits;
-    rc = slide_lsh_tables_init(&L->sampler.tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
-                               slide_seed3(seed, 0x7AB, index, 0));
-    if (rc)
-        return rc;
-    /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
-    double cap = ceil((double)c->active_fraction * L->units - 1e-3);
-    L->sampler.max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
-    L->sampler.n_random = (uint32_t)lround((double)c->random_fraction * L->sampler.max_active);
-    if (c->rehash_touched && bits <= 15) {
-        L->sampler.item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
-        if (!L->sampler.item_bucket)
-            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %u x %u bucket records", index, L->units,
-                              c->tables);
-        memset(L->sampler.item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
-    }
-    if (c->batch_shared) {
-        L->sampler.shared.pos = malloc(sizeof(int32_t) * L->units);
-        if (!L->sampler.shared.pos)
-            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
-        memset(L->sampler.shared.pos, 0xFF, sizeof(int32_t) * L->units);
-    }
-    L->sampler.period = c->rebuild_period;
-    L->sampler.min_active = c->min_active ? c->min_active : L->sampler.max_active / 4;
-    if (L->sampler.min_active > L->units)
-        L->sampler.min_active = L->units;
-    return SLIDE_OK;
-}
 
 /* Uniform initialisation: He (variance 2 / fan_in) for ReLU layers, variance 1 / fan_in otherwise. */
 static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int nt)
@@ -492,12 +230,12 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
                 memset((char *)L->params + (size_t)r * L->block * e, 0, e * L->block);
         }
         if (L->sampled)
-            rc = layer_setup_lsh(L, lc.lsh, cfg.seed, l);
+            rc = slide_sampler_setup(L, lc.lsh, cfg.seed, l);
         in_dim = L->units;
     }
     if (rc == SLIDE_OK && init_params) {
         for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
-            rc = slide_layer_rebuild(net, &net->layers[l]);
+            rc = slide_sampler_rebuild(net, &net->layers[l]);
     }
     if (rc != SLIDE_OK) {
         slide_network_free(net);
@@ -674,17 +412,11 @@ size_t slide_network_memory_bytes(const slide_network *net)
         b += slide_elem_bytes(L->storage) * L->rows * L->block;
         b += sizeof(float) * L->units * (L->bias_m ? 3 : 1);
         b += sizeof(int32_t) * L->rows;
-        if (L->sampled) {
-            b += L->sampler.hash->memory_bytes(L->sampler.hash_state);
-            b += slide_lsh_tables_memory_bytes(&L->sampler.tables);
-            if (L->sampler.item_bucket)
-                b += sizeof(uint16_t) * (size_t)L->units * L->sampler.cfg.tables;
-            if (L->sampler.shared.pos) /* batch-shared: set positions, the set, the batch's query codes */
-                b += sizeof(int32_t) * ((size_t)L->units + L->sampler.shared.cap) +
-                     sizeof(uint32_t) * (L->sampler.shared.codes_cap + L->sampler.shared.hist_cap);
-        }
+        if (L->sampled)
+            b += slide_sampler_memory_bytes(L);
     }
     b += slide_scratch_memory_bytes(net);
     b += net->pair_cap * (sizeof(uint32_t) * 7 + sizeof(float) * 2);
     return b;
 }
+

@@ -74,39 +74,30 @@ struct slide_network {
     size_t pair_cap;
 };
 
-int slide_network_threads_for_call(const slide_network *net);
+/* While training, a batch-shared layer has one active set for the whole batch (prediction does not). */
+static inline int slide_layer_batch_shared(const slide_layer *L)
+{
+    return L->sampled && L->sampler.cfg.batch_shared;
+}
 
-/* Rebuilds one sampled layer's tables from its current weights. */
-int slide_layer_rebuild(slide_network *net, slide_layer *L);
-/* Re-hashes rows ids[0..n) and inserts them into the existing tables (incremental update). */
-/*
- * Sets item_bucket (when the layer keeps it) to the buckets the current weights hash to, without
- * touching the tables. After a model is loaded this restores exactly what training had recorded: a
- * rehash keeps every neuron's record equal to the bucket of its current weights.
- */
-int slide_layer_record_buckets(slide_network *net, slide_layer *L);
-int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n);
+/* The input of layer l for batch position s: row rows[s] (s when rows is NULL) of X, or acts[l - 1]. */
+static inline slide_vec slide_layer_input(const slide_network *net, uint32_t l, const slide_matrix *X,
+                                          const int64_t *rows, uint32_t s)
+{
+    if (l == 0)
+        return slide_matrix_row(X, rows ? rows[s] : (int64_t)s);
+    return slide_act_input(&net->acts[(size_t)s * net->n_layers + l - 1]);
+}
+
+/* The number of threads a call uses: net->threads, or OpenMP's default when that is 0. */
+int slide_network_threads_for_call(const slide_network *net);
 
 /* Claims / releases exclusive use of the network; claim fails with SLIDE_E_BUSY. */
 int slide_network_claim(slide_network *net, const char *what);
 void slide_network_release(slide_network *net);
 
-/*
- * Forward pass of one sample through every layer. mode: 0 = train (labels forced in), 1 = sampled
- * inference, 2 = exact inference (every neuron of every layer, except that `skip_last` stops before
- * the output layer so predict.c can score it in blocks).
- */
-enum { SLIDE_FWD_TRAIN = 0, SLIDE_FWD_SAMPLED = 1, SLIDE_FWD_EXACT = 2 };
-int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
-                         int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed);
-/* Forward through layers [from, to); the input of `from` is x when from == 0, else acts[from - 1]. */
-int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
-                         uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
-                         uint64_t sample_seed);
-
 /* Creates a network; with init_params == 0 weights are zero and tables are left empty (model loading). */
 int slide_network_create_internal(const slide_network_config *cfg, const slide_optimizer_config *opt,
                                   int init_params, slide_network **out);
-
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "forward.h"
 #include "kernels.h"
 #include "network.h"
 #include "rows.h"

@@ -106,7 +106,8 @@ static inline void slide_row_from_f32(const slide_kernels *K, const slide_layer 
 
 /*
  * Up to SLIDE_ROWS_BATCH row pointers of one layer for the *_many kernels, typed by the layer's storage:
- * only the member matching L->storage is ever written or read.
+ * only the member matching L->storage is ever written or read. SLIDE_ROWS_BATCH is also the number of
+ * rows per dot_many / axpy_many call everywhere: the pointer and coefficient arrays live on the stack.
  */
 #define SLIDE_ROWS_BATCH 64
 typedef union slide_rows {

@@ -14,7 +14,12 @@
 
 #include "hash_family.h"
 #include "lsh_table.h"
+#include "matrix.h"
+#include "scratch.h"
 #include "slide/slide.h"
+
+/* Defined in network.h, which embeds a slide_sampler in every layer. */
+typedef struct slide_layer slide_layer;
 
 /* Longest hash backend name a layer stores, terminator included (also the model file's name field). */
 #define SLIDE_HASH_NAME_MAX 64
@@ -56,5 +61,58 @@ typedef struct slide_sampler {
      */
     uint16_t *item_bucket;
 } slide_sampler;
+
+/* ---- setup and teardown (network creation / free) */
+
+/*
+ * Fills L->sampler from the user's LSH config (defaults for fields an older, shorter struct lacks): checks
+ * it, creates the hash backend and empty tables, derives the caps. L's shape must be set; seed and index
+ * (the layer's position) seed the backend and the tables.
+ */
+int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index);
+/* Frees what slide_sampler_setup and the batch-shared selection allocated (safe on a zero sampler). */
+void slide_sampler_free(slide_layer *L);
+/* Bytes held by a sampled layer's sampler: backend, tables, bucket records, batch-shared buffers. */
+size_t slide_sampler_memory_bytes(const slide_layer *L);
+
+/* ---- selection */
+
+/*
+ * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
+ * tables returned them, up to the layer's cap less its random share, then random neurons: the random
+ * share, and more up to min_active. `training` enables the random share; sample_seed seeds the padding.
+ * Reads the tables; writes only a and scr.
+ */
+int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
+                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed);
+/*
+ * Chooses batch-shared layer l's active set for the batch rows[0..n) (NULL: 0..n-1) of X / Y into
+ * sampler.shared; the inputs of layer l (acts[l - 1], or X) must be computed. Runs its own parallel
+ * regions on nt threads; the caller must not be inside one.
+ */
+int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
+                                const int64_t *rows, int64_t n, uint64_t step, int nt);
+/* Empties every layer's batch-shared set, restoring shared.pos to all -1 (touching only the set's entries). */
+void slide_sampler_clear_shared(slide_network *net);
+
+/* ---- table upkeep */
+
+/* Rebuilds one sampled layer's tables from its current weights. */
+int slide_sampler_rebuild(slide_network *net, slide_layer *L);
+/*
+ * Sets item_bucket (when the layer keeps it) to the buckets the current weights hash to, without
+ * touching the tables. After a model is loaded this restores exactly what training had recorded: a
+ * rehash keeps every neuron's record equal to the bucket of its current weights.
+ */
+int slide_sampler_record_buckets(slide_network *net, slide_layer *L);
+/* Re-hashes rows ids[0..n) and inserts them into the existing tables (incremental update). */
+int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n);
+/*
+ * Schedule. After a batch has updated layer L's rows: rehash_due says whether to re-insert them now
+ * (rehash_touched, unless this batch ends the period and a full rebuild follows); end_batch counts the
+ * batch and rebuilds once `period` batches have passed, then stretches the period by rebuild_growth.
+ */
+int slide_sampler_rehash_due(const slide_layer *L);
+int slide_sampler_end_batch(slide_network *net, slide_layer *L);
 
 #endif

@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 
+#include "matrix.h"
 #include "slide/slide.h"
 
 /*
@@ -29,6 +30,13 @@ typedef struct slide_act {
     float *val;        /* post-activation values [n] */
     float *delta;      /* d loss / d pre-activation [n] (training only) */
 } slide_act;
+
+/* The activations a as the next layer's input (no copy). */
+static inline slide_vec slide_act_input(const slide_act *a)
+{
+    slide_vec v = {a->dense ? NULL : a->ids, a->val, a->n};
+    return v;
+}
 
 /* Rows whose gradients one thread accumulates together (batch-shared updates). */
 #define SLIDE_GRAD_ROWS 3
