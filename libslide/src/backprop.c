@@ -12,11 +12,9 @@
 #include "rows.h"
 #include "scratch.h"
 
-/* ------------------------------------------------------------------ backward */
-
 /* delta of the output layer from softmax probabilities; returns the sample's cross-entropy. */
 double slide_output_delta(const slide_layer *L, slide_act *a, const int32_t *labels, uint32_t n_labels,
-                           float scale)
+                          float scale)
 {
     if (n_labels == 0) {
         memset(a->delta, 0, sizeof(float) * a->n);

@@ -17,16 +17,16 @@
 #include "scratch.h"
 
 /*
- * Batch-shared layers are computed rows outer, samples inner: a block of SLIDE_ROWS_BATCH rows of the set stays in
- * cache while a chunk of SHARED_SAMPLES samples uses it, so the set's weights are read n / SHARED_SAMPLES
- * times per batch instead of n times. Chunks run in parallel; every output element is computed by one
+ * Batch-shared layers are computed rows outer, samples inner: a block of SLIDE_ROWS_BATCH rows of the set
+ * stays in cache while a chunk of SHARED_SAMPLES samples uses it, so the set's weights are read
+ * n / SHARED_SAMPLES times per batch instead of n times. Chunks run in parallel; every output element is computed by one
  * thread in a fixed order, so results do not depend on the thread count.
  */
 enum { SHARED_SAMPLES = 16 };
 
-/* Forward of batch-shared layer l for the whole batch: its active set is shared.ids for every sample. */
+/* Forward of batch-shared layer l for the whole batch: its active set is sampler.shared.ids for every sample. */
 int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
-                                int64_t n, int nt)
+                               int64_t n, int nt)
 {
     const slide_layer *L = &net->layers[l];
     const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
@@ -44,7 +44,7 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
             slide_act *a = &net->acts[(size_t)s * NL + l];
             memcpy(a->ids, L->sampler.shared.ids, sizeof(int32_t) * m);
             a->n = m;
-            a->n_forced = 0; /* labels sit anywhere in the shared set: see shared.pos */
+            a->n_forced = 0; /* labels sit anywhere in the shared set: see sampler.shared.pos */
             a->dense = 0;
         }
         /* Dense inputs: the whole chunk against each block of rows at once; sparse ones one at a time. */

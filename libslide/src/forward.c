@@ -14,8 +14,6 @@
 #include "sampler.h"
 #include "scratch.h"
 
-/* ------------------------------------------------------------------ forward */
-
 void slide_softmax_inplace(float *z, uint32_t n)
 {
     if (n == 0)
@@ -54,8 +52,8 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
         if (L->sampled && mode != SLIDE_FWD_EXACT) {
             /* Batch-shared layers never come here while training: slide_forward_shared_layer computes them. */
             rc = slide_sampler_select(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
-                               (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, mode == SLIDE_FWD_TRAIN, a, scr,
-                               slide_seed3(sample_seed, l, 0x9AD, 0));
+                                      (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, mode == SLIDE_FWD_TRAIN, a, scr,
+                                      slide_seed3(sample_seed, l, 0x9AD, 0));
             if (rc)
                 return rc;
             if (in.idx) {

@@ -19,7 +19,7 @@
 /* Largest allocation a single network array may request (guards size_t overflow and absurd shapes). */
 #define SLIDE_MAX_ARRAY_BYTES ((size_t)1 << 40)
 
-/* ------------------------------------------------------------------ helpers */
+/* ------------------------------------------------------------------ claim and threads */
 
 int slide_network_claim(slide_network *net, const char *what)
 {
@@ -40,7 +40,6 @@ int slide_network_threads_for_call(const slide_network *net)
     return 1;
 #endif
 }
-
 
 /* ------------------------------------------------------------------ create / free */
 

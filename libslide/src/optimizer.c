@@ -34,8 +34,6 @@
  */
 enum { SMALL_WORK = 1 << 20 };
 
-/* ------------------------------------------------------------------ update */
-
 /* Grows every update-phase buffer (network.h) to hold `entries` + 1 values. */
 static int reserve_update(slide_network *net, size_t entries)
 {
@@ -262,14 +260,14 @@ static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint
 }
 
 int slide_update_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
-                        int nt)
+                       int nt)
 {
     slide_layer *L = &net->layers[l];
     const slide_kernels *K = slide_kernels_get();
     const uint32_t NL = net->n_layers;
 
     /*
-     * Batch-shared layer: every sample computed the same neurons in the same order (shared.ids), so row k
+     * Batch-shared layer: every sample computed the same neurons in the same order (sampler.shared.ids), so row k
      * of the set gets one contribution per sample, delta[k] of that sample: no sorting needed.
      */
     const int shared = slide_layer_batch_shared(L) && L->sampler.shared.n > 0;

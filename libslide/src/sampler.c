@@ -42,32 +42,33 @@ static uint32_t ceil_log2(uint64_t x)
 
 int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
 {
-    slide_lsh_config_init(&L->sampler.cfg);
+    slide_sampler *S = &L->sampler;
+    slide_lsh_config_init(&S->cfg);
     if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
         return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
                           index, user->struct_size);
-    SLIDE_COPY_CONFIG(&L->sampler.cfg, user);
-    slide_lsh_config *c = &L->sampler.cfg;
+    SLIDE_COPY_CONFIG(&S->cfg, user);
+    slide_lsh_config *c = &S->cfg;
     const char *name = c->hash ? c->hash : "dwta";
     if (strlen(name) >= SLIDE_HASH_NAME_MAX)
         return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
-    strcpy(L->sampler.hash_name, name);
-    c->hash = L->sampler.hash_name;
+    strcpy(S->hash_name, name);
+    c->hash = S->hash_name;
     int rc = slide_lsh_config_check(c, L->units, index);
     if (rc)
         return rc;
-    L->sampler.hash = slide_hash_find(name);
-    if (!L->sampler.hash) {
+    S->hash = slide_hash_find(name);
+    if (!S->hash) {
         char context[32];
         snprintf(context, sizeof context, "layer %u", index);
         return slide_fail_context(SLIDE_E_NOT_FOUND, context);
     }
     slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
                             .seed = slide_seed3(seed, 0x4A54, index, 0)};
-    rc = L->sampler.hash->create(&hp, &L->sampler.hash_state);
+    rc = S->hash->create(&hp, &S->hash_state);
     if (rc)
         return rc;
-    uint32_t code_bits = L->sampler.hash->code_bits(L->sampler.hash_state);
+    uint32_t code_bits = S->hash->code_bits(S->hash_state);
     uint32_t bits = c->bucket_bits;
     if (bits == 0) {
         /*
@@ -87,56 +88,58 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
     if (bits > 24)
         bits = 24;
     c->bucket_bits = bits;
-    rc = slide_lsh_tables_init(&L->sampler.tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
+    rc = slide_lsh_tables_init(&S->tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
                                slide_seed3(seed, 0x7AB, index, 0));
     if (rc)
         return rc;
     /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
     double cap = ceil((double)c->active_fraction * L->units - 1e-3);
-    L->sampler.max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
-    L->sampler.n_random = (uint32_t)lround((double)c->random_fraction * L->sampler.max_active);
+    S->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    S->n_random = (uint32_t)lround((double)c->random_fraction * S->max_active);
     if (c->rehash_touched && bits <= 15) {
-        L->sampler.item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
-        if (!L->sampler.item_bucket)
+        S->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
+        if (!S->item_bucket)
             return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %u x %u bucket records", index, L->units,
                               c->tables);
-        memset(L->sampler.item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
+        memset(S->item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
     }
     if (c->batch_shared) {
-        L->sampler.shared.pos = malloc(sizeof(int32_t) * L->units);
-        if (!L->sampler.shared.pos)
+        S->shared.pos = malloc(sizeof(int32_t) * L->units);
+        if (!S->shared.pos)
             return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
-        memset(L->sampler.shared.pos, 0xFF, sizeof(int32_t) * L->units);
+        memset(S->shared.pos, 0xFF, sizeof(int32_t) * L->units);
     }
-    L->sampler.period = c->rebuild_period;
-    L->sampler.min_active = c->min_active ? c->min_active : L->sampler.max_active / 4;
-    if (L->sampler.min_active > L->units)
-        L->sampler.min_active = L->units;
+    S->period = c->rebuild_period;
+    S->min_active = c->min_active ? c->min_active : S->max_active / 4;
+    if (S->min_active > L->units)
+        S->min_active = L->units;
     return SLIDE_OK;
 }
 
 void slide_sampler_free(slide_layer *L)
 {
-    free(L->sampler.shared.ids);
-    free(L->sampler.shared.pos);
-    free(L->sampler.shared.codes);
-    free(L->sampler.shared.hist);
-    free(L->sampler.item_bucket);
-    if (L->sampler.hash && L->sampler.hash_state)
-        L->sampler.hash->destroy(L->sampler.hash_state);
-    slide_lsh_tables_destroy(&L->sampler.tables);
+    slide_sampler *S = &L->sampler;
+    free(S->shared.ids);
+    free(S->shared.pos);
+    free(S->shared.codes);
+    free(S->shared.hist);
+    free(S->item_bucket);
+    if (S->hash && S->hash_state)
+        S->hash->destroy(S->hash_state);
+    slide_lsh_tables_destroy(&S->tables);
 }
 
 size_t slide_sampler_memory_bytes(const slide_layer *L)
 {
+    const slide_sampler *S = &L->sampler;
     size_t b = 0;
-    b += L->sampler.hash->memory_bytes(L->sampler.hash_state);
-    b += slide_lsh_tables_memory_bytes(&L->sampler.tables);
-    if (L->sampler.item_bucket)
-        b += sizeof(uint16_t) * (size_t)L->units * L->sampler.cfg.tables;
-    if (L->sampler.shared.pos) /* batch-shared: set positions, the set, the batch's query codes */
-        b += sizeof(int32_t) * ((size_t)L->units + L->sampler.shared.cap) +
-             sizeof(uint32_t) * (L->sampler.shared.codes_cap + L->sampler.shared.hist_cap);
+    b += S->hash->memory_bytes(S->hash_state);
+    b += slide_lsh_tables_memory_bytes(&S->tables);
+    if (S->item_bucket)
+        b += sizeof(uint16_t) * (size_t)L->units * S->cfg.tables;
+    if (S->shared.pos) /* batch-shared: set positions, the set, the batch's query codes */
+        b += sizeof(int32_t) * ((size_t)L->units + S->shared.cap) +
+             sizeof(uint32_t) * (S->shared.codes_cap + S->shared.hist_cap);
     return b;
 }
 
@@ -147,10 +150,11 @@ size_t slide_sampler_memory_bytes(const slide_layer *L)
 /* Table codes of a layer input (sparse or dense query). */
 static inline void hash_query(const slide_layer *L, slide_vec x, uint32_t *codes, void *scratch)
 {
+    const slide_sampler *S = &L->sampler;
     if (x.idx)
-        L->sampler.hash->hash_sparse(L->sampler.hash_state, x.idx, x.val, x.nnz, codes, scratch);
+        S->hash->hash_sparse(S->hash_state, x.idx, x.val, x.nnz, codes, scratch);
     else
-        L->sampler.hash->hash_dense(L->sampler.hash_state, x.val, codes, scratch);
+        S->hash->hash_dense(S->hash_state, x.val, codes, scratch);
 }
 
 /*
@@ -277,11 +281,12 @@ static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
 int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
 {
+    const slide_sampler *S = &L->sampler;
     /* The random share serves training only (negatives); predictions give its slots to retrieval. */
-    const uint32_t n_random = training ? L->sampler.n_random : 0;
+    const uint32_t n_random = training ? S->n_random : 0;
     /* mark[id] == stamp: id was seen for this sample; hits[id] then counts the tables that returned it,
      * or is SLIDE_CHOSEN once id is in the active set (labels, selected candidates, padding). */
-    uint32_t room = L->sampler.max_active > L->sampler.min_active ? L->sampler.max_active : L->sampler.min_active;
+    uint32_t room = S->max_active > S->min_active ? S->max_active : S->min_active;
     int rc = slide_act_reserve(a, room + n_labels, 1, 1);
     if (rc)
         return rc;
@@ -300,32 +305,32 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
     a->n_forced = n;
 
     hash_query(L, x, scr->codes, scr->hash_scratch);
-    rc = slide_scratch_reserve_cand(scr, (size_t)L->sampler.cfg.tables * L->sampler.cfg.bucket_size);
+    rc = slide_scratch_reserve_cand(scr, (size_t)S->cfg.tables * S->cfg.bucket_size);
     if (rc)
         return rc;
     /* Counts stop at `tables`: with incremental re-hashing a bucket may hold an id twice. */
     uint32_t nc = 0;
-    for (uint32_t t = 0; t < L->sampler.cfg.tables; t++) {
+    for (uint32_t t = 0; t < S->cfg.tables; t++) {
         const uint32_t *ids;
-        uint32_t m = slide_lsh_tables_bucket(&L->sampler.tables, t, scr->codes[t], &ids);
-        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)L->sampler.cfg.tables, scr->cand, &nc, 1);
+        uint32_t m = slide_lsh_tables_bucket(&S->tables, t, scr->codes[t], &ids);
+        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)S->cfg.tables, scr->cand, &nc, 1);
     }
 
     /* Retrieval fills the cap minus the slots reserved for random neurons. */
-    uint32_t want = L->sampler.max_active > n + n_random ? L->sampler.max_active - n - n_random : 0;
-    if (L->sampler.cfg.rule == SLIDE_SAMPLE_THRESHOLD) {
+    uint32_t want = S->max_active > n + n_random ? S->max_active - n - n_random : 0;
+    if (S->cfg.rule == SLIDE_SAMPLE_THRESHOLD) {
         /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
         uint32_t kept = 0;
         for (uint32_t i = 0; i < nc; i++)
-            if (hits[scr->cand[i]] >= L->sampler.cfg.threshold)
+            if (hits[scr->cand[i]] >= S->cfg.threshold)
                 scr->cand[kept++] = scr->cand[i];
         nc = kept;
     }
-    if (L->sampler.cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
+    if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
         nc = want; /* retrieval order: the first `want` */
-    n += take_top_by_hits(scr->cand, nc, hits, L->sampler.cfg.tables, want, scr->hist, a->ids + n);
+    n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
     /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
-    uint32_t target = n + n_random > L->sampler.min_active ? n + n_random : L->sampler.min_active;
+    uint32_t target = n + n_random > S->min_active ? n + n_random : S->min_active;
     if (n < target) {
         slide_rng rng = {sample_seed};
         n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
@@ -345,25 +350,26 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
  * parallel; the merge is O(batch * L * bucket_size) per partition, never O(layer).
  */
 int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
-                         const int64_t *rows, int64_t n, uint64_t step, int nt)
+                                const int64_t *rows, int64_t n, uint64_t step, int nt)
 {
     slide_layer *L = &net->layers[l];
-    const uint32_t T = L->sampler.cfg.tables;
+    slide_sampler *S = &L->sampler;
+    const uint32_t T = S->cfg.tables;
     const uint16_t MAXHIT = 0xFFFE;
     const int last = l + 1 == net->n_layers;
     size_t need = (size_t)n * T;
-    if (need > L->sampler.shared.codes_cap) {
-        uint32_t *c = realloc(L->sampler.shared.codes, sizeof(uint32_t) * need);
+    if (need > S->shared.codes_cap) {
+        uint32_t *c = realloc(S->shared.codes, sizeof(uint32_t) * need);
         if (!c)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate shared-set codes");
-        L->sampler.shared.codes = c;
-        L->sampler.shared.codes_cap = need;
+        S->shared.codes = c;
+        S->shared.codes_cap = need;
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t s = 0; s < n; s++) {
         slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
-        hash_query(L, in, L->sampler.shared.codes + (size_t)s * T, scr->hash_scratch);
+        hash_query(L, in, S->shared.codes + (size_t)s * T, scr->hash_scratch);
     }
 
     slide_thread_scratch *scr = &net->scratch[0];
@@ -376,15 +382,15 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
             int64_t row = rows ? rows[s] : s;
             n_labels += (size_t)(Y->indptr[row + 1] - Y->indptr[row]);
         }
-    size_t cap = n_labels + (L->sampler.max_active > L->sampler.min_active ? L->sampler.max_active : L->sampler.min_active);
+    size_t cap = n_labels + (S->max_active > S->min_active ? S->max_active : S->min_active);
     if (cap > L->units)
         cap = L->units;
-    if (cap > L->sampler.shared.cap) {
-        int32_t *ids = realloc(L->sampler.shared.ids, sizeof(int32_t) * cap);
+    if (cap > S->shared.cap) {
+        int32_t *ids = realloc(S->shared.ids, sizeof(int32_t) * cap);
         if (!ids)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate the shared active set");
-        L->sampler.shared.ids = ids;
-        L->sampler.shared.cap = (uint32_t)cap;
+        S->shared.ids = ids;
+        S->shared.cap = (uint32_t)cap;
     }
     int rc;
     uint32_t ns = 0;
@@ -396,7 +402,7 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
                 if (mark[y] != stamp) {
                     mark[y] = stamp;
                     hits[y] = SLIDE_CHOSEN;
-                    L->sampler.shared.ids[ns++] = (int32_t)y;
+                    S->shared.ids[ns++] = (int32_t)y;
                 }
             }
         }
@@ -416,7 +422,7 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         memset(my, 0, sizeof cnt[c]);
         for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
             const uint32_t *ids;
-            uint32_t m = slide_lsh_tables_bucket(&L->sampler.tables, (uint32_t)(q % T), L->sampler.shared.codes[q], &ids);
+            uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
             for (uint32_t i = 0; i < m; i++)
                 my[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++;
         }
@@ -432,21 +438,21 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         size_t *cur = cnt[c];
         for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
             const uint32_t *ids;
-            uint32_t m = slide_lsh_tables_bucket(&L->sampler.tables, (uint32_t)(q % T), L->sampler.shared.codes[q], &ids);
+            uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
             for (uint32_t i = 0; i < m; i++)
                 retrieved[cur[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++] = ids[i];
         }
     }
     /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
     const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
-    if (hist_len * (SLIDE_PARTS + 1) > L->sampler.shared.hist_cap) {
-        uint32_t *h = realloc(L->sampler.shared.hist, sizeof(uint32_t) * hist_len * (SLIDE_PARTS + 1));
+    if (hist_len * (SLIDE_PARTS + 1) > S->shared.hist_cap) {
+        uint32_t *h = realloc(S->shared.hist, sizeof(uint32_t) * hist_len * (SLIDE_PARTS + 1));
         if (!h)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
-        L->sampler.shared.hist = h;
-        L->sampler.shared.hist_cap = hist_len * (SLIDE_PARTS + 1);
+        S->shared.hist = h;
+        S->shared.hist_cap = hist_len * (SLIDE_PARTS + 1);
     }
-    uint32_t *hist = L->sampler.shared.hist; /* [0, hist_len): the batch's; then one per partition */
+    uint32_t *hist = S->shared.hist; /* [0, hist_len): the batch's; then one per partition */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
         uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
@@ -467,7 +473,7 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         nc += part_n[p];
         max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
     }
-    uint32_t want = L->sampler.max_active > ns + L->sampler.n_random ? L->sampler.max_active - ns - L->sampler.n_random : 0;
+    uint32_t want = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
     uint32_t cut = 0, boundary = 0; /* cut 0 takes every candidate */
     if (nc > want) {
         memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
@@ -493,31 +499,32 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (uint32_t p = 0; p < SLIDE_PARTS; p++)
-        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], L->sampler.shared.ids + out_off[p]);
+        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], S->shared.ids + out_off[p]);
     ns = out;
-    size_t target = ns + L->sampler.n_random > L->sampler.min_active ? ns + L->sampler.n_random : L->sampler.min_active;
+    size_t target = ns + S->n_random > S->min_active ? ns + S->n_random : S->min_active;
     if (target > cap)
         target = cap;
     if (ns < target) {
         slide_rng rng = {slide_seed3(net->seed, step, l, 0x5A4ED)};
-        ns = pad_random(L->units, (uint32_t)target, &rng, mark, stamp, hits, L->sampler.shared.ids, ns);
+        ns = pad_random(L->units, (uint32_t)target, &rng, mark, stamp, hits, S->shared.ids, ns);
     }
-    L->sampler.shared.n = ns;
+    S->shared.n = ns;
     for (uint32_t i = 0; i < ns; i++)
-        L->sampler.shared.pos[L->sampler.shared.ids[i]] = (int32_t)i;
+        S->shared.pos[S->shared.ids[i]] = (int32_t)i;
     return SLIDE_OK;
 }
 
-/* Restores shared.pos to all -1 (touching only the set's entries). */
+/* Restores sampler.shared.pos to all -1 (touching only the set's entries). */
 void slide_sampler_clear_shared(slide_network *net)
 {
     for (uint32_t l = 0; l < net->n_layers; l++) {
         slide_layer *L = &net->layers[l];
-        if (!L->sampler.shared.pos)
+        slide_sampler *S = &L->sampler;
+        if (!S->shared.pos)
             continue;
-        for (uint32_t i = 0; i < L->sampler.shared.n; i++)
-            L->sampler.shared.pos[L->sampler.shared.ids[i]] = -1;
-        L->sampler.shared.n = 0;
+        for (uint32_t i = 0; i < S->shared.n; i++)
+            S->shared.pos[S->shared.ids[i]] = -1;
+        S->shared.n = 0;
     }
 }
 
@@ -533,16 +540,17 @@ void slide_sampler_clear_shared(slide_network *net)
 static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
                       uint32_t *codes, int nt)
 {
+    const slide_sampler *S = &L->sampler;
     void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->sampler.hash->hash_item ? L->sampler.hash->hash_item : L->sampler.hash->hash_dense;
-    const uint32_t tables = L->sampler.cfg.tables;
+        S->hash->hash_item ? S->hash->hash_item : S->hash->hash_dense;
+    const uint32_t tables = S->cfg.tables;
     const slide_kernels *K = slide_kernels_get();
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t i = 0; i < count; i++) {
         slide_thread_scratch *s = &net->scratch[slide_thread_id()];
         size_t r = ids ? ids[i] : first + i;
         /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
-        hash_item(L->sampler.hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
+        hash_item(S->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
     }
 }
 
@@ -552,10 +560,11 @@ static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *
  */
 static int prepare_items(const slide_layer *L, int nt)
 {
-    if (!L->sampler.hash->prepare_items)
+    const slide_sampler *S = &L->sampler;
+    if (!S->hash->prepare_items)
         return SLIDE_OK;
     if (!slide_is_bf16(L)) {
-        L->sampler.hash->prepare_items(L->sampler.hash_state, L->params, L->rows, L->block);
+        S->hash->prepare_items(S->hash_state, L->params, L->rows, L->block);
         return SLIDE_OK;
     }
     float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
@@ -567,20 +576,21 @@ static int prepare_items(const slide_layer *L, int nt)
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t r = 0; r < rows; r++)
         K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
-    L->sampler.hash->prepare_items(L->sampler.hash_state, tmp, L->rows, L->row_len);
+    S->hash->prepare_items(S->hash_state, tmp, L->rows, L->row_len);
     slide_aligned_free(tmp);
     return SLIDE_OK;
 }
 
 int slide_sampler_rebuild(slide_network *net, slide_layer *L)
 {
+    slide_sampler *S = &L->sampler;
     if (!L->sampled)
         return SLIDE_OK;
     int nt = slide_network_threads_for_call(net);
     int rc = slide_network_ensure_scratch(net, nt);
     if (rc)
         return rc;
-    uint32_t tables = L->sampler.cfg.tables;
+    uint32_t tables = S->cfg.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
     uint32_t *order = malloc(sizeof(uint32_t) * L->units);
     if (!codes || !order) {
@@ -594,9 +604,9 @@ int slide_sampler_rebuild(slide_network *net, slide_layer *L)
      */
     for (uint32_t i = 0; i < L->units; i++)
         order[i] = i;
-    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->sampler.rebuilds)};
+    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), S->rebuilds)};
     slide_shuffle_u32(&rng, order, L->units);
-    slide_lsh_tables_clear(&L->sampler.tables);
+    slide_lsh_tables_clear(&S->tables);
     rc = prepare_items(L, nt);
     if (rc) {
         free(codes);
@@ -609,31 +619,32 @@ int slide_sampler_rebuild(slide_network *net, slide_layer *L)
         /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++) {
-            uint16_t *known = L->sampler.item_bucket ? L->sampler.item_bucket + (size_t)t * L->units : NULL;
+            uint16_t *known = S->item_bucket ? S->item_bucket + (size_t)t * L->units : NULL;
             for (uint32_t i = 0; i < count; i++) {
                 uint32_t code = codes[(size_t)i * tables + t];
-                slide_lsh_tables_insert(&L->sampler.tables, t, code, order[base + i]);
+                slide_lsh_tables_insert(&S->tables, t, code, order[base + i]);
                 if (known)
-                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&L->sampler.tables, code);
+                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&S->tables, code);
             }
         }
     }
     free(codes);
     free(order);
-    L->sampler.rebuilds++;
-    L->sampler.batches_since_rebuild = 0;
+    S->rebuilds++;
+    S->batches_since_rebuild = 0;
     return SLIDE_OK;
 }
 
 int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
 {
-    if (!L->sampled || !L->sampler.item_bucket)
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled || !S->item_bucket)
         return SLIDE_OK;
     int nt = slide_network_threads_for_call(net);
     int rc = slide_network_ensure_scratch(net, nt);
     if (rc)
         return rc;
-    uint32_t tables = L->sampler.cfg.tables;
+    uint32_t tables = S->cfg.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
@@ -643,8 +654,8 @@ int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++)
             for (uint32_t i = 0; i < count; i++)
-                L->sampler.item_bucket[(size_t)t * L->units + base + i] =
-                    (uint16_t)slide_lsh_bucket(&L->sampler.tables, codes[(size_t)i * tables + t]);
+                S->item_bucket[(size_t)t * L->units + base + i] =
+                    (uint16_t)slide_lsh_bucket(&S->tables, codes[(size_t)i * tables + t]);
     }
     free(codes);
     return SLIDE_OK;
@@ -652,10 +663,11 @@ int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
 
 int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
 {
+    slide_sampler *S = &L->sampler;
     if (!L->sampled || n == 0)
         return SLIDE_OK;
     int nt = slide_network_threads_for_call(net);
-    uint32_t tables = L->sampler.cfg.tables;
+    uint32_t tables = S->cfg.tables;
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
@@ -666,16 +678,16 @@ int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids
      */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t t = 0; t < tables; t++) {
-        uint16_t *known = L->sampler.item_bucket ? L->sampler.item_bucket + (size_t)t * L->units : NULL;
+        uint16_t *known = S->item_bucket ? S->item_bucket + (size_t)t * L->units : NULL;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t code = codes[(size_t)i * tables + t];
             if (known) {
-                uint16_t b = (uint16_t)slide_lsh_bucket(&L->sampler.tables, code);
+                uint16_t b = (uint16_t)slide_lsh_bucket(&S->tables, code);
                 if (known[ids[i]] == b)
                     continue;
                 known[ids[i]] = b;
             }
-            slide_lsh_tables_insert_unique(&L->sampler.tables, t, code, ids[i]);
+            slide_lsh_tables_insert_unique(&S->tables, t, code, ids[i]);
         }
     }
     free(codes);
@@ -697,16 +709,18 @@ int slide_network_rebuild_tables(slide_network *net)
 
 int slide_sampler_rehash_due(const slide_layer *L)
 {
-    return L->sampled && L->sampler.cfg.rehash_touched &&
-           (double)(L->sampler.batches_since_rebuild + 1) < L->sampler.period;
+    const slide_sampler *S = &L->sampler;
+    return L->sampled && S->cfg.rehash_touched &&
+           (double)(S->batches_since_rebuild + 1) < S->period;
 }
 
 int slide_sampler_end_batch(slide_network *net, slide_layer *L)
 {
+    slide_sampler *S = &L->sampler;
     int rc = SLIDE_OK;
-    if ((double)++L->sampler.batches_since_rebuild >= L->sampler.period) {
+    if ((double)++S->batches_since_rebuild >= S->period) {
         rc = slide_sampler_rebuild(net, L);
-        L->sampler.period *= L->sampler.cfg.rebuild_growth;
+        S->period *= S->cfg.rebuild_growth;
     }
     return rc;
 }

@@ -78,10 +78,9 @@ size_t slide_sampler_memory_bytes(const slide_layer *L);
 /* ---- selection */
 
 /*
- * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
- * tables returned them, up to the layer's cap less its random share, then random neurons: the random
- * share, and more up to min_active. `training` enables the random share; sample_seed seeds the padding.
- * Reads the tables; writes only a and scr.
+ * One sample's active set of sampled layer L (input x; labels forced in first) into a; the order of the
+ * choice is described at the definition. `training` enables the random share; sample_seed seeds the
+ * padding. Reads the tables; writes only a and scr, so samples run in parallel.
  */
 int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed);

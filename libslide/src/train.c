@@ -186,7 +186,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
             const int32_t *labels = Y->indices + Y->indptr[row];
             uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
             loss += slide_output_delta(&net->layers[NL - 1], &net->acts[(size_t)s * NL + NL - 1], labels, n_labels,
-                                 scale);
+                                       scale);
         }
         for (int64_t s = 0; s < n; s++)
             for (uint32_t l = 0; l < NL; l++)
