@@ -1,5 +1,6 @@
 /*
- * Internal network state shared by network.c (lifecycle), train.c, predict.c and model_file.c.
+ * The network and its layers: the state every stage reads. network.c creates and frees it; the sampler
+ * (sampler.h), the per-call buffers (scratch.h) and the row helpers (rows.h) hang off it.
  *
  * Weight layout. Each layer stores its weights as `rows` rows of `row_len` floats:
  *  - sampled layers are neuron-major (row = one neuron's incoming weights), because LSH hashes and
@@ -13,8 +14,8 @@
  * Storage. An element is a float (SLIDE_STORAGE_F32) or, for sampled layers only, a bfloat16
  * (SLIDE_STORAGE_BF16): then w, m and v are all bf16 (stride a multiple of 32), halving the layer and the
  * bytes a row update moves; biases and their moments stay float. Code never does pointer arithmetic on
- * `params` itself: it uses the typed accessors below (slide_row_w for float layers, slide_row_wh for bf16
- * ones) or the storage-dispatching helpers (slide_row_dot, slide_rows_*), which pick the bf16 kernels.
+ * `params` itself: it uses the typed accessors of rows.h (slide_row_w for float layers, slide_row_wh for
+ * bf16 ones) or the storage-dispatching helpers (slide_row_dot, slide_rows_*), which pick the bf16 kernels.
  */
 #ifndef SLIDE_NETWORK_H
 #define SLIDE_NETWORK_H
@@ -35,7 +36,7 @@ typedef struct slide_layer {
     int neuron_major;
     int storage;            /* slide_storage; BF16 only when sampled (and so neuron-major) */
     size_t rows, row_len, stride, block; /* stride and block in elements of the storage type */
-    void *params;           /* rows * block elements, SLIDE_ALIGN-aligned; see the accessors */
+    void *params;           /* rows * block elements, SLIDE_ALIGN-aligned (alloc.h); see rows.h */
     float *bias, *bias_m, *bias_v; /* [units] each; moments NULL without Adam */
 
     slide_sampler sampler; /* LSH state (sampled layers only; zero otherwise): sampler.h */
@@ -43,12 +44,15 @@ typedef struct slide_layer {
     /* Counters for slide_layer_info. */
     uint64_t samples_seen, active_total;
 
-    /* Update scratch: row -> compact slot during a batch, -1 otherwise (always reset after use). */
+    /*
+     * Update scratch (optimizer.c): row -> compact slot during a batch, -1 otherwise (always reset after
+     * use). During the sort each partition's task writes only its own rows' entries.
+     */
     int32_t *row_slot;
 } slide_layer;
 
 struct slide_network {
-    atomic_flag busy;
+    atomic_flag busy; /* set while a call owns the network (slide_network_claim): only the owner touches the rest */
     uint32_t input_dim, n_layers;
     slide_layer *layers;
     slide_optimizer_config opt;
@@ -64,10 +68,10 @@ struct slide_network {
     int n_scratch;
 
     /*
-     * Update-phase buffers, reused across batches; each holds pair_cap entries (see sort_pairs_by_row in
-     * train.c). Grouped by row: touched (the rows), pair_off (their n_touched + 1 range bounds), pair_sample
-     * (batch position of each contribution) and pair_coef. Staging, partition-major: stage_row,
-     * stage_sample, stage_coef. Each partition's row numbering: part_row, part_count.
+     * Update-phase buffers (optimizer.c), reused across batches; each holds pair_cap entries (see
+     * sort_pairs_by_row). Grouped by row: touched (the rows), pair_off (their n_touched + 1 range bounds),
+     * pair_sample (batch position of each contribution) and pair_coef. Staging, partition-major:
+     * stage_row, stage_sample, stage_coef. Each partition's row numbering: part_row, part_count.
      */
     uint32_t *touched, *pair_off, *pair_sample, *stage_row, *stage_sample, *part_row, *part_count;
     float *pair_coef, *stage_coef;

@@ -44,7 +44,8 @@ static inline slide_vec slide_act_input(const slide_act *a)
 /*
  * Per-thread scratch, grown on demand, owned by the network. net->scratch[t] belongs to OpenMP thread t of
  * the running parallel region (slide_thread_id()); the one exception is the batch-shared selection
- * (sampler.c), whose partition tasks share slot 0's mark / hits but write disjoint neuron ids.
+ * (sampler.c), whose partition tasks share slot 0 (mark, hits, cand), each writing only the entries of
+ * its own partition's neuron ids and candidate range.
  */
 typedef struct slide_thread_scratch {
     uint32_t *mark;      /* [max sampled units]: stamp of the last sample that saw the neuron */
