@@ -23,7 +23,8 @@ static inline uint32_t slide_id_part(size_t id, unsigned bits)
  * cursor where range c starts writing partition p in a partition-major buffer (within a partition,
  * range 0 first), sets part_start[p] to where partition p begins, and returns the total.
  */
-static inline size_t slide_partition_offsets(size_t cnt[SLIDE_PARTS][SLIDE_PARTS], size_t part_start[SLIDE_PARTS + 1])
+static inline size_t slide_partition_offsets(size_t cnt[SLIDE_PARTS][SLIDE_PARTS],
+                                             size_t part_start[SLIDE_PARTS + 1])
 {
     size_t total = 0;
     for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
