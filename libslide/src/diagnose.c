@@ -15,8 +15,10 @@
 #endif
 
 #include "error.h"
+#include "forward.h"
 #include "kernels.h"
 #include "network.h"
+#include "rows.h"
 #include "rng.h"
 
 /* k-th largest (1 <= k <= n) of a[0..n), reordering a (quickselect, Lomuto partition, signed indices). */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "network.h"
+#include "matrix.h"
 
 /* Arguments shared by the metrics: Y valid, out and pred present, 1 <= k_max <= k_pred, rows in range. */
 static int check_metric_args(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,

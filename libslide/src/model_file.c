@@ -30,6 +30,8 @@
 
 #include "error.h"
 #include "network.h"
+#include "rows.h"
+#include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
 #define MODEL_VERSION 3u       /* newest format this library reads and writes */
@@ -145,7 +147,7 @@ static uint32_t file_version(const slide_network *net)
         return MODEL_VERSION;
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
-        if (L->storage != SLIDE_STORAGE_F32 || (L->sampled && L->lsh.random_fraction != 0.0f))
+        if (L->storage != SLIDE_STORAGE_F32 || (L->sampled && L->sampler.cfg.random_fraction != 0.0f))
             return MODEL_VERSION_LAYERS;
     }
     return MODEL_VERSION_F32;
@@ -209,26 +211,26 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
         ml.activation = L->activation;
         ml.sampled = L->sampled;
         if (L->sampled) {
-            memcpy(ml.hash, L->hash_name, sizeof ml.hash);
-            ml.k = L->lsh.k;
-            ml.tables = L->lsh.tables;
-            ml.bucket_size = L->lsh.bucket_size;
-            ml.bucket_bits = L->lsh.bucket_bits;
-            ml.insertion = L->lsh.insertion;
-            ml.active_fraction = L->lsh.active_fraction;
-            ml.min_active = L->lsh.min_active;
-            ml.rebuild_period = L->lsh.rebuild_period;
-            ml.bin_size = L->lsh.bin_size;
-            ml.rule = L->lsh.rule;
-            ml.threshold = L->lsh.threshold;
-            ml.max_active = L->lsh.max_active;
-            ml.rebuild_growth = L->lsh.rebuild_growth;
-            ml.rehash_touched = L->lsh.rehash_touched;
-            ml.batch_shared = L->lsh.batch_shared;
-            ml.random_fraction = L->lsh.random_fraction;
-            ml.period = L->period;
-            ml.rebuilds = L->rebuilds;
-            ml.batches_since_rebuild = L->batches_since_rebuild;
+            memcpy(ml.hash, L->sampler.hash_name, sizeof ml.hash);
+            ml.k = L->sampler.cfg.k;
+            ml.tables = L->sampler.cfg.tables;
+            ml.bucket_size = L->sampler.cfg.bucket_size;
+            ml.bucket_bits = L->sampler.cfg.bucket_bits;
+            ml.insertion = L->sampler.cfg.insertion;
+            ml.active_fraction = L->sampler.cfg.active_fraction;
+            ml.min_active = L->sampler.cfg.min_active;
+            ml.rebuild_period = L->sampler.cfg.rebuild_period;
+            ml.bin_size = L->sampler.cfg.bin_size;
+            ml.rule = L->sampler.cfg.rule;
+            ml.threshold = L->sampler.cfg.threshold;
+            ml.max_active = L->sampler.cfg.max_active;
+            ml.rebuild_growth = L->sampler.cfg.rebuild_growth;
+            ml.rehash_touched = L->sampler.cfg.rehash_touched;
+            ml.batch_shared = L->sampler.cfg.batch_shared;
+            ml.random_fraction = L->sampler.cfg.random_fraction;
+            ml.period = L->sampler.period;
+            ml.rebuilds = L->sampler.rebuilds;
+            ml.batches_since_rebuild = L->sampler.batches_since_rebuild;
         }
         ml.storage = L->storage;
         put(w, &ml, layer_record_bytes(version));
@@ -244,7 +246,7 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             put(w, L->bias_v, sizeof(float) * L->units);
         }
         if (L->sampled) {
-            const slide_lsh_tables *T = &L->tables;
+            const slide_lsh_tables *T = &L->sampler.tables;
             size_t nb = (size_t)T->tables * T->n_buckets;
             put(w, T->counts, sizeof(uint32_t) * nb);
             put(w, T->slots, sizeof(uint32_t) * nb * T->capacity);
@@ -319,7 +321,7 @@ int slide_network_save(const slide_network *net, const char *path)
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         payload += layer_file_bytes(L->in_dim, L->units, adam, slide_elem_bytes(L->storage), L->sampled,
-                                    L->lsh.tables, L->tables.bucket_bits, L->lsh.bucket_size);
+                                    L->sampler.cfg.tables, L->sampler.tables.bucket_bits, L->sampler.cfg.bucket_size);
     }
     errno = 0;
     int failed = fwrite(MODEL_MAGIC, 1, 8, w.f) != 8 || fwrite(&version, 4, 1, w.f) != 1 ||
@@ -519,7 +521,7 @@ int slide_network_load(const char *path, slide_network **out)
                 rc = get(&r, L->bias_v, sizeof(float) * L->units, "bias moments");
         }
         if (!rc && L->sampled) {
-            slide_lsh_tables *T = &L->tables;
+            slide_lsh_tables *T = &L->sampler.tables;
             size_t nb = (size_t)T->tables * T->n_buckets;
             if (T->bucket_bits != ml[l].bucket_bits) {
                 rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u bucket bits", path, l);
@@ -535,9 +537,9 @@ int slide_network_load(const char *path, slide_network **out)
                 if (T->slots[i] >= L->units)
                     rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: neuron id out of range in a hash table",
                                     path);
-            L->rebuilds = ml[l].rebuilds;
-            L->batches_since_rebuild = ml[l].batches_since_rebuild;
-            L->period = ml[l].period;
+            L->sampler.rebuilds = ml[l].rebuilds;
+            L->sampler.batches_since_rebuild = ml[l].batches_since_rebuild;
+            L->sampler.period = ml[l].period;
         }
     }
     if (rc)
@@ -552,7 +554,7 @@ int slide_network_load(const char *path, slide_network **out)
         goto done;
     }
     for (uint32_t l = 0; l < net->n_layers && !rc; l++)
-        rc = slide_layer_record_buckets(net, &net->layers[l]);
+        rc = slide_sampler_record_buckets(net, &net->layers[l]);
 done:
     fclose(f);
     if (rc) {

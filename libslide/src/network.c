@@ -1,5 +1,4 @@
-/* Network lifecycle: configuration defaults, creation, parameters, counters, scratch, tables. */
-#define _DEFAULT_SOURCE /* madvise flags */
+/* Network lifecycle: creation, the busy claim, parameters and counters, and teardown. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,112 +7,19 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
+#include "alloc.h"
+#include "config.h"
 #include "error.h"
 #include "kernels.h"
 #include "network.h"
 #include "rng.h"
+#include "rows.h"
 
 /* Largest allocation a single network array may request (guards size_t overflow and absurd shapes). */
 #define SLIDE_MAX_ARRAY_BYTES ((size_t)1 << 40)
 
-/* ------------------------------------------------------------------ config defaults */
-
-/* Copies the caller's struct over the defaults, honouring its struct_size (older, shorter structs). */
-#define SLIDE_COPY_CONFIG(dst, src)                                                    \
-    do {                                                                               \
-        size_t n_ = (src)->struct_size < sizeof *(dst) ? (src)->struct_size : sizeof *(dst); \
-        memcpy((dst), (src), n_);                                                      \
-        (dst)->struct_size = sizeof *(dst);                                            \
-    } while (0)
-
-void slide_lsh_config_init(slide_lsh_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-    cfg->hash = "dwta";
-    cfg->k = 6;
-    cfg->tables = 50;
-    cfg->bucket_size = 128;
-    cfg->bucket_bits = 0;
-    cfg->insertion = SLIDE_INSERT_FIFO;
-    cfg->active_fraction = 0.005f;
-    cfg->min_active = 0;
-    cfg->rebuild_period = 50;
-    cfg->bin_size = 8;
-    cfg->rule = SLIDE_SAMPLE_TOPK;
-    cfg->threshold = 2;
-    cfg->max_active = 0;
-    cfg->rebuild_growth = 1.0f;
-    cfg->rehash_touched = 0;
-    cfg->batch_shared = 0;
-    cfg->random_fraction = 0.0f;
-}
-
-void slide_layer_config_init(slide_layer_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-    cfg->units = 0;
-    cfg->activation = SLIDE_ACT_RELU;
-    cfg->lsh = NULL;
-    cfg->storage = SLIDE_STORAGE_F32;
-}
-
-void slide_optimizer_config_init(slide_optimizer_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-    cfg->kind = SLIDE_OPT_ADAM;
-    cfg->lr = 1e-3f;
-    cfg->beta1 = 0.9f;
-    cfg->beta2 = 0.999f;
-    cfg->eps = 1e-8f;
-    cfg->weight_decay = 0.0f;
-}
-
-void slide_network_config_init(slide_network_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->struct_size = sizeof *cfg;
-}
-
-/* ------------------------------------------------------------------ helpers */
-
-/* Arrays from this size on are placed on 2 MiB boundaries and offered transparent huge pages. */
-#define SLIDE_HUGE_BYTES ((size_t)4 << 20)
-#define SLIDE_HUGE_PAGE ((size_t)2 << 20)
-
-void *slide_aligned_alloc(size_t bytes)
-{
-    if (bytes == 0)
-        bytes = SLIDE_ALIGN;
-    size_t align = bytes >= SLIDE_HUGE_BYTES ? SLIDE_HUGE_PAGE : SLIDE_ALIGN;
-    bytes = (bytes + align - 1) / align * align;
-    void *p = aligned_alloc(align, bytes);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    /*
-     * A batch touches rows scattered over the whole layer: with 4 KiB pages nearly every row costs a TLB
-     * miss. Huge pages are a hint (the kernel may refuse them, e.g. THP "never"); failure changes nothing.
-     */
-    if (p && align == SLIDE_HUGE_PAGE)
-        (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
-void slide_aligned_free(void *p) { free(p); }
+/* ------------------------------------------------------------------ claim and threads */
 
 int slide_network_claim(slide_network *net, const char *what)
 {
@@ -135,363 +41,6 @@ int slide_network_threads_for_call(const slide_network *net)
 #endif
 }
 
-slide_vec slide_matrix_row(const slide_matrix *X, int64_t i)
-{
-    slide_vec v;
-    if (X->kind == SLIDE_MATRIX_DENSE) {
-        v.idx = NULL;
-        v.val = X->values + (size_t)i * (size_t)X->cols;
-        v.nnz = (uint32_t)X->cols;
-    } else {
-        int64_t b = X->indptr[i], e = X->indptr[i + 1];
-        v.idx = X->indices + b;
-        v.val = X->values ? X->values + b : NULL;
-        v.nnz = (uint32_t)(e - b);
-    }
-    return v;
-}
-
-int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_cols, int labels)
-{
-    if (!M)
-        return slide_fail(SLIDE_E_INVALID, "%s is NULL", name);
-    if (M->rows < 0 || M->cols < 0)
-        return slide_fail(SLIDE_E_INVALID, "%s has negative shape (%lld, %lld)", name, (long long)M->rows,
-                          (long long)M->cols);
-    if (want_cols >= 0 && M->cols != want_cols)
-        return slide_fail(SLIDE_E_INVALID, "%s has %lld columns, the network expects %lld", name,
-                          (long long)M->cols, (long long)want_cols);
-    if (M->kind == SLIDE_MATRIX_DENSE) {
-        if (labels)
-            return slide_fail(SLIDE_E_INVALID, "%s must be a CSR label matrix", name);
-        if (!M->values && M->rows > 0 && M->cols > 0)
-            return slide_fail(SLIDE_E_INVALID, "%s: dense values are NULL", name);
-        if (M->cols > UINT32_MAX)
-            return slide_fail(SLIDE_E_INVALID, "%s has too many columns", name);
-    } else if (M->kind == SLIDE_MATRIX_CSR) {
-        if (!M->indptr)
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR indptr is NULL", name);
-        if (M->indptr[0] != 0)
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR indptr[0] must be 0", name);
-        int64_t nnz = M->indptr[M->rows];
-        if (nnz < 0 || (nnz > 0 && !M->indices))
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR indices are NULL or indptr is corrupt", name);
-        if (!labels && nnz > 0 && !M->values)
-            return slide_fail(SLIDE_E_INVALID, "%s: CSR values are NULL", name);
-    } else {
-        return slide_fail(SLIDE_E_INVALID, "%s: unknown matrix kind %d", name, M->kind);
-    }
-    return SLIDE_OK;
-}
-
-int slide_check_rows(const slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = rows ? rows[i] : i;
-        if (r < 0 || r >= X->rows)
-            return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range [0, %lld)", (long long)i, (long long)r,
-                              (long long)X->rows);
-        if (X->kind == SLIDE_MATRIX_CSR) {
-            if (X->indptr[r + 1] < X->indptr[r])
-                return slide_fail(SLIDE_E_INVALID, "X row %lld: indptr is not non-decreasing", (long long)r);
-            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
-                if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
-                    return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range [0, %u)", (long long)r,
-                                      X->indices[p], net->input_dim);
-        }
-    }
-    return SLIDE_OK;
-}
-
-int slide_act_reserve(slide_act *a, uint32_t n, int with_ids, int with_delta)
-{
-    if (n <= a->cap && (!with_ids || a->ids) && (!with_delta || a->delta))
-        return SLIDE_OK;
-    uint32_t cap = n > a->cap ? n + n / 4 + 16 : a->cap;
-    float *val = realloc(a->val, sizeof(float) * cap);
-    if (val)
-        a->val = val;
-    float *delta = with_delta || a->delta ? realloc(a->delta, sizeof(float) * cap) : a->delta;
-    if (delta)
-        a->delta = delta;
-    int32_t *ids = with_ids || a->ids ? realloc(a->ids, sizeof(int32_t) * cap) : a->ids;
-    if (ids)
-        a->ids = ids;
-    if (!val || ((with_delta || a->delta) && !delta) || ((with_ids || a->ids) && !ids))
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate activations for %u neurons", n);
-    a->cap = cap;
-    return SLIDE_OK;
-}
-
-int slide_network_ensure_acts(slide_network *net, size_t samples)
-{
-    size_t want = samples * net->n_layers;
-    if (want <= net->act_slots)
-        return SLIDE_OK;
-    slide_act *acts = realloc(net->acts, sizeof(slide_act) * want);
-    if (!acts)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate activations for %zu samples", samples);
-    memset(acts + net->act_slots, 0, sizeof(slide_act) * (want - net->act_slots));
-    net->acts = acts;
-    net->act_slots = want;
-    return SLIDE_OK;
-}
-
-int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n)
-{
-    if (n <= s->cand_cap)
-        return SLIDE_OK;
-    uint32_t *c = realloc(s->cand, sizeof(uint32_t) * n);
-    if (!c)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu candidates", n);
-    s->cand = c;
-    s->cand_cap = n;
-    return SLIDE_OK;
-}
-
-static void scratch_free(slide_thread_scratch *s)
-{
-    free(s->mark);
-    free(s->hits);
-    free(s->cand);
-    free(s->codes);
-    free(s->hash_scratch);
-    slide_aligned_free(s->grad);
-    slide_aligned_free(s->wrow);
-    free(s->hist);
-    memset(s, 0, sizeof *s);
-}
-
-/* The sizes every thread's scratch is allocated with (the largest over the network's layers). */
-typedef struct {
-    size_t max_units, max_tables, max_hash, max_row;
-} scratch_shape;
-
-static scratch_shape scratch_shape_of(const slide_network *net)
-{
-    scratch_shape sh = {0, 1, 1, 1};
-    for (uint32_t l = 0; l < net->n_layers; l++) {
-        const slide_layer *L = &net->layers[l];
-        if (L->row_len > sh.max_row)
-            sh.max_row = L->row_len;
-        if (!L->sampled)
-            continue;
-        if (L->units > sh.max_units)
-            sh.max_units = L->units;
-        if (L->lsh.tables > sh.max_tables)
-            sh.max_tables = L->lsh.tables;
-        size_t hb = L->hash->scratch_bytes(L->hash_state);
-        if (hb > sh.max_hash)
-            sh.max_hash = hb;
-    }
-    return sh;
-}
-
-int slide_network_ensure_scratch(slide_network *net, int threads)
-{
-    if (threads <= net->n_scratch)
-        return SLIDE_OK;
-    slide_thread_scratch *sc = realloc(net->scratch, sizeof *sc * (size_t)threads);
-    if (!sc)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
-    net->scratch = sc;
-    const scratch_shape sh = scratch_shape_of(net);
-    const size_t max_units = sh.max_units, max_tables = sh.max_tables, max_hash = sh.max_hash,
-                 max_row = sh.max_row;
-    for (int t = net->n_scratch; t < threads; t++) {
-        slide_thread_scratch *s = &sc[t];
-        memset(s, 0, sizeof *s);
-        s->mark = calloc(max_units ? max_units : 1, sizeof(uint32_t));
-        s->hits = calloc(max_units ? max_units : 1, sizeof(uint16_t));
-        s->codes = malloc(sizeof(uint32_t) * max_tables);
-        s->hash_scratch = malloc(max_hash);
-        s->hash_scratch_bytes = max_hash;
-        s->grad = slide_aligned_alloc(sizeof(float) * SLIDE_GRAD_ROWS * max_row);
-        s->wrow = slide_aligned_alloc(sizeof(float) * max_row);
-        s->hist = malloc(sizeof(uint32_t) * (max_tables + 2));
-        if (!s->mark || !s->hits || !s->codes || !s->hash_scratch || !s->grad || !s->wrow || !s->hist) {
-            scratch_free(s);
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate thread scratch");
-        }
-        net->n_scratch = t + 1;
-    }
-    return SLIDE_OK;
-}
-
-/* ------------------------------------------------------------------ tables */
-
-/* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
-#define REBUILD_CHUNK 16384u
-
-/*
- * Table codes of `count` weight rows, in parallel: row ids[i] (or first + i when ids is NULL) into
- * codes[i * tables ..]. The caller has sized the threads' scratch (slide_network_ensure_scratch).
- */
-static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
-                      uint32_t *codes, int nt)
-{
-    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        L->hash->hash_item ? L->hash->hash_item : L->hash->hash_dense;
-    const uint32_t tables = L->lsh.tables;
-    const slide_kernels *K = slide_kernels_get();
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (uint32_t i = 0; i < count; i++) {
-        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-        size_t r = ids ? ids[i] : first + i;
-        /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
-        hash_item(L->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
-    }
-}
-
-/*
- * prepare_items for a layer: backends see float rows, so a bf16 layer is widened into a temporary packed
- * copy (rows * row_len floats, freed before returning) for the duration of the call.
- */
-static int prepare_items(const slide_layer *L, int nt)
-{
-    if (!L->hash->prepare_items)
-        return SLIDE_OK;
-    if (!slide_is_bf16(L)) {
-        L->hash->prepare_items(L->hash_state, L->params, L->rows, L->block);
-        return SLIDE_OK;
-    }
-    float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
-    if (!tmp)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu MB to widen bfloat16 rows for the hash backend",
-                          (sizeof(float) * L->rows * L->row_len) >> 20);
-    const slide_kernels *K = slide_kernels_get();
-    int64_t rows = (int64_t)L->rows;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
-    L->hash->prepare_items(L->hash_state, tmp, L->rows, L->row_len);
-    slide_aligned_free(tmp);
-    return SLIDE_OK;
-}
-
-int slide_layer_rebuild(slide_network *net, slide_layer *L)
-{
-    if (!L->sampled)
-        return SLIDE_OK;
-    int nt = slide_network_threads_for_call(net);
-    int rc = slide_network_ensure_scratch(net, nt);
-    if (rc)
-        return rc;
-    uint32_t tables = L->lsh.tables;
-    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
-    uint32_t *order = malloc(sizeof(uint32_t) * L->units);
-    if (!codes || !order) {
-        free(codes);
-        free(order);
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffers");
-    }
-    /*
-     * Neurons are offered in a fresh random order each rebuild: a full FIFO bucket keeps its last
-     * `capacity` arrivals, which would otherwise always be the highest neuron ids.
-     */
-    for (uint32_t i = 0; i < L->units; i++)
-        order[i] = i;
-    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), L->rebuilds)};
-    slide_shuffle_u32(&rng, order, L->units);
-    slide_lsh_tables_clear(&L->tables);
-    rc = prepare_items(L, nt);
-    if (rc) {
-        free(codes);
-        free(order);
-        return rc;
-    }
-    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
-        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-        hash_rows(net, L, order + base, 0, count, codes, nt);
-        /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint32_t t = 0; t < tables; t++) {
-            uint16_t *known = L->item_bucket ? L->item_bucket + (size_t)t * L->units : NULL;
-            for (uint32_t i = 0; i < count; i++) {
-                uint32_t code = codes[(size_t)i * tables + t];
-                slide_lsh_tables_insert(&L->tables, t, code, order[base + i]);
-                if (known)
-                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&L->tables, code);
-            }
-        }
-    }
-    free(codes);
-    free(order);
-    L->rebuilds++;
-    L->batches_since_rebuild = 0;
-    return SLIDE_OK;
-}
-
-int slide_layer_record_buckets(slide_network *net, slide_layer *L)
-{
-    if (!L->sampled || !L->item_bucket)
-        return SLIDE_OK;
-    int nt = slide_network_threads_for_call(net);
-    int rc = slide_network_ensure_scratch(net, nt);
-    if (rc)
-        return rc;
-    uint32_t tables = L->lsh.tables;
-    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
-    if (!codes)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
-    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
-        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-        hash_rows(net, L, NULL, base, count, codes, nt);
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint32_t t = 0; t < tables; t++)
-            for (uint32_t i = 0; i < count; i++)
-                L->item_bucket[(size_t)t * L->units + base + i] =
-                    (uint16_t)slide_lsh_bucket(&L->tables, codes[(size_t)i * tables + t]);
-    }
-    free(codes);
-    return SLIDE_OK;
-}
-
-int slide_layer_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
-{
-    if (!L->sampled || n == 0)
-        return SLIDE_OK;
-    int nt = slide_network_threads_for_call(net);
-    uint32_t tables = L->lsh.tables;
-    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
-    if (!codes)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
-    hash_rows(net, L, ids, 0, n, codes, nt);
-    /*
-     * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
-     * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.
-     */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint32_t t = 0; t < tables; t++) {
-        uint16_t *known = L->item_bucket ? L->item_bucket + (size_t)t * L->units : NULL;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t code = codes[(size_t)i * tables + t];
-            if (known) {
-                uint16_t b = (uint16_t)slide_lsh_bucket(&L->tables, code);
-                if (known[ids[i]] == b)
-                    continue;
-                known[ids[i]] = b;
-            }
-            slide_lsh_tables_insert_unique(&L->tables, t, code, ids[i]);
-        }
-    }
-    free(codes);
-    return SLIDE_OK;
-}
-
-int slide_network_rebuild_tables(slide_network *net)
-{
-    if (!net)
-        return slide_fail(SLIDE_E_INVALID, "net is NULL");
-    int rc = slide_network_claim(net, "slide_network_rebuild_tables");
-    if (rc)
-        return rc;
-    for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
-        rc = slide_layer_rebuild(net, &net->layers[l]);
-    slide_network_release(net);
-    return rc;
-}
-
 /* ------------------------------------------------------------------ create / free */
 
 static void layer_free(slide_layer *L)
@@ -501,14 +50,7 @@ static void layer_free(slide_layer *L)
     free(L->bias_m);
     free(L->bias_v);
     free(L->row_slot);
-    free(L->shared_ids);
-    free(L->shared_pos);
-    free(L->shared_codes);
-    free(L->shared_hist);
-    free(L->item_bucket);
-    if (L->hash && L->hash_state)
-        L->hash->destroy(L->hash_state);
-    slide_lsh_tables_destroy(&L->tables);
+    slide_sampler_free(L);
 }
 
 void slide_network_free(slide_network *net)
@@ -518,15 +60,7 @@ void slide_network_free(slide_network *net)
     for (uint32_t l = 0; l < net->n_layers && net->layers; l++)
         layer_free(&net->layers[l]);
     free(net->layers);
-    for (size_t i = 0; i < net->act_slots; i++) {
-        free(net->acts[i].ids);
-        free(net->acts[i].val);
-        free(net->acts[i].delta);
-    }
-    free(net->acts);
-    for (int t = 0; t < net->n_scratch; t++)
-        scratch_free(&net->scratch[t]);
-    free(net->scratch);
+    slide_scratch_free_all(net);
     free(net->touched);
     free(net->pair_off);
     free(net->pair_sample);
@@ -539,109 +73,6 @@ void slide_network_free(slide_network *net)
     free(net);
 }
 
-static uint32_t ceil_log2(uint64_t x)
-{
-    uint32_t b = 0;
-    while (((uint64_t)1 << b) < x)
-        b++;
-    return b;
-}
-
-static int layer_setup_lsh(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
-{
-    slide_lsh_config_init(&L->lsh);
-    if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
-                          index, user->struct_size);
-    SLIDE_COPY_CONFIG(&L->lsh, user);
-    slide_lsh_config *c = &L->lsh;
-    const char *name = c->hash ? c->hash : "dwta";
-    if (strlen(name) >= SLIDE_HASH_NAME_MAX)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
-    strcpy(L->hash_name, name);
-    c->hash = L->hash_name;
-    if (c->k == 0 || c->tables == 0 || c->tables > 4096 || c->bucket_size == 0 || c->bucket_size > 65536)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: need k >= 1, 1 <= tables <= 4096, 1 <= bucket_size <= 65536",
-                          index);
-    if (c->insertion != SLIDE_INSERT_FIFO && c->insertion != SLIDE_INSERT_RESERVOIR)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: unknown insertion policy %d", index, c->insertion);
-    if (!(c->active_fraction > 0.0f && c->active_fraction <= 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: active_fraction must be in (0, 1], got %g", index,
-                          (double)c->active_fraction);
-    if (c->rebuild_period == 0)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_period must be >= 1", index);
-    if (c->rule != SLIDE_SAMPLE_TOPK && c->rule != SLIDE_SAMPLE_UNION && c->rule != SLIDE_SAMPLE_THRESHOLD)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: unknown sampling rule %d", index, c->rule);
-    if (c->rule == SLIDE_SAMPLE_THRESHOLD && (c->threshold < 1 || c->threshold > c->tables))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: threshold must be in [1, tables = %u], got %u", index, c->tables,
-                          c->threshold);
-    if (!(c->rebuild_growth >= 1.0f && c->rebuild_growth <= 100.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_growth must be in [1, 100], got %g", index,
-                          (double)c->rebuild_growth);
-    if (!(c->random_fraction >= 0.0f && c->random_fraction <= 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: random_fraction must be in [0, 1], got %g", index,
-                          (double)c->random_fraction);
-    if (c->max_active > L->units)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
-                          c->max_active, L->units);
-    L->hash = slide_hash_find(name);
-    if (!L->hash) {
-        char context[32];
-        snprintf(context, sizeof context, "layer %u", index);
-        return slide_fail_context(SLIDE_E_NOT_FOUND, context);
-    }
-    slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
-                            .seed = slide_seed3(seed, 0x4A54, index, 0)};
-    int rc = L->hash->create(&hp, &L->hash_state);
-    if (rc)
-        return rc;
-    uint32_t code_bits = L->hash->code_bits(L->hash_state);
-    uint32_t bits = c->bucket_bits;
-    if (bits == 0) {
-        /*
-         * Default: one bucket per bucket_size neurons, but codes of <= 10 bits are never folded: folding
-         * merges unrelated codes (measured on Fashion-MNIST: SimHash K=6 folded into 8 buckets cut LSH
-         * recall from 0.43 to 0.18). At most 1,024 buckets per table then, a few MB per layer.
-         */
-        uint64_t per = c->bucket_size;
-        bits = ceil_log2((L->units + per - 1) / per);
-        if (bits < 1)
-            bits = 1;
-        if (code_bits <= 10 && bits < code_bits)
-            bits = code_bits;
-    }
-    if (bits > code_bits)
-        bits = code_bits;
-    if (bits > 24)
-        bits = 24;
-    c->bucket_bits = bits;
-    rc = slide_lsh_tables_init(&L->tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
-                               slide_seed3(seed, 0x7AB, index, 0));
-    if (rc)
-        return rc;
-    /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
-    double cap = ceil((double)c->active_fraction * L->units - 1e-3);
-    L->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
-    L->n_random = (uint32_t)lround((double)c->random_fraction * L->max_active);
-    if (c->rehash_touched && bits <= 15) {
-        L->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
-        if (!L->item_bucket)
-            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %u x %u bucket records", index, L->units,
-                              c->tables);
-        memset(L->item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
-    }
-    if (c->batch_shared) {
-        L->shared_pos = malloc(sizeof(int32_t) * L->units);
-        if (!L->shared_pos)
-            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
-        memset(L->shared_pos, 0xFF, sizeof(int32_t) * L->units);
-    }
-    L->period = c->rebuild_period;
-    L->min_active = c->min_active ? c->min_active : L->max_active / 4;
-    if (L->min_active > L->units)
-        L->min_active = L->units;
-    return SLIDE_OK;
-}
 
 /* Uniform initialisation: He (variance 2 / fan_in) for ReLU layers, variance 1 / fan_in otherwise. */
 static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int nt)
@@ -668,14 +99,6 @@ static void layer_init_params(slide_layer *L, uint64_t seed, uint32_t index, int
     }
 }
 
-/* Decoupled weight decay multiplies updated rows by 1 - lr * weight_decay: that factor must stay in (0, 1]. */
-static int check_weight_decay(float lr, float weight_decay)
-{
-    if (!(weight_decay >= 0.0f) || !isfinite(weight_decay) || !(lr * weight_decay < 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "optimizer: weight_decay must be >= 0 with lr * weight_decay < 1 (got %g, lr %g)",
-                          (double)weight_decay, (double)lr);
-    return SLIDE_OK;
-}
 
 int slide_network_create_internal(const slide_network_config *cfg_in, const slide_optimizer_config *opt_in,
                                   int init_params, slide_network **out)
@@ -698,12 +121,7 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
             return slide_fail(SLIDE_E_INVALID, "optimizer config struct_size %zu is too small", opt_in->struct_size);
         SLIDE_COPY_CONFIG(&opt, opt_in);
     }
-    if (opt.kind != SLIDE_OPT_ADAM && opt.kind != SLIDE_OPT_SGD)
-        return slide_fail(SLIDE_E_INVALID, "optimizer kind %d is unknown", opt.kind);
-    if (!(opt.lr > 0.0f) || !isfinite(opt.lr) || !(opt.beta1 >= 0.0f && opt.beta1 < 1.0f) ||
-        !(opt.beta2 >= 0.0f && opt.beta2 < 1.0f) || !(opt.eps > 0.0f))
-        return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
-    if (check_weight_decay(opt.lr, opt.weight_decay))
+    if (slide_optimizer_config_check(&opt))
         return SLIDE_E_INVALID;
     if (cfg.input_dim == 0)
         return slide_fail(SLIDE_E_INVALID, "input_dim must be >= 1");
@@ -811,12 +229,12 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
                 memset((char *)L->params + (size_t)r * L->block * e, 0, e * L->block);
         }
         if (L->sampled)
-            rc = layer_setup_lsh(L, lc.lsh, cfg.seed, l);
+            rc = slide_sampler_setup(L, lc.lsh, cfg.seed, l);
         in_dim = L->units;
     }
     if (rc == SLIDE_OK && init_params) {
         for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
-            rc = slide_layer_rebuild(net, &net->layers[l]);
+            rc = slide_sampler_rebuild(net, &net->layers[l]);
     }
     if (rc != SLIDE_OK) {
         slide_network_free(net);
@@ -856,7 +274,7 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!(lr > 0.0f) || !isfinite(lr))
         return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
-    if (check_weight_decay(lr, net->opt.weight_decay))
+    if (slide_check_weight_decay(lr, net->opt.weight_decay))
         return SLIDE_E_INVALID;
     net->opt.lr = lr;
     return SLIDE_OK;
@@ -896,7 +314,7 @@ int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_lay
         .neuron_major = L->neuron_major,
         .samples_seen = L->samples_seen,
         .active_total = L->active_total,
-        .rebuilds = L->rebuilds,
+        .rebuilds = L->sampler.rebuilds,
         .row_stride = L->block,
         .storage = L->storage,
     };
@@ -993,26 +411,11 @@ size_t slide_network_memory_bytes(const slide_network *net)
         b += slide_elem_bytes(L->storage) * L->rows * L->block;
         b += sizeof(float) * L->units * (L->bias_m ? 3 : 1);
         b += sizeof(int32_t) * L->rows;
-        if (L->sampled) {
-            b += L->hash->memory_bytes(L->hash_state);
-            b += slide_lsh_tables_memory_bytes(&L->tables);
-            if (L->item_bucket)
-                b += sizeof(uint16_t) * (size_t)L->units * L->lsh.tables;
-            if (L->shared_pos) /* batch-shared: set positions, the set, the batch's query codes */
-                b += sizeof(int32_t) * ((size_t)L->units + L->shared_cap) +
-                     sizeof(uint32_t) * (L->shared_codes_cap + L->shared_hist_cap);
-        }
+        if (L->sampled)
+            b += slide_sampler_memory_bytes(L);
     }
-    for (size_t i = 0; i < net->act_slots; i++)
-        b += (size_t)net->acts[i].cap * (sizeof(float) * (net->acts[i].delta ? 2 : 1) +
-                                         (net->acts[i].ids ? sizeof(int32_t) : 0));
-    /* Per thread: mark and hits over the largest sampled layer, gradient rows, codes, histogram, candidates. */
-    const scratch_shape sh = scratch_shape_of(net);
-    for (int t = 0; t < net->n_scratch; t++) {
-        const slide_thread_scratch *s = &net->scratch[t];
-        b += sh.max_units * (sizeof(uint32_t) + sizeof(uint16_t)) + sizeof(float) * (SLIDE_GRAD_ROWS + 1) * sh.max_row +
-             sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
-    }
+    b += slide_scratch_memory_bytes(net);
     b += net->pair_cap * (sizeof(uint32_t) * 7 + sizeof(float) * 2);
     return b;
 }
+

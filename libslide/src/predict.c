@@ -17,9 +17,12 @@
 #include <omp.h>
 #endif
 
+#include "alloc.h"
 #include "error.h"
+#include "forward.h"
 #include "kernels.h"
 #include "network.h"
+#include "rows.h"
 #include "rng.h"
 
 #define PREDICT_CHUNK 256u

@@ -1,0 +1,33 @@
+/* Aligned and huge-page allocation (see alloc.h). */
+#define _DEFAULT_SOURCE /* madvise flags */
+#include <stdlib.h>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+#include "alloc.h"
+
+/* Arrays from this size on are placed on 2 MiB boundaries and offered transparent huge pages. */
+#define SLIDE_HUGE_BYTES ((size_t)4 << 20)
+#define SLIDE_HUGE_PAGE ((size_t)2 << 20)
+
+void *slide_aligned_alloc(size_t bytes)
+{
+    if (bytes == 0)
+        bytes = SLIDE_ALIGN;
+    size_t align = bytes >= SLIDE_HUGE_BYTES ? SLIDE_HUGE_PAGE : SLIDE_ALIGN;
+    bytes = (bytes + align - 1) / align * align;
+    void *p = aligned_alloc(align, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /*
+     * A batch touches rows scattered over the whole layer: with 4 KiB pages nearly every row costs a TLB
+     * miss. Huge pages are a hint (the kernel may refuse them, e.g. THP "never"); failure changes nothing.
+     */
+    if (p && align == SLIDE_HUGE_PAGE)
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void slide_aligned_free(void *p) { free(p); }

@@ -1,0 +1,128 @@
+/*
+ * Batch-shared mode (lsh.batch_shared): a sampled layer computes one active set, chosen for the whole batch
+ * by slide_sampler_select_shared, so the batch's forward and backward passes run as blocks of rows against
+ * chunks of samples. The set lives in the layer's sampler.shared for the duration of the batch.
+ */
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "batch_shared.h"
+#include "forward.h"
+#include "kernels.h"
+#include "network.h"
+#include "rows.h"
+#include "scratch.h"
+
+/*
+ * Batch-shared layers are computed rows outer, samples inner: a block of SLIDE_ROWS_BATCH rows of the set
+ * stays in cache while a chunk of SHARED_SAMPLES samples uses it, so the set's weights are read
+ * n / SHARED_SAMPLES times per batch instead of n times. Chunks run in parallel; every output element is computed by one
+ * thread in a fixed order, so results do not depend on the thread count.
+ */
+enum { SHARED_SAMPLES = 16 };
+
+/* Forward of batch-shared layer l for the whole batch: its active set is sampler.shared.ids for every sample. */
+int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
+                               int64_t n, int nt)
+{
+    const slide_layer *L = &net->layers[l];
+    const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
+    const slide_kernels *K = slide_kernels_get();
+    for (int64_t s = 0; s < n; s++) {
+        int rc = slide_act_reserve(&net->acts[(size_t)s * NL + l], m, 1, 1);
+        if (rc)
+            return rc;
+    }
+    const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *a = &net->acts[(size_t)s * NL + l];
+            memcpy(a->ids, L->sampler.shared.ids, sizeof(int32_t) * m);
+            a->n = m;
+            a->n_forced = 0; /* labels sit anywhere in the shared set: see sampler.shared.pos */
+            a->dense = 0;
+        }
+        /* Dense inputs: the whole chunk against each block of rows at once; sparse ones one at a time. */
+        int dense_in = 1;
+        const float *xs[SHARED_SAMPLES];
+        for (int64_t s = s0; s < s1 && dense_in; s++) {
+            slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+            dense_in = !in.idx;
+            xs[s - s0] = in.val;
+        }
+        slide_rows rowp;
+        for (uint32_t k0 = 0; k0 < m; k0 += SLIDE_ROWS_BATCH) {
+            const uint32_t mk = m - k0 < SLIDE_ROWS_BATCH ? m - k0 : SLIDE_ROWS_BATCH;
+            for (uint32_t k = 0; k < mk; k++)
+                slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
+            if (dense_in) {
+                float *zs[SHARED_SAMPLES];
+                for (int64_t s = s0; s < s1; s++)
+                    zs[s - s0] = net->acts[(size_t)s * NL + l].val + k0;
+                slide_rows_dot_many_multi(K, L, &rowp, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
+                continue;
+            }
+            for (int64_t s = s0; s < s1; s++) {
+                slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+                float *z = net->acts[(size_t)s * NL + l].val + k0;
+                for (uint32_t k = 0; k < mk; k++)
+                    z[k] = slide_row_dot_sparse(K, L, (size_t)L->sampler.shared.ids[k0 + k], in.idx, in.val, in.nnz);
+            }
+        }
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *a = &net->acts[(size_t)s * NL + l];
+            for (uint32_t k = 0; k < m; k++)
+                a->val[k] += L->bias[a->ids[k]];
+            if (L->activation == SLIDE_ACT_RELU) {
+                for (uint32_t k = 0; k < m; k++)
+                    a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;
+            } else if (L->activation == SLIDE_ACT_SOFTMAX) {
+                slide_softmax_inplace(a->val, m);
+            }
+        }
+    }
+    return SLIDE_OK;
+}
+
+/* slide_backprop_layer for batch-shared layer l (l > 0, dense previous layer) over the whole batch. */
+void slide_backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt)
+{
+    const slide_layer *L = &net->layers[l];
+    const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
+    const int prev_relu = net->layers[l - 1].activation == SLIDE_ACT_RELU;
+    const slide_kernels *K = slide_kernels_get();
+    const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
+            memset(prev->delta, 0, sizeof(float) * prev->n);
+        }
+        slide_rows rowp;
+        float *ys[SHARED_SAMPLES];
+        const float *cs[SHARED_SAMPLES];
+        for (uint32_t k0 = 0; k0 < m; k0 += SLIDE_ROWS_BATCH) {
+            const uint32_t mk = m - k0 < SLIDE_ROWS_BATCH ? m - k0 : SLIDE_ROWS_BATCH;
+            for (uint32_t k = 0; k < mk; k++)
+                slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
+            for (int64_t s = s0; s < s1; s++) { /* the whole chunk from the block at once */
+                ys[s - s0] = net->acts[(size_t)s * NL + l - 1].delta;
+                cs[s - s0] = net->acts[(size_t)s * NL + l].delta + k0;
+            }
+            slide_rows_axpy_many_multi(K, L, ys, cs, (size_t)(s1 - s0), &rowp, mk, L->in_dim);
+        }
+        if (prev_relu)
+            for (int64_t s = s0; s < s1; s++) {
+                slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
+                for (uint32_t i = 0; i < prev->n; i++)
+                    if (prev->val[i] <= 0.0f)
+                        prev->delta[i] = 0.0f;
+            }
+    }
+}

@@ -1,0 +1,18 @@
+/* Batch-shared layers' forward and backward over a whole batch (batch_shared.c). */
+#ifndef SLIDE_BATCH_SHARED_H
+#define SLIDE_BATCH_SHARED_H
+
+#include <stdint.h>
+
+#include "slide/slide.h"
+
+/*
+ * Forward of batch-shared layer l for the batch rows[0..n) of X: its active set is sampler.shared.ids for
+ * every sample (chosen by slide_sampler_select_shared).
+ */
+int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
+                               int64_t n, int nt);
+/* slide_backprop_layer for batch-shared layer l (l > 0, dense previous layer) over the whole batch. */
+void slide_backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt);
+
+#endif

@@ -1,0 +1,27 @@
+/* Forward pass of one sample (forward.c), shared by training, prediction and diagnosis. */
+#ifndef SLIDE_FORWARD_H
+#define SLIDE_FORWARD_H
+
+#include <stdint.h>
+
+#include "matrix.h"
+#include "scratch.h"
+#include "slide/slide.h"
+
+/*
+ * Forward pass of one sample through every layer. mode: 0 = train (labels forced in), 1 = sampled
+ * inference, 2 = exact inference (every neuron of every layer, except that `skip_last` stops before
+ * the output layer so predict.c can score it in blocks).
+ */
+enum { SLIDE_FWD_TRAIN = 0, SLIDE_FWD_SAMPLED = 1, SLIDE_FWD_EXACT = 2 };
+int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
+                         int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed);
+/* Forward through layers [from, to); the input of `from` is x when from == 0, else acts[from - 1]. */
+int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
+                         uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
+                         uint64_t sample_seed);
+
+/* z[0..n) = softmax(z), in place. */
+void slide_softmax_inplace(float *z, uint32_t n);
+
+#endif

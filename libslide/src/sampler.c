@@ -1,0 +1,726 @@
+/*
+ * The sampler (see sampler.h): choosing the active neurons of a sample or a batch, and keeping the hash
+ * tables in step with the weights they index.
+ *
+ * Selection reads the tables and writes only the caller's slide_act and its thread's scratch (or, for
+ * the batch-shared set, the layer's sampler.shared and scratch slot 0, see slide_sampler_select_shared);
+ * the tables change only in rebuild / rehash, which run between batches' forward passes, never alongside
+ * a query.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "alloc.h"
+#include "config.h"
+#include "error.h"
+#include "kernels.h"
+#include "network.h"
+#include "partition.h"
+#include "rng.h"
+#include "rows.h"
+#include "sampler.h"
+#include "scratch.h"
+
+/* Neuron ids are dealt to the merge's partitions in blocks of 2^SHARED_BLOCK_BITS (see partition.h). */
+enum { SHARED_BLOCK_BITS = 12 };
+
+/* ------------------------------------------------------------------ setup */
+
+static uint32_t ceil_log2(uint64_t x)
+{
+    uint32_t b = 0;
+    while (((uint64_t)1 << b) < x)
+        b++;
+    return b;
+}
+
+int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
+{
+    slide_sampler *S = &L->sampler;
+    slide_lsh_config_init(&S->cfg);
+    if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
+        return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
+                          index, user->struct_size);
+    SLIDE_COPY_CONFIG(&S->cfg, user);
+    slide_lsh_config *c = &S->cfg;
+    const char *name = c->hash ? c->hash : "dwta";
+    if (strlen(name) >= SLIDE_HASH_NAME_MAX)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
+    strcpy(S->hash_name, name);
+    c->hash = S->hash_name;
+    int rc = slide_lsh_config_check(c, L->units, index);
+    if (rc)
+        return rc;
+    S->hash = slide_hash_find(name);
+    if (!S->hash) {
+        char context[32];
+        snprintf(context, sizeof context, "layer %u", index);
+        return slide_fail_context(SLIDE_E_NOT_FOUND, context);
+    }
+    slide_hash_params hp = {.input_dim = L->in_dim, .k = c->k, .tables = c->tables, .bin_size = c->bin_size,
+                            .seed = slide_seed3(seed, 0x4A54, index, 0)};
+    rc = S->hash->create(&hp, &S->hash_state);
+    if (rc)
+        return rc;
+    uint32_t code_bits = S->hash->code_bits(S->hash_state);
+    uint32_t bits = c->bucket_bits;
+    if (bits == 0) {
+        /*
+         * Default: one bucket per bucket_size neurons, but codes of <= 10 bits are never folded: folding
+         * merges unrelated codes (measured on Fashion-MNIST: SimHash K=6 folded into 8 buckets cut LSH
+         * recall from 0.43 to 0.18). At most 1,024 buckets per table then, a few MB per layer.
+         */
+        uint64_t per = c->bucket_size;
+        bits = ceil_log2((L->units + per - 1) / per);
+        if (bits < 1)
+            bits = 1;
+        if (code_bits <= 10 && bits < code_bits)
+            bits = code_bits;
+    }
+    if (bits > code_bits)
+        bits = code_bits;
+    if (bits > 24)
+        bits = 24;
+    c->bucket_bits = bits;
+    rc = slide_lsh_tables_init(&S->tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
+                               slide_seed3(seed, 0x7AB, index, 0));
+    if (rc)
+        return rc;
+    /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
+    double cap = ceil((double)c->active_fraction * L->units - 1e-3);
+    S->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    S->n_random = (uint32_t)lround((double)c->random_fraction * S->max_active);
+    if (c->rehash_touched && bits <= 15) {
+        S->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
+        if (!S->item_bucket)
+            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %u x %u bucket records", index, L->units,
+                              c->tables);
+        memset(S->item_bucket, 0xFF, sizeof(uint16_t) * (size_t)L->units * c->tables); /* SLIDE_BUCKET_UNKNOWN */
+    }
+    if (c->batch_shared) {
+        S->shared.pos = malloc(sizeof(int32_t) * L->units);
+        if (!S->shared.pos)
+            return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
+        memset(S->shared.pos, 0xFF, sizeof(int32_t) * L->units);
+    }
+    S->period = c->rebuild_period;
+    S->min_active = c->min_active ? c->min_active : S->max_active / 4;
+    if (S->min_active > L->units)
+        S->min_active = L->units;
+    return SLIDE_OK;
+}
+
+void slide_sampler_free(slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    free(S->shared.ids);
+    free(S->shared.pos);
+    free(S->shared.codes);
+    free(S->shared.hist);
+    free(S->item_bucket);
+    if (S->hash && S->hash_state)
+        S->hash->destroy(S->hash_state);
+    slide_lsh_tables_destroy(&S->tables);
+}
+
+size_t slide_sampler_memory_bytes(const slide_layer *L)
+{
+    const slide_sampler *S = &L->sampler;
+    size_t b = 0;
+    b += S->hash->memory_bytes(S->hash_state);
+    b += slide_lsh_tables_memory_bytes(&S->tables);
+    if (S->item_bucket)
+        b += sizeof(uint16_t) * (size_t)L->units * S->cfg.tables;
+    if (S->shared.pos) /* batch-shared: set positions, the set, the batch's query codes */
+        b += sizeof(int32_t) * ((size_t)L->units + S->shared.cap) +
+             sizeof(uint32_t) * (S->shared.codes_cap + S->shared.hist_cap);
+    return b;
+}
+
+/* ------------------------------------------------------------------ active set selection */
+
+#define SLIDE_CHOSEN 0xFFFFu /* hits[] value of a neuron already in the active set (> any count) */
+
+/* Table codes of a layer input (sparse or dense query). */
+static inline void hash_query(const slide_layer *L, slide_vec x, uint32_t *codes, void *scratch)
+{
+    const slide_sampler *S = &L->sampler;
+    if (x.idx)
+        S->hash->hash_sparse(S->hash_state, x.idx, x.val, x.nnz, codes, scratch);
+    else
+        S->hash->hash_dense(S->hash_state, x.val, codes, scratch);
+}
+
+/*
+ * Adds one bucket's ids to the candidate list: a first sighting (mark != stamp) appends the id with one
+ * hit; later sightings count up to max_count (chosen ids, whose hits are SLIDE_CHOSEN, are left alone
+ * because SLIDE_CHOSEN > max_count). Returns the largest count seen.
+ */
+static inline uint32_t gather_bucket(const uint32_t *ids, uint32_t m, uint32_t *mark, uint32_t stamp,
+                                     uint16_t *hits, uint16_t max_count, uint32_t *cand, uint32_t *nc,
+                                     uint32_t max_hit)
+{
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t id = ids[i];
+        if (mark[id] != stamp) {
+            mark[id] = stamp;
+            hits[id] = 1;
+            cand[(*nc)++] = id;
+        } else if (hits[id] < max_count) {
+            hits[id]++;
+            max_hit = hits[id] > max_hit ? hits[id] : max_hit;
+        }
+    }
+    return max_hit;
+}
+
+/*
+ * Ranking by hit count keeps the `want` candidates with the most hits, ties broken in candidate order:
+ * with hist[h] candidates of h hits, every candidate with >= cut hits is taken, then the first
+ * `boundary` candidates with cut - 1 hits. Hit counts lie in [1, max_hit]; hist has max_hit + 2 counters.
+ * Requires more candidates than `want`.
+ */
+static void hits_cut(const uint32_t *hist, uint32_t max_hit, uint32_t want, uint32_t *cut_out, uint32_t *boundary_out)
+{
+    uint32_t taken = 0, cut = max_hit + 1;
+    while (cut > 1 && taken + hist[cut - 1] <= want) {
+        taken += hist[cut - 1];
+        cut--;
+    }
+    *cut_out = cut;
+    *boundary_out = cut > 1 ? want - taken : 0;
+}
+
+/*
+ * Appends to out, in order, the candidates of cand[0..nc) at or above the cut and the first `boundary`
+ * ones just below it (see hits_cut), marking them CHOSEN. Returns how many were appended.
+ */
+static uint32_t take_above_cut(const uint32_t *cand, uint32_t nc, uint16_t *hits, uint32_t cut, uint32_t boundary,
+                               int32_t *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        uint32_t id = cand[i], h = hits[id];
+        if (h >= cut || (h + 1 == cut && boundary > 0)) {
+            if (h < cut)
+                boundary--;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+    }
+    return n;
+}
+
+/*
+ * Appends to out the candidates cand[0..nc) with the most hits, at most `want` of them (all when
+ * nc <= want), ties broken in candidate order, and marks them CHOSEN. Candidate hit counts lie in
+ * [1, max_hit]; hist must have room for max_hit + 2 counters. Returns how many were appended.
+ */
+static uint32_t take_top_by_hits(const uint32_t *cand, uint32_t nc, uint16_t *hits, uint32_t max_hit,
+                                 uint32_t want, uint32_t *hist, int32_t *out)
+{
+    if (nc <= want)
+        return take_above_cut(cand, nc, hits, 0, 0, out);
+    if (want == 0)
+        return 0;
+    memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
+    for (uint32_t i = 0; i < nc; i++)
+        hist[hits[cand[i]]]++;
+    uint32_t cut, boundary;
+    hits_cut(hist, max_hit, want, &cut, &boundary);
+    return take_above_cut(cand, nc, hits, cut, boundary, out);
+}
+
+/*
+ * Pads out[0..n) with neurons not chosen yet (retrieved-but-unselected ones included) up to `target`:
+ * random draws first; when the target is close to the layer size draws stall, so a scan from a random
+ * start finishes. Returns the new count.
+ */
+static uint32_t pad_random(uint32_t units, uint32_t target, slide_rng *rng, uint32_t *mark, uint32_t stamp,
+                           uint16_t *hits, int32_t *out, uint32_t n)
+{
+    for (uint32_t tries = 0; n < target && tries < 4 * target + 64; tries++) {
+        uint32_t id = slide_rng_below(rng, units);
+        if (mark[id] != stamp || hits[id] != SLIDE_CHOSEN) {
+            mark[id] = stamp;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+    }
+    for (uint32_t i = 0, id = slide_rng_below(rng, units); n < target && i < units; i++) {
+        if (mark[id] != stamp || hits[id] != SLIDE_CHOSEN) {
+            mark[id] = stamp;
+            hits[id] = SLIDE_CHOSEN;
+            out[n++] = (int32_t)id;
+        }
+        id = id + 1 == units ? 0 : id + 1;
+    }
+    return n;
+}
+
+static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
+{
+    if (++scr->stamp == 0) { /* wrapped: clear stale marks once every 2^32 samples */
+        memset(scr->mark, 0, sizeof(uint32_t) * units);
+        scr->stamp = 1;
+    }
+    return scr->stamp;
+}
+
+/*
+ * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
+ * tables returned them, up to the layer's cap less its random share, then random neurons: the random
+ * share, and more up to min_active.
+ */
+int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
+                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
+{
+    const slide_sampler *S = &L->sampler;
+    /* The random share serves training only (negatives); predictions give its slots to retrieval. */
+    const uint32_t n_random = training ? S->n_random : 0;
+    /* mark[id] == stamp: id was seen for this sample; hits[id] then counts the tables that returned it,
+     * or is SLIDE_CHOSEN once id is in the active set (labels, selected candidates, padding). */
+    uint32_t room = S->max_active > S->min_active ? S->max_active : S->min_active;
+    int rc = slide_act_reserve(a, room + n_labels, 1, 1);
+    if (rc)
+        return rc;
+    uint32_t stamp = next_stamp(scr, L->units);
+    uint32_t *mark = scr->mark;
+    uint16_t *hits = scr->hits;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < n_labels; i++) {
+        uint32_t y = (uint32_t)labels[i];
+        if (mark[y] != stamp) {
+            mark[y] = stamp;
+            hits[y] = SLIDE_CHOSEN;
+            a->ids[n++] = (int32_t)y;
+        }
+    }
+    a->n_forced = n;
+
+    hash_query(L, x, scr->codes, scr->hash_scratch);
+    rc = slide_scratch_reserve_cand(scr, (size_t)S->cfg.tables * S->cfg.bucket_size);
+    if (rc)
+        return rc;
+    /* Counts stop at `tables`: with incremental re-hashing a bucket may hold an id twice. */
+    uint32_t nc = 0;
+    for (uint32_t t = 0; t < S->cfg.tables; t++) {
+        const uint32_t *ids;
+        uint32_t m = slide_lsh_tables_bucket(&S->tables, t, scr->codes[t], &ids);
+        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)S->cfg.tables, scr->cand, &nc, 1);
+    }
+
+    /* Retrieval fills the cap minus the slots reserved for random neurons. */
+    uint32_t want = S->max_active > n + n_random ? S->max_active - n - n_random : 0;
+    if (S->cfg.rule == SLIDE_SAMPLE_THRESHOLD) {
+        /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < nc; i++)
+            if (hits[scr->cand[i]] >= S->cfg.threshold)
+                scr->cand[kept++] = scr->cand[i];
+        nc = kept;
+    }
+    if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
+        nc = want; /* retrieval order: the first `want` */
+    n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
+    /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
+    uint32_t target = n + n_random > S->min_active ? n + n_random : S->min_active;
+    if (n < target) {
+        slide_rng rng = {sample_seed};
+        n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
+    }
+    a->n = n;
+    a->dense = 0;
+    return SLIDE_OK;
+}
+
+/* ------------------------------------------------------------------ batch-shared selection */
+
+/*
+ * Chooses layer l's batch-shared active set: all labels of the batch (output layer), then the neurons
+ * returned most often over all samples' queries (collision counts summed over the batch), up to the
+ * cap less its random share, then random neurons (the random share, and more up to min_active). Hashing
+ * and the merge of the retrieved buckets run in
+ * parallel; the merge is O(batch * L * bucket_size) per partition, never O(layer).
+ */
+int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
+                                const int64_t *rows, int64_t n, uint64_t step, int nt)
+{
+    slide_layer *L = &net->layers[l];
+    slide_sampler *S = &L->sampler;
+    const uint32_t T = S->cfg.tables;
+    const uint16_t MAXHIT = 0xFFFE;
+    const int last = l + 1 == net->n_layers;
+    size_t need = (size_t)n * T;
+    if (need > S->shared.codes_cap) {
+        uint32_t *c = realloc(S->shared.codes, sizeof(uint32_t) * need);
+        if (!c)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate shared-set codes");
+        S->shared.codes = c;
+        S->shared.codes_cap = need;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t s = 0; s < n; s++) {
+        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
+        slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+        hash_query(L, in, S->shared.codes + (size_t)s * T, scr->hash_scratch);
+    }
+
+    slide_thread_scratch *scr = &net->scratch[0];
+    uint32_t stamp = next_stamp(scr, L->units);
+    uint32_t *mark = scr->mark;
+    uint16_t *hits = scr->hits;
+    size_t n_labels = 0;
+    if (last)
+        for (int64_t s = 0; s < n; s++) {
+            int64_t row = rows ? rows[s] : s;
+            n_labels += (size_t)(Y->indptr[row + 1] - Y->indptr[row]);
+        }
+    size_t cap = n_labels + (S->max_active > S->min_active ? S->max_active : S->min_active);
+    if (cap > L->units)
+        cap = L->units;
+    if (cap > S->shared.cap) {
+        int32_t *ids = realloc(S->shared.ids, sizeof(int32_t) * cap);
+        if (!ids)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate the shared active set");
+        S->shared.ids = ids;
+        S->shared.cap = (uint32_t)cap;
+    }
+    int rc;
+    uint32_t ns = 0;
+    if (last)
+        for (int64_t s = 0; s < n; s++) {
+            int64_t row = rows ? rows[s] : s;
+            for (int64_t p = Y->indptr[row]; p < Y->indptr[row + 1]; p++) {
+                uint32_t y = (uint32_t)Y->indices[p];
+                if (mark[y] != stamp) {
+                    mark[y] = stamp;
+                    hits[y] = SLIDE_CHOSEN;
+                    S->shared.ids[ns++] = (int32_t)y;
+                }
+            }
+        }
+    /*
+     * Parallel merge over SLIDE_PARTS fixed partitions of the neuron ids (blocks of 2^SHARED_BLOCK_BITS
+     * ids dealt round-robin). Pass 1 (parallel over SLIDE_PARTS contiguous ranges of the queries) counts
+     * each range's retrieved ids per partition; pass 2 copies them into a partition-major buffer, each
+     * partition's ids in query order; pass 3 (parallel over partitions) counts hits, so tasks write
+     * disjoint parts of mark / hits. Candidates end up in (partition, first sighting) order, which does
+     * not depend on the thread count. Memory: two arrays of the batch's retrieved ids.
+     */
+    size_t cnt[SLIDE_PARTS][SLIDE_PARTS]; /* [query range][partition], then copy cursors */
+    uint32_t part_n[SLIDE_PARTS], part_max[SLIDE_PARTS];
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t c = 0; c < SLIDE_PARTS; c++) {
+        size_t *my = cnt[c];
+        memset(my, 0, sizeof cnt[c]);
+        for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
+            const uint32_t *ids;
+            uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
+            for (uint32_t i = 0; i < m; i++)
+                my[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++;
+        }
+    }
+    size_t part_start[SLIDE_PARTS + 1];
+    const size_t total = slide_partition_offsets(cnt, part_start);
+    rc = slide_scratch_reserve_cand(scr, 2 * total + 1);
+    if (rc)
+        return rc;
+    uint32_t *retrieved = scr->cand + total; /* the upper half; candidates go to the lower half */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t c = 0; c < SLIDE_PARTS; c++) {
+        size_t *cur = cnt[c];
+        for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
+            const uint32_t *ids;
+            uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
+            for (uint32_t i = 0; i < m; i++)
+                retrieved[cur[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++] = ids[i];
+        }
+    }
+    /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
+    const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
+    if (hist_len * (SLIDE_PARTS + 1) > S->shared.hist_cap) {
+        uint32_t *h = realloc(S->shared.hist, sizeof(uint32_t) * hist_len * (SLIDE_PARTS + 1));
+        if (!h)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
+        S->shared.hist = h;
+        S->shared.hist_cap = hist_len * (SLIDE_PARTS + 1);
+    }
+    uint32_t *hist = S->shared.hist; /* [0, hist_len): the batch's; then one per partition */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
+        uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
+        part_max[p] = gather_bucket(retrieved + part_start[p], (uint32_t)(part_start[p + 1] - part_start[p]), mark,
+                                    stamp, hits, MAXHIT, cand, &n_part, 1);
+        part_n[p] = n_part;
+        memset(hist_p, 0, sizeof(uint32_t) * (part_max[p] + 1));
+        for (uint32_t i = 0; i < n_part; i++)
+            hist_p[hits[cand[i]]]++;
+    }
+    /*
+     * Ranking over the partitions' candidates in (partition, first sighting) order, as take_top_by_hits
+     * would rank their concatenation: the batch's histogram gives the cut, the boundary ties go to the
+     * earliest partitions, and each partition then appends its share in parallel.
+     */
+    uint32_t nc = 0, max_hit = 1;
+    for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
+        nc += part_n[p];
+        max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
+    }
+    uint32_t want = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
+    uint32_t cut = 0, boundary = 0; /* cut 0 takes every candidate */
+    if (nc > want) {
+        memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
+        for (uint32_t p = 0; p < SLIDE_PARTS; p++)
+            for (uint32_t h = 0; h <= part_max[p]; h++)
+                hist[h] += hist[hist_len * (p + 1) + h];
+        hits_cut(hist, max_hit, want, &cut, &boundary);
+    }
+    uint32_t quota[SLIDE_PARTS], out_off[SLIDE_PARTS], out = ns;
+    for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
+        const uint32_t *hist_p = hist + hist_len * (p + 1);
+        uint32_t above = 0;
+        if (cut == 0)
+            above = part_n[p];
+        else
+            for (uint32_t h = cut; h <= part_max[p]; h++)
+                above += hist_p[h];
+        uint32_t ties = cut > 1 && cut - 1 <= part_max[p] ? hist_p[cut - 1] : 0;
+        quota[p] = ties < boundary ? ties : boundary;
+        boundary -= quota[p];
+        out_off[p] = out;
+        out += above + quota[p];
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (uint32_t p = 0; p < SLIDE_PARTS; p++)
+        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], S->shared.ids + out_off[p]);
+    ns = out;
+    size_t target = ns + S->n_random > S->min_active ? ns + S->n_random : S->min_active;
+    if (target > cap)
+        target = cap;
+    if (ns < target) {
+        slide_rng rng = {slide_seed3(net->seed, step, l, 0x5A4ED)};
+        ns = pad_random(L->units, (uint32_t)target, &rng, mark, stamp, hits, S->shared.ids, ns);
+    }
+    S->shared.n = ns;
+    for (uint32_t i = 0; i < ns; i++)
+        S->shared.pos[S->shared.ids[i]] = (int32_t)i;
+    return SLIDE_OK;
+}
+
+/* Restores sampler.shared.pos to all -1 (touching only the set's entries). */
+void slide_sampler_clear_shared(slide_network *net)
+{
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        slide_layer *L = &net->layers[l];
+        slide_sampler *S = &L->sampler;
+        if (!S->shared.pos)
+            continue;
+        for (uint32_t i = 0; i < S->shared.n; i++)
+            S->shared.pos[S->shared.ids[i]] = -1;
+        S->shared.n = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ tables */
+
+/* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
+#define REBUILD_CHUNK 16384u
+
+/*
+ * Table codes of `count` weight rows, in parallel: row ids[i] (or first + i when ids is NULL) into
+ * codes[i * tables ..]. The caller has sized the threads' scratch (slide_network_ensure_scratch).
+ */
+static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
+                      uint32_t *codes, int nt)
+{
+    const slide_sampler *S = &L->sampler;
+    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+        S->hash->hash_item ? S->hash->hash_item : S->hash->hash_dense;
+    const uint32_t tables = S->cfg.tables;
+    const slide_kernels *K = slide_kernels_get();
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (uint32_t i = 0; i < count; i++) {
+        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
+        size_t r = ids ? ids[i] : first + i;
+        /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
+        hash_item(S->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
+    }
+}
+
+/*
+ * prepare_items for a layer: backends see float rows, so a bf16 layer is widened into a temporary packed
+ * copy (rows * row_len floats, freed before returning) for the duration of the call.
+ */
+static int prepare_items(const slide_layer *L, int nt)
+{
+    const slide_sampler *S = &L->sampler;
+    if (!S->hash->prepare_items)
+        return SLIDE_OK;
+    if (!slide_is_bf16(L)) {
+        S->hash->prepare_items(S->hash_state, L->params, L->rows, L->block);
+        return SLIDE_OK;
+    }
+    float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
+    if (!tmp)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu MB to widen bfloat16 rows for the hash backend",
+                          (sizeof(float) * L->rows * L->row_len) >> 20);
+    const slide_kernels *K = slide_kernels_get();
+    int64_t rows = (int64_t)L->rows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
+    S->hash->prepare_items(S->hash_state, tmp, L->rows, L->row_len);
+    slide_aligned_free(tmp);
+    return SLIDE_OK;
+}
+
+int slide_sampler_rebuild(slide_network *net, slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    int rc = slide_network_ensure_scratch(net, nt);
+    if (rc)
+        return rc;
+    uint32_t tables = S->cfg.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
+    uint32_t *order = malloc(sizeof(uint32_t) * L->units);
+    if (!codes || !order) {
+        free(codes);
+        free(order);
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffers");
+    }
+    /*
+     * Neurons are offered in a fresh random order each rebuild: a full FIFO bucket keeps its last
+     * `capacity` arrivals, which would otherwise always be the highest neuron ids.
+     */
+    for (uint32_t i = 0; i < L->units; i++)
+        order[i] = i;
+    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), S->rebuilds)};
+    slide_shuffle_u32(&rng, order, L->units);
+    slide_lsh_tables_clear(&S->tables);
+    rc = prepare_items(L, nt);
+    if (rc) {
+        free(codes);
+        free(order);
+        return rc;
+    }
+    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
+        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
+        hash_rows(net, L, order + base, 0, count, codes, nt);
+        /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint32_t t = 0; t < tables; t++) {
+            uint16_t *known = S->item_bucket ? S->item_bucket + (size_t)t * L->units : NULL;
+            for (uint32_t i = 0; i < count; i++) {
+                uint32_t code = codes[(size_t)i * tables + t];
+                slide_lsh_tables_insert(&S->tables, t, code, order[base + i]);
+                if (known)
+                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&S->tables, code);
+            }
+        }
+    }
+    free(codes);
+    free(order);
+    S->rebuilds++;
+    S->batches_since_rebuild = 0;
+    return SLIDE_OK;
+}
+
+int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled || !S->item_bucket)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    int rc = slide_network_ensure_scratch(net, nt);
+    if (rc)
+        return rc;
+    uint32_t tables = S->cfg.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
+    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
+        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
+        hash_rows(net, L, NULL, base, count, codes, nt);
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint32_t t = 0; t < tables; t++)
+            for (uint32_t i = 0; i < count; i++)
+                S->item_bucket[(size_t)t * L->units + base + i] =
+                    (uint16_t)slide_lsh_bucket(&S->tables, codes[(size_t)i * tables + t]);
+    }
+    free(codes);
+    return SLIDE_OK;
+}
+
+int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
+{
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled || n == 0)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    uint32_t tables = S->cfg.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
+    hash_rows(net, L, ids, 0, n, codes, nt);
+    /*
+     * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
+     * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.
+     */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint32_t t = 0; t < tables; t++) {
+        uint16_t *known = S->item_bucket ? S->item_bucket + (size_t)t * L->units : NULL;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t code = codes[(size_t)i * tables + t];
+            if (known) {
+                uint16_t b = (uint16_t)slide_lsh_bucket(&S->tables, code);
+                if (known[ids[i]] == b)
+                    continue;
+                known[ids[i]] = b;
+            }
+            slide_lsh_tables_insert_unique(&S->tables, t, code, ids[i]);
+        }
+    }
+    free(codes);
+    return SLIDE_OK;
+}
+
+int slide_network_rebuild_tables(slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    int rc = slide_network_claim(net, "slide_network_rebuild_tables");
+    if (rc)
+        return rc;
+    for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
+        rc = slide_sampler_rebuild(net, &net->layers[l]);
+    slide_network_release(net);
+    return rc;
+}
+
+int slide_sampler_rehash_due(const slide_layer *L)
+{
+    const slide_sampler *S = &L->sampler;
+    return L->sampled && S->cfg.rehash_touched &&
+           (double)(S->batches_since_rebuild + 1) < S->period;
+}
+
+int slide_sampler_end_batch(slide_network *net, slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    int rc = SLIDE_OK;
+    if ((double)++S->batches_since_rebuild >= S->period) {
+        rc = slide_sampler_rebuild(net, L);
+        S->period *= S->cfg.rebuild_growth;
+    }
+    return rc;
+}
