@@ -1188,6 +1188,8 @@ static int fill_isa(slide_isa isa, slide_kernels *k)
 #endif
     case SLIDE_ISA_AVX512:
 #if TEST_AVX512
+        /* The same ladder as cpu.c: AVX-512 overwrites the AVX2 table, which keeps what AVX-512 lacks. */
+        slide_kernels_fill_avx2(k);
         slide_kernels_fill_avx512(k);
         return 1;
 #else
