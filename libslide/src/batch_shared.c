@@ -14,6 +14,7 @@
 #include "kernels.h"
 #include "network.h"
 #include "rows.h"
+#include "sampler.h"
 #include "scratch.h"
 
 /*
@@ -45,6 +46,7 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
             memcpy(a->ids, L->sampler.shared.ids, sizeof(int32_t) * m);
             a->n = m;
             a->n_forced = 0; /* labels sit anywhere in the shared set: see sampler.shared.pos */
+            a->n_fixed = L->sampler.shared.n_fixed;
             a->dense = 0;
         }
         /* Dense inputs: the whole chunk against each block of rows at once; sparse ones one at a time. */
@@ -74,10 +76,15 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
                     z[k] = slide_row_dot_sparse(K, L, (size_t)L->sampler.shared.ids[k0 + k], in.idx, in.val, in.nnz);
             }
         }
+        const uint32_t n_fixed = L->sampler.shared.n_fixed;
+        const float off = L->activation == SLIDE_ACT_SOFTMAX ? slide_sampler_logq_offset(L, m, n_fixed) : 0.0f;
         for (int64_t s = s0; s < s1; s++) {
             slide_act *a = &net->acts[(size_t)s * NL + l];
             for (uint32_t k = 0; k < m; k++)
                 a->val[k] += L->bias[a->ids[k]];
+            if (off != 0.0f)
+                for (uint32_t k = n_fixed; k < m; k++)
+                    a->val[k] += off;
             if (L->activation == SLIDE_ACT_RELU) {
                 for (uint32_t k = 0; k < m; k++)
                     a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;

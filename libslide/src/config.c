@@ -28,6 +28,7 @@ void slide_lsh_config_init(slide_lsh_config *cfg)
     cfg->rehash_touched = 0;
     cfg->batch_shared = 0;
     cfg->random_fraction = 0.0f;
+    cfg->logq_correction = 0;
 }
 
 void slide_layer_config_init(slide_layer_config *cfg)
@@ -104,6 +105,8 @@ int slide_lsh_config_check(const slide_lsh_config *c, uint32_t units, uint32_t i
     if (!(c->rebuild_growth >= 1.0f && c->rebuild_growth <= 100.0f))
         return slide_fail(SLIDE_E_INVALID, "layer %u: rebuild_growth must be in [1, 100], got %g", index,
                           (double)c->rebuild_growth);
+    if (c->logq_correction != 0 && c->logq_correction != 1)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: logq_correction must be 0 or 1, got %d", index, c->logq_correction);
     if (!(c->random_fraction >= 0.0f && c->random_fraction <= 1.0f))
         return slide_fail(SLIDE_E_INVALID, "layer %u: random_fraction must be in [0, 1], got %g", index,
                           (double)c->random_fraction);

@@ -70,6 +70,12 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
             }
             for (uint32_t k = 0; k < a->n; k++)
                 a->val[k] += L->bias[a->ids[k]];
+            if (mode == SLIDE_FWD_TRAIN && L->activation == SLIDE_ACT_SOFTMAX) {
+                const float off = slide_sampler_logq_offset(L, a->n, a->n_fixed);
+                if (off != 0.0f)
+                    for (uint32_t k = a->n_fixed; k < a->n; k++)
+                        a->val[k] += off;
+            }
         } else {
             rc = slide_act_reserve(a, L->units, 0, mode == SLIDE_FWD_TRAIN);
             if (rc)

@@ -11,9 +11,10 @@
  *
  * Versions: 1 has 160-byte layer records and float32 rows only; 2 appends the storage type and the LSH
  * random_fraction to each layer record (168 bytes); 3 has version 2's layout and stores the optimizer's
- * weight_decay in the head word that versions 1 and 2 wrote as 0. Each network is written in the oldest
- * version that holds it (1 when all float32, no random share and no weight decay), so older libraries
- * keep reading what they can represent and refuse the rest. All three are read.
+ * weight_decay in the head word that versions 1 and 2 wrote as 0; 4 appends the LSH logq_correction and a
+ * reserved zero word to each layer record (176 bytes). Each network is written in the oldest version that
+ * holds it (1 when all float32, no random share, no weight decay and no logQ correction), so older
+ * libraries keep reading what they can represent and refuse the rest. All four are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
@@ -34,7 +35,8 @@
 #include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 3u       /* newest format this library reads and writes */
+#define MODEL_VERSION 4u       /* newest format this library reads and writes */
+#define MODEL_VERSION_DECAY 3u /* weight_decay in the head */
 #define MODEL_VERSION_LAYERS 2u /* storage and random_fraction in the layer records */
 #define MODEL_VERSION_F32 1u   /* written when every layer is float32 */
 #define MODEL_ENDIAN 0x01020304u
@@ -129,22 +131,33 @@ typedef struct model_layer {
     /* version 2: */
     int32_t storage;       /* slide_storage */
     float random_fraction; /* lsh.random_fraction */
+    /* version 4: */
+    int32_t logq_correction; /* lsh.logq_correction */
+    int32_t reserved;        /* 0 */
 } model_layer;
-_Static_assert(sizeof(model_layer) == 168, "model_layer must have no implicit padding");
+_Static_assert(sizeof(model_layer) == 176, "model_layer must have no implicit padding");
+#define MODEL_LAYER_V2_BYTES offsetof(model_layer, logq_correction)
+_Static_assert(MODEL_LAYER_V2_BYTES == 168, "version 2 and 3 layer records are 168 bytes");
 /* A version 1 layer record is the prefix before `storage`. */
 #define MODEL_LAYER_V1_BYTES offsetof(model_layer, storage)
 _Static_assert(MODEL_LAYER_V1_BYTES == 160, "version 1 layer records are 160 bytes");
 
-static size_t layer_record_bytes(uint32_t version) { return version == 1 ? MODEL_LAYER_V1_BYTES : sizeof(model_layer); }
+static size_t layer_record_bytes(uint32_t version)
+{
+    return version == 1 ? MODEL_LAYER_V1_BYTES : version < 4 ? MODEL_LAYER_V2_BYTES : sizeof(model_layer);
+}
 
 /*
- * The format version for this network: 3 with weight decay, else 2 if a layer needs version 2's storage
- * or random_fraction, else 1.
+ * The format version for this network: 4 with a logQ-corrected layer, else 3 with weight decay, else 2 if a
+ * layer needs version 2's storage or random_fraction, else 1.
  */
 static uint32_t file_version(const slide_network *net)
 {
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        if (net->layers[l].sampled && net->layers[l].sampler.cfg.logq_correction)
+            return MODEL_VERSION;
     if (net->opt.weight_decay != 0.0f)
-        return MODEL_VERSION;
+        return MODEL_VERSION_DECAY;
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         if (L->storage != SLIDE_STORAGE_F32 || (L->sampled && L->sampler.cfg.random_fraction != 0.0f))
@@ -228,6 +241,7 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             ml.rehash_touched = L->sampler.cfg.rehash_touched;
             ml.batch_shared = L->sampler.cfg.batch_shared;
             ml.random_fraction = L->sampler.cfg.random_fraction;
+            ml.logq_correction = L->sampler.cfg.logq_correction;
             ml.period = L->sampler.period;
             ml.rebuilds = L->sampler.rebuilds;
             ml.batches_since_rebuild = L->sampler.batches_since_rebuild;
@@ -459,6 +473,7 @@ int slide_network_load(const char *path, slide_network **out)
             lsh[l].rehash_touched = ml[l].rehash_touched;
             lsh[l].batch_shared = ml[l].batch_shared;
             lsh[l].random_fraction = ml[l].random_fraction;
+            lsh[l].logq_correction = ml[l].logq_correction;
             lc[l].lsh = &lsh[l];
         }
         lcp[l] = &lc[l];
@@ -480,6 +495,11 @@ int slide_network_load(const char *path, slide_network **out)
         rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u has a non-zero reserved header word", path, version);
         goto done;
     }
+    for (uint32_t l = 0; l < hd.n_layers; l++)
+        if (ml[l].reserved != 0) {
+            rc = slide_fail(SLIDE_E_FORMAT, "%s: layer %u has a non-zero reserved word", path, l);
+            goto done;
+        }
     opt.weight_decay = hd.weight_decay;
     /* Check the declared size before allocating anything big: a corrupt header must not cause a huge allocation. */
     {

@@ -329,6 +329,7 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
     if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
         nc = want; /* retrieval order: the first `want` */
     n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
+    a->n_fixed = n;
     /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
     uint32_t target = n + n_random > S->min_active ? n + n_random : S->min_active;
     if (n < target) {
@@ -338,6 +339,14 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
     a->n = n;
     a->dense = 0;
     return SLIDE_OK;
+}
+
+float slide_sampler_logq_offset(const slide_layer *L, uint32_t n, uint32_t n_fixed)
+{
+    if (!L->sampler.cfg.logq_correction || n <= n_fixed || n_fixed >= L->units)
+        return 0.0f;
+    /* The draws are uniform without replacement over the units - n_fixed neurons outside the fixed part. */
+    return (float)log((double)(L->units - n_fixed) / (double)(n - n_fixed));
 }
 
 /* ------------------------------------------------------------------ batch-shared selection */
@@ -501,6 +510,7 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
     for (uint32_t p = 0; p < SLIDE_PARTS; p++)
         take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], S->shared.ids + out_off[p]);
     ns = out;
+    S->shared.n_fixed = ns;
     size_t target = ns + S->n_random > S->min_active ? ns + S->n_random : S->min_active;
     if (target > cap)
         target = cap;

@@ -47,6 +47,7 @@ typedef struct slide_sampler {
     struct {
         int32_t *ids;
         uint32_t n, cap;
+        uint32_t n_fixed; /* leading ids chosen with certainty (batch labels, retrieved); the rest are draws */
         int32_t *pos;     /* [units], -1 outside the set; reset after every batch */
         uint32_t *codes;  /* [batch * tables] query codes of the batch */
         size_t codes_cap;
@@ -93,6 +94,13 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
                                 const int64_t *rows, int64_t n, uint64_t step, int nt);
 /* Empties every layer's batch-shared set, restoring shared.pos to all -1 (touching only the set's entries). */
 void slide_sampler_clear_shared(slide_network *net);
+
+/*
+ * logQ correction (cfg.logq_correction): the amount added to the logit of each uniformly drawn neuron of an
+ * active set of n ids whose first n_fixed were chosen with certainty, log((units - n_fixed) / (n - n_fixed));
+ * 0 when the correction is off or nothing was drawn.
+ */
+float slide_sampler_logq_offset(const slide_layer *L, uint32_t n, uint32_t n_fixed);
 
 /* ---- table upkeep */
 

@@ -26,6 +26,7 @@ typedef struct slide_act {
     uint32_t cap;
     int dense;         /* 1: every neuron active, ids unused */
     uint32_t n_forced; /* leading ids that are the sample's labels (training output layer) */
+    uint32_t n_fixed;  /* leading ids chosen with certainty (labels, retrieved); the rest are uniform draws */
     int32_t *ids;      /* active neuron ids when !dense */
     float *val;        /* post-activation values [n] */
     float *delta;      /* d loss / d pre-activation [n] (training only) */

@@ -95,7 +95,9 @@ class LSH(_Settings):
     than 2^k for codes of <= 10 bits); random_fraction: share of the cap filled with uniformly random
     neurons instead of retrieved ones, in [0, 1] (a small share such as 0.1 keeps per-sample sets from
     collapsing early in training, see docs/benchmarks.md; 1 is a uniformly sampled softmax); training only:
-    sampled predictions give the whole cap to retrieval.
+    sampled predictions give the whole cap to retrieval; logq_correction: train on an unbiased estimate of
+    the full softmax, each uniformly drawn neuron's logit raised by log(neurons it stands for), the
+    labels and retrieved neurons counted once (training only).
 
     min_active and bucket_bits stay None after :meth:`resolved`: they derive from the layer's size.
 
@@ -122,13 +124,14 @@ class LSH(_Settings):
     rehash_touched: bool | None = None
     batch_shared: bool | None = None
     random_fraction: float | None = None
+    logq_correction: bool | None = None
 
     # Python field -> C field of slide_lsh_config, by kind; `active` and the names are handled apart.
     _COUNTS = {"k": "k", "tables": "tables", "bucket_size": "bucket_size", "bin_size": "bin_size",
                "threshold": "threshold", "rebuild_every": "rebuild_period"}
     _DERIVED = ("min_active", "bucket_bits")  # C: 0 = derived from the layer size, so an explicit 0 is refused
     _REALS = ("rebuild_growth", "random_fraction")
-    _FLAGS = ("rehash_touched", "batch_shared")
+    _FLAGS = ("rehash_touched", "batch_shared", "logq_correction")
 
     def _fill(self, c, keep: list, where: str = "LSH"):
         lib.slide_lsh_config_init(c)
@@ -175,7 +178,8 @@ class LSH(_Settings):
                    insertion=_INSERTION_NAMES[c.insertion], bin_size=int(c.bin_size),
                    bucket_bits=int(c.bucket_bits) or None, rule=_RULE_NAMES[c.rule], threshold=int(c.threshold),
                    rebuild_growth=f32(c.rebuild_growth), rehash_touched=bool(c.rehash_touched),
-                   batch_shared=bool(c.batch_shared), random_fraction=f32(c.random_fraction))
+                   batch_shared=bool(c.batch_shared), random_fraction=f32(c.random_fraction),
+                   logq_correction=bool(c.logq_correction))
 
     def resolved(self) -> "LSH":
         """A copy with every unset field replaced by the library's default, read back from the C struct

@@ -187,6 +187,16 @@ typedef struct slide_lsh_config {
      * predictions give the whole cap to retrieval.
      */
     float random_fraction;
+    /* --- appended in 0.4: */
+    /**
+     * 1: train on an unbiased estimate of the full softmax (a logQ correction; Bengio & Senecal 2008, Jean et
+     * al. 2015). The active set is split into a fixed part (labels and retrieved neurons, computed with
+     * certainty) and uniformly drawn neurons (the random share and the padding); each drawn neuron stands
+     * for (units - fixed) / drawn neurons of the layer, so its logit gets log((units - fixed) / drawn)
+     * added before the softmax. The sampled partition sum is then an unbiased estimate of the full one.
+     * 0: the softmax over the active set is used as if it were the full one. Training only.
+     */
+    int logq_correction;
 } slide_lsh_config;
 
 SLIDE_API void slide_lsh_config_init(slide_lsh_config *cfg);

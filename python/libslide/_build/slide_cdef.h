@@ -60,6 +60,7 @@ typedef struct slide_lsh_config {
     int rehash_touched;
     int batch_shared;
     float random_fraction;
+    int logq_correction;
 } slide_lsh_config;
 void slide_lsh_config_init(slide_lsh_config *cfg);
 
