@@ -20,15 +20,14 @@ Writes bench/results/amazon_settings.json (every run's curve) and prints a markd
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+import _common
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SETTINGS = ["50:128:0.005", "25:128:0.0025", "25:32:0.0025", "16:32:0.002", "16:32:0.0015"]
@@ -75,10 +74,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--settings", nargs="+", type=parse_setting, default=[parse_setting(s) for s in DEFAULT_SETTINGS])
     p.add_argument("--minutes", type=float, default=2.5)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--eval-every", type=float, default=30.0)
     p.add_argument("--eval-seed", type=int, default=0)
-    p.add_argument("--out", default=str(HERE / "results" / "amazon_settings.json"))
+    _common.add_out_arg(p, "amazon_settings.json")
     p.add_argument("--table-from", metavar="JSON", help="only print the table of an earlier run's JSON")
     a = p.parse_args()
     if a.table_from:
@@ -87,7 +86,7 @@ def main():
         print(f"\n{done['machine']}, {done['threads']} threads; started {done['started']}; {done['command']}")
         return
 
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = _common.utc_now()
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for tables, bucket, active in a.settings:
@@ -103,14 +102,11 @@ def main():
                          run["samples_per_s"], "peak_rss_mib": run.get("peak_rss_mib"), "curve": run["curve"]})
 
     print_table(runs, a.minutes, a.eval_every)
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {a.threads} threads; "
-          f"started {started}; load average at the end {load}")
-    result = {"command": " ".join([Path(sys.executable).name] + sys.argv), "started": started,
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-              "threads": a.threads, "minutes": a.minutes, "eval_seed": a.eval_seed, "runs": runs}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    result = {**_common.result_header(a.threads), "started": started, "minutes": a.minutes,
+              "eval_seed": a.eval_seed, "runs": runs}
+    print(f"\n{result['machine']}; started {started} UTC; load average at the end "
+          f"{result['machine_info']['load_average']}")
+    _common.write_json(a.out, result)
     print(f"wrote {a.out}")
 
 

@@ -6,23 +6,15 @@ Data: libslide.datasets.amazon670k_shape (135,909 features, 670,091 labels, ~75 
 labels per point). Network: 135,909 -> 128 ReLU -> 670,091 softmax, output LSH-sampled, Adam.
 Evaluation: exact top-5 over all 670,091 outputs on the whole generated test split (or --eval-sample
 random rows). Peak memory is the process's maximum resident set size (ru_maxrss), data included.
-Writes bench/results/amazon_shape_<hash>.json.
+Writes bench/results/amazon_shape_<hash>.json (amazon_shape_<hash>_shared.json with --shared).
 """
 
 import argparse
-import json
-import os
-import platform
-import resource
-import sys
 import time
-from pathlib import Path
 
+import _common
 import libslide as sl
-
-
-def rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _common import peak_rss_mib as rss_mib
 
 
 def main():
@@ -36,14 +28,14 @@ def main():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--shared", action="store_true", help="batch-shared active set (LSH(batch_shared=True))")
     p.add_argument("--eval-sample", type=int, default=None)
-    p.add_argument("--out", default=None)
+    _common.add_out_arg(p, None)
     a = p.parse_args()
 
     t0 = time.perf_counter()
-    X, Y, Xt, Yt = sl.datasets.amazon670k_shape(n_train=a.n_train, n_test=a.n_test, seed=0)
+    X, Y, Xt, Yt = _common.load_amazon_shape(n_train=a.n_train, n_test=a.n_test, seed=0)
     gen_s = time.perf_counter() - t0
     print(f"data: {X.shape[0]:,} train / {Xt.shape[0]:,} test, {X.shape[1]:,} features, {Y.shape[1]:,} labels, "
           f"{X.nnz / X.shape[0]:.1f} nnz and {Y.nnz / Y.shape[0]:.2f} labels per point ({gen_s:.1f} s); "
@@ -67,18 +59,15 @@ def main():
     net.fit(X, Y, epochs=a.epochs, batch_size=a.batch, validation_data=(Xt, Yt), eval_sample=a.eval_sample,
             progress=False, seed=0, callback=show)
     result = {
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "threads": a.threads,
+        **_common.result_header(a.threads),
         "args": vars(a),
         "data_rss_mib": rss_data,
         "network_memory_bytes": net.memory_bytes(),
         "peak_rss_mib": rss_mib(),
         "epochs": records,
     }
-    out = Path(a.out or Path(__file__).parent / "results" / f"amazon_shape_{a.hash}{'_shared' if a.shared else ''}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
+    out = _common.write_json(a.out or _common.RESULTS / f"amazon_shape_{a.hash}{'_shared' if a.shared else ''}.json",
+                             result)
     print(f"peak RSS {rss_mib():,.0f} MiB; wrote {out}")
 
 

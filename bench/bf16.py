@@ -13,16 +13,9 @@ Writes bench/results/bf16.json and prints markdown tables.
 """
 
 import argparse
-import json
-import os
-import platform
-import sys
-import time
-from pathlib import Path
 
+import _common
 import libslide as sl
-
-HERE = Path(__file__).resolve().parent
 
 
 def amazon_memory(storage, threads):
@@ -37,22 +30,19 @@ def amazon_memory(storage, threads):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"))
+    _common.add_data_arg(p)
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--active", type=float, default=0.05)
     p.add_argument("--hash", default="simhash")
     p.add_argument("--modes", nargs="+", default=["per-sample", "shared"], choices=["per-sample", "shared"])
     p.add_argument("--no-amazon", action="store_true", help="skip the Amazon-670K-shaped memory figure")
-    p.add_argument("--out", default=str(HERE / "results" / "bf16.json"))
+    _common.add_out_arg(p, "bf16.json")
     a = p.parse_args()
 
-    X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
-    Xt, Yt = sl.load_xc(Path(a.data) / "test.txt.gz")
-    results = {"command": " ".join(["python"] + sys.argv), "threads": a.threads,
-               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-               "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "runs": {}, "amazon_shape": {}}
+    X, Y, Xt, Yt = _common.load_debdeps(a.data)
+    results = {**_common.result_header(a.threads), "runs": {}, "amazon_shape": {}}
     for mode in a.modes:
         for storage in ("float32", "bfloat16"):
             name = f"{mode}/{storage}"
@@ -62,22 +52,21 @@ def main():
                                               sampling=sl.LSH(a.hash, k=6, tables=50, bucket_size=128,
                                                               active=a.active, batch_shared=mode == "shared"))],
                              optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
-            load_before = os.getloadavg()[0]
+            load_before = _common.load_average_1min()
             hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xt, Yt), progress=False, seed=0,
                            callback=lambda r, n=name: print(
                                f"{n:20s} epoch {r['epoch']}: P@1 {r['P@1']:.4f} P@5 {r['P@5']:.4f} "
                                f"{r['samples_per_s']:,.0f} samples/s {r['seconds']:.1f} s/epoch", flush=True))
             results["runs"][name] = {"mode": mode, "storage": storage, "memory_bytes": net.memory_bytes(),
-                                     "load_before": load_before, "load_after": os.getloadavg()[0],
+                                     "load_before": load_before, "load_after": _common.load_average_1min(),
                                      "epochs": hist}
     if not a.no_amazon:
         for storage in ("float32", "bfloat16"):
             results["amazon_shape"][storage] = amazon_memory(storage, a.threads)
-    results["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=2, default=float))
+    results["finished_utc"] = _common.utc_now()
+    _common.write_json(a.out, results)
 
-    print(f"\n{results['machine']}, {a.threads} threads, {results['started_utc']} - {results['finished_utc']} UTC")
+    print(f"\n{results['machine']}, {results['started_utc']} - {results['finished_utc']} UTC")
     print("\n| active sets | storage | P@1 by epoch | best P@1 | P@1 / P@5 (last epoch) | samples/s (mean) "
           "| memory_bytes | load avg before / after |")
     print("|---|---|---|---|---|---|---|---|")

@@ -10,33 +10,25 @@ output neuron computed, same optimizer. Evaluation after every epoch: exact top-
 """
 
 import argparse
-import json
-import os
-import platform
-import sys
-from pathlib import Path
 
+import _common
 import libslide as sl
-
-HERE = Path(__file__).resolve().parent
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"))
+    _common.add_data_arg(p)
     p.add_argument("--configs", nargs="+", default=["simhash", "simhash-shared", "dwta", "dwta-shared", "dense"],
                    help="backend names, optionally with -shared (batch-shared active set), or dense")
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--active", type=float, default=0.05)
-    p.add_argument("--out", default=str(HERE / "results" / "debdeps.json"))
+    _common.add_out_arg(p, "debdeps.json")
     a = p.parse_args()
 
-    X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
-    Xt, Yt = sl.load_xc(Path(a.data) / "test.txt.gz")
-    results = {"command": " ".join(["python"] + sys.argv), "threads": a.threads,
-               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "runs": {}}
+    X, Y, Xt, Yt = _common.load_debdeps(a.data)
+    results = {**_common.result_header(a.threads), "runs": {}}
     for name in a.configs:
         backend, shared = (name[:-7], True) if name.endswith("-shared") else (name, False)
         sampling = None if name == "dense" else sl.LSH(backend, k=6, tables=50, bucket_size=128, active=a.active,
@@ -50,8 +42,7 @@ def main():
                            f"{r['samples_per_s']:,.0f} samples/s {r['seconds']:.1f} s/epoch "
                            f"active {r['mean_active'][-1]:,.0f}", flush=True))
         results["runs"][name] = hist
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=2, default=float))
+    _common.write_json(a.out, results)
     print("\n| output layer | epoch | P@1 | P@5 | samples/s | s/epoch | active output neurons |")
     print("|---|---|---|---|---|---|---|")
     for name, hist in results["runs"].items():

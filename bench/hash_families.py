@@ -11,36 +11,28 @@ Writes bench/results/hash_families.json and docs/hash_families.md.
 """
 
 import argparse
-import json
-import os
-import platform
-import sys
-import time
 from pathlib import Path
 
+import _common
 import libslide as sl
-
-HERE = Path(__file__).resolve().parent
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"))
+    _common.add_data_arg(p)
     p.add_argument("--backends", nargs="+", default=None, help="default: every registered backend")
     p.add_argument("--rules", nargs="+", default=["topk", "union", "threshold"])
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--active", type=float, default=0.05)
     p.add_argument("--diagnose-sample", type=int, default=1000)
-    p.add_argument("--out", default=str(HERE / "results" / "hash_families.json"))
-    p.add_argument("--doc", default=str(HERE.parent / "docs" / "hash_families.md"))
+    _common.add_out_arg(p, "hash_families.json")
+    p.add_argument("--doc", default=str(_common.DOCS / "hash_families.md"), help="markdown page (default %(default)s)")
     a = p.parse_args()
 
-    X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
-    Xt, Yt = sl.load_xc(Path(a.data) / "test.txt.gz")
+    X, Y, Xt, Yt = _common.load_debdeps(a.data)
     backends = a.backends or sl.hash_backends()
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs"
     rows = []
     for backend in backends:
         for rule in a.rules:
@@ -61,15 +53,14 @@ def main():
             print(f"{backend:13s} {rule:9s} P@1 {row['P@1']:.4f} P@5 {row['P@5']:.4f} "
                   f"active {row['mean_active_train']:7.1f} recall {row['recall']:.3f} "
                   f"{row['samples_per_s']:8,.0f} samples/s", flush=True)
-    result = {"command": " ".join(["python"] + sys.argv), "machine": machine, "threads": a.threads,
-              "epochs": a.epochs, "date": time.strftime("%Y-%m-%d"), "rows": rows}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    result = {**_common.result_header(a.threads), "epochs": a.epochs, "rows": rows}
+    _common.write_json(a.out, result)
     best = max(rows, key=lambda r: r["P@1"])
     lines = [
         "# Hash backends and sampling rules on debdeps",
         "",
-        f"Command: `{result['command']}` ({result['date']}; {machine}; {a.threads} threads). "
+        f"Command: `{result['command']}` ({result['machine']}; results in `bench/results/"
+        f"{Path(a.out).name}`). "
         f"{a.epochs} epochs, output layer k=6, 50 tables, bucket 128, cap {a.active:.0%} of 17,836 neurons. "
         "P@k: exact top-k on the whole test file (10,797 points). Recall: neurons computed by sampled "
         f"inference against the exact top-k pre-activations, {a.diagnose_sample} random test points.",

@@ -5,24 +5,23 @@ with a bounded spin (GOMP_SPINCOUNT).
     python bench/omp_wait_policy.py --job amazon --policies ACTIVE PASSIVE PASSIVE:30000 --repeats 3
     python bench/omp_wait_policy.py --job amazon --burn 2 --repeats 3      # with 2 busy processes running
 
-libslide's Python package sets OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT=30000 unless they are already
-set. This script runs the same short training job in fresh subprocesses, alternating the --policies
+libslide's Python package sets OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY is
+already set. This script runs the same short training job in fresh subprocesses, alternating the --policies
 ("POLICY" or "POLICY:SPINCOUNT"; GOMP_SPINCOUNT is removed from the environment for plain "POLICY"), and
 reports samples/s and the load average seen. Jobs: "debdeps" (33,150 -> 128 ReLU -> 17,836
 SimHash-sampled softmax, 150 batches of 128) and "amazon" (20,000 generated Amazon-670K-shaped rows,
 135,909 -> 128 ReLU -> 670,091 softmax with bench/vs_torch.py's batch-shared LSH settings, 20 untimed
 and 300 timed batches). --burn N keeps N busy-looping processes running during the measurements, to
-stand for other work on the cores. Writes bench/results/omp_wait_policy.json (or --out).
+stand for other work on the cores. Writes bench/results/omp_wait_policy_<job>.json
+(omp_wait_policy_<job>_burn<N>.json with --burn N), or --out.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+import _common
 
 JOBS = {}
 JOBS["debdeps"] = r"""
@@ -60,15 +59,18 @@ BURN = "while True: pass"
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"))
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_data_arg(p)
+    _common.add_threads_arg(p)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--job", choices=sorted(JOBS), default="debdeps")
     p.add_argument("--policies", nargs="+", default=["ACTIVE", "PASSIVE"],
                    help='"POLICY" or "POLICY:GOMP_SPINCOUNT", e.g. PASSIVE:30000')
     p.add_argument("--burn", type=int, default=0, help="busy-looping processes kept running meanwhile")
-    p.add_argument("--out", default=str(HERE / "results" / "omp_wait_policy.json"))
+    _common.add_out_arg(p, None)
     a = p.parse_args()
+    # imports libslide, which sets OMP_WAIT_POLICY and GOMP_SPINCOUNT when unset; every child below gets
+    # both from its --policies entry instead
+    header = _common.result_header(a.threads)
     runs = []
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(a.burn)]
     try:
@@ -81,7 +83,7 @@ def main():
                     env["GOMP_SPINCOUNT"] = spin
                 out = subprocess.run([sys.executable, "-c", JOBS[a.job], a.data, str(a.threads)], env=env,
                                      check=True, capture_output=True, text=True).stdout
-                load = os.getloadavg()[0]
+                load = _common.load_average_1min()
                 runs.append({"repeat": r, "policy": spec, "samples_per_s": float(out.strip().splitlines()[-1]),
                              "load_average_1min": load})
                 print(f"{spec:14s} {runs[-1]['samples_per_s']:8,.0f} samples/s  (load average {load:.2f})",
@@ -89,10 +91,9 @@ def main():
     finally:
         for b in burners:
             b.kill()
-    result = {"command": " ".join(["python"] + sys.argv), "threads": a.threads, "job": a.job, "burn": a.burn,
-              "runs": runs}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    result = {**header, "job": a.job, "burn": a.burn, "runs": runs}
+    out = a.out or _common.RESULTS / f"omp_wait_policy_{a.job}{f'_burn{a.burn}' if a.burn else ''}.json"
+    print(f"wrote {_common.write_json(out, result)}")
 
 
 if __name__ == "__main__":

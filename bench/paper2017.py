@@ -54,36 +54,19 @@ over seeds against the active fraction).
 """
 
 import argparse
-import json
 import math
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+import _common
 import libslide as sl
-
-HERE = Path(__file__).resolve().parent
 HIDDEN = 1000
 N_HIDDEN = 3
 INPUT = 784
 CLASSES = 10
-
-
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
 
 
 def dense_madds():
@@ -247,7 +230,7 @@ def plot(res, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.10, 0.25, 1.0])
@@ -262,14 +245,15 @@ def main():
     p.add_argument("--rebuild-every", type=int, default=50)
     p.add_argument("--min-active", type=int, default=None)
     p.add_argument("--probe-epochs", type=int, default=1)
-    p.add_argument("--out-dir", default=str(HERE / "results"))
+    p.add_argument("--out-dir", default=str(_common.RESULTS), help="directory of the three files (default %(default)s)")
     a = p.parse_args()
     for f in a.fractions:
         if not 0 < f <= 1:
             p.error(f"--fractions must be in (0, 1], got {f}")
 
-    command = " ".join(["python"] + sys.argv)
-    print(f"machine: {machine()}\nthreads: {a.threads}\ncommand: {command}\nlibslide {sl.__version__}, "
+    header = _common.result_header(a.threads)
+    command = header["command"]
+    print(f"machine: {header['machine']}\ncommand: {command}\nlibslide {sl.__version__}, "
           f"hash backends {sl.hash_backends()}", flush=True)
     X, y, Xt, yt = sl.datasets.load_fashion_mnist(a.data_dir)
     print(f"data: {X.shape[0]:,} train / {Xt.shape[0]:,} test images", flush=True)
@@ -296,13 +280,13 @@ def main():
 
     settings = {k: getattr(a, k) for k in ("epochs", "seeds", "fractions", "lr", "batch", "k", "tables", "bucket_size",
                                            "bucket_bits", "rebuild_every", "min_active", "probe_epochs")}
-    res = {"command": command, "machine": machine(), "threads": a.threads, "libslide": sl.__version__,
+    res = {**header, "libslide": sl.__version__,
            "hash": hash_name, "hash_requested": a.hash, "hash_probe": probes, "settings": settings,
            "dense_forward_madds": dense_madds(), "total_seconds": time.perf_counter() - t_start,
            "summary": summarize(runs, a.fractions), "runs": runs}
     out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "paper2017.json").write_text(json.dumps(res, indent=2))
+    _common.write_json(out / "paper2017.json", res)
     md = markdown(res)
     (out / "paper2017.md").write_text(md)
     plot(res, out / "paper2017.png")

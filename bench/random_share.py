@@ -9,23 +9,18 @@ every --eval-every samples, measures exact P@1 on a fixed random subset of --eva
 (default 5,000 of 10,797, seed 0). Training time excludes evaluation. At the end: P@1 / P@5 on the whole
 test set. Reports the lowest P@1 seen after the first 10,000 samples (the depth of the early collapse of
 per-sample sets), the training time to reach --target, samples/s and mean active neurons.
-Writes bench/results/random_share.json and .png and prints a markdown table.
+Writes bench/results/random_share.json and .png (random_share_shared.* with --shared) and prints a
+markdown table.
 """
 
 import argparse
-import json
-import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+import _common
 import libslide as sl
 from libslide._inputs import features, labels
-
-HERE = Path(__file__).resolve().parent
 
 
 def p_at_1(net, Xe, Ye):
@@ -63,10 +58,10 @@ def run(a, fraction, X, Y, Xe, Ye, Xt, Yt):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"))
+    _common.add_data_arg(p)
     p.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.25])
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--active", type=float, default=0.05)
     p.add_argument("--shared", action="store_true", help="batch-shared active sets instead of per-sample")
@@ -75,25 +70,20 @@ def main():
     p.add_argument("--target", type=float, default=0.6664,
                    help="P@1 level for the time-to-target column (default: torch full softmax's 5-epoch P@1 "
                         "minus 0.01 in docs/benchmarks.md)")
-    p.add_argument("--out", default=str(HERE / "results" / "random_share.json"))
+    _common.add_out_arg(p, None)
     a = p.parse_args()
 
-    X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
-    Xt, Yt = sl.load_xc(Path(a.data) / "test.txt.gz")
+    X, Y, Xt, Yt = _common.load_debdeps(a.data)
     pick = np.sort(np.random.default_rng(0).choice(Xt.shape[0], min(a.eval_sample, Xt.shape[0]), replace=False))
     Xe, Ye = Xt[pick], Yt[pick].tocsr()
-    results = {"command": " ".join(["python"] + sys.argv), "threads": a.threads,
-               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-               "load_average_before": os.getloadavg(), "runs": []}
+    results = {**_common.result_header(a.threads), "runs": []}
     for fraction in a.fractions:
         r = run(a, fraction, X, Y, Xe, Ye, Xt, Yt)
         print(f"random_fraction {fraction}: min P@1 after 10k {r['min_P@1_after_10k']:.3f}, to {a.target}: "
               f"{r['train_s_to_target']}, final P@1 {r['final_P@1']:.4f}, {r['samples_per_s']:,.0f} samples/s",
               flush=True)
         results["runs"].append(r)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float))
+    out = _common.write_json(a.out or _common.RESULTS / f"random_share{'_shared' if a.shared else ''}.json", results)
     try:
         import matplotlib
 

@@ -22,7 +22,7 @@ median of the per-repeat ratios (t threads against the 1-thread measurement next
 with every run. Each run also records "CPUs used" (process CPU time / wall time) and the 1-minute load
 average: with other processes on the cores, extra OpenMP threads get no extra CPU and throughput can drop
 below the 1-thread figure, so read speedups together with that column. Writes bench/results/threads.json
-and bench/results/threads.png (one panel per dataset, dotted: ideal linear scaling from 1 thread) and
+(threads_<datasets>[_<mode>].json unless the datasets are just debdeps; or --out) and the .png beside it (one panel per dataset, dotted: ideal linear scaling from 1 thread) and
 prints a markdown table and the speedup at 2 threads over 1. Each measurement records the table rebuilds
 inside its timed batches; with rebuild_growth > 1 they fall unevenly into the thread counts' windows, so the
 speedup is also given over the pairs whose windows hold as many rebuilds. --from-json PATH prints the
@@ -30,37 +30,28 @@ summary of an earlier results file without measuring.
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+import _common
 import libslide as sl
-
-HERE = Path(__file__).resolve().parent
-
-
-def machine():
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
 
 
 def load_dataset(name, a):
     """(X, Y, LSH, {mode: extra LSH options}, learning rate, description) for one dataset."""
     extra = {"per-sample": {}, "shared": {}}
     if name == "debdeps":
-        X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
+        X, Y, _, _ = _common.load_debdeps(a.data)
         lsh = sl.LSH("simhash", k=6, tables=50, bucket_size=128, active=0.05)
         # as in bench/vs_torch.py: a random share of each set (bench/random_share.py)
         extra = {"per-sample": {"random_fraction": 0.25}, "shared": {"random_fraction": 0.5}}
         lr = 3e-3
         desc = f"debdeps train ({X.shape[0]:,} rows)"
     elif name == "amazon":
-        X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=a.amazon_n_train, n_test=1000, seed=0)
+        X, Y, _, _ = _common.load_amazon_shape(n_train=a.amazon_n_train, n_test=1000, seed=0)
         lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005)
         # as in bench/vs_torch.py: batch-shared sets use 16 tables of 32-id buckets and 0.2% of the layer,
         # re-hash the neurons each batch touched and rebuild the tables after 50, 150, 350, ... batches;
@@ -122,11 +113,19 @@ class Runner:
         # cpu_per_wall: CPUs this process actually got (user + system time / wall time); well below the
         # thread count means other processes competed for the cores during the measurement.
         return {"samples_per_s": batches * self.batch / seconds, "seconds": seconds, "cpu_per_wall": cpu / seconds,
-                "loadavg_1min": os.getloadavg()[0], "loss": loss / batches,
+                "loadavg_1min": _common.load_average_1min(), "loss": loss / batches,
                 "mean_active": self.net.layers[-1].mean_active,
                 # table rebuilds inside the timed batches: with rebuild_growth > 1 they fall unevenly
                 # into the thread counts' windows, so compare windows with equal counts
                 "rebuilds": self.net.layers[-1].rebuilds - rebuilds}
+
+
+def default_name(a):
+    """threads.json for debdeps (the default), else threads_<datasets>[_<mode> when one mode is measured].json."""
+    if a.datasets == ["debdeps"] and len(a.modes) > 1:
+        return "threads.json"
+    modes = f"_{a.modes[0].replace('-', '_')}" if len(a.modes) == 1 else ""
+    return f"threads_{'_'.join(a.datasets)}{modes}.json"
 
 
 def plot(results, path):
@@ -167,7 +166,7 @@ def plot(results, path):
 def main():
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"))
+    _common.add_data_arg(p)
     p.add_argument("--datasets", nargs="+", default=["debdeps"], choices=["debdeps", "amazon"])
     p.add_argument("--modes", nargs="+", default=["per-sample", "shared"], choices=["per-sample", "shared"])
     p.add_argument("--threads", type=int, nargs="+", default=list(range(1, ncpu + 1)),
@@ -180,11 +179,11 @@ def main():
     p.add_argument("--rebuild-every", type=int, default=None, help="override LSH.rebuild_every")
     p.add_argument("--storages", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
                    help="output-layer storage; several are measured interleaved (keys get a /bfloat16 suffix)")
-    p.add_argument("--out", default=str(HERE / "results" / "threads.json"))
+    _common.add_out_arg(p, None)
     p.add_argument("--from-json", metavar="PATH", help="print the summary of an earlier results file; measure nothing")
     a = p.parse_args()
     if a.from_json:
-        results = json.loads(Path(a.from_json).read_text())
+        results = _common.read_json(a.from_json)
         summarize(results)
         report(results)
         return
@@ -217,17 +216,14 @@ def main():
                       f"active {r['mean_active']:,.0f}, loss {r['loss']:.3f}, {r['rebuilds']} rebuilds)", flush=True)
 
     results = {
-        "command": " ".join(["python"] + sys.argv),
-        "machine": machine(),
+        **_common.result_header(),
         "threads": a.threads,
         "args": vars(a),
         "datasets": descs,
         "series": {key: {"runs": {str(t): v for t, v in runs[key].items()}} for key in runners},
     }
     summarize(results)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float))
+    out = _common.write_json(a.out or _common.RESULTS / default_name(a), results)
     png = out.with_suffix(".png")
     plot(results, png)
     report(results)

@@ -61,14 +61,17 @@ Data: --dataset debdeps (--data dir with train.txt.gz / test.txt.gz) or --datase
 generated once in the parent and handed to the children in a temporary .npz).
 Writes bench/results/vs_torch_<dataset>.json and .png (P@1 against training wall time) and prints a
 markdown table. Needs PyTorch for the torch-* implementations (pip install '.[bench]').
+
+This file runs the protocol (processes, training loop, evaluation schedule, target, report); the pieces
+live beside it: _data.py (per-dataset settings, data hand-off, evaluation rows, P@k), _torch_models.py
+(torch-full, torch-sampled, RowAdam), _slide_runner.py (libslide), _plot.py (the figure) and _common.py
+(machine description, result files, data sets shared with the other bench scripts).
 """
 
 import argparse
 import importlib.util
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -77,364 +80,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
-HERE = Path(__file__).resolve().parent
-IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full"]
-# Also selectable with --impls: libslide with a bfloat16 output layer (weights and Adam moments).
-IMPLS_EXTRA = ["libslide-bf16", "libslide-shared-bf16"]
-HIDDEN = 128
-DATASETS = {
-    # LSH settings as in bench/debdeps.py and bench/amazon_shape.py.
-    # "shared": extra LSH options for libslide-shared (amazon: touched neurons re-hashed after every batch,
-    # full rebuilds after 50, 150, 350, ... batches); per-sample sets re-hashing every neuron a batch touches
-    # (~300,000 rows on the amazon shape) would cost more than it saves. "per_sample": extra options for
-    # libslide. debdeps: a random quarter of each per-sample set (stops their early collapse) and half of
-    # each batch-shared set (bench/random_share.py; chosen on the eval rows of --eval-seed 0)
-    "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000,
-                "shared": {"random_fraction": 0.5}, "per_sample": {"random_fraction": 0.25}},
-    # amazon batch-shared: 16 tables of 32-id buckets, 0.2% of the layer active (bench/amazon_settings.py:
-    # the retrieved negatives teach as much per sample as with 50 tables, 128-id buckets and 0.5%, and the
-    # batch costs a third of the time)
-    "amazon": {"hash": "dwta", "active": 0.005, "lr": 1e-3, "eval_sample": 2000,
-               "shared": {"rehash_touched": True, "rebuild_growth": 2.0, "tables": 16, "bucket_size": 32,
-                          "active": 0.002},
-               "per_sample": {}},
-}
-
-
-def machine():
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def require_torch():
-    try:
-        import torch
-    except ImportError:
-        raise SystemExit("bench/vs_torch.py: PyTorch is not installed. Install the bench extras "
-                         "(pip install '.[bench]' or pip install torch), or run only libslide with "
-                         "--impls libslide libslide-shared.") from None
-    return torch
-
-
-# ------------------------------------------------------------------------------------------------ data
-def save_npz(path, X, Y, Xt, Yt):
-    parts = {}
-    for name, m in (("X", X), ("Y", Y), ("Xt", Xt), ("Yt", Yt)):
-        parts.update({f"{name}_indptr": m.indptr, f"{name}_indices": m.indices, f"{name}_shape": np.array(m.shape)})
-        if name.startswith("X"):
-            parts[f"{name}_data"] = m.data
-    np.savez(path, **parts)
-
-
-def load_npz(path):
-    z = np.load(path)
-    out = []
-    for name in ("X", "Y", "Xt", "Yt"):
-        ip, ind, shape = z[f"{name}_indptr"], z[f"{name}_indices"], tuple(z[f"{name}_shape"])
-        data = z[f"{name}_data"] if name.startswith("X") else np.ones(ind.size, np.float32)
-        out.append(sp.csr_matrix((data, ind, ip), shape=shape))
-    return out
-
-
-def load_data(a):
-    if a.dataset == "debdeps":
-        import libslide as sl
-
-        X, Y = sl.load_xc(Path(a.data) / "train.txt.gz")
-        Xt, Yt = sl.load_xc(Path(a.data) / "test.txt.gz")
-        return X, Y, Xt, Yt
-    return load_npz(a.data_file)
-
-
-def eval_rows(n_test, a):
-    if a.eval_sample is None or a.eval_sample >= n_test:
-        return np.arange(n_test, dtype=np.int64)
-    return np.sort(np.random.default_rng(a.eval_seed).choice(n_test, size=a.eval_sample, replace=False))
-
-
-def val_rows(n_test, a):
-    """--val-sample random test rows outside the evaluation rows (seed --eval-seed + 1), or None."""
-    if not a.val_sample:
-        return None
-    rest = np.setdiff1d(np.arange(n_test, dtype=np.int64), eval_rows(n_test, a))
-    if rest.size < a.val_sample:
-        raise SystemExit(f"--val-sample {a.val_sample}: only {rest.size} test rows lie outside the evaluation rows")
-    return np.sort(np.random.default_rng(a.eval_seed + 1).choice(rest, size=a.val_sample, replace=False))
-
-
-def selected(curve):
-    """The checkpoint early stopping returns: the first with the best validation P@1 (the last without one)."""
-    if not curve or "val_P@1" not in curve[0]:
-        return curve[-1]
-    return max(curve, key=lambda r: (r["val_P@1"], -r["train_s"]))
-
-
-def csr_batch(m, rows):
-    """indices, values and per-row lengths of the given rows of a CSR matrix (no scipy slicing)."""
-    starts, ends = m.indptr[rows], m.indptr[rows + 1]
-    lens = (ends - starts).astype(np.int64)
-    total = int(lens.sum())
-    first = np.zeros(rows.size, np.int64)
-    np.cumsum(lens[:-1], out=first[1:])
-    pos = np.repeat(starts.astype(np.int64) - first, lens) + np.arange(total, dtype=np.int64)
-    return m.indices[pos], (m.data[pos] if m.data is not None else None), lens
-
-
-def popularity_baseline(Y, Ye):
-    """P@1 / P@5 of always predicting the 5 most frequent training labels."""
-    top = np.argsort(-np.bincount(Y.indices, minlength=Y.shape[1]), kind="stable")[:5].astype(np.int32)
-    return precision_at_k(np.tile(top, (Ye.shape[0], 1)), Ye, (1, 5))
-
-
-def precision_at_k(ids, Y, ks):
-    """P@k of top-k ids (n, kmax) against the CSR label indicator Y (same rows): hits / (k * n)."""
-    n, kmax = ids.shape
-    L = np.int64(Y.shape[1])
-    truth = np.repeat(np.arange(n, dtype=np.int64), np.diff(Y.indptr)) * L + Y.indices.astype(np.int64)
-    truth.sort()
-    keys = np.arange(n, dtype=np.int64)[:, None] * L + ids.astype(np.int64)
-    hit = np.isin(keys, truth) & (ids >= 0)
-    return {f"P@{k}": float(hit[:, :k].sum() / (k * max(n, 1))) for k in ks}
-
-
-# ------------------------------------------------------------------------------------------------ trainers
-class LibslideTrainer:
-    def __init__(self, X, Y, a, shared, storage="float32"):
-        import libslide as sl
-
-        cfg = DATASETS[a.dataset]
-        self.version = getattr(sl, "__version__", "?")
-        extra = dict(cfg["shared"] if shared else cfg["per_sample"])
-        if a.random_fraction is not None:
-            extra["random_fraction"] = a.random_fraction
-        if a.rehash_touched is not None:
-            extra["rehash_touched"] = bool(a.rehash_touched)
-        if a.rebuild_growth is not None:
-            extra["rebuild_growth"] = a.rebuild_growth
-        tables, bucket, active = (extra.pop(key, default) for key, default in
-                                  (("tables", 50), ("bucket_size", 128), ("active", cfg["active"])))
-        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables or tables, bucket_size=a.bucket_size or bucket,
-                     active=a.active or active, batch_shared=shared, **extra)
-        self.net = sl.Network(input_dim=X.shape[1],
-                              layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
-                                                                 storage=storage)],
-                              optimizer=sl.Adam(lr=a.lr or cfg["lr"], weight_decay=a.weight_decay), seed=a.seed,
-                              threads=a.threads)
-        # C views built once (as Network.fit does) so train_batch does not re-marshal X and Y every batch
-        # (~70 us per call on debdeps); the plain matrices if that private helper moves.
-        try:
-            from libslide._inputs import features, labels
-
-            self.xv, self.yv = features(X, self.net.input_dim), labels(Y, X.shape[0], self.net.output_dim)
-        except ImportError:
-            self.xv, self.yv = X, Y
-        self.lr = a.lr or cfg["lr"]
-        self.config = {"lsh": lsh.__dict__, "lr": self.lr, "optimizer": "libslide Adam (touched rows)",
-                       "weight_decay": a.weight_decay, "output_storage": storage}
-
-    def step(self, rows):
-        return self.net.train_batch(self.xv, self.yv, rows=rows)["loss"]
-
-    def scale_lr(self, factor):
-        self.lr *= factor
-        self.net.set_learning_rate(self.lr)
-
-    def topk(self, Xe, k):
-        return self.net.predict_topk(Xe, k=k)[0]
-
-    def extra(self):
-        return {"mean_active_output": self.net.layers[-1].mean_active, "network_memory_mib":
-                self.net.memory_bytes() / 2**20}
-
-
-class RowAdam:
-    """Adam on selected rows of a weight matrix, given those rows' dense gradient: the lazy ("sparse") Adam
-    of torch.optim.SparseAdam and of libslide (moments of untouched rows do not decay; bias correction by the
-    global step), without building, coalescing and indexing sparse COO gradients. eps is added to
-    sqrt(v / (1 - beta2^t)) as in torch.optim.Adam and libslide (SparseAdam adds it to sqrt(v)).
-    weight_decay is decoupled (torch.optim.AdamW, libslide): the selected rows are first multiplied by
-    1 - lr * weight_decay."""
-
-    def __init__(self, torch, weight, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        self.w, self.lr, self.b1, self.b2, self.eps = weight, lr, beta1, beta2, eps
-        self.wd = weight_decay
-        self.m, self.v = torch.zeros_like(weight), torch.zeros_like(weight)
-        self.t = 0
-
-    def step(self, rows, g):
-        self.t += 1
-        m = self.m.index_select(0, rows).mul_(self.b1).add_(g, alpha=1 - self.b1)
-        v = self.v.index_select(0, rows).mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
-        self.m.index_copy_(0, rows, m)
-        self.v.index_copy_(0, rows, v)
-        denom = v.div_(1 - self.b2 ** self.t).sqrt_().add_(self.eps)
-        step = m.div_(denom).mul_(-self.lr / (1 - self.b1 ** self.t))
-        if self.wd:  # rows are unique, so one index_add applies decay and step: w += -lr*wd*w + step
-            step.add_(self.w.index_select(0, rows), alpha=-self.lr * self.wd)
-        self.w.index_add_(0, rows, step)
-
-
-class TorchTrainer:
-    """The same network in PyTorch; --torch-optimizer chooses how the big tables are updated:
-    rows       gather the batch's input rows / candidate output rows into small dense leaves, then RowAdam
-               on those rows (default, fastest);
-    sparseadam EmbeddingBag / Embedding with sparse=True gradients and torch.optim.SparseAdam;
-    dense      dense gradients and torch.optim.Adam over whole tables.
-    The full-softmax output layer touches every row each batch, so it always uses torch.optim.Adam."""
-
-    def __init__(self, X, Y, a, sampled):
-        torch = require_torch()
-        import torch.nn as nn
-
-        self.torch, self.F, self.X, self.Y, self.sampled = torch, torch.nn.functional, X, Y, sampled
-        torch.set_num_threads(a.threads)
-        torch.manual_seed(a.seed)
-        self.version = torch.__version__
-        self.mode = a.torch_optimizer
-        self.n_labels = L = Y.shape[1]
-        self.negatives = a.negatives
-        self.rng = np.random.default_rng(a.seed + 1)
-        lr = a.lr or DATASETS[a.dataset]["lr"]
-        lim1, lim2 = (6.0 / X.shape[1]) ** 0.5, 0.1 * (3.0 / HIDDEN) ** 0.5
-        self.W1 = nn.Parameter(torch.empty(X.shape[1], HIDDEN).uniform_(-lim1, lim1))
-        self.b1 = nn.Parameter(torch.zeros(HIDDEN))
-        self.W2 = nn.Parameter(torch.empty(L, HIDDEN).uniform_(-lim2, lim2))
-        self.b2 = nn.Parameter(torch.zeros(L, 1))
-        out_params = [self.W2, self.b2]
-        wd = a.weight_decay
-        dense = [self.b1] + (out_params if not sampled else [])
-        self.row_opts, self.opts = None, []
-        if self.mode == "rows":
-            # weights decay, biases do not (as in libslide)
-            self.row_opts = [RowAdam(torch, p.data, lr, weight_decay=0.0 if p is self.b2 else wd)
-                             for p in [self.W1] + (out_params if sampled else [])]
-        elif self.mode == "sparseadam":
-            self.opts.append(torch.optim.SparseAdam([self.W1] + (out_params if sampled else []), lr=lr))
-        else:
-            dense = [self.W1, self.b1] + out_params
-        # Dense tables (the full softmax's output layer, or every table with --torch-optimizer dense): AdamW
-        # with the same decoupled decay on weight matrices and none on biases; plain Adam without decay.
-        groups = [{"params": [p for p in dense if p is self.W1 or p is self.W2], "weight_decay": wd},
-                  {"params": [p for p in dense if p is self.b1 or p is self.b2], "weight_decay": 0.0}]
-        groups = [g for g in groups if g["params"]]
-        adam = torch.optim.AdamW if wd else torch.optim.Adam
-        try:
-            self.opts.append(adam(groups, lr=lr, fused=True))
-            fused = "fused "
-        except (RuntimeError, TypeError, ValueError):
-            self.opts.append(adam(groups, lr=lr))
-            fused = ""
-        big = "input table" + (" and output tables" if sampled else "")
-        opt_desc = {"rows": f"RowAdam (lazy Adam on the batch's rows) for the {big}",
-                    "sparseadam": f"torch.optim.SparseAdam (sparse=True gradients) for the {big}",
-                    "dense": "dense gradients for every table"}[self.mode] + \
-            f"; {fused}torch.optim.{adam.__name__} for the hidden bias" + ("" if sampled or self.mode == "dense" else
-                                                              " and the full output layer")
-        if wd:
-            opt_desc += f"; decoupled weight decay {wd} on weight rows, none on biases"
-        self.config = {"lr": lr, "optimizer": opt_desc, "torch_optimizer": self.mode, "weight_decay": wd,
-                       "output": (f"sampled softmax, batch labels U {a.negatives} uniform negatives shared by the "
-                                  "batch") if sampled else "full softmax"}
-        self.cand_sizes = []
-
-    def scale_lr(self, factor):
-        for o in self.row_opts or []:
-            o.lr *= factor
-        for o in self.opts:
-            for g in o.param_groups:
-                g["lr"] *= factor
-
-    def _hidden(self, X, rows, train):
-        torch, F = self.torch, self.F
-        ind, val, lens = csr_batch(X, rows)
-        offsets = np.zeros(rows.size, np.int64)
-        np.cumsum(lens[:-1], out=offsets[1:])
-        offsets = torch.from_numpy(offsets)
-        psw = torch.from_numpy(np.ascontiguousarray(val, np.float32))
-        leaf = None
-        if train and self.mode == "rows":
-            uniq, inv = np.unique(ind, return_inverse=True)
-            uniq = torch.from_numpy(uniq.astype(np.int64))
-            leaf = self.W1.detach().index_select(0, uniq).requires_grad_()
-            z = F.embedding_bag(torch.from_numpy(inv.astype(np.int64)), leaf, offsets, mode="sum",
-                                per_sample_weights=psw)
-            leaf = (uniq, leaf)
-        else:
-            z = F.embedding_bag(torch.from_numpy(ind.astype(np.int64)), self.W1 if train else self.W1.detach(),
-                                offsets, mode="sum", per_sample_weights=psw,
-                                sparse=train and self.mode == "sparseadam")
-        return torch.relu(z + self.b1), leaf
-
-    def step(self, rows):
-        torch, F = self.torch, self.F
-        h, in_leaf = self._hidden(self.X, rows, True)
-        lab, _, nlab = csr_batch(self.Y, rows)
-        lab = lab.astype(np.int64)
-        lab_row = np.repeat(np.arange(rows.size), nlab)
-        out_leaf = None
-        if self.sampled:
-            neg = self.rng.integers(0, self.n_labels, self.negatives)
-            cand = np.unique(np.concatenate([lab, neg]))
-            self.cand_sizes.append(cand.size)
-            tgt = np.searchsorted(cand, lab)
-            cand_t = torch.from_numpy(cand)
-            if self.mode == "rows":
-                Wc = self.W2.detach().index_select(0, cand_t).requires_grad_()
-                bc = self.b2.detach().index_select(0, cand_t).requires_grad_()
-                out_leaf = (cand_t, Wc, bc)
-            elif self.mode == "sparseadam":
-                Wc, bc = F.embedding(cand_t, self.W2, sparse=True), F.embedding(cand_t, self.b2, sparse=True)
-            else:
-                Wc, bc = self.W2.index_select(0, cand_t), self.b2.index_select(0, cand_t)
-            logits = torch.addmm(bc.view(1, -1), h, Wc.t())
-        else:
-            tgt = lab
-            logits = torch.addmm(self.b2.view(1, -1), h, self.W2.t())
-        # Softmax cross-entropy with a uniform target over the row's labels, batch mean. The gradient
-        # (softmax - target) / batch is formed in place on one copy of the logits and handed to backward: no
-        # dense target matrix and one pass over the logits instead of autograd's several (logsumexp's
-        # backward took ~2x longer on the 670,091-wide layer). Rows without labels contribute nothing.
-        lr_t, tg_t = torch.from_numpy(lab_row), torch.from_numpy(tgt)
-        w = torch.from_numpy((1.0 / np.maximum(nlab, 1))[lab_row].astype(np.float32))
-        with torch.no_grad():
-            g = torch.softmax(logits.detach(), dim=1)
-            loss = -(w * g[lr_t, tg_t].clamp_min(1e-30).log()).sum().item() / rows.size
-            g.index_put_((lr_t, tg_t), -w, accumulate=True)
-            if (nlab == 0).any():
-                g[torch.from_numpy(nlab == 0)] = 0
-            g.div_(rows.size)
-        for o in self.opts:
-            o.zero_grad(set_to_none=True)
-        logits.backward(g)
-        del g, logits
-        for o in self.opts:
-            o.step()
-        if self.row_opts:
-            with torch.no_grad():
-                self.row_opts[0].step(in_leaf[0], in_leaf[1].grad)
-                if out_leaf is not None:
-                    self.row_opts[1].step(out_leaf[0], out_leaf[1].grad)
-                    self.row_opts[2].step(out_leaf[0], out_leaf[2].grad)
-        return loss
-
-    def topk(self, Xe, k):
-        torch = self.torch
-        chunk = max(1, min(4096, (32 << 20) // self.n_labels))  # bound the logits block to ~128 MB
-        out = []
-        with torch.no_grad():
-            for s in range(0, Xe.shape[0], chunk):
-                rows = np.arange(s, min(s + chunk, Xe.shape[0]), dtype=np.int64)
-                logits = torch.addmm(self.b2.view(1, -1), self._hidden(Xe, rows, False)[0], self.W2.t())
-                out.append(torch.topk(logits, k, dim=1).indices.numpy())
-        return np.concatenate(out).astype(np.int32)
-
-    def extra(self):
-        return {"mean_candidates": float(np.mean(self.cand_sizes))} if self.cand_sizes else {}
+import _common
+from _data import (DATASETS, IMPLS, IMPLS_EXTRA, eval_rows, load_data, popularity_baseline, precision_at_k,
+                   save_npz, selected, time_to_target, val_rows)
+from _plot import plot
+from _slide_runner import LibslideTrainer
+from _torch_models import TorchTrainer, require_torch
 
 
 # ------------------------------------------------------------------------------------------------ worker
@@ -445,14 +97,14 @@ def worker(a):
     Xe, Ye = Xt[rows_e], Yt[rows_e]
     Xv, Yv = (Xt[rows_v], Yt[rows_v]) if rows_v is not None else (None, None)
     load_s = time.perf_counter() - t_load
-    rss_data = peak_rss_mib()
+    rss_data = _common.peak_rss_mib()
     impl = a.worker
     if impl.startswith("torch"):
         tr = TorchTrainer(X, Y, a, sampled=impl == "torch-sampled")
     else:
         tr = LibslideTrainer(X, Y, a, shared=impl.startswith("libslide-shared"),
                              storage="bfloat16" if impl.endswith("-bf16") else a.storage)
-    rss_model = peak_rss_mib()
+    rss_model = _common.peak_rss_mib()
 
     curve = []
     state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0, "lr_scale": 1.0}
@@ -530,63 +182,13 @@ def worker(a):
         "data_load_s": load_s,
         "rss_after_data_mib": rss_data,
         "rss_after_model_mib": rss_model,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": _common.peak_rss_mib(),
         **tr.extra(),
     }
     Path(a.worker_out).write_text(json.dumps(result, default=float))
 
 
 # ------------------------------------------------------------------------------------------------ parent
-def time_to_target(curve, target):
-    for r in curve:
-        if r["P@1"] >= target:
-            return r["train_s"]
-    return None
-
-
-def plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    colors = {impl: f"C{i}" for i, impl in enumerate(IMPLS + IMPLS_EXTRA)}
-    seen = set()
-    for run in results["runs"]:
-        impl = run["impl"]
-        c = run["curve"]
-        p1 = [r["P@1"] for r in c]
-        ax.plot([r["train_s"] for r in c], p1, "o-", ms=3, color=colors[impl],
-                label=None if impl in seen else f"{impl} ({run['samples_per_s']:,.0f} samples/s)")
-        ax2.plot([r["samples"] / results["n_train"] for r in c], p1, "o-", ms=3, color=colors[impl])
-        if "val_P@1" in c[0]:  # the checkpoint early stopping returns
-            sel = selected(c)
-            ax.plot([sel["train_s"]], [sel["P@1"]], "*", ms=12, color=colors[impl],
-                    label="best validation P@1 (early stopping)" if not seen else None)
-            ax2.plot([sel["samples"] / results["n_train"]], [sel["P@1"]], "*", ms=12, color=colors[impl])
-        seen.add(impl)
-    for a in (ax, ax2):
-        a.axhline(results["most_frequent_labels"]["P@1"], ls="--", lw=0.8, color="black", alpha=0.5,
-                  label="always the most frequent label" if a is ax else None)
-        if results.get("target_P@1") is not None:
-            a.axhline(results["target_P@1"], ls=":", color="gray",
-                      label=f"target P@1 {results['target_P@1']:.3f}" if a is ax else None)
-        a.set_ylim(bottom=0)
-        a.grid(alpha=0.3)
-    ax.set_xlabel("training wall time, s (evaluation excluded)")
-    ax.set_ylabel(f"P@1 (exact, {results['eval_rows']:,} random test rows)")
-    ax.set_title(f"{results['dataset']}: P@1 vs training time, {results['threads']} thread"
-                 f"{'' if results['threads'] == 1 else 's'}, {results['machine']}",
-                 fontsize=10)
-    ax.legend(fontsize=8)
-    ax2.set_xlabel("epochs (training samples / training rows)")
-    ax2.set_title("the same against data seen", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def fmt_time(ts):
     reached = [t for t in ts if t is not None]
     if not reached:
@@ -600,15 +202,13 @@ def parent(a):
         require_torch()
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     env.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-    out = Path(a.out or HERE / "results" / f"vs_torch_{a.dataset}.json")
+    out = Path(a.out or _common.RESULTS / f"vs_torch_{a.dataset}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vs_torch_") as tmp:
         extra = []
         if a.dataset == "amazon":
-            import libslide as sl
-
             t0 = time.perf_counter()
-            X, Y, Xt, Yt = sl.datasets.amazon670k_shape(n_train=a.n_train, n_test=a.n_test, seed=a.data_seed)
+            X, Y, Xt, Yt = _common.load_amazon_shape(n_train=a.n_train, n_test=a.n_test, seed=a.data_seed)
             data_file = Path(tmp) / "amazon.npz"
             save_npz(data_file, X, Y, Xt, Yt)
             extra = ["--data-file", str(data_file)]
@@ -652,9 +252,12 @@ def parent(a):
                       f"repeats)" + (f" minus {a.target_slack}" if a.target_slack else ""))
     for r in ok:
         r["time_to_target_s"] = time_to_target(r["curve"], target) if target is not None else None
+    # after the children ran: machine() imports libslide, which sets OMP_WAIT_POLICY in this environment
+    info = _common.machine(a.threads)
     results = {
-        "command": " ".join(["python"] + sys.argv),
-        "machine": machine(),
+        "command": _common.command_line(),
+        "machine": _common.describe(info),
+        "machine_info": info,
         "threads": a.threads,
         "dataset": a.dataset,
         "data": desc,
@@ -669,7 +272,7 @@ def parent(a):
         "env": {k: env[k] for k in ("OMP_NUM_THREADS", "THP_MEM_ALLOC_ENABLE")},
         "runs": runs,
     }
-    out.write_text(json.dumps(results, indent=2, default=float))
+    _common.write_json(out, results)
     png = out.with_suffix(".png")
     plot(dict(results, runs=ok), png)
 
@@ -684,22 +287,21 @@ def parent(a):
     for impl in a.impls:
         rs = [r for r in ok if r["impl"] == impl]
         if not rs:
-            print(f"| {impl} | failed | | | | | {a.threads} | {machine()} |")
+            print(f"| {impl} | failed | | | | | {a.threads} | {results['machine']} |")
             continue
         sel = (f"{statistics.median(r['selected_P@1'] for r in rs):.4f} "
                f"({statistics.median(r['selected_train_s'] for r in rs):.0f} s)") if a.val_sample else "-"
         print(f"| {impl} | {statistics.median(r['samples_per_s'] for r in rs):,.0f} | "
               f"{statistics.median(r['final_P@1'] for r in rs):.4f} | {sel} | "
               f"{fmt_time([r['time_to_target_s'] for r in rs])} | "
-              f"{max(r['peak_rss_mib'] for r in rs):,.0f} | {a.threads} | {machine()} |")
+              f"{max(r['peak_rss_mib'] for r in rs):,.0f} | {a.threads} | {results['machine']} |")
     print(f"\nwrote {out} and {png}")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=sorted(DATASETS), default="debdeps")
-    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "debdeps"),
-                   help="debdeps directory (train.txt.gz, test.txt.gz)")
+    _common.add_data_arg(p)
     p.add_argument("--n-train", type=int, default=490449,
                    help="amazon: generated training rows (default: as many as Amazon-670K has)")
     p.add_argument("--n-test", type=int, default=20000, help="amazon: generated test rows")
@@ -722,7 +324,7 @@ def main():
                         "--target-slack")
     p.add_argument("--target-from", choices=IMPLS + IMPLS_EXTRA, default="torch-sampled")
     p.add_argument("--target-slack", type=float, default=0.0)
-    p.add_argument("--threads", type=int, default=2)
+    _common.add_threads_arg(p)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: debdeps 3e-3, amazon 1e-3)")
     p.add_argument("--active", type=float, default=None,

@@ -1,0 +1,204 @@
+"""The PyTorch side of bench/vs_torch.py: the same network as libslide's (sparse input -> 128 ReLU ->
+softmax over all labels) trained with a full softmax or a sampled softmax, and RowAdam, the lazy Adam on
+the rows a batch touched that both use for their big tables by default (--torch-optimizer rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from _data import DATASETS, HIDDEN, csr_batch
+
+
+def require_torch():
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("bench/vs_torch.py: PyTorch is not installed. Install the bench extras "
+                         "(pip install '.[bench]' or pip install torch), or run only libslide with "
+                         "--impls libslide libslide-shared.") from None
+    return torch
+
+
+class RowAdam:
+    """Adam on selected rows of a weight matrix, given those rows' dense gradient: the lazy ("sparse") Adam
+    of torch.optim.SparseAdam and of libslide (moments of untouched rows do not decay; bias correction by the
+    global step), without building, coalescing and indexing sparse COO gradients. eps is added to
+    sqrt(v / (1 - beta2^t)) as in torch.optim.Adam and libslide (SparseAdam adds it to sqrt(v)).
+    weight_decay is decoupled (torch.optim.AdamW, libslide): the selected rows are first multiplied by
+    1 - lr * weight_decay."""
+
+    def __init__(self, torch, weight, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        self.w, self.lr, self.b1, self.b2, self.eps = weight, lr, beta1, beta2, eps
+        self.wd = weight_decay
+        self.m, self.v = torch.zeros_like(weight), torch.zeros_like(weight)
+        self.t = 0
+
+    def step(self, rows, g):
+        self.t += 1
+        m = self.m.index_select(0, rows).mul_(self.b1).add_(g, alpha=1 - self.b1)
+        v = self.v.index_select(0, rows).mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+        self.m.index_copy_(0, rows, m)
+        self.v.index_copy_(0, rows, v)
+        denom = v.div_(1 - self.b2 ** self.t).sqrt_().add_(self.eps)
+        step = m.div_(denom).mul_(-self.lr / (1 - self.b1 ** self.t))
+        if self.wd:  # rows are unique, so one index_add applies decay and step: w += -lr*wd*w + step
+            step.add_(self.w.index_select(0, rows), alpha=-self.lr * self.wd)
+        self.w.index_add_(0, rows, step)
+
+
+class TorchTrainer:
+    """The same network in PyTorch; --torch-optimizer chooses how the big tables are updated:
+    rows       gather the batch's input rows / candidate output rows into small dense leaves, then RowAdam
+               on those rows (default, fastest);
+    sparseadam EmbeddingBag / Embedding with sparse=True gradients and torch.optim.SparseAdam;
+    dense      dense gradients and torch.optim.Adam over whole tables.
+    The full-softmax output layer touches every row each batch, so it always uses torch.optim.Adam."""
+
+    def __init__(self, X, Y, a, sampled):
+        torch = require_torch()
+        import torch.nn as nn
+
+        self.torch, self.F, self.X, self.Y, self.sampled = torch, torch.nn.functional, X, Y, sampled
+        torch.set_num_threads(a.threads)
+        torch.manual_seed(a.seed)
+        self.version = torch.__version__
+        self.mode = a.torch_optimizer
+        self.n_labels = L = Y.shape[1]
+        self.negatives = a.negatives
+        self.rng = np.random.default_rng(a.seed + 1)
+        lr = a.lr or DATASETS[a.dataset]["lr"]
+        lim1, lim2 = (6.0 / X.shape[1]) ** 0.5, 0.1 * (3.0 / HIDDEN) ** 0.5
+        self.W1 = nn.Parameter(torch.empty(X.shape[1], HIDDEN).uniform_(-lim1, lim1))
+        self.b1 = nn.Parameter(torch.zeros(HIDDEN))
+        self.W2 = nn.Parameter(torch.empty(L, HIDDEN).uniform_(-lim2, lim2))
+        self.b2 = nn.Parameter(torch.zeros(L, 1))
+        out_params = [self.W2, self.b2]
+        wd = a.weight_decay
+        dense = [self.b1] + (out_params if not sampled else [])
+        self.row_opts, self.opts = None, []
+        if self.mode == "rows":
+            # weights decay, biases do not (as in libslide)
+            self.row_opts = [RowAdam(torch, p.data, lr, weight_decay=0.0 if p is self.b2 else wd)
+                             for p in [self.W1] + (out_params if sampled else [])]
+        elif self.mode == "sparseadam":
+            self.opts.append(torch.optim.SparseAdam([self.W1] + (out_params if sampled else []), lr=lr))
+        else:
+            dense = [self.W1, self.b1] + out_params
+        # Dense tables (the full softmax's output layer, or every table with --torch-optimizer dense): AdamW
+        # with the same decoupled decay on weight matrices and none on biases; plain Adam without decay.
+        groups = [{"params": [p for p in dense if p is self.W1 or p is self.W2], "weight_decay": wd},
+                  {"params": [p for p in dense if p is self.b1 or p is self.b2], "weight_decay": 0.0}]
+        groups = [g for g in groups if g["params"]]
+        adam = torch.optim.AdamW if wd else torch.optim.Adam
+        try:
+            self.opts.append(adam(groups, lr=lr, fused=True))
+            fused = "fused "
+        except (RuntimeError, TypeError, ValueError):
+            self.opts.append(adam(groups, lr=lr))
+            fused = ""
+        big = "input table" + (" and output tables" if sampled else "")
+        opt_desc = {"rows": f"RowAdam (lazy Adam on the batch's rows) for the {big}",
+                    "sparseadam": f"torch.optim.SparseAdam (sparse=True gradients) for the {big}",
+                    "dense": "dense gradients for every table"}[self.mode] + \
+            f"; {fused}torch.optim.{adam.__name__} for the hidden bias" + ("" if sampled or self.mode == "dense" else
+                                                              " and the full output layer")
+        if wd:
+            opt_desc += f"; decoupled weight decay {wd} on weight rows, none on biases"
+        self.config = {"lr": lr, "optimizer": opt_desc, "torch_optimizer": self.mode, "weight_decay": wd,
+                       "output": (f"sampled softmax, batch labels U {a.negatives} uniform negatives shared by the "
+                                  "batch") if sampled else "full softmax"}
+        self.cand_sizes = []
+
+    def scale_lr(self, factor):
+        for o in self.row_opts or []:
+            o.lr *= factor
+        for o in self.opts:
+            for g in o.param_groups:
+                g["lr"] *= factor
+
+    def _hidden(self, X, rows, train):
+        torch, F = self.torch, self.F
+        ind, val, lens = csr_batch(X, rows)
+        offsets = np.zeros(rows.size, np.int64)
+        np.cumsum(lens[:-1], out=offsets[1:])
+        offsets = torch.from_numpy(offsets)
+        psw = torch.from_numpy(np.ascontiguousarray(val, np.float32))
+        leaf = None
+        if train and self.mode == "rows":
+            uniq, inv = np.unique(ind, return_inverse=True)
+            uniq = torch.from_numpy(uniq.astype(np.int64))
+            leaf = self.W1.detach().index_select(0, uniq).requires_grad_()
+            z = F.embedding_bag(torch.from_numpy(inv.astype(np.int64)), leaf, offsets, mode="sum",
+                                per_sample_weights=psw)
+            leaf = (uniq, leaf)
+        else:
+            z = F.embedding_bag(torch.from_numpy(ind.astype(np.int64)), self.W1 if train else self.W1.detach(),
+                                offsets, mode="sum", per_sample_weights=psw,
+                                sparse=train and self.mode == "sparseadam")
+        return torch.relu(z + self.b1), leaf
+
+    def step(self, rows):
+        torch, F = self.torch, self.F
+        h, in_leaf = self._hidden(self.X, rows, True)
+        lab, _, nlab = csr_batch(self.Y, rows)
+        lab = lab.astype(np.int64)
+        lab_row = np.repeat(np.arange(rows.size), nlab)
+        out_leaf = None
+        if self.sampled:
+            neg = self.rng.integers(0, self.n_labels, self.negatives)
+            cand = np.unique(np.concatenate([lab, neg]))
+            self.cand_sizes.append(cand.size)
+            tgt = np.searchsorted(cand, lab)
+            cand_t = torch.from_numpy(cand)
+            if self.mode == "rows":
+                Wc = self.W2.detach().index_select(0, cand_t).requires_grad_()
+                bc = self.b2.detach().index_select(0, cand_t).requires_grad_()
+                out_leaf = (cand_t, Wc, bc)
+            elif self.mode == "sparseadam":
+                Wc, bc = F.embedding(cand_t, self.W2, sparse=True), F.embedding(cand_t, self.b2, sparse=True)
+            else:
+                Wc, bc = self.W2.index_select(0, cand_t), self.b2.index_select(0, cand_t)
+            logits = torch.addmm(bc.view(1, -1), h, Wc.t())
+        else:
+            tgt = lab
+            logits = torch.addmm(self.b2.view(1, -1), h, self.W2.t())
+        # Softmax cross-entropy with a uniform target over the row's labels, batch mean. The gradient
+        # (softmax - target) / batch is formed in place on one copy of the logits and handed to backward: no
+        # dense target matrix and one pass over the logits instead of autograd's several (logsumexp's
+        # backward took ~2x longer on the 670,091-wide layer). Rows without labels contribute nothing.
+        lr_t, tg_t = torch.from_numpy(lab_row), torch.from_numpy(tgt)
+        w = torch.from_numpy((1.0 / np.maximum(nlab, 1))[lab_row].astype(np.float32))
+        with torch.no_grad():
+            g = torch.softmax(logits.detach(), dim=1)
+            loss = -(w * g[lr_t, tg_t].clamp_min(1e-30).log()).sum().item() / rows.size
+            g.index_put_((lr_t, tg_t), -w, accumulate=True)
+            if (nlab == 0).any():
+                g[torch.from_numpy(nlab == 0)] = 0
+            g.div_(rows.size)
+        for o in self.opts:
+            o.zero_grad(set_to_none=True)
+        logits.backward(g)
+        del g, logits
+        for o in self.opts:
+            o.step()
+        if self.row_opts:
+            with torch.no_grad():
+                self.row_opts[0].step(in_leaf[0], in_leaf[1].grad)
+                if out_leaf is not None:
+                    self.row_opts[1].step(out_leaf[0], out_leaf[1].grad)
+                    self.row_opts[2].step(out_leaf[0], out_leaf[2].grad)
+        return loss
+
+    def topk(self, Xe, k):
+        torch = self.torch
+        chunk = max(1, min(4096, (32 << 20) // self.n_labels))  # bound the logits block to ~128 MB
+        out = []
+        with torch.no_grad():
+            for s in range(0, Xe.shape[0], chunk):
+                rows = np.arange(s, min(s + chunk, Xe.shape[0]), dtype=np.int64)
+                logits = torch.addmm(self.b2.view(1, -1), self._hidden(Xe, rows, False)[0], self.W2.t())
+                out.append(torch.topk(logits, k, dim=1).indices.numpy())
+        return np.concatenate(out).astype(np.int32)
+
+    def extra(self):
+        return {"mean_candidates": float(np.mean(self.cand_sizes))} if self.cand_sizes else {}
