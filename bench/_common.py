@@ -18,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DOCS = HERE.parent / "docs"
-DEBDEPS_DIR = HERE.parent.parent / "shared" / "data" / "debdeps"
+SHARED_DATA = HERE.parent.parent / "shared" / "data"  # the real data sets (debdeps, revdict), read-only
+DEBDEPS_DIR = SHARED_DATA / "debdeps"
 
 
 # ------------------------------------------------------------------------------------------ machine

@@ -30,7 +30,7 @@ def _lsh(**kw):
 
     base = dict(hash="dwta", k=6, tables=8, bucket_size=32, active=0.1, min_active=8, rebuild_every=5,
                 insertion="fifo", bin_size=8, bucket_bits=None, rule="topk", threshold=2, rebuild_growth=1.0,
-                rehash_touched=False, batch_shared=False, random_fraction=0.0)
+                rehash_touched=False, batch_shared=False, random_fraction=0.0, logq_correction=False)
     base.update(kw)
     return sl.LSH(**base)
 
@@ -39,7 +39,7 @@ def _configs():
     """name -> (hidden layers, output LSH or None, output storage, optimizer)."""
     import libslide as sl
 
-    adam = sl.Adam(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+    adam = sl.Adam(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, catch_up=False)
     return {
         "per_sample_simhash": ([], _lsh(hash="simhash", k=4), "float32", adam),
         "per_sample_dwta_random": ([], _lsh(random_fraction=0.25), "float32", adam),
@@ -47,11 +47,16 @@ def _configs():
         "simhash_mips_rehash": ([], _lsh(hash="simhash-mips", k=4, rehash_touched=True, rebuild_every=7,
                                          rebuild_growth=2.0), "float32", adam),
         "shared_dwta_rehash_decay": ([], _lsh(batch_shared=True, rehash_touched=True, rule="threshold"),
-                                     "float32", sl.Adam(lr=2e-3, weight_decay=0.1)),
+                                     "float32", sl.Adam(lr=2e-3, weight_decay=0.1, catch_up=False)),
         "bf16_shared": ([], _lsh(batch_shared=True, random_fraction=0.5), "bfloat16", adam),
         "sampled_hidden_sgd": ([_lsh(hash="wta", k=3, active=0.25, rule="union")], _lsh(hash="minhash", k=3),
-                               "float32", sl.SGD(lr=0.05, weight_decay=0.0)),
+                               "float32", sl.SGD(lr=0.05, weight_decay=0.0, catch_up=False)),
         "dense_output": ([], None, "float32", adam),
+        "shared_dwta_catch_up_logq": ([], _lsh(batch_shared=True, random_fraction=0.5, logq_correction=True),
+                                      "float32", sl.Adam(lr=2e-3, weight_decay=0.1, catch_up=True)),
+        "per_sample_uniform_catch_up_bf16": ([], _lsh(random_fraction=1.0, logq_correction=True), "bfloat16",
+                                             sl.Adam(lr=2e-3, catch_up=True)),
+        "dense_catch_up_sgd": ([], None, "float32", sl.SGD(lr=0.05, weight_decay=0.2, catch_up=True)),
     }
 
 

@@ -95,17 +95,20 @@ def _file_version(path) -> int:
 
 
 def test_format_version_1_unless_a_layer_needs_version_2(small_data, tmp_path):
-    """Networks without bfloat16 storage or a random share are written as version 1, which older libraries
-    read; a random share needs version 2, whose layer records keep it across save and load."""
+    """Networks without bfloat16 storage, a random share, weight decay, catch-up or logQ correction are
+    written as version 1, which older libraries read; a random share needs version 2, whose layer records
+    keep it across save and load."""
     X, Y, Xt, _ = small_data
-    plain = build(X, Y)
+    plain = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
+                       sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32, active=0.1, rebuild_every=7))],
+                       optimizer=sl.Adam(lr=1e-2, catch_up=False), seed=11, threads=1)
     plain.save(tmp_path / "plain.slide")
     assert _file_version(tmp_path / "plain.slide") == 1
     mixed = sl.Network(input_dim=X.shape[1],
                        layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
                                                       sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
                                                                       active=0.1, random_fraction=0.5))],
-                       optimizer=sl.Adam(lr=1e-2), seed=11, threads=1)
+                       optimizer=sl.Adam(lr=1e-2, catch_up=False), seed=11, threads=1)
     train_rows(mixed, X, Y, np.arange(640))
     mixed.save(tmp_path / "mixed.slide")
     assert _file_version(tmp_path / "mixed.slide") == 2
@@ -126,12 +129,12 @@ def test_weight_decay_survives_save_and_load_as_version_3(small_data, tmp_path):
                      layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
                                                     sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
                                                                     active=0.1))],
-                     optimizer=sl.Adam(lr=1e-2, weight_decay=0.25), seed=11, threads=1)
+                     optimizer=sl.Adam(lr=1e-2, weight_decay=0.25, catch_up=False), seed=11, threads=1)
     train_rows(net, X, Y, np.arange(640))
     net.save(tmp_path / "wd.slide")
     assert _file_version(tmp_path / "wd.slide") == 3
     again = sl.Network.load(tmp_path / "wd.slide", threads=1)
-    assert again.optimizer == sl.Adam(lr=1e-2, weight_decay=0.25)
+    assert again.optimizer == sl.Adam(lr=1e-2, weight_decay=0.25, catch_up=False)
     rows = np.arange(640, 1280)
     train_rows(net, X, Y, rows)
     train_rows(again, X, Y, rows)
@@ -146,3 +149,26 @@ def test_weight_decay_survives_save_and_load_as_version_3(small_data, tmp_path):
     (tmp_path / "v1.slide").write_bytes(bytes(raw))
     with pytest.raises(sl.FormatError):
         sl.Network.load(tmp_path / "v1.slide")
+
+
+def test_catch_up_and_logq_survive_save_and_load_as_version_4(small_data, tmp_path):
+    """Version 4 keeps the optimizer's catch_up flag, every row's last update step and the logQ correction,
+    so training resumes bit for bit; with catch_up off a row's step is not stored."""
+    X, Y, Xt, _ = small_data
+    net = sl.Network(input_dim=X.shape[1],
+                     layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
+                                                    sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
+                                                                    active=0.1, random_fraction=0.5,
+                                                                    logq_correction=True))],
+                     optimizer=sl.Adam(lr=1e-2, weight_decay=0.1), seed=11, threads=1)
+    train_rows(net, X, Y, np.arange(640))
+    net.save(tmp_path / "v4.slide")
+    assert _file_version(tmp_path / "v4.slide") == 4
+    again = sl.Network.load(tmp_path / "v4.slide", threads=1)
+    assert again.optimizer == sl.Adam(lr=1e-2, weight_decay=0.1, catch_up=True)
+    rows = np.arange(640, 1920)
+    train_rows(net, X, Y, rows)
+    train_rows(again, X, Y, rows)
+    for la, lb in zip(net.layers, again.layers):
+        np.testing.assert_array_equal(la.weights, lb.weights)
+        np.testing.assert_array_equal(la.bias, lb.bias)

@@ -55,6 +55,7 @@ void slide_optimizer_config_init(slide_optimizer_config *cfg)
     cfg->beta2 = 0.999f;
     cfg->eps = 1e-8f;
     cfg->weight_decay = 0.0f;
+    cfg->catch_up = 1;
 }
 
 void slide_network_config_init(slide_network_config *cfg)
@@ -82,6 +83,8 @@ int slide_optimizer_config_check(const slide_optimizer_config *opt)
         return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
     if (slide_check_weight_decay(opt->lr, opt->weight_decay))
         return SLIDE_E_INVALID;
+    if (opt->catch_up != 0 && opt->catch_up != 1)
+        return slide_fail(SLIDE_E_INVALID, "optimizer: catch_up must be 0 or 1, got %d", opt->catch_up);
     return SLIDE_OK;
 }
 

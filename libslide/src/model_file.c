@@ -12,7 +12,8 @@
  * Versions: 1 has 160-byte layer records and float32 rows only; 2 appends the storage type and the LSH
  * random_fraction to each layer record (168 bytes); 3 has version 2's layout and stores the optimizer's
  * weight_decay in the head word that versions 1 and 2 wrote as 0; 4 appends the LSH logq_correction and a
- * reserved zero word to each layer record (176 bytes). Each network is written in the oldest version that
+ * reserved zero word to each layer record (176 bytes), the optimizer's catch_up and a reserved zero word to
+ * the head (56 bytes), and with catch_up each layer's row steps (u64 per weight row, after the biases). Each network is written in the oldest version that
  * holds it (1 when all float32, no random share, no weight decay and no logQ correction), so older
  * libraries keep reading what they can represent and refuse the rest. All four are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
@@ -111,6 +112,9 @@ typedef struct model_head {
     int32_t opt_kind;
     float lr, beta1, beta2, eps;
     float weight_decay; /* version 3; 0 in versions 1 and 2 */
+    /* version 4: */
+    int32_t catch_up;
+    int32_t reserved;
 } model_head;
 
 typedef struct model_layer {
@@ -148,11 +152,13 @@ static size_t layer_record_bytes(uint32_t version)
 }
 
 /*
- * The format version for this network: 4 with a logQ-corrected layer, else 3 with weight decay, else 2 if a
+ * The format version for this network: 4 with catch_up or a logQ-corrected layer, else 3 with weight decay, else 2 if a
  * layer needs version 2's storage or random_fraction, else 1.
  */
 static uint32_t file_version(const slide_network *net)
 {
+    if (net->opt.catch_up)
+        return MODEL_VERSION;
     for (uint32_t l = 0; l < net->n_layers; l++)
         if (net->layers[l].sampled && net->layers[l].sampler.cfg.logq_correction)
             return MODEL_VERSION;
@@ -171,13 +177,19 @@ static inline unsigned char *row_part(const slide_layer *L, size_t r, int part)
 {
     return (unsigned char *)L->params + (r * L->block + (size_t)part * L->stride) * slide_elem_bytes(L->storage);
 }
-_Static_assert(sizeof(model_head) == 48, "model_head must have no implicit padding");
+_Static_assert(sizeof(model_head) == 56, "model_head must have no implicit padding");
+#define MODEL_HEAD_V1_BYTES offsetof(model_head, catch_up)
+_Static_assert(MODEL_HEAD_V1_BYTES == 48, "version 1 to 3 heads are 48 bytes");
+
+static size_t head_bytes(uint32_t version) { return version < 4 ? MODEL_HEAD_V1_BYTES : sizeof(model_head); }
 
 /* Bytes of one layer's data in the file: rows without padding (elem bytes per value), biases, tables. */
 static uint64_t layer_file_bytes(uint64_t in_dim, uint64_t units, int adam, uint64_t elem, int sampled,
-                                 uint64_t tables, uint64_t bucket_bits, uint64_t capacity)
+                                 uint64_t tables, uint64_t bucket_bits, uint64_t capacity, int row_steps)
 {
     uint64_t b = (in_dim * units * elem + units * sizeof(float)) * (adam ? 3u : 1u);
+    if (row_steps)
+        b += (sampled ? units : in_dim) * sizeof(uint64_t);
     if (sampled)
         b += tables * (((uint64_t)1 << bucket_bits) * (capacity + 1) * sizeof(uint32_t) + sizeof(uint64_t));
     return b;
@@ -215,7 +227,8 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
     hd.beta2 = net->opt.beta2;
     hd.eps = net->opt.eps;
     hd.weight_decay = net->opt.weight_decay;
-    put(w, &hd, sizeof hd);
+    hd.catch_up = net->opt.catch_up;
+    put(w, &hd, head_bytes(version));
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         model_layer ml;
@@ -259,6 +272,8 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             put(w, L->bias_m, sizeof(float) * L->units);
             put(w, L->bias_v, sizeof(float) * L->units);
         }
+        if (L->row_step)
+            put(w, L->row_step, sizeof(uint64_t) * L->rows);
         if (L->sampled) {
             const slide_lsh_tables *T = &L->sampler.tables;
             size_t nb = (size_t)T->tables * T->n_buckets;
@@ -331,11 +346,12 @@ int slide_network_save(const slide_network *net, const char *path)
     }
     int adam = net->opt.kind == SLIDE_OPT_ADAM;
     uint32_t version = file_version(net), endian = MODEL_ENDIAN;
-    uint64_t payload = sizeof(model_head) + (uint64_t)net->n_layers * layer_record_bytes(version);
+    uint64_t payload = head_bytes(version) + (uint64_t)net->n_layers * layer_record_bytes(version);
     for (uint32_t l = 0; l < net->n_layers; l++) {
         const slide_layer *L = &net->layers[l];
         payload += layer_file_bytes(L->in_dim, L->units, adam, slide_elem_bytes(L->storage), L->sampled,
-                                    L->sampler.cfg.tables, L->sampler.tables.bucket_bits, L->sampler.cfg.bucket_size);
+                                    L->sampler.cfg.tables, L->sampler.tables.bucket_bits, L->sampler.cfg.bucket_size,
+                                    L->row_step != NULL);
     }
     errno = 0;
     int failed = fwrite(MODEL_MAGIC, 1, 8, w.f) != 8 || fwrite(&version, 4, 1, w.f) != 1 ||
@@ -429,7 +445,8 @@ int slide_network_load(const char *path, slide_network **out)
     reader r = {f, {0, {0}, 0}, payload, path};
     hasher_init(&r.h);
     model_head hd;
-    if ((rc = get(&r, &hd, sizeof hd, "network header")))
+    memset(&hd, 0, sizeof hd); /* versions 1 to 3: no catch_up */
+    if ((rc = get(&r, &hd, head_bytes(version), "network header")))
         goto done;
     if (hd.n_layers == 0 || hd.n_layers > MODEL_MAX_LAYERS || hd.input_dim == 0) {
         rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: %u layers, input_dim %u", path, hd.n_layers,
@@ -501,9 +518,15 @@ int slide_network_load(const char *path, slide_network **out)
             goto done;
         }
     opt.weight_decay = hd.weight_decay;
+    if (hd.reserved != 0 || (hd.catch_up != 0 && hd.catch_up != 1)) {
+        rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: catch_up %d, reserved word %d", path, hd.catch_up,
+                        hd.reserved);
+        goto done;
+    }
+    opt.catch_up = hd.catch_up;
     /* Check the declared size before allocating anything big: a corrupt header must not cause a huge allocation. */
     {
-        uint64_t need = sizeof hd + (uint64_t)hd.n_layers * layer_record_bytes(version);
+        uint64_t need = head_bytes(version) + (uint64_t)hd.n_layers * layer_record_bytes(version);
         uint64_t in = hd.input_dim;
         int adam = hd.opt_kind == SLIDE_OPT_ADAM;
         for (uint32_t l = 0; l < hd.n_layers; l++) {
@@ -512,7 +535,7 @@ int slide_network_load(const char *path, slide_network **out)
                 goto done;
             }
             need += layer_file_bytes(in, ml[l].units, adam, slide_elem_bytes(ml[l].storage), ml[l].sampled != 0,
-                                     ml[l].tables, ml[l].bucket_bits, ml[l].bucket_size);
+                                     ml[l].tables, ml[l].bucket_bits, ml[l].bucket_size, hd.catch_up);
             in = ml[l].units;
         }
         if (need != payload) {
@@ -539,6 +562,13 @@ int slide_network_load(const char *path, slide_network **out)
             rc = get(&r, L->bias_m, sizeof(float) * L->units, "bias moments");
             if (!rc)
                 rc = get(&r, L->bias_v, sizeof(float) * L->units, "bias moments");
+        }
+        if (!rc && L->row_step) {
+            rc = get(&r, L->row_step, sizeof(uint64_t) * L->rows, "row steps");
+            for (size_t row = 0; row < L->rows && !rc; row++)
+                if (L->row_step[row] > hd.step)
+                    rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u row %zu updated after the last step",
+                                    path, l, row);
         }
         if (!rc && L->sampled) {
             slide_lsh_tables *T = &L->sampler.tables;

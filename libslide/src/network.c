@@ -50,6 +50,7 @@ static void layer_free(slide_layer *L)
     free(L->bias_m);
     free(L->bias_v);
     free(L->row_slot);
+    free(L->row_step);
     slide_sampler_free(L);
 }
 
@@ -210,11 +211,14 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
         L->params = slide_aligned_alloc(e * L->rows * L->block);
         L->bias = calloc(L->units, sizeof(float));
         L->row_slot = malloc(sizeof(int32_t) * L->rows);
+        if (opt.catch_up)
+            L->row_step = calloc(L->rows, sizeof(uint64_t));
         if (adam) {
             L->bias_m = calloc(L->units, sizeof(float));
             L->bias_v = calloc(L->units, sizeof(float));
         }
-        if (!L->params || !L->bias || !L->row_slot || (adam && (!L->bias_m || !L->bias_v))) {
+        if (!L->params || !L->bias || !L->row_slot || (opt.catch_up && !L->row_step) ||
+            (adam && (!L->bias_m || !L->bias_v))) {
             rc = slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate %zu MB of parameters", l,
                             (e * L->rows * L->block) >> 20);
             break;
@@ -411,6 +415,8 @@ size_t slide_network_memory_bytes(const slide_network *net)
         b += slide_elem_bytes(L->storage) * L->rows * L->block;
         b += sizeof(float) * L->units * (L->bias_m ? 3 : 1);
         b += sizeof(int32_t) * L->rows;
+        if (L->row_step)
+            b += sizeof(uint64_t) * L->rows;
         if (L->sampled)
             b += slide_sampler_memory_bytes(L);
     }

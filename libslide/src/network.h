@@ -38,6 +38,11 @@ typedef struct slide_layer {
     size_t rows, row_len, stride, block; /* stride and block in elements of the storage type */
     void *params;           /* rows * block elements, SLIDE_ALIGN-aligned (alloc.h); see rows.h */
     float *bias, *bias_m, *bias_v; /* [units] each; moments NULL without Adam */
+    /*
+     * [rows] step of each row's last update (0: never), with opt.catch_up only (NULL otherwise): the optimizer
+     * catches a row up on the batches it skipped (optimizer.c). Written by the thread that updates the row.
+     */
+    uint64_t *row_step;
 
     slide_sampler sampler; /* LSH state (sampled layers only; zero otherwise): sampler.h */
 

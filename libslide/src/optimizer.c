@@ -199,12 +199,78 @@ static int sort_pairs_by_row(slide_network *net, uint32_t l, const slide_matrix 
 enum { UPDATE_PREFETCH = 2 };
 
 /*
- * The optimizer step on row r given its weight gradient g and, for neuron-major rows, its bias gradient gb;
- * then releases the row's update slot.
+ * Catch-up (slide_optimizer_config.catch_up) of row r, about to be updated at step net->step after k >= 1
+ * batches without a gradient: what dense Adam (AdamW) would have done to it in those batches. With zero
+ * gradients the moments decay geometrically, m_j = beta1^j m, v_j = beta2^j v, and the weights keep moving by
+ * lr_j m_j / (sqrt(v_j) + eps_j); taking the bias correction of the first skipped step for all of them (the
+ * terms fall off as (beta1 / sqrt(beta2))^j, so the first few dominate) the k steps sum in closed form to
+ * lr_s * r (1 - r^k) / (1 - r) * m / (sqrt(v) + eps_s), r = beta1 / sqrt(beta2). Weight decay compounds to
+ * (1 - lr wd)^k; biases are not decayed. A row never updated before has zero moments: only decay applies.
+ * row_step[r] is written by the one thread that updates row r.
  */
-static inline void finish_row(const slide_kernels *K, slide_layer *L, uint32_t r, const float *g, float gb, int adam,
-                              float lr_t, float b1, float b2, float eps_t, float decay)
+static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, int adam)
 {
+    const uint64_t last = L->row_step[r], step = net->step;
+    L->row_step[r] = step;
+    if (last + 1 >= step)
+        return;
+    const double k = (double)(step - 1 - last), b1 = net->opt.beta1, b2 = net->opt.beta2;
+    const float decay_k = (float)pow(1.0 - (double)net->opt.lr * net->opt.weight_decay, k);
+    float move = 0.0f, eps_s = 0.0f, mk = 1.0f, vk = 1.0f;
+    if (adam && last > 0) {
+        const double s1 = (double)last + 1.0, c1 = 1.0 - pow(b1, s1), c2 = 1.0 - pow(b2, s1);
+        const double q = b1 / sqrt(b2);
+        move = (float)(net->opt.lr * sqrt(c2) / c1 * q * (1.0 - pow(q, k)) / (1.0 - q));
+        eps_s = (float)(net->opt.eps * sqrt(c2));
+        mk = (float)pow(b1, k);
+        vk = (float)pow(b2, k);
+    }
+    if (move == 0.0f && decay_k == 1.0f)
+        return;
+    const size_t n = L->row_len;
+    if (slide_is_bf16(L)) {
+        slide_bf16 *w = slide_row_wh(L, r), *m = adam ? slide_row_mh(L, r) : NULL, *v = adam ? slide_row_vh(L, r) : NULL;
+        for (size_t i = 0; i < n; i++) {
+            float wi = slide_bf16_to_f32(w[i]) * decay_k;
+            if (move != 0.0f) {
+                const float mi = slide_bf16_to_f32(m[i]), vi = slide_bf16_to_f32(v[i]);
+                wi -= move * mi / (sqrtf(vi) + eps_s);
+                m[i] = slide_bf16_from_f32(mi * mk);
+                v[i] = slide_bf16_from_f32(vi * vk);
+            }
+            w[i] = slide_bf16_from_f32(wi);
+        }
+    } else {
+        float *w = slide_row_w(L, r);
+        if (move != 0.0f) {
+            float *m = slide_row_m(L, r), *v = slide_row_v(L, r);
+            for (size_t i = 0; i < n; i++) {
+                w[i] = w[i] * decay_k - move * m[i] / (sqrtf(v[i]) + eps_s);
+                m[i] *= mk;
+                v[i] *= vk;
+            }
+        } else {
+            for (size_t i = 0; i < n; i++)
+                w[i] *= decay_k;
+        }
+    }
+    if (L->neuron_major && move != 0.0f) {
+        L->bias[r] -= move * L->bias_m[r] / (sqrtf(L->bias_v[r]) + eps_s);
+        L->bias_m[r] *= mk;
+        L->bias_v[r] *= vk;
+    }
+}
+
+/*
+ * The optimizer step on row r given its weight gradient g and, for neuron-major rows, its bias gradient gb
+ * (after the row's catch-up, when enabled); then releases the row's update slot.
+ */
+static inline void finish_row(const slide_network *net, const slide_kernels *K, slide_layer *L, uint32_t r,
+                              const float *g, float gb, int adam, float lr_t, float b1, float b2, float eps_t,
+                              float decay)
+{
+    if (L->row_step)
+        catch_up_row(net, L, r, adam);
     slide_row_update(K, L, r, g, adam, lr_t, b1, b2, eps_t, decay);
     if (L->neuron_major) {
         if (adam)
@@ -255,7 +321,7 @@ static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint
             K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
         }
         for (uint32_t j = 0; j < ng; j++)
-            finish_row(K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t, decay);
+            finish_row(net, K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t, decay);
     }
 }
 
@@ -333,7 +399,7 @@ int slide_update_layer(slide_network *net, uint32_t l, const slide_matrix *X, co
             }
             if (m)
                 K->axpy_many(g, coef, src, m, L->row_len);
-            finish_row(K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t, decay);
+            finish_row(net, K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t, decay);
         }
     }
 

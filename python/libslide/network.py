@@ -238,21 +238,26 @@ class Layer(_Settings):
 
 
 class _Optimizer(_Settings):
-    """Adam and SGD: every field is a float of ``slide_optimizer_config``, None = the library's default."""
+    """Adam and SGD: fields of ``slide_optimizer_config`` (floats, and the catch_up flag), None = the library's
+    default."""
 
     _KIND = None
+    _FLAGS = ("catch_up",)
 
     def _fill(self, c):
         lib.slide_optimizer_config_init(c)
         c.kind = self._KIND
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is not None:
-                setattr(c, f.name, _inputs.real(value, f"{type(self).__name__}.{f.name}"))
+            if value is None:
+                continue
+            where = f"{type(self).__name__}.{f.name}"
+            setattr(c, f.name, _inputs.flag(value, where) if f.name in self._FLAGS else _inputs.real(value, where))
 
     @classmethod
     def _from_c(cls, c):
-        return cls(**{f.name: _shortest_float32(getattr(c, f.name)) for f in fields(cls)})
+        return cls(**{f.name: bool(getattr(c, f.name)) if f.name in cls._FLAGS else _shortest_float32(getattr(c, f.name))
+                      for f in fields(cls)})
 
     def resolved(self):
         """A copy with every unset field replaced by the library's default (as float32 reads it back)."""
@@ -271,8 +276,11 @@ class Adam(_Optimizer):
     """Adam with bias correction, applied lazily to the rows a batch touched.
 
     ``weight_decay`` is decoupled weight decay as in ``torch.optim.AdamW``: each update of a weight row
-    first multiplies it by ``1 - lr * weight_decay``. Lazy like the moments: a row decays only in the
-    batches that touch it. Biases are not decayed. None fields take the library's defaults
+    first multiplies it by ``1 - lr * weight_decay``. Biases are not decayed. ``catch_up`` (default on):
+    a row's first update after k batches without a gradient first applies what dense Adam would have done
+    to it in those batches (moments decayed, weights moved on by the decaying momentum and shrunk by the
+    decay), so lazy updates follow ``torch.optim.Adam``/``AdamW``; off, untouched rows' moments stay
+    frozen as in ``torch.optim.SparseAdam``. None fields take the library's defaults
     (``slide_optimizer_config_init``; weight_decay 0 is plain Adam): see :meth:`Adam.defaults`.
 
     >>> Adam(lr=3e-3).resolved().lr
@@ -284,6 +292,7 @@ class Adam(_Optimizer):
     beta2: float | None = None
     eps: float | None = None
     weight_decay: float | None = None
+    catch_up: bool | None = None
 
     _KIND = lib.SLIDE_OPT_ADAM
 
@@ -295,6 +304,7 @@ class SGD(_Optimizer):
 
     lr: float | None = None
     weight_decay: float | None = None
+    catch_up: bool | None = None
 
     _KIND = lib.SLIDE_OPT_SGD
 

@@ -248,6 +248,17 @@ typedef struct slide_optimizer_config {
      * SGD applies the same factor.
      */
     float weight_decay;
+    /* --- appended in 0.4: */
+    /**
+     * 1 (default): lazy updates that follow dense Adam. Only rows with a gradient are updated in a batch,
+     * but a row's first update after k batches without one first applies what torch.optim.Adam (AdamW)
+     * would have done to it in those k batches: its moments decay by beta1^k and beta2^k, its weights move
+     * on by the decaying momentum (a geometric sum in closed form, with the bias correction of the first
+     * skipped batch) and shrink by (1 - lr * weight_decay)^k. Costs one extra pass over such a row and 8
+     * bytes per weight row. 0: untouched rows' moments stay frozen (the rule of torch.optim.SparseAdam,
+     * and of libslide before 0.4). SGD catches up weight decay only.
+     */
+    int catch_up;
 } slide_optimizer_config;
 
 SLIDE_API void slide_optimizer_config_init(slide_optimizer_config *cfg);

@@ -85,6 +85,7 @@ typedef struct slide_optimizer_config {
     float beta2;
     float eps;
     float weight_decay;
+    int catch_up;
 } slide_optimizer_config;
 void slide_optimizer_config_init(slide_optimizer_config *cfg);
 
