@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import _common
 
 HIDDEN = 128
-IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full"]
+IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full", "libslide-defaults"]
 # Also selectable with --impls: libslide with a bfloat16 output layer (weights and Adam moments).
 IMPLS_EXTRA = ["libslide-bf16", "libslide-shared-bf16"]
 DATASETS = {
@@ -23,6 +23,9 @@ DATASETS = {
     # libslide. debdeps: a random quarter of each per-sample set (stops their early collapse) and half of
     # each batch-shared set (bench/random_share.py; chosen on the eval rows of --eval-seed 0)
     "debdeps": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000,
+                "shared": {"random_fraction": 0.5}, "per_sample": {"random_fraction": 0.25}},
+    # revdict (55,721 labels, median label 2 training points): the same settings as debdeps
+    "revdict": {"hash": "simhash", "active": 0.05, "lr": 3e-3, "eval_sample": 5000,
                 "shared": {"random_fraction": 0.5}, "per_sample": {"random_fraction": 0.25}},
     # amazon batch-shared: 16 tables of 32-id buckets, 0.2% of the layer active (bench/amazon_settings.py:
     # the retrieved negatives teach as much per sample as with 50 tables, 128-id buckets and 0.5%, and the
@@ -55,10 +58,17 @@ def load_npz(path):
     return out
 
 
+def data_dir(a) -> Path:
+    """The directory of a real data set: --data, or ../shared/data/<dataset> when --data is left at debdeps'."""
+    if a.dataset != "debdeps" and Path(a.data) == _common.DEBDEPS_DIR:
+        return _common.SHARED_DATA / a.dataset
+    return Path(a.data)
+
+
 def load_data(a):
-    """(X, Y, Xt, Yt) in a worker: debdeps from --data, amazon from the parent's --data-file."""
-    if a.dataset == "debdeps":
-        return _common.load_debdeps(Path(a.data))
+    """(X, Y, Xt, Yt) in a worker: debdeps / revdict from their directory, amazon from the parent's --data-file."""
+    if a.dataset in ("debdeps", "revdict"):
+        return _common.load_debdeps(data_dir(a))
     return load_npz(a.data_file)
 
 

@@ -8,11 +8,16 @@ from _data import DATASETS, HIDDEN
 
 
 class LibslideTrainer:
-    def __init__(self, X, Y, a, shared, storage="float32"):
+    def __init__(self, X, Y, a, shared, storage="float32", defaults=False):
         import libslide as sl
 
         cfg = DATASETS[a.dataset]
         self.version = getattr(sl, "__version__", "?")
+        if defaults:
+            self._build(sl, X, Y, a, sl.LSH(), sl.Adam(), storage)
+            self.config = {"lsh": repr(sl.LSH().resolved()), "lr": self.lr, "optimizer": repr(sl.Adam().resolved()),
+                           "output_storage": storage, "library_defaults": True}
+            return
         extra = dict(cfg["shared"] if shared else cfg["per_sample"])
         if a.random_fraction is not None:
             extra["random_fraction"] = a.random_fraction
@@ -24,11 +29,15 @@ class LibslideTrainer:
                                   (("tables", 50), ("bucket_size", 128), ("active", cfg["active"])))
         lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables or tables, bucket_size=a.bucket_size or bucket,
                      active=a.active or active, batch_shared=shared, **extra)
+        self._build(sl, X, Y, a, lsh, sl.Adam(lr=a.lr or cfg["lr"], weight_decay=a.weight_decay), storage)
+        self.config = {"lsh": lsh.__dict__, "lr": self.lr, "optimizer": "libslide Adam (touched rows)",
+                       "weight_decay": a.weight_decay, "output_storage": storage}
+
+    def _build(self, sl, X, Y, a, lsh, adam, storage):
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(HIDDEN), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
                                                                  storage=storage)],
-                              optimizer=sl.Adam(lr=a.lr or cfg["lr"], weight_decay=a.weight_decay), seed=a.seed,
-                              threads=a.threads)
+                              optimizer=adam, seed=a.seed, threads=a.threads)
         # C views built once (as Network.fit does) so train_batch does not re-marshal X and Y every batch
         # (~70 us per call on debdeps); the plain matrices if that private helper moves.
         try:
@@ -37,9 +46,7 @@ class LibslideTrainer:
             self.xv, self.yv = features(X, self.net.input_dim), labels(Y, X.shape[0], self.net.output_dim)
         except ImportError:
             self.xv, self.yv = X, Y
-        self.lr = a.lr or cfg["lr"]
-        self.config = {"lsh": lsh.__dict__, "lr": self.lr, "optimizer": "libslide Adam (touched rows)",
-                       "weight_decay": a.weight_decay, "output_storage": storage}
+        self.lr = self.net.optimizer.lr
 
     def step(self, rows):
         return self.net.train_batch(self.xv, self.yv, rows=rows)["loss"]

@@ -169,7 +169,7 @@ class TorchRun:
                 self._adam_rows(3, out_rows)
         for p in self.params:
             p.requires_grad_(False)
-        return float(loss)
+        return float(loss.detach())
 
     def top1(self, Xe):
         torch = self.torch

@@ -35,6 +35,9 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    of the layer active (chosen with bench/amazon_settings.py), and it
                    re-hashes the neurons each batch touched and rebuilds the tables after 50, 150, 350, ...
                    batches (rehash_touched=True, rebuild_growth=2).
+  libslide-defaults
+                   the library's defaults and nothing else: sl.LSH() on the output layer, sl.Adam() (its
+                   learning rate too, whatever --lr says): what a new user gets.
   libslide-bf16, libslide-shared-bf16 (only when named in --impls)
                    the same two with the output layer's weights and Adam moments stored as bfloat16.
 
@@ -82,7 +85,7 @@ from pathlib import Path
 import numpy as np
 
 import _common
-from _data import (DATASETS, IMPLS, IMPLS_EXTRA, eval_rows, load_data, popularity_baseline, precision_at_k,
+from _data import (DATASETS, IMPLS, IMPLS_EXTRA, data_dir, eval_rows, load_data, popularity_baseline, precision_at_k,
                    save_npz, selected, time_to_target, val_rows)
 from _plot import plot
 from _slide_runner import LibslideTrainer
@@ -103,7 +106,8 @@ def worker(a):
         tr = TorchTrainer(X, Y, a, sampled=impl == "torch-sampled")
     else:
         tr = LibslideTrainer(X, Y, a, shared=impl.startswith("libslide-shared"),
-                             storage="bfloat16" if impl.endswith("-bf16") else a.storage)
+                             storage="bfloat16" if impl.endswith("-bf16") else a.storage,
+                             defaults=impl == "libslide-defaults")
     rss_model = _common.peak_rss_mib()
 
     curve = []
@@ -222,7 +226,7 @@ def parent(a):
             X, Y, Xt, Yt = load_data(a)
             n_train, n_test = X.shape[0], Xt.shape[0]
             baseline = popularity_baseline(Y, Yt[eval_rows(n_test, a)])
-            desc = f"debdeps ({a.data})"
+            desc = f"{a.dataset} ({data_dir(a)})"
             del X, Y, Xt, Yt
         runs = []
         for rep in range(a.repeats):
