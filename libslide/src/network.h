@@ -34,7 +34,6 @@
 #include "slide/slide.h"
 
 #define SLIDE_ALIGN 64
-#define SLIDE_HASH_NAME_MAX 64
 
 typedef struct slide_layer {
     uint32_t units, in_dim;
