@@ -85,6 +85,7 @@ static int mips_create(const slide_hash_params *p, void **out)
         mips_destroy(s);
         return rc;
     }
+    /* The signs follow the projections in one stream: drawing them first would change every code. */
     for (uint32_t h = 0; h < n_hashes; h++)
         s->extra[h] = (slide_rng_next(&rng) & 1u) ? -0.81649658f : 0.81649658f;
     *out = s;
