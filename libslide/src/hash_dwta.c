@@ -10,13 +10,14 @@
  * Table t's code concatenates sub-hashes t*K .. t*K+K-1, log2(bin_size) bits each.
  * Exact zeros count as empty in both the dense and the sparse path, so a dense vector and the same
  * vector given sparsely hash identically.
+ * Bins and their index by dimension: hash_wta_bins.h.
  */
 #include <float.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "error.h"
 #include "hash_family.h"
+#include "hash_wta_bins.h"
 #include "kernels.h"
 #include "rng.h"
 #include "slide/slide.h"
@@ -24,11 +25,8 @@
 #define DWTA_PROBES 64
 
 typedef struct dwta_state {
-    uint32_t dim, k, tables, bin_size, bin_bits, n_hashes;
+    slide_wta_bins bins;
     uint64_t seed;
-    uint32_t *pos_dim;  /* [n_hashes * bin_size]: input dimension read at each bin position */
-    uint32_t *dim_ptr;  /* [dim + 1]: CSR from dimension to the positions reading it */
-    uint32_t *dim_pos;  /* [n_hashes * bin_size] */
     uint32_t n_groups;  /* ceil(n_hashes / 8) */
     uint32_t *pos8;     /* pos_dim regrouped for bins_argmax8 (kernels.h); padding bins read dimension 0 */
 } dwta_state;
@@ -40,82 +38,51 @@ static void dwta_destroy(void *state)
     dwta_state *s = state;
     if (!s)
         return;
-    free(s->pos_dim);
-    free(s->dim_ptr);
-    free(s->dim_pos);
+    slide_wta_bins_free(&s->bins);
     free(s->pos8);
     free(s);
 }
 
+/* Bins cut from repeated random permutations of the input dimensions. */
+static int dwta_draw_bins(slide_wta_bins *bins, uint64_t seed)
+{
+    uint32_t *perm = malloc(sizeof(uint32_t) * bins->dim);
+    if (!perm)
+        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
+    uint32_t np = bins->n_hashes * bins->bin_size;
+    slide_rng rng = {slide_seed3(seed, 0xD37A, 0, 0)};
+    for (uint32_t filled = 0; filled < np;) {
+        for (uint32_t d = 0; d < bins->dim; d++)
+            perm[d] = d;
+        slide_shuffle_u32(&rng, perm, bins->dim);
+        for (uint32_t d = 0; d < bins->dim && filled < np; d++)
+            bins->pos_dim[filled++] = perm[d];
+    }
+    free(perm);
+    return SLIDE_OK;
+}
+
 static int dwta_create(const slide_hash_params *p, void **out)
 {
-    /* Range first: for bin_size > 2^31 the loop below would shift by 32 (undefined; spins on x86). */
-    uint32_t bits = 0;
-    while (p->bin_size <= 256 && (1u << bits) < p->bin_size)
-        bits++;
-    if (p->bin_size < 2 || p->bin_size > 256 || (1u << bits) != p->bin_size)
-        return slide_fail(SLIDE_E_INVALID, "dwta: bin_size must be a power of two in [2, 256], got %u", p->bin_size);
-    if (p->k == 0 || p->tables == 0 || p->input_dim == 0)
-        return slide_fail(SLIDE_E_INVALID, "dwta: k, tables and input_dim must be positive");
-    if ((uint64_t)p->k * bits > 32)
-        return slide_fail(SLIDE_E_INVALID, "dwta: k * log2(bin_size) = %u bits exceeds 32", p->k * bits);
-    uint64_t positions = (uint64_t)p->k * p->tables * p->bin_size;
-    if (positions > (1u << 26))
-        return slide_fail(SLIDE_E_INVALID, "dwta: k * tables * bin_size = %llu is too large",
-                          (unsigned long long)positions);
-
     dwta_state *s = calloc(1, sizeof *s);
     if (!s)
         return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
-    s->dim = p->input_dim;
-    s->k = p->k;
-    s->tables = p->tables;
-    s->bin_size = p->bin_size;
-    s->bin_bits = bits;
-    s->n_hashes = p->k * p->tables;
+    int rc = slide_wta_bins_init(&s->bins, p, dwta_draw_bins, "dwta");
+    if (rc) {
+        dwta_destroy(s);
+        return rc;
+    }
     s->seed = p->seed;
-    uint32_t np = (uint32_t)positions;
-    s->pos_dim = malloc(sizeof(uint32_t) * np);
-    s->dim_ptr = calloc((size_t)s->dim + 1, sizeof(uint32_t));
-    s->dim_pos = malloc(sizeof(uint32_t) * np);
-    uint32_t *perm = malloc(sizeof(uint32_t) * s->dim);
-    if (!s->pos_dim || !s->dim_ptr || !s->dim_pos || !perm) {
-        free(perm);
-        dwta_destroy(s);
-        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
-    }
-    slide_rng rng = {slide_seed3(p->seed, 0xD37A, 0, 0)};
-    for (uint32_t filled = 0; filled < np;) {
-        for (uint32_t d = 0; d < s->dim; d++)
-            perm[d] = d;
-        slide_shuffle_u32(&rng, perm, s->dim);
-        for (uint32_t d = 0; d < s->dim && filled < np; d++)
-            s->pos_dim[filled++] = perm[d];
-    }
-    free(perm);
-    for (uint32_t i = 0; i < np; i++)
-        s->dim_ptr[s->pos_dim[i] + 1]++;
-    for (uint32_t d = 0; d < s->dim; d++)
-        s->dim_ptr[d + 1] += s->dim_ptr[d];
-    /* Fill dim_pos in increasing position order, using pos_dim counts as cursors. */
-    uint32_t *cursor = malloc(sizeof(uint32_t) * s->dim);
-    if (!cursor) {
-        dwta_destroy(s);
-        return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
-    }
-    memcpy(cursor, s->dim_ptr, sizeof(uint32_t) * s->dim);
-    for (uint32_t i = 0; i < np; i++)
-        s->dim_pos[cursor[s->pos_dim[i]]++] = i;
-    free(cursor);
-    s->n_groups = (s->n_hashes + 7) / 8;
-    s->pos8 = calloc((size_t)s->n_groups * 8 * s->bin_size, sizeof(uint32_t));
+    const slide_wta_bins *b = &s->bins;
+    s->n_groups = (b->n_hashes + 7) / 8;
+    s->pos8 = calloc((size_t)s->n_groups * 8 * b->bin_size, sizeof(uint32_t));
     if (!s->pos8) {
         dwta_destroy(s);
         return slide_fail(SLIDE_E_NOMEM, "dwta: out of memory");
     }
-    for (uint32_t h = 0; h < s->n_hashes; h++)
-        for (uint32_t b = 0; b < s->bin_size; b++)
-            s->pos8[((size_t)(h / 8) * s->bin_size + b) * 8 + h % 8] = s->pos_dim[(size_t)h * s->bin_size + b];
+    for (uint32_t h = 0; h < b->n_hashes; h++)
+        for (uint32_t i = 0; i < b->bin_size; i++)
+            s->pos8[((size_t)(h / 8) * b->bin_size + i) * 8 + h % 8] = b->pos_dim[(size_t)h * b->bin_size + i];
     *out = s;
     return SLIDE_OK;
 }
@@ -123,7 +90,7 @@ static int dwta_create(const slide_hash_params *p, void **out)
 static uint32_t dwta_code_bits(const void *state)
 {
     const dwta_state *s = state;
-    return s->k * s->bin_bits;
+    return s->bins.k * s->bins.bin_bits;
 }
 
 /* Scratch: winning position per sub-hash (8 * n_groups of them for the dense path) and, for the sparse
@@ -131,30 +98,29 @@ static uint32_t dwta_code_bits(const void *state)
 static size_t dwta_scratch_bytes(const void *state)
 {
     const dwta_state *s = state;
-    return ((size_t)s->n_groups * 8 + s->n_hashes) * sizeof(int32_t);
+    return ((size_t)s->n_groups * 8 + s->bins.n_hashes) * sizeof(int32_t);
 }
 
 static size_t dwta_memory_bytes(const void *state)
 {
     const dwta_state *s = state;
-    return sizeof *s +
-           sizeof(uint32_t) * ((size_t)s->n_hashes * s->bin_size * 2 + (size_t)s->n_groups * 8 * s->bin_size +
-                               s->dim + 1);
+    return sizeof *s + slide_wta_bins_bytes(&s->bins) +
+           sizeof(uint32_t) * (size_t)s->n_groups * 8 * s->bins.bin_size;
 }
 
 /* Densifies empty sub-hashes (arg < 0) and packs K sub-hashes per table into codes. */
 static void dwta_finish(const dwta_state *s, const int32_t *arg, uint32_t *codes)
 {
-    for (uint32_t t = 0; t < s->tables; t++) {
+    for (uint32_t t = 0; t < s->bins.tables; t++) {
         uint32_t code = 0;
-        for (uint32_t j = 0; j < s->k; j++) {
-            uint32_t h = t * s->k + j;
+        for (uint32_t j = 0; j < s->bins.k; j++) {
+            uint32_t h = t * s->bins.k + j;
             int32_t a = arg[h];
             for (uint32_t probe = 1; a < 0 && probe <= DWTA_PROBES; probe++) {
-                uint32_t other = (uint32_t)(slide_seed3(s->seed, h, probe, 0x0DE5) % s->n_hashes);
+                uint32_t other = (uint32_t)(slide_seed3(s->seed, h, probe, 0x0DE5) % s->bins.n_hashes);
                 a = arg[other];
             }
-            code |= (uint32_t)(a < 0 ? 0 : a) << (j * s->bin_bits);
+            code |= (uint32_t)(a < 0 ? 0 : a) << (j * s->bins.bin_bits);
         }
         codes[t] = code;
     }
@@ -164,7 +130,7 @@ static void dwta_hash_dense(const void *state, const float *x, uint32_t *codes, 
 {
     const dwta_state *s = state;
     int32_t *arg = scratch;
-    slide_kernels_get()->bins_argmax8(x, s->pos8, s->n_groups, s->bin_size, arg);
+    slide_kernels_get()->bins_argmax8(x, s->pos8, s->n_groups, s->bins.bin_size, arg);
     dwta_finish(s, arg, codes);
 }
 
@@ -174,7 +140,7 @@ static void dwta_hash_sparse(const void *state, const int32_t *idx, const float 
     const dwta_state *s = state;
     int32_t *arg = scratch;
     float *best = (float *)(arg + (size_t)s->n_groups * 8);
-    for (uint32_t h = 0; h < s->n_hashes; h++) {
+    for (uint32_t h = 0; h < s->bins.n_hashes; h++) {
         arg[h] = -1;
         best[h] = -FLT_MAX;
     }
@@ -184,9 +150,9 @@ static void dwta_hash_sparse(const void *state, const int32_t *idx, const float 
         if (v == 0.0f)
             continue;
         uint32_t d = (uint32_t)idx[i];
-        for (uint32_t e = s->dim_ptr[d]; e < s->dim_ptr[d + 1]; e++) {
-            uint32_t p = s->dim_pos[e];
-            uint32_t h = p / s->bin_size, b = p % s->bin_size;
+        for (uint32_t e = s->bins.dim_ptr[d]; e < s->bins.dim_ptr[d + 1]; e++) {
+            uint32_t p = s->bins.dim_pos[e];
+            uint32_t h = p / s->bins.bin_size, b = p % s->bins.bin_size;
             if (v > best[h] || (v == best[h] && (int32_t)b < arg[h])) {
                 best[h] = v;
                 arg[h] = (int32_t)b;

@@ -16,7 +16,6 @@
 
 #include "error.h"
 #include "hash_family.h"
-#include "network.h"
 #include "slide/slide.h"
 
 #define SLIDE_MAX_BACKENDS 32

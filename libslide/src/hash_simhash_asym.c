@@ -10,8 +10,7 @@
  * signed random projections (SimHash) of the transformed vectors make an LSH for it.
  *
  * Projections are sparse {-1, 0, +1} over the first input_dim coordinates, as in hash_simhash.c
- * (dimension-major, uint16 projection id with the sign in the top bit, plus a dense float copy when
- * small for SIMD item hashing). The extra coordinate, the only one carrying an item's norm, is in every
+ * (hash_sign_projections.h). The extra coordinate, the only one carrying an item's norm, is in every
  * projection: extra[h] = +-sqrt(2/3), the variance of the sparse entries, so each projection is
  * distributed over all input_dim + 1 coordinates alike. (A sparse entry there leaves a third of the bits
  * blind to norms; retrieving the top inner products among 2000 rows of varied norms, that lost about 40%
@@ -33,21 +32,17 @@
 
 #include "error.h"
 #include "hash_family.h"
+#include "hash_sign_projections.h"
 #include "kernels.h"
 #include "rng.h"
 #include "slide/slide.h"
 
-#define MIPS_MAX_HASHES 32767u
-#define MIPS_DENSE_LIMIT (1u << 22) /* floats in the dense projection copy */
-
 typedef struct mips_state {
-    uint32_t dim, k, tables, n_hashes;
+    uint32_t k, tables;
     int fixed_bits;      /* |scaled value| < 2^fixed_bits; fixed_bits + ceil(log2(dim + 1)) <= 62 */
     float inv_max_norm;  /* 1 / M; 0 until prepare_items sees a non-zero row */
-    uint32_t *dim_ptr;   /* [dim + 1] */
-    uint16_t *dim_proj;  /* projection id | 0x8000 when the sign is negative */
-    float *extra;        /* [n_hashes]: coefficient of the extra coordinate, +-sqrt(2/3) */
-    float *dense;        /* [n_hashes][dim] or NULL */
+    slide_sign_projections proj;
+    float *extra;        /* [proj.count]: coefficient of the extra coordinate, +-sqrt(2/3) */
 } mips_state;
 
 static int mips_can_run(void) { return 1; }
@@ -57,77 +52,42 @@ static void mips_destroy(void *state)
     mips_state *s = state;
     if (!s)
         return;
-    free(s->dim_ptr);
-    free(s->dim_proj);
+    slide_sign_projections_free(&s->proj);
     free(s->extra);
-    free(s->dense);
     free(s);
 }
 
 static int mips_create(const slide_hash_params *p, void **out)
 {
-    if (p->k == 0 || p->k > 32 || p->tables == 0 || p->input_dim == 0)
-        return slide_fail(SLIDE_E_INVALID, "simhash-mips: need 1 <= k <= 32, tables >= 1, input_dim >= 1");
-    uint64_t nh = (uint64_t)p->k * p->tables;
-    if (nh > MIPS_MAX_HASHES)
-        return slide_fail(SLIDE_E_INVALID, "simhash-mips: k * tables = %llu exceeds %u", (unsigned long long)nh,
-                          MIPS_MAX_HASHES);
-    if ((uint64_t)p->input_dim * nh > ((uint64_t)3 << 30))
+    int rc = slide_sign_projections_check(p, "simhash-mips");
+    if (rc)
+        return rc;
+    uint32_t n_hashes = p->k * p->tables;
+    if ((uint64_t)p->input_dim * n_hashes > ((uint64_t)3 << 30))
         return slide_fail(SLIDE_E_INVALID, "simhash-mips: input_dim * k * tables is too large");
     mips_state *s = calloc(1, sizeof *s);
     if (!s)
         return slide_fail(SLIDE_E_NOMEM, "simhash-mips: out of memory");
-    s->dim = p->input_dim;
     s->k = p->k;
     s->tables = p->tables;
-    s->n_hashes = (uint32_t)nh;
     int dim_bits = 0;
-    while (((uint64_t)1 << dim_bits) < (uint64_t)s->dim + 1)
+    while (((uint64_t)1 << dim_bits) < (uint64_t)p->input_dim + 1)
         dim_bits++;
     s->fixed_bits = 62 - dim_bits;
-    s->dim_ptr = calloc((size_t)s->dim + 1, sizeof(uint32_t));
-    s->extra = malloc(sizeof(float) * s->n_hashes);
-    /* Expected entries: dim * H * 2 / 3; reserve with slack and grow if a pathological draw needs it. */
-    size_t cap = (size_t)s->dim * s->n_hashes * 2 / 3 + 1024, used = 0;
-    s->dim_proj = malloc(cap * sizeof(uint16_t));
-    if (!s->dim_ptr || !s->extra || !s->dim_proj) {
+    s->extra = malloc(sizeof(float) * n_hashes);
+    if (!s->extra) {
         mips_destroy(s);
         return slide_fail(SLIDE_E_NOMEM, "simhash-mips: out of memory");
     }
     slide_rng rng = {slide_seed3(p->seed, 0x3195, 0, 0)};
-    for (uint32_t d = 0; d < s->dim; d++) {
-        for (uint32_t h = 0; h < s->n_hashes; h++) {
-            uint32_t r = slide_rng_below(&rng, 6); /* 0,1: +1; 2,3: -1; 4,5: absent */
-            if (r >= 4)
-                continue;
-            if (used == cap) {
-                size_t ncap = cap + cap / 2;
-                uint16_t *np = realloc(s->dim_proj, ncap * sizeof(uint16_t));
-                if (!np) {
-                    mips_destroy(s);
-                    return slide_fail(SLIDE_E_NOMEM, "simhash-mips: out of memory");
-                }
-                s->dim_proj = np;
-                cap = ncap;
-            }
-            s->dim_proj[used++] = (uint16_t)(h | (r >= 2 ? 0x8000u : 0u));
-        }
-        s->dim_ptr[d + 1] = (uint32_t)used;
+    rc = slide_sign_projections_init(&s->proj, p->input_dim, n_hashes, &rng, "simhash-mips");
+    if (rc) {
+        mips_destroy(s);
+        return rc;
     }
-    for (uint32_t h = 0; h < s->n_hashes; h++)
+    /* The signs follow the projections in one stream: drawing them first would change every code. */
+    for (uint32_t h = 0; h < n_hashes; h++)
         s->extra[h] = (slide_rng_next(&rng) & 1u) ? -0.81649658f : 0.81649658f;
-    if ((uint64_t)s->n_hashes * s->dim <= MIPS_DENSE_LIMIT) {
-        s->dense = calloc((size_t)s->n_hashes * s->dim, sizeof(float));
-        if (!s->dense) {
-            mips_destroy(s);
-            return slide_fail(SLIDE_E_NOMEM, "simhash-mips: out of memory");
-        }
-        for (uint32_t d = 0; d < s->dim; d++)
-            for (uint32_t e = s->dim_ptr[d]; e < s->dim_ptr[d + 1]; e++) {
-                uint16_t v = s->dim_proj[e];
-                s->dense[(size_t)(v & 0x7FFFu) * s->dim + d] = (v & 0x8000u) ? -1.0f : 1.0f;
-            }
-    }
     *out = s;
     return SLIDE_OK;
 }
@@ -137,17 +97,13 @@ static uint32_t mips_code_bits(const void *state) { return ((const mips_state *)
 /* Scratch: one accumulator per projection, int64 for queries, float for items. */
 static size_t mips_scratch_bytes(const void *state)
 {
-    return (size_t)((const mips_state *)state)->n_hashes * sizeof(int64_t);
+    return (size_t)((const mips_state *)state)->proj.count * sizeof(int64_t);
 }
 
 static size_t mips_memory_bytes(const void *state)
 {
     const mips_state *s = state;
-    size_t b = sizeof *s + sizeof(uint32_t) * ((size_t)s->dim + 1) + sizeof(uint16_t) * s->dim_ptr[s->dim] +
-               sizeof(float) * s->n_hashes;
-    if (s->dense)
-        b += sizeof(float) * (size_t)s->n_hashes * s->dim;
-    return b;
+    return sizeof *s + slide_sign_projections_bytes(&s->proj) + sizeof(float) * s->proj.count;
 }
 
 static void mips_prepare_items(void *state, const float *rows, size_t n, size_t stride)
@@ -157,7 +113,7 @@ static void mips_prepare_items(void *state, const float *rows, size_t n, size_t 
     float max2 = 0.0f;
     for (size_t r = 0; r < n; r++) {
         const float *w = rows + r * stride;
-        float n2 = K->dot(w, w, s->dim);
+        float n2 = K->dot(w, w, s->proj.dim);
         if (n2 > max2)
             max2 = n2;
     }
@@ -169,21 +125,8 @@ static void mips_hash_item(const void *state, const float *w, uint32_t *codes, v
     const mips_state *s = state;
     const slide_kernels *K = slide_kernels_get();
     float *acc = scratch;
-    if (s->dense) {
-        K->dot_rows(s->dense, s->dim, s->n_hashes, w, s->dim, acc);
-    } else {
-        memset(acc, 0, sizeof(float) * s->n_hashes);
-        for (uint32_t d = 0; d < s->dim; d++) {
-            float v = w[d];
-            if (v == 0.0f)
-                continue;
-            for (uint32_t e = s->dim_ptr[d]; e < s->dim_ptr[d + 1]; e++) {
-                uint16_t p = s->dim_proj[e];
-                acc[p & 0x7FFFu] += (p & 0x8000u) ? -v : v;
-            }
-        }
-    }
-    float n2 = K->dot(w, w, s->dim);
+    slide_sign_projections_apply(&s->proj, w, acc);
+    float n2 = K->dot(w, w, s->proj.dim);
     float inv = s->inv_max_norm;
     if (inv == 0.0f && n2 > 0.0f)
         inv = 1.0f / sqrtf(n2);
@@ -217,14 +160,6 @@ static double mips_query_scale(const mips_state *s, float maxabs)
     return ldexp(1.0, s->fixed_bits - e);
 }
 
-static inline void mips_accumulate(const mips_state *s, uint32_t d, int64_t q, int64_t *acc)
-{
-    for (uint32_t e = s->dim_ptr[d]; e < s->dim_ptr[d + 1]; e++) {
-        uint16_t p = s->dim_proj[e];
-        acc[p & 0x7FFFu] += (p & 0x8000u) ? -q : q;
-    }
-}
-
 static void mips_pack_query(const mips_state *s, const int64_t *acc, uint32_t *codes)
 {
     for (uint32_t t = 0; t < s->tables; t++) {
@@ -239,14 +174,14 @@ static void mips_hash_dense(const void *state, const float *x, uint32_t *codes, 
 {
     const mips_state *s = state;
     int64_t *acc = scratch;
-    memset(acc, 0, sizeof(int64_t) * s->n_hashes);
+    memset(acc, 0, sizeof(int64_t) * s->proj.count);
     float maxabs = 0.0f;
-    for (uint32_t d = 0; d < s->dim; d++)
+    for (uint32_t d = 0; d < s->proj.dim; d++)
         maxabs = mips_max_abs(maxabs, x[d]);
     double scale = mips_query_scale(s, maxabs);
-    for (uint32_t d = 0; d < s->dim && scale != 0.0; d++)
+    for (uint32_t d = 0; d < s->proj.dim && scale != 0.0; d++)
         if (x[d] != 0.0f)
-            mips_accumulate(s, d, (int64_t)((double)x[d] * scale), acc);
+            slide_sign_projections_add_i64(&s->proj, d, (int64_t)((double)x[d] * scale), acc);
     mips_pack_query(s, acc, codes);
 }
 
@@ -255,14 +190,14 @@ static void mips_hash_sparse(const void *state, const int32_t *idx, const float 
 {
     const mips_state *s = state;
     int64_t *acc = scratch;
-    memset(acc, 0, sizeof(int64_t) * s->n_hashes);
+    memset(acc, 0, sizeof(int64_t) * s->proj.count);
     float maxabs = 0.0f;
     for (uint32_t i = 0; i < nnz; i++)
         maxabs = mips_max_abs(maxabs, val[i]);
     double scale = mips_query_scale(s, maxabs);
     for (uint32_t i = 0; i < nnz && scale != 0.0; i++)
         if (val[i] != 0.0f)
-            mips_accumulate(s, (uint32_t)idx[i], (int64_t)((double)val[i] * scale), acc);
+            slide_sign_projections_add_i64(&s->proj, (uint32_t)idx[i], (int64_t)((double)val[i] * scale), acc);
     mips_pack_query(s, acc, codes);
 }
 

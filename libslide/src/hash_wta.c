@@ -12,20 +12,20 @@
  *
  * When input_dim < bin_size a bin repeats dimensions; a repeat ties with its first occurrence and so
  * never wins, which makes the bin behave like one of input_dim positions.
+ * Bins and their index by dimension: hash_wta_bins.h.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "hash_family.h"
+#include "hash_wta_bins.h"
 #include "rng.h"
 #include "slide/slide.h"
 
 typedef struct wta_state {
-    uint32_t dim, k, tables, bin_size, bin_bits, n_hashes, mask_words;
-    uint32_t *pos_dim; /* [n_hashes * bin_size]: dimension read at each bin position */
-    uint32_t *dim_ptr; /* [dim + 1]: CSR from a dimension to the positions reading it, ascending */
-    uint32_t *dim_pos; /* [n_hashes * bin_size] */
+    slide_wta_bins bins;
+    uint32_t mask_words;
 } wta_state;
 
 /*
@@ -46,63 +46,27 @@ static void wta_destroy(void *state)
     wta_state *s = state;
     if (!s)
         return;
-    free(s->pos_dim);
-    free(s->dim_ptr);
-    free(s->dim_pos);
+    slide_wta_bins_free(&s->bins);
     free(s);
 }
 
-static int wta_create(const slide_hash_params *p, void **out)
+/*
+ * Each bin is a uniform random prefix of a permutation: a partial Fisher-Yates pass over `perm`, which
+ * stays a permutation between bins, so bins are independent and draw without repetition.
+ */
+static int wta_draw_bins(slide_wta_bins *bins, uint64_t seed)
 {
-    uint32_t bits = 0;
-    while ((1u << bits) < p->bin_size && bits < 31)
-        bits++;
-    if (p->bin_size < 2 || p->bin_size > 256 || (1u << bits) != p->bin_size)
-        return slide_fail(SLIDE_E_INVALID, "wta: bin_size must be a power of two in [2, 256], got %u", p->bin_size);
-    if (p->k == 0 || p->tables == 0 || p->input_dim == 0)
-        return slide_fail(SLIDE_E_INVALID, "wta: k, tables and input_dim must be positive");
-    if ((uint64_t)p->k * bits > 32)
-        return slide_fail(SLIDE_E_INVALID, "wta: k * log2(bin_size) = %llu bits exceeds 32",
-                          (unsigned long long)p->k * bits);
-    uint64_t positions = (uint64_t)p->k * p->tables * p->bin_size;
-    if (positions > (1u << 26))
-        return slide_fail(SLIDE_E_INVALID, "wta: k * tables * bin_size = %llu is too large",
-                          (unsigned long long)positions);
-
-    wta_state *s = calloc(1, sizeof *s);
-    if (!s)
+    uint32_t *perm = malloc(sizeof(uint32_t) * bins->dim);
+    if (!perm)
         return slide_fail(SLIDE_E_NOMEM, "wta: out of memory");
-    s->dim = p->input_dim;
-    s->k = p->k;
-    s->tables = p->tables;
-    s->bin_size = p->bin_size;
-    s->bin_bits = bits;
-    s->n_hashes = p->k * p->tables;
-    s->mask_words = (p->bin_size + 31) / 32;
-    uint32_t np = (uint32_t)positions;
-    s->pos_dim = malloc(sizeof(uint32_t) * np);
-    s->dim_ptr = calloc((size_t)s->dim + 1, sizeof(uint32_t));
-    s->dim_pos = malloc(sizeof(uint32_t) * np);
-    uint32_t *perm = malloc(sizeof(uint32_t) * s->dim);
-    uint32_t *cursor = malloc(sizeof(uint32_t) * s->dim);
-    if (!s->pos_dim || !s->dim_ptr || !s->dim_pos || !perm || !cursor) {
-        free(perm);
-        free(cursor);
-        wta_destroy(s);
-        return slide_fail(SLIDE_E_NOMEM, "wta: out of memory");
-    }
-    /*
-     * Each bin is a uniform random prefix of a permutation: a partial Fisher-Yates pass over `perm`,
-     * which stays a permutation between bins, so bins are independent and draw without repetition.
-     */
-    for (uint32_t d = 0; d < s->dim; d++)
+    for (uint32_t d = 0; d < bins->dim; d++)
         perm[d] = d;
-    slide_rng rng = {slide_seed3(p->seed, 0x3A7A, 0, 0)};
-    for (uint32_t h = 0; h < s->n_hashes; h++) {
-        uint32_t *bin = s->pos_dim + (size_t)h * s->bin_size;
-        for (uint32_t b = 0; b < s->bin_size; b++) {
-            uint32_t i = b % s->dim; /* wraps (repeats dimensions) only when dim < bin_size */
-            uint32_t j = i + slide_rng_below(&rng, s->dim - i);
+    slide_rng rng = {slide_seed3(seed, 0x3A7A, 0, 0)};
+    for (uint32_t h = 0; h < bins->n_hashes; h++) {
+        uint32_t *bin = bins->pos_dim + (size_t)h * bins->bin_size;
+        for (uint32_t b = 0; b < bins->bin_size; b++) {
+            uint32_t i = b % bins->dim; /* wraps (repeats dimensions) only when dim < bin_size */
+            uint32_t j = i + slide_rng_below(&rng, bins->dim - i);
             uint32_t t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
@@ -110,14 +74,20 @@ static int wta_create(const slide_hash_params *p, void **out)
         }
     }
     free(perm);
-    for (uint32_t i = 0; i < np; i++)
-        s->dim_ptr[s->pos_dim[i] + 1]++;
-    for (uint32_t d = 0; d < s->dim; d++)
-        s->dim_ptr[d + 1] += s->dim_ptr[d];
-    memcpy(cursor, s->dim_ptr, sizeof(uint32_t) * s->dim);
-    for (uint32_t i = 0; i < np; i++)
-        s->dim_pos[cursor[s->pos_dim[i]]++] = i;
-    free(cursor);
+    return SLIDE_OK;
+}
+
+static int wta_create(const slide_hash_params *p, void **out)
+{
+    wta_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return slide_fail(SLIDE_E_NOMEM, "wta: out of memory");
+    int rc = slide_wta_bins_init(&s->bins, p, wta_draw_bins, "wta");
+    if (rc) {
+        wta_destroy(s);
+        return rc;
+    }
+    s->mask_words = (p->bin_size + 31) / 32;
     *out = s;
     return SLIDE_OK;
 }
@@ -125,36 +95,36 @@ static int wta_create(const slide_hash_params *p, void **out)
 static uint32_t wta_code_bits(const void *state)
 {
     const wta_state *s = state;
-    return s->k * s->bin_bits;
+    return s->bins.k * s->bins.bin_bits;
 }
 
 static size_t wta_scratch_bytes(const void *state)
 {
     const wta_state *s = state;
-    return (size_t)s->n_hashes * (sizeof(float) + sizeof(int32_t) + sizeof(uint32_t) * s->mask_words);
+    return (size_t)s->bins.n_hashes * (sizeof(float) + sizeof(int32_t) + sizeof(uint32_t) * s->mask_words);
 }
 
 static size_t wta_memory_bytes(const void *state)
 {
     const wta_state *s = state;
-    return sizeof *s + sizeof(uint32_t) * ((size_t)s->n_hashes * s->bin_size * 2 + s->dim + 1);
+    return sizeof *s + slide_wta_bins_bytes(&s->bins);
 }
 
 static wta_scratch_view wta_view(const wta_state *s, void *scratch)
 {
     wta_scratch_view v;
     v.best = scratch;
-    v.arg = (int32_t *)(v.best + s->n_hashes);
-    v.mask = (uint32_t *)(v.arg + s->n_hashes);
+    v.arg = (int32_t *)(v.best + s->bins.n_hashes);
+    v.mask = (uint32_t *)(v.arg + s->bins.n_hashes);
     return v;
 }
 
 static void wta_pack(const wta_state *s, const int32_t *arg, uint32_t *codes)
 {
-    for (uint32_t t = 0; t < s->tables; t++) {
+    for (uint32_t t = 0; t < s->bins.tables; t++) {
         uint32_t code = 0;
-        for (uint32_t j = 0; j < s->k; j++)
-            code |= (uint32_t)arg[t * s->k + j] << (j * s->bin_bits);
+        for (uint32_t j = 0; j < s->bins.k; j++)
+            code |= (uint32_t)arg[t * s->bins.k + j] << (j * s->bins.bin_bits);
         codes[t] = code;
     }
 }
@@ -163,11 +133,11 @@ static void wta_hash_dense(const void *state, const float *x, uint32_t *codes, v
 {
     const wta_state *s = state;
     int32_t *arg = wta_view(s, scratch).arg;
-    for (uint32_t h = 0; h < s->n_hashes; h++) {
-        const uint32_t *bin = s->pos_dim + (size_t)h * s->bin_size;
+    for (uint32_t h = 0; h < s->bins.n_hashes; h++) {
+        const uint32_t *bin = s->bins.pos_dim + (size_t)h * s->bins.bin_size;
         float best = x[bin[0]];
         int32_t a = 0;
-        for (uint32_t b = 1; b < s->bin_size; b++) {
+        for (uint32_t b = 1; b < s->bins.bin_size; b++) {
             float v = x[bin[b]];
             if (v > best) {
                 best = v;
@@ -184,8 +154,8 @@ static uint32_t wta_first_absent(const wta_state *s, const uint32_t *mask)
 {
     for (uint32_t w = 0; w < s->mask_words; w++) {
         uint32_t free_bits = ~mask[w];
-        if (s->bin_size < 32)
-            free_bits &= (1u << s->bin_size) - 1u;
+        if (s->bins.bin_size < 32)
+            free_bits &= (1u << s->bins.bin_size) - 1u;
         if (free_bits) {
             uint32_t b = 0;
             while (!(free_bits & 1u)) {
@@ -195,7 +165,7 @@ static uint32_t wta_first_absent(const wta_state *s, const uint32_t *mask)
             return w * 32 + b;
         }
     }
-    return s->bin_size;
+    return s->bins.bin_size;
 }
 
 /*
@@ -207,14 +177,14 @@ static void wta_hash_sparse(const void *state, const int32_t *idx, const float *
 {
     const wta_state *s = state;
     wta_scratch_view sv = wta_view(s, scratch);
-    for (uint32_t h = 0; h < s->n_hashes; h++)
+    for (uint32_t h = 0; h < s->bins.n_hashes; h++)
         sv.arg[h] = -1;
     for (uint32_t i = 0; i < nnz; i++) {
         float v = val[i];
         uint32_t d = (uint32_t)idx[i];
-        for (uint32_t e = s->dim_ptr[d]; e < s->dim_ptr[d + 1]; e++) {
-            uint32_t p = s->dim_pos[e];
-            uint32_t h = p / s->bin_size, b = p % s->bin_size;
+        for (uint32_t e = s->bins.dim_ptr[d]; e < s->bins.dim_ptr[d + 1]; e++) {
+            uint32_t p = s->bins.dim_pos[e];
+            uint32_t h = p / s->bins.bin_size, b = p % s->bins.bin_size;
             uint32_t *mask = sv.mask + (size_t)h * s->mask_words;
             if (sv.arg[h] < 0) {
                 memset(mask, 0, sizeof(uint32_t) * s->mask_words);
@@ -227,7 +197,7 @@ static void wta_hash_sparse(const void *state, const int32_t *idx, const float *
             mask[b / 32] |= 1u << (b % 32);
         }
     }
-    for (uint32_t h = 0; h < s->n_hashes; h++) {
+    for (uint32_t h = 0; h < s->bins.n_hashes; h++) {
         if (sv.arg[h] < 0) { /* no dimension of the query: all values 0, position 0 wins */
             sv.arg[h] = 0;
             continue;
@@ -235,7 +205,7 @@ static void wta_hash_sparse(const void *state, const int32_t *idx, const float *
         if (sv.best[h] > 0.0f)
             continue;
         uint32_t z = wta_first_absent(s, sv.mask + (size_t)h * s->mask_words);
-        if (z == s->bin_size)
+        if (z == s->bins.bin_size)
             continue;
         if (sv.best[h] < 0.0f || (int32_t)z < sv.arg[h])
             sv.arg[h] = (int32_t)z;

@@ -21,8 +21,6 @@
 /* Defined in network.h, which embeds a slide_sampler in every layer. */
 typedef struct slide_layer slide_layer;
 
-/* Longest hash backend name a layer stores, terminator included (also the model file's name field). */
-#define SLIDE_HASH_NAME_MAX 64
 /* item_bucket value of a neuron not inserted since the record was made. */
 #define SLIDE_BUCKET_UNKNOWN 0xFFFFu
 

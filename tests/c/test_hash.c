@@ -625,6 +625,18 @@ static void test_plugins(const char *good, const char *bad, const char *noentry)
     EXPECT(rj.bad == 0, "a reader saw %d missing names", rj.bad);
     EXPECT(slide_hash_backend_count() == n0 + 5, "count after registrations");
     EXPECT(slide_hash_find("wta-copy-3") == &copies[3], "registered family found");
+
+    /* Names up to SLIDE_HASH_NAME_MAX - 1 bytes (the public limit) register; longer ones are refused. */
+    static char longest[SLIDE_HASH_NAME_MAX + 1];
+    static slide_hash_family named;
+    named = slide_hash_wta;
+    named.name = longest;
+    memset(longest, 'w', SLIDE_HASH_NAME_MAX);
+    EXPECT(slide_hash_backend_register(&named) == SLIDE_E_INVALID, "name of %d bytes refused", SLIDE_HASH_NAME_MAX);
+    EXPECT(strstr(slide_last_error(), "is longer than 63 bytes"), "long name message");
+    longest[SLIDE_HASH_NAME_MAX - 1] = '\0';
+    OK(slide_hash_backend_register(&named));
+    EXPECT(slide_hash_find(longest) == &named, "longest name found");
 }
 
 /* ------------------------------------------------------------------ training with the plugin backend */

@@ -25,6 +25,13 @@ extern "C" {
 #define SLIDE_HASH_API_VERSION 1u
 #define SLIDE_HASH_PLUGIN_ENTRY "slide_hash_plugin_entry"
 
+/**
+ * A backend name has at most SLIDE_HASH_NAME_MAX - 1 bytes (63), the longest a plugin may use; longer
+ * names are refused. Model files store names in a field of SLIDE_HASH_NAME_MAX bytes, so the value is
+ * part of the file format.
+ */
+#define SLIDE_HASH_NAME_MAX 64
+
 /** Marks a plugin's entry point as exported, also when the module is built with -fvisibility=hidden. */
 #if defined(_WIN32)
 #  define SLIDE_HASH_PLUGIN_EXPORT __declspec(dllexport)
