@@ -41,13 +41,17 @@ def assert_lsh_is_c_default(lsh):
     assert r.hash == ffi.string(c.hash).decode()
     assert (r.k, r.tables, r.bucket_size, r.bin_size, r.threshold, r.rebuild_every) == \
         (c.k, c.tables, c.bucket_size, c.bin_size, c.threshold, c.rebuild_period)
-    assert c.max_active == 0 and isinstance(r.active, float) and f32(r.active) == c.active_fraction
+    assert c.max_active == 0
+    assert (r.active == "auto" and c.active_fraction == 0) or (isinstance(r.active, float) and
+                                                               f32(r.active) == c.active_fraction)
     assert c.min_active == 0 and r.min_active is None  # derived from the layer size
     assert c.bucket_bits == 0 and r.bucket_bits is None
     assert r.insertion == {lib.SLIDE_INSERT_FIFO: "fifo", lib.SLIDE_INSERT_RESERVOIR: "reservoir"}[c.insertion]
     assert r.rule == {lib.SLIDE_SAMPLE_TOPK: "topk", lib.SLIDE_SAMPLE_UNION: "union",
                       lib.SLIDE_SAMPLE_THRESHOLD: "threshold"}[c.rule]
     assert f32(r.rebuild_growth) == c.rebuild_growth and f32(r.random_fraction) == c.random_fraction
+    assert (r.batch_shared, r.rehash_touched, r.logq_correction) == \
+        (bool(c.batch_shared), bool(c.rehash_touched), bool(c.logq_correction))
     assert (r.rehash_touched, r.batch_shared) == (bool(c.rehash_touched), bool(c.batch_shared))
 
 

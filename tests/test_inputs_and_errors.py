@@ -13,7 +13,7 @@ def net():
 
 
 def test_version_and_backends():
-    assert sl.__version__ == "0.3.0"
+    assert sl.__version__ == "0.4.0"
     assert {"dwta", "simhash"} <= set(sl.hash_backends())
 
 

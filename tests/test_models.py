@@ -100,14 +100,16 @@ def test_format_version_1_unless_a_layer_needs_version_2(small_data, tmp_path):
     keep it across save and load."""
     X, Y, Xt, _ = small_data
     plain = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
-                       sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32, active=0.1, rebuild_every=7))],
+                       sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32, active=0.1, rebuild_every=7,
+                                       random_fraction=0.0, logq_correction=False))],
                        optimizer=sl.Adam(lr=1e-2, catch_up=False), seed=11, threads=1)
     plain.save(tmp_path / "plain.slide")
     assert _file_version(tmp_path / "plain.slide") == 1
     mixed = sl.Network(input_dim=X.shape[1],
                        layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
                                                       sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
-                                                                      active=0.1, random_fraction=0.5))],
+                                                                      active=0.1, random_fraction=0.5,
+                                                                      logq_correction=False))],
                        optimizer=sl.Adam(lr=1e-2, catch_up=False), seed=11, threads=1)
     train_rows(mixed, X, Y, np.arange(640))
     mixed.save(tmp_path / "mixed.slide")
@@ -128,7 +130,7 @@ def test_weight_decay_survives_save_and_load_as_version_3(small_data, tmp_path):
     net = sl.Network(input_dim=X.shape[1],
                      layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax",
                                                     sampling=sl.LSH("dwta", k=4, tables=8, bucket_size=32,
-                                                                    active=0.1))],
+                                                                    active=0.1, logq_correction=False))],
                      optimizer=sl.Adam(lr=1e-2, weight_decay=0.25, catch_up=False), seed=11, threads=1)
     train_rows(net, X, Y, np.arange(640))
     net.save(tmp_path / "wd.slide")

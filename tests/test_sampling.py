@@ -8,7 +8,9 @@ from conftest import most_frequent_p1
 
 
 def net_with(X, Y, threads=2, **lsh):
-    params = dict(k=5, tables=24, bucket_size=64, active=0.1, rebuild_every=20)
+    # per-sample sets filled by retrieval alone (the library's defaults are batch-shared uniform negatives)
+    params = dict(k=5, tables=24, bucket_size=64, active=0.1, rebuild_every=20, batch_shared=False,
+                  random_fraction=0.0, logq_correction=False)
     params.update(lsh)
     return sl.Network(input_dim=X.shape[1],
                       layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",

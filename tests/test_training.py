@@ -14,7 +14,8 @@ def sampled_net(X, Y, hash_name="dwta", threads=2, seed=0, active=0.1, lr=1e-2):
         layers=[sl.Layer(64, activation="relu"),
                 sl.Layer(Y.shape[1], activation="softmax",
                          sampling=sl.LSH(hash_name, k=5, tables=24, bucket_size=64, active=active,
-                                         rebuild_every=20))],
+                                         rebuild_every=20, batch_shared=False, random_fraction=0.0,
+                                         logq_correction=False))],
         optimizer=sl.Adam(lr=lr), seed=seed, threads=threads)
 
 

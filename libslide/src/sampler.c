@@ -94,6 +94,11 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
         return rc;
     /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
     double cap = ceil((double)c->active_fraction * L->units - 1e-3);
+    if (c->active_fraction == 0.0f) { /* auto */
+        cap = ceil(SLIDE_AUTO_ACTIVE_FRACTION * L->units);
+        cap = cap < SLIDE_AUTO_ACTIVE_MIN ? SLIDE_AUTO_ACTIVE_MIN : cap > SLIDE_AUTO_ACTIVE_MAX ? SLIDE_AUTO_ACTIVE_MAX : cap;
+        cap = cap > L->units ? L->units : cap;
+    }
     S->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
     S->n_random = (uint32_t)lround((double)c->random_fraction * S->max_active);
     if (c->rehash_touched && bits <= 15) {

@@ -76,6 +76,11 @@ class _Settings:
 class LSH(_Settings):
     """LSH sampling of a layer: which neurons each sample computes.
 
+    The defaults train a sampled softmax that measured best (docs/benchmarks.md): one set per batch of the
+    batch's labels and uniformly drawn negatives (batch_shared=True, random_fraction=1.0) with the logQ
+    correction; the SimHash tables serve ``predict_topk(mode="sampled")``. random_fraction < 1 gives that
+    share of the set to hash retrieval.
+
     Every field defaults to None, meaning the C library's default (``slide_lsh_config_init``);
     :meth:`LSH.defaults` returns them all and :meth:`resolved` fills in the unset fields of an instance.
     The library checks the ranges when the network is created and its message names the layer and field.
@@ -83,7 +88,8 @@ class LSH(_Settings):
     hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: fixed
     bucket capacity; active: cap on active neurons, either a float, the fraction of the layer in (0, 1], or
     an int, a count of neurons (the fraction is then not used) -- so ``LSH(active=1.0)`` computes every
-    neuron and ``LSH(active=1)`` a single one; min_active: pad with random neurons up to this many (None: a
+    neuron and ``LSH(active=1)`` a single one -- or "auto" (the default: 5% of the layer, at least 1,024
+    and at most 4,096 neurons, all of a smaller layer); min_active: pad with random neurons up to this many (None: a
     quarter of the cap; padding only happens when retrieval returns fewer neurons than that);
     rebuild_every: rebuild the tables every this many batches; rebuild_growth: multiply that period by this
     after every rebuild (1 = fixed, > 1 = exponentially growing); rehash_touched: between rebuilds, re-hash
@@ -159,6 +165,8 @@ class LSH(_Settings):
         active = self.active
         if active is None:
             pass
+        elif isinstance(active, str) and active == "auto":
+            c.active_fraction = 0.0  # C: 0 = the automatic cap
         elif isinstance(active, numbers.Integral) and not isinstance(active, (bool, np.bool_)):
             # a count: C's max_active, where 0 would mean "use the fraction"
             c.max_active = _nonzero(_inputs.c_uint32(active, f"{where}.active"), f"{where}.active",
@@ -166,14 +174,14 @@ class LSH(_Settings):
         elif isinstance(active, numbers.Real) and not isinstance(active, (bool, np.bool_)):
             c.active_fraction = float(active)
         else:
-            raise InvalidArgumentError(f"{where}.active must be a float fraction of the layer or an int count of "
-                                       f"neurons, got {active!r}")
+            raise InvalidArgumentError(f"{where}.active must be a float fraction of the layer, an int count of "
+                                       f"neurons or 'auto', got {active!r}")
 
     @classmethod
     def _from_c(cls, c) -> "LSH":
         f32 = _shortest_float32
         return cls(hash=c_string(c.hash), k=int(c.k), tables=int(c.tables), bucket_size=int(c.bucket_size),
-                   active=int(c.max_active) if c.max_active else f32(c.active_fraction),
+                   active=int(c.max_active) if c.max_active else f32(c.active_fraction) if c.active_fraction else "auto",
                    min_active=int(c.min_active) or None, rebuild_every=int(c.rebuild_period),
                    insertion=_INSERTION_NAMES[c.insertion], bin_size=int(c.bin_size),
                    bucket_bits=int(c.bucket_bits) or None, rule=_RULE_NAMES[c.rule], threshold=int(c.threshold),

@@ -39,7 +39,7 @@ extern "C" {
 /* ------------------------------------------------------------------ version */
 
 #define SLIDE_VERSION_MAJOR 0
-#define SLIDE_VERSION_MINOR 3
+#define SLIDE_VERSION_MINOR 4
 #define SLIDE_VERSION_PATCH 0
 /** Version as one integer: major * 10000 + minor * 100 + patch. */
 #define SLIDE_VERSION_NUMBER (SLIDE_VERSION_MAJOR * 10000 + SLIDE_VERSION_MINOR * 100 + SLIDE_VERSION_PATCH)
@@ -97,7 +97,7 @@ typedef struct slide_matrix {
 /* ------------------------------------------------------------------ hash backends */
 
 /*
- * Built-in backends, in listing order: "dwta" (densified winner-take-all, the default), "simhash" (signed
+ * Built-in backends, in listing order: "dwta" (densified winner-take-all), "simhash" (signed
  * random projections), "wta" (winner-take-all), "minhash" (densified one-permutation MinHash over the
  * dimensions with value > 0) and "simhash-mips" (asymmetric SimHash ranking neurons by inner product).
  * More can be added at run time; registered backends are never removed. All functions here are
@@ -150,17 +150,32 @@ typedef enum slide_sampling_rule {
     SLIDE_SAMPLE_THRESHOLD = 2  /**< neurons returned by at least `threshold` tables, up to the cap */
 } slide_sampling_rule;
 
-/** How a sampled layer chooses its active neurons. */
+/** The automatic cap (active_fraction = 0): this share of the layer, clamped to [MIN, MAX] neurons. */
+#define SLIDE_AUTO_ACTIVE_FRACTION 0.05
+#define SLIDE_AUTO_ACTIVE_MIN 1024
+#define SLIDE_AUTO_ACTIVE_MAX 4096
+
+/**
+ * How a sampled layer chooses its active neurons. The defaults (changed in 0.4, measured in
+ * docs/benchmarks.md) train a sampled softmax: one set per batch of the batch's labels and uniformly drawn
+ * negatives (random_fraction 1, batch_shared 1) with the logQ correction; the SimHash tables then serve
+ * sampled prediction. Set random_fraction < 1 to give a share of the set to hash retrieval.
+ */
 typedef struct slide_lsh_config {
     size_t struct_size;
-    const char *hash;         /**< backend name; default "dwta" (copied at network creation) */
+    const char *hash;         /**< backend name; default "simhash" (copied at network creation) */
     uint32_t k;               /**< hash codes per table; default 6 */
     uint32_t tables;          /**< L, number of tables; default 50 */
     uint32_t bucket_size;     /**< fixed bucket capacity; default 128 */
     uint32_t bucket_bits;     /**< log2 buckets per table; 0 (default) = ceil(log2(units / bucket_size)), but never
                                    fewer than the code bits when codes have <= 10 bits; wider codes are folded */
     int insertion;            /**< slide_insertion; default FIFO */
-    float active_fraction;    /**< cap on active neurons as a fraction of the layer; default 0.005 */
+    /**
+     * Cap on active neurons as a fraction of the layer, in [0, 1]; default 0 = auto: 5% of the layer, but at
+     * least SLIDE_AUTO_ACTIVE_MIN (1,024) and at most SLIDE_AUTO_ACTIVE_MAX (4,096) neurons, and never more
+     * than the layer (changed in 0.4; 0.005 before). max_active, when set, takes precedence.
+     */
+    float active_fraction;
     uint32_t min_active;      /**< pad with random neurons up to this many; default 0 = 1/4 of the cap */
     uint32_t rebuild_period;  /**< rebuild all tables every this many batches; default 50 */
     uint32_t bin_size;        /**< DWTA / WTA bin size (power of two, <= 256); default 8 */
@@ -175,11 +190,12 @@ typedef struct slide_lsh_config {
      * neurons its samples retrieved most often (collision counts summed over the batch), up to the cap,
      * padded to min_active. Each sample computes the same neurons, so weight rows are reused from
      * cache and the optimizer touches only the cap's worth of rows per batch. Prediction stays per sample.
+     * Default 1 (0 before 0.4).
      */
     int batch_shared;
     /* --- appended in 0.2: */
     /**
-     * Share of the cap given to uniformly random neurons, in [0, 1]; default 0. Each sample (or each
+     * Share of the cap given to uniformly random neurons, in [0, 1]; default 1 (0 before 0.4). Each sample (or each
      * batch, with batch_shared) retrieves up to (1 - random_fraction) of the cap by LSH and fills
      * round(random_fraction * cap) further slots with random neurons it did not retrieve. Random
      * negatives keep rarely retrieved neurons from drifting up early in training, when the tables still
@@ -194,7 +210,7 @@ typedef struct slide_lsh_config {
      * certainty) and uniformly drawn neurons (the random share and the padding); each drawn neuron stands
      * for (units - fixed) / drawn neurons of the layer, so its logit gets log((units - fixed) / drawn)
      * added before the softmax. The sampled partition sum is then an unbiased estimate of the full one.
-     * 0: the softmax over the active set is used as if it were the full one. Training only.
+     * 0: the softmax over the active set is used as if it were the full one. Training only. Default 1.
      */
     int logq_correction;
 } slide_lsh_config;
@@ -235,7 +251,7 @@ typedef enum slide_optimizer_kind { SLIDE_OPT_ADAM = 0, SLIDE_OPT_SGD = 1 } slid
 typedef struct slide_optimizer_config {
     size_t struct_size;
     int kind;       /**< slide_optimizer_kind; default ADAM */
-    float lr;       /**< default 1e-3 */
+    float lr;       /**< default 2e-3 (1e-3 before 0.4) */
     float beta1;    /**< default 0.9 */
     float beta2;    /**< default 0.999 */
     float eps;      /**< default 1e-8 */
