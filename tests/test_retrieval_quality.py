@@ -7,6 +7,7 @@ checks run on deliberately broken retrievals (tables never rebuilt after initial
 codes) and must reject them.
 """
 
+import numpy as np
 import pytest
 
 import libslide as sl
@@ -55,3 +56,37 @@ def test_broken_retrieval_is_caught(data, lsh):
     ok, figures = retrieval_works(trained(data, **lsh), data)
     assert not ok, f"a broken retrieval passed the checks: recall, exact P@1, sampled P@1 = {figures}"
 
+
+
+def test_exact_oracle_finds_the_true_top_k_and_does_not_depend_on_threads(data):
+    """hash="exact" keeps the highest pre-activations: sampled inference then has recall 1; batch-shared
+    training with it gives the same weights on 1 and 2 threads."""
+    X, Y, Xt, _ = data
+    net = trained(data, hash="exact")
+    assert net.diagnose(Xt, sample=300)[-1]["recall"] == 1.0
+    nets = [sl.Network(X.shape[1], [sl.Layer(32), sl.Layer(Y.shape[1], "softmax",
+                                                            sampling=sl.LSH(hash="exact", active=ACTIVE,
+                                                                            batch_shared=True,
+                                                                            random_fraction=0.25))],
+                       seed=1, threads=t) for t in (1, 2)]
+    for net in nets:
+        for start in range(0, 1024, 128):
+            net.train_batch(X, Y, rows=np.arange(start, start + 128))
+    np.testing.assert_array_equal(nets[0].layers[1].weights, nets[1].layers[1].weights)
+    np.testing.assert_array_equal(nets[0].layers[1].bias, nets[1].layers[1].bias)
+
+
+def test_draws_only_training_leaves_tables_to_prediction(data):
+    """With no retrieval share (the defaults) training never reads the tables, so it does not rebuild them;
+    the first sampled prediction rebuilds them from the current weights."""
+    X, Y, Xt, _ = data
+    net = sl.Network(X.shape[1], [sl.Layer(32), sl.Layer(Y.shape[1], "softmax", sampling=sl.LSH(rebuild_every=2))],
+                     seed=0, threads=2)
+    before = net.layers[1].rebuilds
+    for start in range(0, 1280, 128):
+        net.train_batch(X, Y, rows=np.arange(start, start + 128))
+    assert net.layers[1].rebuilds == before
+    ids, _ = net.predict_topk(Xt[:50], k=3, mode="sampled")
+    assert net.layers[1].rebuilds == before + 1 and ids.max() < Y.shape[1]
+    net.predict_topk(Xt[:50], k=3, mode="sampled")
+    assert net.layers[1].rebuilds == before + 1  # fresh until the next training batch

@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "forward.h"
+#include "sampler.h"
 #include "kernels.h"
 #include "network.h"
 #include "rows.h"
@@ -92,6 +93,8 @@ int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int6
     rc = slide_network_ensure_scratch(net, nt);
     if (!rc)
         rc = slide_network_ensure_acts(net, (size_t)chunk);
+    if (!rc)
+        rc = slide_sampler_refresh(net); /* tables that training did not read lag the weights */
     if (!rc && (!active || !recall || !madds || !madds_dense))
         rc = slide_fail(SLIDE_E_NOMEM, "out of memory");
     int err = SLIDE_OK;

@@ -588,6 +588,7 @@ int slide_network_load(const char *path, slide_network **out)
                     rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: neuron id out of range in a hash table",
                                     path);
             L->sampler.rebuilds = ml[l].rebuilds;
+            L->sampler.stale = L->sampler.draws_only; /* saved tables may lag the weights */
             L->sampler.batches_since_rebuild = ml[l].batches_since_rebuild;
             L->sampler.period = ml[l].period;
         }

@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "forward.h"
+#include "sampler.h"
 #include "kernels.h"
 #include "network.h"
 #include "rows.h"
@@ -138,6 +139,8 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
     const uint32_t in_dim = out->in_dim;
     const slide_kernels *K = slide_kernels_get();
     rc = slide_network_ensure_scratch(net, nt);
+    if (!rc && mode == SLIDE_PREDICT_SAMPLED)
+        rc = slide_sampler_refresh(net); /* tables that training did not read lag the weights */
     if (!rc)
         rc = slide_network_ensure_acts(net, PREDICT_CHUNK);
     float *hbuf = NULL, *heap_s = NULL, *lse_m = NULL, *lse_s = NULL, *zbuf = NULL;

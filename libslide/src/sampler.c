@@ -57,7 +57,15 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
     int rc = slide_lsh_config_check(c, L->units, index);
     if (rc)
         return rc;
-    S->hash = slide_hash_find(name);
+    S->exact = strcmp(name, "exact") == 0;
+    if (S->exact) { /* the oracle reads no tables: keep the smallest ones the file layout needs */
+        c->k = 1;
+        c->tables = 1;
+        c->bucket_size = 1;
+        c->bucket_bits = 1;
+        c->rehash_touched = 0;
+    }
+    S->hash = slide_hash_find(S->exact ? "simhash" : name);
     if (!S->hash) {
         char context[32];
         snprintf(context, sizeof context, "layer %u", index);
@@ -101,6 +109,7 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
     }
     S->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
     S->n_random = (uint32_t)lround((double)c->random_fraction * S->max_active);
+    S->draws_only = !S->exact && S->n_random >= S->max_active;
     if (c->rehash_touched && bits <= 15) {
         S->item_bucket = malloc(sizeof(uint16_t) * (size_t)L->units * c->tables);
         if (!S->item_bucket)
@@ -278,6 +287,95 @@ static uint32_t next_stamp(slide_thread_scratch *scr, uint32_t units)
     return scr->stamp;
 }
 
+/* ------------------------------------------------------------------ the exact oracle */
+
+/* Every neuron's pre-activation w.x + b for input x, into scores[units] (the kernels forward uses). */
+static void exact_scores(const slide_layer *L, slide_vec x, float *scores)
+{
+    const slide_kernels *K = slide_kernels_get();
+    if (x.idx) {
+        for (uint32_t j = 0; j < L->units; j++)
+            scores[j] = slide_row_dot_sparse(K, L, j, x.idx, x.val, x.nnz);
+    } else {
+        slide_rows rows;
+        for (uint32_t j0 = 0; j0 < L->units; j0 += SLIDE_ROWS_BATCH) {
+            const uint32_t m = L->units - j0 < SLIDE_ROWS_BATCH ? L->units - j0 : SLIDE_ROWS_BATCH;
+            for (uint32_t k = 0; k < m; k++)
+                slide_rows_set(&rows, L, k, j0 + k);
+            slide_rows_dot_many(K, L, &rows, m, x.val, x.nnz, scores + j0);
+        }
+    }
+    for (uint32_t j = 0; j < L->units; j++)
+        scores[j] += L->bias[j];
+}
+
+/* a ranks before b: higher score, then lower id (a total order, so the selection is deterministic). */
+static inline int ranks_before(const float *scores, uint32_t a, uint32_t b)
+{
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+}
+
+/* Reorders idx[0..m) so that its first `want` entries are the best by ranks_before (quickselect). */
+static void select_best(uint32_t *idx, uint32_t m, uint32_t want, const float *scores)
+{
+    uint32_t lo = 0, hi = m; /* the boundary `want` lies in [lo, hi) */
+    while (hi - lo > 1) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        uint32_t a = idx[lo], b = idx[mid], c = idx[hi - 1], pivot; /* median of three */
+        if (ranks_before(scores, a, b))
+            pivot = ranks_before(scores, b, c) ? b : ranks_before(scores, a, c) ? c : a;
+        else
+            pivot = ranks_before(scores, a, c) ? a : ranks_before(scores, b, c) ? c : b;
+        /* Three-way partition of [lo, hi): better than pivot | pivot | worse. */
+        uint32_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            const uint32_t v = idx[i];
+            if (v != pivot && ranks_before(scores, v, pivot)) {
+                idx[i++] = idx[lt];
+                idx[lt++] = v;
+            } else if (v != pivot) {
+                idx[i] = idx[--gt];
+                idx[gt] = v;
+            } else {
+                i++;
+            }
+        }
+        if (want < lt)
+            hi = lt;
+        else if (want >= gt)
+            lo = gt;
+        else
+            return;
+    }
+}
+
+/*
+ * The oracle's retrieval: the `want` neurons with the highest pre-activation for x among those not chosen
+ * yet (mark[id] == stamp with hits[id] == SLIDE_CHOSEN), into out. Reads mark and hits only; uses scr's
+ * scores and cand as scratch. Returns how many were written.
+ */
+static int exact_top(const slide_layer *L, slide_vec x, const uint32_t *mark, uint32_t stamp, const uint16_t *hits,
+                     uint32_t want, slide_thread_scratch *scr, int32_t *out, uint32_t *n_out)
+{
+    int rc = slide_scratch_reserve_scores(scr, L->units);
+    if (!rc)
+        rc = slide_scratch_reserve_cand(scr, L->units);
+    if (rc)
+        return rc;
+    exact_scores(L, x, scr->scores);
+    uint32_t m = 0;
+    for (uint32_t j = 0; j < L->units; j++)
+        if (!(mark[j] == stamp && hits[j] == SLIDE_CHOSEN))
+            scr->cand[m++] = j;
+    if (want < m)
+        select_best(scr->cand, m, want, scr->scores);
+    const uint32_t n = want < m ? want : m;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = (int32_t)scr->cand[i];
+    *n_out = n;
+    return SLIDE_OK;
+}
+
 /*
  * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
  * tables returned them, up to the layer's cap less its random share, then random neurons: the random
@@ -309,31 +407,42 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
     }
     a->n_forced = n;
 
-    hash_query(L, x, scr->codes, scr->hash_scratch);
-    rc = slide_scratch_reserve_cand(scr, (size_t)S->cfg.tables * S->cfg.bucket_size);
-    if (rc)
-        return rc;
-    /* Counts stop at `tables`: with incremental re-hashing a bucket may hold an id twice. */
-    uint32_t nc = 0;
-    for (uint32_t t = 0; t < S->cfg.tables; t++) {
-        const uint32_t *ids;
-        uint32_t m = slide_lsh_tables_bucket(&S->tables, t, scr->codes[t], &ids);
-        gather_bucket(ids, m, mark, stamp, hits, (uint16_t)S->cfg.tables, scr->cand, &nc, 1);
+    /* Retrieval fills the cap minus the slots reserved for random neurons (nothing to query without it). */
+    const uint32_t want = S->max_active > n + n_random ? S->max_active - n - n_random : 0;
+    if (S->exact) {
+        uint32_t got = 0;
+        rc = exact_top(L, x, mark, stamp, hits, want, scr, a->ids + n, &got);
+        if (rc)
+            return rc;
+        for (uint32_t i = 0; i < got; i++) {
+            mark[a->ids[n + i]] = stamp;
+            hits[a->ids[n + i]] = SLIDE_CHOSEN;
+        }
+        n += got;
+    } else if (want > 0) {
+        hash_query(L, x, scr->codes, scr->hash_scratch);
+        rc = slide_scratch_reserve_cand(scr, (size_t)S->cfg.tables * S->cfg.bucket_size);
+        if (rc)
+            return rc;
+        /* Counts stop at `tables`: with incremental re-hashing a bucket may hold an id twice. */
+        uint32_t nc = 0;
+        for (uint32_t t = 0; t < S->cfg.tables; t++) {
+            const uint32_t *ids;
+            uint32_t m = slide_lsh_tables_bucket(&S->tables, t, scr->codes[t], &ids);
+            gather_bucket(ids, m, mark, stamp, hits, (uint16_t)S->cfg.tables, scr->cand, &nc, 1);
+        }
+        if (S->cfg.rule == SLIDE_SAMPLE_THRESHOLD) {
+            /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
+            uint32_t kept = 0;
+            for (uint32_t i = 0; i < nc; i++)
+                if (hits[scr->cand[i]] >= S->cfg.threshold)
+                    scr->cand[kept++] = scr->cand[i];
+            nc = kept;
+        }
+        if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
+            nc = want; /* retrieval order: the first `want` */
+        n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
     }
-
-    /* Retrieval fills the cap minus the slots reserved for random neurons. */
-    uint32_t want = S->max_active > n + n_random ? S->max_active - n - n_random : 0;
-    if (S->cfg.rule == SLIDE_SAMPLE_THRESHOLD) {
-        /* Keep only neurons returned by >= threshold tables (in retrieval order), then rank as TOPK. */
-        uint32_t kept = 0;
-        for (uint32_t i = 0; i < nc; i++)
-            if (hits[scr->cand[i]] >= S->cfg.threshold)
-                scr->cand[kept++] = scr->cand[i];
-        nc = kept;
-    }
-    if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
-        nc = want; /* retrieval order: the first `want` */
-    n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
     a->n_fixed = n;
     /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
     uint32_t target = n + n_random > S->min_active ? n + n_random : S->min_active;
@@ -355,6 +464,65 @@ float slide_sampler_logq_offset(const slide_layer *L, uint32_t n, uint32_t n_fix
 }
 
 /* ------------------------------------------------------------------ batch-shared selection */
+
+/*
+ * The oracle's batch-shared retrieval, after the batch's labels (*ns of them, marked CHOSEN with scratch 0's
+ * current stamp): each sample's `want` highest pre-activations, computed in parallel into S->shared.codes,
+ * then the neurons found in the most samples' lists, ties to the first sighting in sample order (the rule of
+ * the hashed merge), appended to S->shared.ids. Costs a full dense layer: an ablation, not a training mode.
+ */
+static int shared_exact(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, int64_t n, int nt,
+                        uint32_t want, uint32_t *ns)
+{
+    slide_layer *L = &net->layers[l];
+    slide_sampler *S = &L->sampler;
+    if (want == 0)
+        return SLIDE_OK;
+    const size_t need = (size_t)n * want;
+    if (need > S->shared.codes_cap) {
+        uint32_t *c = realloc(S->shared.codes, sizeof(uint32_t) * need);
+        if (!c)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate the oracle's lists");
+        S->shared.codes = c;
+        S->shared.codes_cap = need;
+    }
+    uint32_t *got = calloc((size_t)n, sizeof(uint32_t));
+    if (!got)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate the oracle's list sizes");
+    slide_thread_scratch *scr0 = &net->scratch[0];
+    const uint32_t stamp = scr0->stamp;
+    int err = SLIDE_OK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t s = 0; s < n; s++) {
+        slide_thread_scratch *ts = &net->scratch[slide_thread_id()];
+        slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+        /* Reads scratch 0's mark / hits (the labels) only; scores and cand are the calling thread's own. */
+        int r = exact_top(L, in, scr0->mark, stamp, scr0->hits, want, ts,
+                          (int32_t *)(S->shared.codes + (size_t)s * want), &got[s]);
+        if (r) {
+#pragma omp critical(slide_exact_error)
+            err = r;
+        }
+    }
+    if (!err)
+        err = slide_scratch_reserve_cand(scr0, L->units);
+    uint32_t max_hit = 1, nc = 0;
+    for (int64_t s = 0; s < n && !err; s++)
+        max_hit = gather_bucket(S->shared.codes + (size_t)s * want, got[s], scr0->mark, stamp, scr0->hits, 0xFFFE,
+                                scr0->cand, &nc, max_hit);
+    free(got);
+    if (err)
+        return err;
+    if (max_hit + 2 > S->shared.hist_cap) {
+        uint32_t *h = realloc(S->shared.hist, sizeof(uint32_t) * (max_hit + 2));
+        if (!h)
+            return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
+        S->shared.hist = h;
+        S->shared.hist_cap = max_hit + 2;
+    }
+    *ns += take_top_by_hits(scr0->cand, nc, scr0->hits, max_hit, want, S->shared.hist, S->shared.ids + *ns);
+    return SLIDE_OK;
+}
 
 /*
  * Chooses layer l's batch-shared active set: all labels of the batch (output layer), then the neurons
@@ -379,13 +547,6 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         S->shared.codes = c;
         S->shared.codes_cap = need;
     }
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
-    for (int64_t s = 0; s < n; s++) {
-        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
-        slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
-        hash_query(L, in, S->shared.codes + (size_t)s * T, scr->hash_scratch);
-    }
-
     slide_thread_scratch *scr = &net->scratch[0];
     uint32_t stamp = next_stamp(scr, L->units);
     uint32_t *mark = scr->mark;
@@ -420,101 +581,115 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
                 }
             }
         }
-    /*
-     * Parallel merge over SLIDE_PARTS fixed partitions of the neuron ids (blocks of 2^SHARED_BLOCK_BITS
-     * ids dealt round-robin). Pass 1 (parallel over SLIDE_PARTS contiguous ranges of the queries) counts
-     * each range's retrieved ids per partition; pass 2 copies them into a partition-major buffer, each
-     * partition's ids in query order; pass 3 (parallel over partitions) counts hits, so tasks write
-     * disjoint parts of mark / hits. Candidates end up in (partition, first sighting) order, which does
-     * not depend on the thread count. Memory: two arrays of the batch's retrieved ids.
-     */
-    size_t cnt[SLIDE_PARTS][SLIDE_PARTS]; /* [query range][partition], then copy cursors */
-    uint32_t part_n[SLIDE_PARTS], part_max[SLIDE_PARTS];
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (uint32_t c = 0; c < SLIDE_PARTS; c++) {
-        size_t *my = cnt[c];
-        memset(my, 0, sizeof cnt[c]);
-        for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
-            const uint32_t *ids;
-            uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
-            for (uint32_t i = 0; i < m; i++)
-                my[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++;
+    /* Retrieval fills the cap less the random share; without a share there is nothing to query. */
+    const uint32_t want_retrieved = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
+    if (S->exact) {
+        rc = shared_exact(net, l, X, rows, n, nt, want_retrieved, &ns);
+        if (rc)
+            return rc;
+    } else if (want_retrieved > 0) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+        for (int64_t s = 0; s < n; s++) {
+            slide_thread_scratch *ts = &net->scratch[slide_thread_id()];
+            slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+            hash_query(L, in, S->shared.codes + (size_t)s * T, ts->hash_scratch);
         }
-    }
-    size_t part_start[SLIDE_PARTS + 1];
-    const size_t total = slide_partition_offsets(cnt, part_start);
-    rc = slide_scratch_reserve_cand(scr, 2 * total + 1);
-    if (rc)
-        return rc;
-    uint32_t *retrieved = scr->cand + total; /* the upper half; candidates go to the lower half */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (uint32_t c = 0; c < SLIDE_PARTS; c++) {
-        size_t *cur = cnt[c];
-        for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
-            const uint32_t *ids;
-            uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
-            for (uint32_t i = 0; i < m; i++)
-                retrieved[cur[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++] = ids[i];
+        /*
+         * Parallel merge over SLIDE_PARTS fixed partitions of the neuron ids (blocks of 2^SHARED_BLOCK_BITS
+         * ids dealt round-robin). Pass 1 (parallel over SLIDE_PARTS contiguous ranges of the queries) counts
+         * each range's retrieved ids per partition; pass 2 copies them into a partition-major buffer, each
+         * partition's ids in query order; pass 3 (parallel over partitions) counts hits, so tasks write
+         * disjoint parts of mark / hits. Candidates end up in (partition, first sighting) order, which does
+         * not depend on the thread count. Memory: two arrays of the batch's retrieved ids.
+         */
+        size_t cnt[SLIDE_PARTS][SLIDE_PARTS]; /* [query range][partition], then copy cursors */
+        uint32_t part_n[SLIDE_PARTS], part_max[SLIDE_PARTS];
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (uint32_t c = 0; c < SLIDE_PARTS; c++) {
+            size_t *my = cnt[c];
+            memset(my, 0, sizeof cnt[c]);
+            for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
+                const uint32_t *ids;
+                uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
+                for (uint32_t i = 0; i < m; i++)
+                    my[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++;
+            }
         }
-    }
-    /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
-    const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
-    if (hist_len * (SLIDE_PARTS + 1) > S->shared.hist_cap) {
-        uint32_t *h = realloc(S->shared.hist, sizeof(uint32_t) * hist_len * (SLIDE_PARTS + 1));
-        if (!h)
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
-        S->shared.hist = h;
-        S->shared.hist_cap = hist_len * (SLIDE_PARTS + 1);
-    }
-    uint32_t *hist = S->shared.hist; /* [0, hist_len): the batch's; then one per partition */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
-        uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
-        part_max[p] = gather_bucket(retrieved + part_start[p], (uint32_t)(part_start[p + 1] - part_start[p]), mark,
-                                    stamp, hits, MAXHIT, cand, &n_part, 1);
-        part_n[p] = n_part;
-        memset(hist_p, 0, sizeof(uint32_t) * (part_max[p] + 1));
-        for (uint32_t i = 0; i < n_part; i++)
-            hist_p[hits[cand[i]]]++;
-    }
-    /*
-     * Ranking over the partitions' candidates in (partition, first sighting) order, as take_top_by_hits
-     * would rank their concatenation: the batch's histogram gives the cut, the boundary ties go to the
-     * earliest partitions, and each partition then appends its share in parallel.
-     */
-    uint32_t nc = 0, max_hit = 1;
-    for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
-        nc += part_n[p];
-        max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
-    }
-    uint32_t want = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
-    uint32_t cut = 0, boundary = 0; /* cut 0 takes every candidate */
-    if (nc > want) {
-        memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
+        size_t part_start[SLIDE_PARTS + 1];
+        const size_t total = slide_partition_offsets(cnt, part_start);
+        rc = slide_scratch_reserve_cand(scr, 2 * total + 1);
+        if (rc)
+            return rc;
+        uint32_t *retrieved = scr->cand + total; /* the upper half; candidates go to the lower half */
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (uint32_t c = 0; c < SLIDE_PARTS; c++) {
+            size_t *cur = cnt[c];
+            for (size_t q = need * c / SLIDE_PARTS; q < need * (c + 1) / SLIDE_PARTS; q++) {
+                const uint32_t *ids;
+                uint32_t m = slide_lsh_tables_bucket(&S->tables, (uint32_t)(q % T), S->shared.codes[q], &ids);
+                for (uint32_t i = 0; i < m; i++)
+                    retrieved[cur[slide_id_part(ids[i], SHARED_BLOCK_BITS)]++] = ids[i];
+            }
+        }
+        /* Pass 3 also makes each partition's histogram of hit counts (hist_p[0 .. part_max[p]]). */
+        const size_t hist_len = (total < MAXHIT ? total : MAXHIT) + 2; /* no count exceeds the retrieved ids */
+        if (hist_len * (SLIDE_PARTS + 1) > S->shared.hist_cap) {
+            uint32_t *h = realloc(S->shared.hist, sizeof(uint32_t) * hist_len * (SLIDE_PARTS + 1));
+            if (!h)
+                return slide_fail(SLIDE_E_NOMEM, "cannot allocate hit histograms");
+            S->shared.hist = h;
+            S->shared.hist_cap = hist_len * (SLIDE_PARTS + 1);
+        }
+        uint32_t *hist = S->shared.hist; /* [0, hist_len): the batch's; then one per partition */
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
+            uint32_t n_part = 0, *cand = scr->cand + part_start[p], *hist_p = hist + hist_len * (p + 1);
+            part_max[p] = gather_bucket(retrieved + part_start[p], (uint32_t)(part_start[p + 1] - part_start[p]), mark,
+                                        stamp, hits, MAXHIT, cand, &n_part, 1);
+            part_n[p] = n_part;
+            memset(hist_p, 0, sizeof(uint32_t) * (part_max[p] + 1));
+            for (uint32_t i = 0; i < n_part; i++)
+                hist_p[hits[cand[i]]]++;
+        }
+        /*
+         * Ranking over the partitions' candidates in (partition, first sighting) order, as take_top_by_hits
+         * would rank their concatenation: the batch's histogram gives the cut, the boundary ties go to the
+         * earliest partitions, and each partition then appends its share in parallel.
+         */
+        uint32_t nc = 0, max_hit = 1;
+        for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
+            nc += part_n[p];
+            max_hit = part_max[p] > max_hit ? part_max[p] : max_hit;
+        }
+        uint32_t want = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
+        uint32_t cut = 0, boundary = 0; /* cut 0 takes every candidate */
+        if (nc > want) {
+            memset(hist, 0, sizeof(uint32_t) * (max_hit + 2));
+            for (uint32_t p = 0; p < SLIDE_PARTS; p++)
+                for (uint32_t h = 0; h <= part_max[p]; h++)
+                    hist[h] += hist[hist_len * (p + 1) + h];
+            hits_cut(hist, max_hit, want, &cut, &boundary);
+        }
+        uint32_t quota[SLIDE_PARTS], out_off[SLIDE_PARTS], out = ns;
+        for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
+            const uint32_t *hist_p = hist + hist_len * (p + 1);
+            uint32_t above = 0;
+            if (cut == 0)
+                above = part_n[p];
+            else
+                for (uint32_t h = cut; h <= part_max[p]; h++)
+                    above += hist_p[h];
+            uint32_t ties = cut > 1 && cut - 1 <= part_max[p] ? hist_p[cut - 1] : 0;
+            quota[p] = ties < boundary ? ties : boundary;
+            boundary -= quota[p];
+            out_off[p] = out;
+            out += above + quota[p];
+        }
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (uint32_t p = 0; p < SLIDE_PARTS; p++)
-            for (uint32_t h = 0; h <= part_max[p]; h++)
-                hist[h] += hist[hist_len * (p + 1) + h];
-        hits_cut(hist, max_hit, want, &cut, &boundary);
+            take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], S->shared.ids + out_off[p]);
+        ns = out;
     }
-    uint32_t quota[SLIDE_PARTS], out_off[SLIDE_PARTS], out = ns;
-    for (uint32_t p = 0; p < SLIDE_PARTS; p++) {
-        const uint32_t *hist_p = hist + hist_len * (p + 1);
-        uint32_t above = 0;
-        if (cut == 0)
-            above = part_n[p];
-        else
-            for (uint32_t h = cut; h <= part_max[p]; h++)
-                above += hist_p[h];
-        uint32_t ties = cut > 1 && cut - 1 <= part_max[p] ? hist_p[cut - 1] : 0;
-        quota[p] = ties < boundary ? ties : boundary;
-        boundary -= quota[p];
-        out_off[p] = out;
-        out += above + quota[p];
-    }
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (uint32_t p = 0; p < SLIDE_PARTS; p++)
-        take_above_cut(scr->cand + part_start[p], part_n[p], hits, cut, quota[p], S->shared.ids + out_off[p]);
-    ns = out;
     S->shared.n_fixed = ns;
     size_t target = ns + S->n_random > S->min_active ? ns + S->n_random : S->min_active;
     if (target > cap)
@@ -593,6 +768,20 @@ static int prepare_items(const slide_layer *L, int nt)
         K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
     S->hash->prepare_items(S->hash_state, tmp, L->rows, L->row_len);
     slide_aligned_free(tmp);
+    return SLIDE_OK;
+}
+
+int slide_sampler_refresh(slide_network *net)
+{
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        slide_layer *L = &net->layers[l];
+        if (L->sampled && L->sampler.stale) {
+            int rc = slide_sampler_rebuild(net, L);
+            if (rc)
+                return rc;
+            L->sampler.stale = 0;
+        }
+    }
     return SLIDE_OK;
 }
 
@@ -725,7 +914,7 @@ int slide_network_rebuild_tables(slide_network *net)
 int slide_sampler_rehash_due(const slide_layer *L)
 {
     const slide_sampler *S = &L->sampler;
-    return L->sampled && S->cfg.rehash_touched &&
+    return L->sampled && S->cfg.rehash_touched && !S->draws_only && !S->exact &&
            (double)(S->batches_since_rebuild + 1) < S->period;
 }
 
@@ -733,6 +922,11 @@ int slide_sampler_end_batch(slide_network *net, slide_layer *L)
 {
     slide_sampler *S = &L->sampler;
     int rc = SLIDE_OK;
+    if (S->exact || S->draws_only) {
+        /* Training reads no tables: they are rebuilt when a prediction needs them (slide_sampler_refresh). */
+        S->stale = S->draws_only;
+        return SLIDE_OK;
+    }
     if ((double)++S->batches_since_rebuild >= S->period) {
         rc = slide_sampler_rebuild(net, L);
         S->period *= S->cfg.rebuild_growth;

@@ -33,6 +33,14 @@ typedef struct slide_sampler {
     uint32_t max_active;   /* cap on active neurons per sample */
     uint32_t min_active;   /* pad with random neurons up to this many */
     uint32_t n_random;     /* slots of the cap reserved for uniformly random neurons (<= max_active) */
+    /*
+     * exact: hash "exact", the oracle: selection computes every neuron's pre-activation and keeps the highest
+     * (a one-bit, one-table SimHash is kept only so tables and model files have their usual shape).
+     * draws_only: training never reads the tables (no retrieval share: random_fraction = 1), so they are
+     * not rebuilt while training; `stale` then says they lag the weights and slide_sampler_refresh rebuilds
+     * them before a sampled prediction or a diagnosis.
+     */
+    int exact, draws_only, stale;
     uint64_t rebuilds;
     uint64_t batches_since_rebuild;
     double period;         /* batches until the next rebuild; grows by cfg.rebuild_growth per rebuild */
@@ -101,6 +109,9 @@ void slide_sampler_clear_shared(slide_network *net);
 float slide_sampler_logq_offset(const slide_layer *L, uint32_t n, uint32_t n_fixed);
 
 /* ---- table upkeep */
+
+/* Rebuilds every sampled layer's tables that lag its weights (see draws_only); a no-op otherwise. */
+int slide_sampler_refresh(slide_network *net);
 
 /* Rebuilds one sampled layer's tables from its current weights. */
 int slide_sampler_rebuild(slide_network *net, slide_layer *L);

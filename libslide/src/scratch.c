@@ -53,8 +53,21 @@ int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n)
     return SLIDE_OK;
 }
 
+int slide_scratch_reserve_scores(slide_thread_scratch *s, size_t n)
+{
+    if (n <= s->scores_cap)
+        return SLIDE_OK;
+    float *c = realloc(s->scores, sizeof(float) * n);
+    if (!c)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu scores", n);
+    s->scores = c;
+    s->scores_cap = n;
+    return SLIDE_OK;
+}
+
 static void scratch_free(slide_thread_scratch *s)
 {
+    free(s->scores);
     free(s->mark);
     free(s->hits);
     free(s->cand);
@@ -133,7 +146,8 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
     for (int t = 0; t < net->n_scratch; t++) {
         const slide_thread_scratch *s = &net->scratch[t];
         b += sh.max_units * (sizeof(uint32_t) + sizeof(uint16_t)) + sizeof(float) * (SLIDE_GRAD_ROWS + 1) * sh.max_row +
-             sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes;
+             sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes +
+             s->scores_cap * sizeof(float);
     }
     return b;
 }

@@ -60,6 +60,8 @@ typedef struct slide_thread_scratch {
     float *grad;         /* [SLIDE_GRAD_ROWS * max row_len] gradients of up to SLIDE_GRAD_ROWS rows */
     float *wrow;         /* [max row_len] one bf16 weight row widened to float (hashing, prediction) */
     uint32_t *hist;      /* [max tables + 2] counting sort of candidates by collisions */
+    float *scores;       /* [units of the layer] every neuron's pre-activation (the "exact" oracle only) */
+    size_t scores_cap;
 } slide_thread_scratch;
 
 /* The calling OpenMP thread's index into net->scratch (0 outside parallel regions or without OpenMP). */
@@ -76,6 +78,7 @@ int slide_network_ensure_scratch(slide_network *net, int threads);
 int slide_network_ensure_acts(slide_network *net, size_t samples);
 int slide_act_reserve(slide_act *a, uint32_t n, int with_ids, int with_delta);
 int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n);
+int slide_scratch_reserve_scores(slide_thread_scratch *s, size_t n);
 /* Bytes held by the activations and the thread scratch (for slide_network_memory_bytes). */
 size_t slide_scratch_memory_bytes(const slide_network *net);
 /* Frees the activations and the thread scratch (network teardown). */
