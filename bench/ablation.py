@@ -3,7 +3,7 @@ uniform sampling and by an oracle (exact top-k of every pre-activation: the best
 the same active count.
 
     python bench/ablation.py --datasets debdeps revdict amazon --modes shared per-sample \\
-        --retrievals uniform dwta simhash exact mixed
+        --retrievals uniform dwta simhash exact simhash+uniform exact+uniform
 
 Network: sparse input -> 128 ReLU -> softmax, Adam (library defaults but --lr), batch 128, the same shuffled
 batches for every run. Active set per sample (per-sample mode) or per batch (shared mode): the labels, then
@@ -11,7 +11,7 @@ batches for every run. Active set per sample (per-sample mode) or per batch (sha
   uniform   uniformly random neurons (LSH(random_fraction=1)): a plain sampled softmax
   <hash>    the neurons the tables of that backend retrieve most often (random_fraction=0)
   exact     the oracle: hash "exact" computes every neuron and keeps the highest pre-activations
-  mixed     half retrieved by the default backend, half uniform (random_fraction=0.5)
+  X+uniform half of the set retrieved by X (a backend or exact), half uniformly drawn (random_fraction=0.5)
 --logq adds the logQ correction of the uniformly drawn part to every run. P@1 is exact (every label scored)
 on --eval-sample test rows after every --eval-every epochs; recall is the diagnosed share of each sample's
 exact top-k pre-activations that sampled inference finds (k = the active count). Results: one JSON file per
@@ -45,8 +45,8 @@ def sampling(retrieval, mode, active, logq):
     common = dict(active=active, batch_shared=shared, logq_correction=logq)
     if retrieval == "uniform":
         return sl.LSH(random_fraction=1.0, **common)
-    if retrieval == "mixed":
-        return sl.LSH(random_fraction=0.5, **common)
+    if retrieval.endswith("+uniform"):
+        return sl.LSH(hash=retrieval[:-len("+uniform")], random_fraction=0.5, **common)
     return sl.LSH(hash=retrieval, random_fraction=0.0, **common)
 
 
@@ -83,7 +83,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=["debdeps", "revdict", "amazon"])
     p.add_argument("--modes", nargs="+", default=["shared", "per-sample"], choices=["shared", "per-sample"])
-    p.add_argument("--retrievals", nargs="+", default=["uniform", "dwta", "simhash", "exact", "mixed"])
+    p.add_argument("--retrievals", nargs="+",
+                   default=["uniform", "dwta", "simhash", "exact", "simhash+uniform", "exact+uniform"])
     p.add_argument("--active", type=float, default=0.05, help="active share of the output layer (float) or count")
     p.add_argument("--epochs", type=float, default=None, help="default: debdeps 6, revdict 6, amazon 8")
     p.add_argument("--eval-every", type=float, default=1.0, help="epochs between evaluations")

@@ -107,7 +107,8 @@ def test_cli_preset_is_explicit_and_flags_override_it():
     a = cli.build_parser().parse_args(["train", "--train", "a", "--test", "b", "--preset", "shared-simhash",
                                        "--lr", "0.01", "--active-set", "per-sample", "--tables", "8"])
     lsh, _, adam = cli.model_settings(sl, a)
-    assert lsh == sl.LSH("simhash", active=0.05, batch_shared=False, tables=8)
+    assert lsh == sl.LSH("simhash", active=0.05, batch_shared=False, tables=8, random_fraction=0.0,
+                         logq_correction=False)
     assert adam == sl.Adam(lr=0.01)
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     assert "shared-simhash" in help_text and "shared-dwta" in help_text

@@ -57,18 +57,18 @@ def _add_format_args(p) -> None:
 # default (LSH.defaults(), Adam.defaults()).
 PRESETS = {
     "shared-simhash": {
-        "about": "SimHash, 5%% of the output layer active, one active set per batch, Adam lr 3e-3: the "
-                 "defaults of slide train and demo up to 0.3; on slide demo's data P@1 0.88 after 3 epochs, "
-                 "0.77 with the library defaults",
-        "lsh": {"hash": "simhash", "active": 0.05, "batch_shared": True},
+        "about": "SimHash retrieval fills 5%% of the output layer, one active set per batch, no uniform "
+                 "negatives, Adam lr 3e-3: the defaults of slide train and demo up to 0.3",
+        "lsh": {"hash": "simhash", "active": 0.05, "batch_shared": True, "random_fraction": 0.0,
+                "logq_correction": False},
         "adam": {"lr": 3e-3},
     },
     "shared-dwta": {
         "about": "DWTA, 16 tables of 32-id buckets, 0.2%% active, one active set per batch, touched neurons "
                  "re-hashed, rebuilds after 50, 150, 350, ... batches: bench/vs_torch.py's settings for "
                  "Amazon-670K-sized output layers",
-        "lsh": {"tables": 16, "bucket_size": 32, "active": 0.002, "batch_shared": True, "rehash_touched": True,
-                "rebuild_growth": 2.0},
+        "lsh": {"hash": "dwta", "tables": 16, "bucket_size": 32, "active": 0.002, "batch_shared": True,
+                "rehash_touched": True, "rebuild_growth": 2.0, "random_fraction": 0.0, "logq_correction": False},
         "adam": {},
     },
 }
@@ -205,8 +205,6 @@ def cmd_demo(a) -> int:
                                             n_labels=a.labels, nnz_per_row=40, noise=a.noise, seed=a.seed)
     print(f"generated dataset in {time.perf_counter() - t0:.1f} s (libslide.datasets.make_extreme, seed {a.seed})")
     _train_and_report(sl, a, X, Y, Xt, Yt, "libslide demo: sparse input -> 128 ReLU -> LSH-sampled softmax")
-    if not a.preset:
-        print("(library defaults; `slide demo --preset shared-simhash` learns faster on this problem)")
     return 0
 
 
