@@ -58,7 +58,9 @@ def _version(data):
 
 def _bad_storage(d):
     p = os.path.join(d, "model.slide")
-    _net(layers=[sl.Layer(8), sl.Layer(5, activation="softmax", sampling=sl.LSH(), storage="bfloat16")]).save(p)
+    # a version 2 file (bfloat16, no catch-up, no logQ): 48-byte network record, 168-byte layer records
+    _net(layers=[sl.Layer(8), sl.Layer(5, activation="softmax", sampling=sl.LSH(logq_correction=False),
+                                       storage="bfloat16")], optimizer=sl.Adam(catch_up=False)).save(p)
 
     def edit(data):
         data[24 + 48 + 160] = 5  # layer 0's storage field: after the file header, network record and 160 bytes
@@ -67,7 +69,8 @@ def _bad_storage(d):
 
 
 def _reserved_word(d):
-    p = _model(d)  # all float32, no weight decay: written as version 1
+    p = os.path.join(d, "model.slide")
+    _net(optimizer=sl.Adam(catch_up=False)).save(p)  # all float32, no weight decay, no catch-up: version 1
 
     def edit(data):
         data[24 + 44:24 + 48] = bytes([0, 0, 128, 62])  # the network record's last word (0.25): reserved before version 3
