@@ -48,6 +48,10 @@ static slide_network *make_net_opt(const data *D, const char *hash, int threads,
     lsh.bucket_bits = 3; /* 8 buckets per table: 40 neurons in 2 derived buckets would make retrieval a coin flip */
     lsh.active_fraction = active;
     lsh.rebuild_period = 10;
+    /* Sets filled by retrieval, one per sample (the library's defaults draw one uniform set per batch). */
+    lsh.batch_shared = 0;
+    lsh.random_fraction = 0.0f;
+    lsh.logq_correction = 0;
     slide_layer_config h, o;
     slide_layer_config_init(&h);
     h.units = 32;

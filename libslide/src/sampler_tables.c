@@ -1,0 +1,235 @@
+/*
+ * The sampler's table upkeep (see sampler.h): building the hash tables from the weights, re-hashing the
+ * neurons a batch changed, the rebuild schedule, and the lazy rebuild of tables that training does not
+ * read. Runs between batches, never alongside a query (selection lives in sampler.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "error.h"
+#include "kernels.h"
+#include "network.h"
+#include "rng.h"
+#include "rows.h"
+#include "sampler.h"
+#include "scratch.h"
+
+/* ------------------------------------------------------------------ tables */
+
+/* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
+#define REBUILD_CHUNK 16384u
+
+/*
+ * Table codes of `count` weight rows, in parallel: row ids[i] (or first + i when ids is NULL) into
+ * codes[i * tables ..]. The caller has sized the threads' scratch (slide_network_ensure_scratch).
+ */
+static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
+                      uint32_t *codes, int nt)
+{
+    const slide_sampler *S = &L->sampler;
+    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+        S->hash->hash_item ? S->hash->hash_item : S->hash->hash_dense;
+    const uint32_t tables = S->cfg.tables;
+    const slide_kernels *K = slide_kernels_get();
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (uint32_t i = 0; i < count; i++) {
+        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
+        size_t r = ids ? ids[i] : first + i;
+        /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
+        hash_item(S->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
+    }
+}
+
+/*
+ * prepare_items for a layer: backends see float rows, so a bf16 layer is widened into a temporary packed
+ * copy (rows * row_len floats, freed before returning) for the duration of the call.
+ */
+static int prepare_items(const slide_layer *L, int nt)
+{
+    const slide_sampler *S = &L->sampler;
+    if (!S->hash->prepare_items)
+        return SLIDE_OK;
+    if (!slide_is_bf16(L)) {
+        S->hash->prepare_items(S->hash_state, L->params, L->rows, L->block);
+        return SLIDE_OK;
+    }
+    float *tmp = slide_aligned_alloc(sizeof(float) * L->rows * L->row_len);
+    if (!tmp)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu MB to widen bfloat16 rows for the hash backend",
+                          (sizeof(float) * L->rows * L->row_len) >> 20);
+    const slide_kernels *K = slide_kernels_get();
+    int64_t rows = (int64_t)L->rows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        K->bf16_to_f32(tmp + (size_t)r * L->row_len, slide_row_wh(L, (size_t)r), L->row_len);
+    S->hash->prepare_items(S->hash_state, tmp, L->rows, L->row_len);
+    slide_aligned_free(tmp);
+    return SLIDE_OK;
+}
+
+int slide_sampler_refresh(slide_network *net)
+{
+    for (uint32_t l = 0; l < net->n_layers; l++) {
+        slide_layer *L = &net->layers[l];
+        if (L->sampled && L->sampler.stale) {
+            int rc = slide_sampler_rebuild(net, L);
+            if (rc)
+                return rc;
+            L->sampler.stale = 0;
+        }
+    }
+    return SLIDE_OK;
+}
+
+int slide_sampler_rebuild(slide_network *net, slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    int rc = slide_network_ensure_scratch(net, nt);
+    if (rc)
+        return rc;
+    uint32_t tables = S->cfg.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
+    uint32_t *order = malloc(sizeof(uint32_t) * L->units);
+    if (!codes || !order) {
+        free(codes);
+        free(order);
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate rebuild buffers");
+    }
+    /*
+     * Neurons are offered in a fresh random order each rebuild: a full FIFO bucket keeps its last
+     * `capacity` arrivals, which would otherwise always be the highest neuron ids.
+     */
+    for (uint32_t i = 0; i < L->units; i++)
+        order[i] = i;
+    slide_rng rng = {slide_seed3(net->seed, 0x0DE2, (uint64_t)(L - net->layers), S->rebuilds)};
+    slide_shuffle_u32(&rng, order, L->units);
+    slide_lsh_tables_clear(&S->tables);
+    rc = prepare_items(L, nt);
+    if (rc) {
+        free(codes);
+        free(order);
+        return rc;
+    }
+    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
+        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
+        hash_rows(net, L, order + base, 0, count, codes, nt);
+        /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint32_t t = 0; t < tables; t++) {
+            uint16_t *known = S->item_bucket ? S->item_bucket + (size_t)t * L->units : NULL;
+            for (uint32_t i = 0; i < count; i++) {
+                uint32_t code = codes[(size_t)i * tables + t];
+                slide_lsh_tables_insert(&S->tables, t, code, order[base + i]);
+                if (known)
+                    known[order[base + i]] = (uint16_t)slide_lsh_bucket(&S->tables, code);
+            }
+        }
+    }
+    free(codes);
+    free(order);
+    S->rebuilds++;
+    S->batches_since_rebuild = 0;
+    return SLIDE_OK;
+}
+
+int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled || !S->item_bucket)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    int rc = slide_network_ensure_scratch(net, nt);
+    if (rc)
+        return rc;
+    uint32_t tables = S->cfg.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)REBUILD_CHUNK * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
+    for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
+        uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
+        hash_rows(net, L, NULL, base, count, codes, nt);
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint32_t t = 0; t < tables; t++)
+            for (uint32_t i = 0; i < count; i++)
+                S->item_bucket[(size_t)t * L->units + base + i] =
+                    (uint16_t)slide_lsh_bucket(&S->tables, codes[(size_t)i * tables + t]);
+    }
+    free(codes);
+    return SLIDE_OK;
+}
+
+int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
+{
+    slide_sampler *S = &L->sampler;
+    if (!L->sampled || n == 0)
+        return SLIDE_OK;
+    int nt = slide_network_threads_for_call(net);
+    uint32_t tables = S->cfg.tables;
+    uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
+    if (!codes)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
+    hash_rows(net, L, ids, 0, n, codes, nt);
+    /*
+     * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
+     * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.
+     */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint32_t t = 0; t < tables; t++) {
+        uint16_t *known = S->item_bucket ? S->item_bucket + (size_t)t * L->units : NULL;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t code = codes[(size_t)i * tables + t];
+            if (known) {
+                uint16_t b = (uint16_t)slide_lsh_bucket(&S->tables, code);
+                if (known[ids[i]] == b)
+                    continue;
+                known[ids[i]] = b;
+            }
+            slide_lsh_tables_insert_unique(&S->tables, t, code, ids[i]);
+        }
+    }
+    free(codes);
+    return SLIDE_OK;
+}
+
+int slide_network_rebuild_tables(slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    int rc = slide_network_claim(net, "slide_network_rebuild_tables");
+    if (rc)
+        return rc;
+    for (uint32_t l = 0; l < net->n_layers && rc == SLIDE_OK; l++)
+        rc = slide_sampler_rebuild(net, &net->layers[l]);
+    slide_network_release(net);
+    return rc;
+}
+
+int slide_sampler_rehash_due(const slide_layer *L)
+{
+    const slide_sampler *S = &L->sampler;
+    return L->sampled && S->cfg.rehash_touched && !S->draws_only && !S->exact &&
+           (double)(S->batches_since_rebuild + 1) < S->period;
+}
+
+int slide_sampler_end_batch(slide_network *net, slide_layer *L)
+{
+    slide_sampler *S = &L->sampler;
+    int rc = SLIDE_OK;
+    if (S->exact || S->draws_only) {
+        /* Training reads no tables: they are rebuilt when a prediction needs them (slide_sampler_refresh). */
+        S->stale = S->draws_only;
+        return SLIDE_OK;
+    }
+    if ((double)++S->batches_since_rebuild >= S->period) {
+        rc = slide_sampler_rebuild(net, L);
+        S->period *= S->cfg.rebuild_growth;
+    }
+    return rc;
+}
