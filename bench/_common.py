@@ -155,9 +155,11 @@ def load_debdeps(path=DEBDEPS_DIR):
     return X, Y, Xt, Yt
 
 
-def load_amazon_shape(n_train: int = 490449, n_test: int = 20000, seed: int = 0):
+def load_amazon_shape(n_train: int = 490449, n_test: int = 20000, seed: int = 0, realistic: bool = True):
     """Generated data with Amazon-670K's dimensions (135,909 features, 670,091 labels, ~75 non-zeros per row):
-    (X, Y, Xt, Yt) from libslide.datasets.amazon670k_shape. The default n_train is Amazon-670K's."""
+    (X, Y, Xt, Yt) from libslide.datasets.amazon670k_shape. The default n_train is Amazon-670K's. realistic
+    (default): topics, correlated and noisy labels, a long tail, P@1 near the real set's ~0.35 for a
+    128-hidden network; False: the easy generator (P@1 ~0.9) the 0.3 measurements used."""
     import libslide as sl
 
-    return sl.datasets.amazon670k_shape(n_train=n_train, n_test=n_test, seed=seed)
+    return sl.datasets.amazon670k_shape(n_train=n_train, n_test=n_test, seed=seed, realistic=realistic)
