@@ -163,3 +163,15 @@ def load_amazon_shape(n_train: int = 490449, n_test: int = 20000, seed: int = 0,
     import libslide as sl
 
     return sl.datasets.amazon670k_shape(n_train=n_train, n_test=n_test, seed=seed, realistic=realistic)
+
+
+# ------------------------------------------------------------------------------------------ settings
+def retrieval_lsh(*args, **kw):
+    """An LSH whose active sets are filled by hash retrieval, one per sample, without logQ correction: what
+    LSH() meant before 0.4, which the retrieval benchmarks (hash families, random shares, threads, bf16, the
+    tuned vs_torch implementations) measure. Arguments given here override those three settings."""
+    import libslide as sl
+
+    base = dict(batch_shared=False, random_fraction=0.0, logq_correction=False)
+    base.update(kw)
+    return sl.LSH(*args, **base)

@@ -4,6 +4,7 @@ scale_lr, extra, config, version)."""
 
 from __future__ import annotations
 
+import _common
 from _data import DATASETS, HIDDEN
 
 
@@ -27,7 +28,7 @@ class LibslideTrainer:
             extra["rebuild_growth"] = a.rebuild_growth
         tables, bucket, active = (extra.pop(key, default) for key, default in
                                   (("tables", 50), ("bucket_size", 128), ("active", cfg["active"])))
-        lsh = sl.LSH(cfg["hash"], k=6, tables=a.tables or tables, bucket_size=a.bucket_size or bucket,
+        lsh = _common.retrieval_lsh(cfg["hash"], k=6, tables=a.tables or tables, bucket_size=a.bucket_size or bucket,
                      active=a.active or active, batch_shared=shared, **extra)
         self._build(sl, X, Y, a, lsh, sl.Adam(lr=a.lr or cfg["lr"], weight_decay=a.weight_decay), storage)
         self.config = {"lsh": lsh.__dict__, "lr": self.lr, "optimizer": "libslide Adam (touched rows)",

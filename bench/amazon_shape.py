@@ -44,7 +44,7 @@ def main():
     net = sl.Network(
         input_dim=X.shape[1],
         layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax",
-                                        sampling=sl.LSH(a.hash, k=a.k, tables=a.tables, bucket_size=128,
+                                        sampling=_common.retrieval_lsh(a.hash, k=a.k, tables=a.tables, bucket_size=128,
                                                         active=a.active, batch_shared=a.shared))],
         optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
     print(f"network: {net!r}, memory_bytes {net.memory_bytes() / 2**20:,.0f} MiB", flush=True)

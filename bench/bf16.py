@@ -22,7 +22,7 @@ def amazon_memory(storage, threads):
     """memory_bytes of the Amazon-670K-shaped network with the given output storage (no data needed)."""
     net = sl.Network(input_dim=135909,
                      layers=[sl.Layer(128), sl.Layer(670091, activation="softmax", storage=storage,
-                                                     sampling=sl.LSH("dwta", k=6, tables=50, bucket_size=128,
+                                                     sampling=_common.retrieval_lsh("dwta", k=6, tables=50, bucket_size=128,
                                                                      active=0.005))],
                      optimizer=sl.Adam(lr=1e-3), seed=0, threads=threads)
     return net.memory_bytes()
@@ -49,7 +49,7 @@ def main():
             net = sl.Network(input_dim=X.shape[1],
                              layers=[sl.Layer(128),
                                      sl.Layer(Y.shape[1], activation="softmax", storage=storage,
-                                              sampling=sl.LSH(a.hash, k=6, tables=50, bucket_size=128,
+                                              sampling=_common.retrieval_lsh(a.hash, k=6, tables=50, bucket_size=128,
                                                               active=a.active, batch_shared=mode == "shared"))],
                              optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
             load_before = _common.load_average_1min()

@@ -31,7 +31,7 @@ def main():
     results = {**_common.result_header(a.threads), "runs": {}}
     for name in a.configs:
         backend, shared = (name[:-7], True) if name.endswith("-shared") else (name, False)
-        sampling = None if name == "dense" else sl.LSH(backend, k=6, tables=50, bucket_size=128, active=a.active,
+        sampling = None if name == "dense" else _common.retrieval_lsh(backend, k=6, tables=50, bucket_size=128, active=a.active,
                                                        batch_shared=shared)
         net = sl.Network(input_dim=X.shape[1],
                          layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sampling)],

@@ -38,7 +38,7 @@ def main():
         for rule in a.rules:
             net = sl.Network(input_dim=X.shape[1],
                              layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax",
-                                                             sampling=sl.LSH(backend, k=6, tables=50, bucket_size=128,
+                                                             sampling=_common.retrieval_lsh(backend, k=6, tables=50, bucket_size=128,
                                                                              active=a.active, rule=rule))],
                              optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
             hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=0)

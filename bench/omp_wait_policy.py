@@ -30,7 +30,7 @@ import numpy as np
 import libslide as sl
 X, Y = sl.load_xc(sys.argv[1] + "/train.txt.gz")
 net = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax",
-                 sampling=sl.LSH("simhash", active=0.05))], optimizer=sl.Adam(lr=3e-3), seed=0, threads=int(sys.argv[2]))
+                 sampling=sl.LSH("simhash", active=0.05, batch_shared=False, random_fraction=0.0, logq_correction=False))], optimizer=sl.Adam(lr=3e-3), seed=0, threads=int(sys.argv[2]))
 rows = np.arange(X.shape[0])
 t = time.perf_counter()
 for s in range(0, 128 * 150, 128):
@@ -43,7 +43,7 @@ import numpy as np
 import libslide as sl
 X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=20000, n_test=1, seed=0)
 lsh = sl.LSH("dwta", k=6, tables=16, bucket_size=32, active=0.002, batch_shared=True, rehash_touched=True,
-             rebuild_growth=2.0)
+             rebuild_growth=2.0, random_fraction=0.0, logq_correction=False)
 net = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax",
                  sampling=lsh)], optimizer=sl.Adam(lr=1e-3), seed=0, threads=int(sys.argv[2]))
 rows = np.random.default_rng(0).permutation(X.shape[0])

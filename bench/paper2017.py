@@ -85,7 +85,7 @@ def forward_madds(active):
 def build(a, fraction, hash_name, seed):
     sampling = None
     if fraction < 1.0:
-        sampling = sl.LSH(hash_name, k=a.k, tables=a.tables, bucket_size=a.bucket_size, bucket_bits=a.bucket_bits,
+        sampling = _common.retrieval_lsh(hash_name, k=a.k, tables=a.tables, bucket_size=a.bucket_size, bucket_bits=a.bucket_bits,
                           active=fraction, min_active=a.min_active, rebuild_every=a.rebuild_every)
     layers = [sl.Layer(HIDDEN, activation="relu", sampling=sampling) for _ in range(N_HIDDEN)]
     layers.append(sl.Layer(CLASSES, activation="softmax"))

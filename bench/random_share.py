@@ -29,7 +29,7 @@ def p_at_1(net, Xe, Ye):
 
 
 def run(a, fraction, X, Y, Xe, Ye, Xt, Yt):
-    lsh = sl.LSH("simhash", k=6, tables=50, bucket_size=128, active=a.active, batch_shared=a.shared,
+    lsh = _common.retrieval_lsh("simhash", k=6, tables=50, bucket_size=128, active=a.active, batch_shared=a.shared,
                  random_fraction=fraction)
     net = sl.Network(input_dim=X.shape[1],
                      layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh)],

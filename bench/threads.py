@@ -45,14 +45,14 @@ def load_dataset(name, a):
     extra = {"per-sample": {}, "shared": {}}
     if name == "debdeps":
         X, Y, _, _ = _common.load_debdeps(a.data)
-        lsh = sl.LSH("simhash", k=6, tables=50, bucket_size=128, active=0.05)
+        lsh = _common.retrieval_lsh("simhash", k=6, tables=50, bucket_size=128, active=0.05)
         # as in bench/vs_torch.py: a random share of each set (bench/random_share.py)
         extra = {"per-sample": {"random_fraction": 0.25}, "shared": {"random_fraction": 0.5}}
         lr = 3e-3
         desc = f"debdeps train ({X.shape[0]:,} rows)"
     elif name == "amazon":
         X, Y, _, _ = _common.load_amazon_shape(n_train=a.amazon_n_train, n_test=1000, seed=0)
-        lsh = sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005)
+        lsh = _common.retrieval_lsh("dwta", k=6, tables=50, bucket_size=128, active=0.005)
         # as in bench/vs_torch.py: batch-shared sets use 16 tables of 32-id buckets and 0.2% of the layer,
         # re-hash the neurons each batch touched and rebuild the tables after 50, 150, 350, ... batches;
         # per-sample sets rebuild every 50 batches
@@ -72,7 +72,7 @@ class Runner:
         extra = {"batch_shared": shared, **(extra or {})}
         if rebuild_every is not None:
             extra["rebuild_every"] = rebuild_every
-        lsh = sl.LSH(**{**lsh.__dict__, **extra})
+        lsh = _common.retrieval_lsh(**{**lsh.__dict__, **extra})
         self.net = sl.Network(input_dim=X.shape[1],
                               layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=lsh,
                                                               storage=storage)],
