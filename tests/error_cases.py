@@ -188,6 +188,7 @@ CASES = [
     ("argument", "rebuild period 0",
      lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(rebuild_every=0))])),
     ("argument", "no layers", lambda d: _net(layers=[])),
+    ("argument", "table_stats of a fully computed layer", lambda d: _net().table_stats(0)),
 ]
 
 

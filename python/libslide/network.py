@@ -421,6 +421,29 @@ class LayerView:
         return f"<Layer {self.index}: {self.input_dim} -> {self.units} {self.activation}, {kind}{storage}>"
 
 
+@dataclass(frozen=True)
+class TableStats:
+    """Occupancy of a sampled layer's hash tables (:meth:`Network.table_stats`, C ``slide_table_stats``).
+
+    present_share is the share of the layer's neurons held by at least one table: a neuron no table holds is
+    never retrieved (only drawn at random or forced in as a label). Fills are ids held over bucket capacity;
+    dropped counts offers to full buckets since the last rebuild."""
+
+    layer: int
+    tables: int
+    buckets: int
+    bucket_capacity: int
+    units: int
+    present: int
+    present_share: float
+    entries_per_neuron: float
+    mean_fill: float
+    max_fill: float
+    full_share: float
+    dropped: int
+    table_bytes: int
+
+
 def _batch_stats():
     st = ffi.new("slide_batch_stats *")
     st.struct_size = ffi.sizeof("slide_batch_stats")
@@ -725,6 +748,25 @@ class Network:
                 "n": int(rows.size),
             })
         return result
+
+    def table_stats(self, layer: int = -1) -> TableStats:
+        """Occupancy of a sampled layer's hash tables (default: the output layer): how many neurons at least
+        one table holds, how full the buckets are, and their memory. Tables that training left stale
+        (random_fraction=1) are rebuilt first, as ``predict_topk(mode="sampled")`` would. A fully computed
+        layer, or one using ``hash="exact"``, has no tables: InvalidArgumentError."""
+        n_layers = lib.slide_network_layer_count(self._h)
+        index = _inputs.integer(layer, "layer")
+        if not -n_layers <= index < n_layers:
+            raise InvalidArgumentError(f"layer {layer} out of range for a network of {n_layers} layers")
+        index %= n_layers
+        st = ffi.new("slide_table_stats *")
+        st.struct_size = ffi.sizeof("slide_table_stats")
+        check(lib.slide_network_table_stats(self._h, index, st))
+        return TableStats(layer=index, tables=int(st.tables), buckets=int(st.buckets),
+                          bucket_capacity=int(st.bucket_capacity), units=int(st.units), present=int(st.present),
+                          present_share=st.present_share, entries_per_neuron=st.entries_per_neuron,
+                          mean_fill=st.mean_fill, max_fill=st.max_fill, full_share=st.full_share,
+                          dropped=int(st.dropped), table_bytes=int(st.table_bytes))
 
     # ---------------------------------------------------------------- files
     def save(self, path) -> None:

@@ -418,6 +418,43 @@ SLIDE_API int slide_network_diagnose(slide_network *net, const slide_matrix *X, 
                                      slide_layer_diagnosis *out, uint32_t n_out);
 
 /**
+ * Occupancy of a sampled layer's hash tables: can every neuron be found? Added in 0.4.
+ *
+ * A neuron is *present* when at least one table holds it; a neuron no table holds can only enter an active
+ * set as a label or a random draw, never by retrieval. Fill is the number of ids a bucket holds over its
+ * capacity. Offers beyond a bucket's capacity since the last rebuild (`dropped`) each evicted an entry
+ * (FIFO) or were kept or dropped at random (reservoir); a layer whose tables drop many neurons is crowded,
+ * typically because many neurons hash alike (for instance weight rows aligned with the typical input).
+ */
+typedef struct slide_table_stats {
+    size_t struct_size;
+    uint32_t tables;               /**< L */
+    uint32_t buckets;              /**< buckets per table (2^bucket_bits) */
+    uint32_t bucket_capacity;      /**< ids a bucket holds (the resolved bucket_size) */
+    uint32_t units;                /**< neurons in the layer */
+    uint32_t present;              /**< neurons held by at least one table */
+    uint32_t reserved;             /**< 0 */
+    double present_share;          /**< present / units */
+    double entries_per_neuron;     /**< ids held in all tables / units (L when every table holds every neuron once) */
+    double mean_fill;              /**< mean over all buckets of held / capacity */
+    double max_fill;               /**< the fullest bucket's held / capacity (1 when any bucket is full) */
+    double full_share;             /**< share of buckets holding `capacity` ids */
+    uint64_t dropped;              /**< offers to full buckets since the last rebuild (rebuild and re-hash) */
+    uint64_t table_bytes;          /**< memory of the tables: L * buckets * (capacity + 1) * 4 bytes and RNG state */
+} slide_table_stats;
+
+/**
+ * Fills *out with the occupancy of layer `layer`'s hash tables; out->struct_size must be set (to
+ * sizeof(slide_table_stats) or the size of an older, shorter version) and no byte beyond it is written.
+ * Fails with SLIDE_E_INVALID for a layer out of range, a fully computed layer ("layer 0 is fully computed:
+ * it has no hash tables") or a layer using the "exact" oracle, which reads no tables. Tables that lag the
+ * weights because training does not read them (random_fraction 1, see slide_lsh_config) are rebuilt first,
+ * as a sampled prediction would, so the figures describe what retrieval would see now. Takes the network
+ * like a training call (SLIDE_E_BUSY if another thread is using it).
+ */
+SLIDE_API int slide_network_table_stats(slide_network *net, uint32_t layer, slide_table_stats *out);
+
+/**
  * Bytes of memory owned by the network (parameters, optimizer state, tables, scratch). A layer's parameters
  * take rows * row_stride * (Adam ? 3 : 1) * e bytes, e = 4 for float32 and 2 for bfloat16 storage, with
  * row_stride = row_len rounded up to 64 bytes; plus 4 * units * (Adam ? 3 : 1) bytes of biases.
