@@ -1,4 +1,5 @@
-"""Hash tables that hold their layer: Network.table_stats."""
+"""Hash tables that hold their layer: Network.table_stats, the automatic bucket size and the refusal of
+tables too small for their layer."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,42 @@ UNITS = 20_000
 
 def net_with(lsh, units=UNITS, seed=3):
     return sl.Network(16, [sl.Layer(32, "relu"), sl.Layer(units, "softmax", sampling=lsh)], seed=seed, threads=2)
+
+
+def test_default_tables_hold_every_neuron():
+    st = net_with(sl.LSH()).table_stats()
+    assert isinstance(st, sl.TableStats) and st.layer == 1
+    assert (st.tables, st.buckets, st.units) == (50, 64, UNITS)
+    assert st.bucket_capacity == 1024  # 2 * 20,000 / 64 = 625, next power of two
+    assert st.present == UNITS and st.present_share == 1.0
+    assert st.entries_per_neuron == 50.0  # every table holds every neuron
+    assert st.dropped == 0 and st.full_share == 0.0 and st.max_fill < 1.0
+    assert st.table_bytes >= 50 * 64 * 1025 * 4
+
+
+def test_auto_size_is_resolved_per_layer_and_kept_by_model_files(tmp_path):
+    assert sl.LSH().resolved().bucket_size is None  # derives from the layer's size
+    small = net_with(sl.LSH(), units=3000).table_stats()
+    assert small.bucket_capacity == 128  # 2 * 3,000 / 64 = 94: the minimum
+    net = net_with(sl.LSH(), units=9000)
+    assert net.table_stats(-1).bucket_capacity == 512
+    net.save(tmp_path / "m.slide")
+    again = sl.Network.load(tmp_path / "m.slide").table_stats()
+    assert again == net.table_stats()
+    with pytest.raises(sl.InvalidArgumentError, match="bucket_size must be >= 1"):
+        net_with(sl.LSH(bucket_size=0))
+
+
+def test_tables_too_small_for_the_layer_are_refused():
+    with pytest.raises(sl.InvalidArgumentError) as e:
+        net_with(sl.LSH(k=6, bucket_size=16, tables=2))
+    msg = str(e.value)
+    assert "layer 1" in msg and "2 tables x 64 buckets x 16 ids = 2048 slots" in msg
+    assert "20000 neurons" in msg and "leave bucket_size unset for the automatic size (1024 ids per bucket here)" in msg
+    with pytest.raises(sl.InvalidArgumentError, match="8192 slots cannot hold its 20000 neurons"):
+        net_with(sl.LSH(k=6, bucket_size=128, tables=1))
+    # an explicit size that fits in total is kept as given
+    assert net_with(sl.LSH(k=6, bucket_size=200, tables=2)).table_stats().bucket_capacity == 200
 
 
 def test_crowded_layer_reports_low_occupancy():

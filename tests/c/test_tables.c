@@ -1,6 +1,7 @@
 /*
  * Hash tables that hold their layer, written like a user program (public header only): the occupancy report
- * (slide_network_table_stats and its struct_size contract).
+ * (slide_network_table_stats and its struct_size contract), the automatic bucket size, the refusal of tables
+ * too small for their layer.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +53,64 @@ static int stats_of(slide_network *net, uint32_t layer, slide_table_stats *st)
     memset(st, 0, sizeof *st);
     st->struct_size = sizeof *st;
     return slide_network_table_stats(net, layer, st);
+}
+
+/* Default settings on 20,000 neurons: every table holds every neuron of a freshly initialised layer. */
+static void test_auto_size_holds_the_layer(void)
+{
+    slide_lsh_config lsh;
+    slide_lsh_config_init(&lsh);
+    EXPECT(lsh.bucket_size == 0, "bucket_size default is auto (0), got %u", lsh.bucket_size);
+    slide_network *net;
+    OK(make(BIG, &lsh, &net));
+    if (!net)
+        return;
+    slide_table_stats st;
+    OK(stats_of(net, 1, &st));
+    EXPECT(st.struct_size == sizeof st, "struct_size %zu", st.struct_size);
+    EXPECT(st.tables == 50 && st.buckets == 64, "tables %u, buckets %u", st.tables, st.buckets);
+    /* 2 * 20,000 / 64 = 625 ids per bucket, rounded up to a power of two */
+    EXPECT(st.bucket_capacity == 1024, "auto bucket capacity %u, want 1024", st.bucket_capacity);
+    EXPECT(st.units == BIG && st.present == BIG && st.present_share == 1.0, "present %u of %u (%g)", st.present,
+           st.units, st.present_share);
+    EXPECT(st.entries_per_neuron == 50.0, "entries per neuron %g, want every table to hold every neuron",
+           st.entries_per_neuron);
+    EXPECT(st.dropped == 0 && st.full_share == 0.0 && st.max_fill < 1.0, "dropped %llu, full %g, max fill %g",
+           (unsigned long long)st.dropped, st.full_share, st.max_fill);
+    EXPECT(st.mean_fill > 0.3 && st.mean_fill < 0.31, "mean fill %g, want 20000 / (64 * 1024)", st.mean_fill);
+    EXPECT(st.table_bytes >= 50ull * 64 * 1025 * 4 && st.table_bytes < 50ull * 64 * 1025 * 4 + 4096,
+           "table bytes %llu", (unsigned long long)st.table_bytes);
+    slide_network_free(net);
+}
+
+/* Explicit sizes are kept; tables * buckets * bucket_size slots below the layer's neurons are refused. */
+static void test_too_small_is_refused(void)
+{
+    slide_lsh_config lsh;
+    slide_lsh_config_init(&lsh);
+    lsh.bucket_size = 16;
+    lsh.tables = 2;
+    slide_network *net = (slide_network *)&lsh; /* must be reset to NULL */
+    int rc = make(BIG, &lsh, &net);
+    EXPECT(rc == SLIDE_E_INVALID && net == NULL, "k=6, 2 tables of 64 x 16 ids for 20,000 neurons: rc %d", rc);
+    const char *msg = slide_last_error();
+    EXPECT(strstr(msg, "layer 1") && strstr(msg, "2048 slots") && strstr(msg, "20000 neurons") &&
+               strstr(msg, "leave bucket_size unset for the automatic size (1024 ids per bucket here)"),
+           "message names the layer, the numbers and the fix: %s", msg);
+    /* One table of 64 x 128 ids (8,192 slots) cannot hold 20,000 neurons either. */
+    lsh.bucket_size = 128;
+    lsh.tables = 1;
+    EXPECT(make(BIG, &lsh, &net) == SLIDE_E_INVALID, "1 table of 64 x 128 ids for 20,000 neurons");
+    /* Exactly enough slots in total is accepted: 2 tables x 64 x 157 = 20,096. */
+    lsh.tables = 2;
+    lsh.bucket_size = 157;
+    OK(make(BIG, &lsh, &net));
+    slide_table_stats st;
+    if (net) {
+        OK(stats_of(net, 1, &st));
+        EXPECT(st.bucket_capacity == 157, "explicit bucket size kept, got %u", st.bucket_capacity);
+    }
+    slide_network_free(net);
 }
 
 /* A layer that fits in total but whose neurons hash alike crowds one bucket per table. */
@@ -179,6 +238,8 @@ static void test_stale_tables_are_refreshed(void)
 
 int main(void)
 {
+    test_auto_size_holds_the_layer();
+    test_too_small_is_refused();
     test_crowded_layer_is_reported();
     test_struct_size_and_errors();
     test_stale_tables_are_refreshed();

@@ -155,6 +155,10 @@ typedef enum slide_sampling_rule {
 #define SLIDE_AUTO_ACTIVE_MIN 1024
 #define SLIDE_AUTO_ACTIVE_MAX 4096
 
+/** The automatic bucket size (bucket_size = 0): see slide_lsh_config. */
+#define SLIDE_AUTO_BUCKET_MIN 128
+#define SLIDE_AUTO_BUCKET_SLACK 2
+
 /**
  * How a sampled layer chooses its active neurons. The defaults (changed in 0.4, measured in
  * docs/benchmarks.md) train a sampled softmax: one set per batch of the batch's labels and uniformly drawn
@@ -166,9 +170,25 @@ typedef struct slide_lsh_config {
     const char *hash;         /**< backend name; default "simhash" (copied at network creation) */
     uint32_t k;               /**< hash codes per table; default 6 */
     uint32_t tables;          /**< L, number of tables; default 50 */
-    uint32_t bucket_size;     /**< fixed bucket capacity; default 128 */
-    uint32_t bucket_bits;     /**< log2 buckets per table; 0 (default) = ceil(log2(units / bucket_size)), but never
-                                   fewer than the code bits when codes have <= 10 bits; wider codes are folded */
+    /**
+     * Ids a bucket holds, <= 65,536; default 0 = auto (0.4; 128 before): the smallest power of two >=
+     * SLIDE_AUTO_BUCKET_SLACK * units / buckets and >= SLIDE_AUTO_BUCKET_MIN, at most 65,536, so that each
+     * table can hold the whole layer twice over. Resolved at network creation (model files store the
+     * resolved value; slide_network_table_stats reports it). Table memory is tables * buckets * (size + 1)
+     * * 4 bytes: with auto, at most about 16 bytes per neuron and table once units >= 64 * buckets
+     * (SimHash k = 6, 50 tables: 13 MB for 17,836 neurons, 26 MB for 55,700), and tables * buckets * 516
+     * bytes for smaller layers. An explicit size is kept as given, but a network whose tables * buckets *
+     * bucket_size slots cannot hold its units is refused at creation (SLIDE_E_INVALID naming the layer,
+     * the numbers and the automatic size); a size that fits in total but not per table leaves neurons out
+     * of some tables (see slide_network_table_stats).
+     */
+    uint32_t bucket_size;
+    /**
+     * log2 buckets per table; 0 (default) = ceil(log2(units / bucket_size)) (units / SLIDE_AUTO_BUCKET_MIN with
+     * the automatic bucket_size), but never fewer than the code bits when codes have <= 10 bits; wider codes
+     * are folded.
+     */
+    uint32_t bucket_bits;
     int insertion;            /**< slide_insertion; default FIFO */
     /**
      * Cap on active neurons as a fraction of the layer, in [0, 1]; default 0 = auto: 5% of the layer, but at
