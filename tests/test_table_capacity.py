@@ -1,5 +1,5 @@
-"""Hash tables that hold their layer: Network.table_stats, the automatic bucket size and the refusal of
-tables too small for their layer."""
+"""Hash tables that hold their layer: Network.table_stats, the automatic bucket size, the refusal of tables
+too small for their layer, and the minimum of negatives in training sets."""
 
 import numpy as np
 import pytest
@@ -81,3 +81,17 @@ def test_stale_tables_are_rebuilt_before_the_report():
     assert net.layers[1].rebuilds == before + 1
     net.table_stats()
     assert net.layers[1].rebuilds == before + 1
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_training_sets_keep_negatives_when_retrieval_returns_nothing(shared):
+    # a neuron must share the query's bucket in all 8 tables: retrieval returns (almost) nothing
+    lsh = sl.LSH(tables=8, rule="threshold", threshold=8, random_fraction=0.0, active=16, batch_shared=shared,
+                 logq_correction=False)
+    net = net_with(lsh, units=2000)
+    X = np.random.default_rng(2).random((8, 16), np.float32)
+    rows = np.repeat(np.arange(8), 6)
+    Y = sp.csr_matrix((np.ones(48, np.float32), (rows, np.arange(48) * 37)), shape=(8, 2000))
+    active = net.train_batch(X, Y)["active"]
+    # min_active = 16 / 4 = 4 neurons besides the labels (6 per sample, 48 per batch)
+    assert active >= (48 + 4 if shared else 6 + 4)

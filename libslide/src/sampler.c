@@ -471,8 +471,13 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
         n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
     }
     a->n_fixed = n;
-    /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
-    uint32_t target = n + n_random > S->min_active ? n + n_random : S->min_active;
+    /*
+     * At least min_active neurons besides the labels: retrieval may return nothing (empty or crowded
+     * buckets, a strict threshold), and a softmax over the labels alone has no negatives to learn from.
+     * Both terms are <= n_labels + room (the reservation above).
+     */
+    const uint32_t floor_n = a->n_forced + S->min_active;
+    uint32_t target = n + n_random > floor_n ? n + n_random : floor_n;
     if (n < target) {
         slide_rng rng = {sample_seed};
         n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
@@ -608,6 +613,7 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
                 }
             }
         }
+    const uint32_t n_labels_set = ns; /* distinct labels of the batch */
     /* Retrieval fills the cap less the random share; without a share there is nothing to query. */
     const uint32_t want_retrieved = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
     if (S->exact) {
@@ -718,7 +724,9 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         ns = out;
     }
     S->shared.n_fixed = ns;
-    size_t target = ns + S->n_random > S->min_active ? ns + S->n_random : S->min_active;
+    /* At least min_active neurons besides the batch's labels (see slide_sampler_select). */
+    const size_t floor_n = n_labels_set + (size_t)S->min_active;
+    size_t target = ns + S->n_random > floor_n ? ns + S->n_random : floor_n;
     if (target > cap)
         target = cap;
     if (ns < target) {

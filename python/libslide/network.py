@@ -91,8 +91,8 @@ class LSH(_Settings):
     neurons, either a float, the fraction of the layer in (0, 1], or an int, a count of neurons (the fraction
     is then not used) -- so ``LSH(active=1.0)`` computes every neuron and ``LSH(active=1)`` a single one --
     or "auto" (the default: 5% of the layer, at least 1,024 and at most 4,096 neurons, all of a smaller
-    layer); min_active: pad with random neurons up to this many (None: a quarter of the cap; padding only
-    happens when retrieval returns fewer neurons than that);
+    layer); min_active: training sets hold at least this many neurons besides the labels, padded with random
+    ones (None: a quarter of the cap);
     rebuild_every: rebuild the tables every this many batches; rebuild_growth: multiply that period by this
     after every rebuild (1 = fixed, > 1 = exponentially growing); rehash_touched: between rebuilds, re-hash
     the neurons each batch updated; insertion: "fifo" or "reservoir"; rule: "topk" (rank by the number of

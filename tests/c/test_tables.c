@@ -1,7 +1,7 @@
 /*
  * Hash tables that hold their layer, written like a user program (public header only): the occupancy report
  * (slide_network_table_stats and its struct_size contract), the automatic bucket size, the refusal of tables
- * too small for their layer.
+ * too small for their layer, and the minimum of negatives in training sets.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -236,6 +236,34 @@ static void test_stale_tables_are_refreshed(void)
     slide_network_free(net);
 }
 
+/*
+ * Retrieval that returns (almost) nothing -- a neuron must share the query's bucket in all 8 tables -- and no
+ * random share: the set still holds min_active (16 / 4 = 4) neurons besides the labels.
+ */
+static void test_minimum_negatives(void)
+{
+    for (int shared = 0; shared <= 1; shared++) {
+        slide_lsh_config lsh;
+        slide_lsh_config_init(&lsh);
+        lsh.tables = 8;
+        lsh.rule = SLIDE_SAMPLE_THRESHOLD;
+        lsh.threshold = 8;
+        lsh.random_fraction = 0.0f;
+        lsh.max_active = 16;
+        lsh.batch_shared = shared;
+        lsh.logq_correction = 0;
+        slide_network *net;
+        OK(make(2000, &lsh, &net));
+        if (!net)
+            continue;
+        double active = train_one_batch(net);
+        /* per sample: 6 labels + >= 4 others; batch-shared: the batch's 48 labels + >= 4 others */
+        double want = shared ? 48 + 4 : 6 + 4;
+        EXPECT(active >= want, "batch_shared %d: %g active neurons per sample, want >= %g", shared, active, want);
+        slide_network_free(net);
+    }
+}
+
 int main(void)
 {
     test_auto_size_holds_the_layer();
@@ -243,6 +271,7 @@ int main(void)
     test_crowded_layer_is_reported();
     test_struct_size_and_errors();
     test_stale_tables_are_refreshed();
+    test_minimum_negatives();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;

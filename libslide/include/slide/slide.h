@@ -196,7 +196,12 @@ typedef struct slide_lsh_config {
      * than the layer (changed in 0.4; 0.005 before). max_active, when set, takes precedence.
      */
     float active_fraction;
-    uint32_t min_active;      /**< pad with random neurons up to this many; default 0 = 1/4 of the cap */
+    /**
+     * Training sets hold at least this many neurons besides the sample's (or the batch's) labels, padded with
+     * uniformly random ones when retrieval and the random share give fewer (0.4: before, the labels counted
+     * towards it, so a set could be the labels alone); default 0 = 1/4 of the cap. Never more than the layer.
+     */
+    uint32_t min_active;
     uint32_t rebuild_period;  /**< rebuild all tables every this many batches; default 50 */
     uint32_t bin_size;        /**< DWTA / WTA bin size (power of two, <= 256); default 8 */
     /* --- appended in 0.1: */
