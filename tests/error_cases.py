@@ -188,6 +188,10 @@ CASES = [
     ("argument", "rebuild period 0",
      lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(rebuild_every=0))])),
     ("argument", "no layers", lambda d: _net(layers=[])),
+    ("argument", "hash tables too small for the layer (2 x 64 x 16 slots, 20,000 neurons)",
+     lambda d: _net(layers=[sl.Layer(8), sl.Layer(20000, activation="softmax",
+                                                  sampling=sl.LSH(k=6, tables=2, bucket_size=16))])),
+    ("argument", "table_stats of a fully computed layer", lambda d: _net().table_stats(0)),
 ]
 
 

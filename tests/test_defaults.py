@@ -39,13 +39,14 @@ def assert_lsh_is_c_default(lsh):
     assert same_bytes(filled, c)  # nothing written over the init values, not even the same value
     r = lsh.resolved()
     assert r.hash == ffi.string(c.hash).decode()
-    assert (r.k, r.tables, r.bucket_size, r.bin_size, r.threshold, r.rebuild_every) == \
-        (c.k, c.tables, c.bucket_size, c.bin_size, c.threshold, c.rebuild_period)
+    assert (r.k, r.tables, r.bin_size, r.threshold, r.rebuild_every) == \
+        (c.k, c.tables, c.bin_size, c.threshold, c.rebuild_period)
     assert c.max_active == 0
     assert (r.active == "auto" and c.active_fraction == 0) or (isinstance(r.active, float) and
                                                                f32(r.active) == c.active_fraction)
     assert c.min_active == 0 and r.min_active is None  # derived from the layer size
     assert c.bucket_bits == 0 and r.bucket_bits is None
+    assert c.bucket_size == 0 and r.bucket_size is None  # sized to hold the layer
     assert r.insertion == {lib.SLIDE_INSERT_FIFO: "fifo", lib.SLIDE_INSERT_RESERVOIR: "reservoir"}[c.insertion]
     assert r.rule == {lib.SLIDE_SAMPLE_TOPK: "topk", lib.SLIDE_SAMPLE_UNION: "union",
                       lib.SLIDE_SAMPLE_THRESHOLD: "threshold"}[c.rule]

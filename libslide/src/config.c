@@ -20,7 +20,7 @@ void slide_lsh_config_init(slide_lsh_config *cfg)
     cfg->hash = "simhash";
     cfg->k = 6;
     cfg->tables = 50;
-    cfg->bucket_size = 128;
+    cfg->bucket_size = 0; /* auto: sized to hold the layer (0.4; 128 before) */
     cfg->bucket_bits = 0;
     cfg->insertion = SLIDE_INSERT_FIFO;
     cfg->active_fraction = 0.0f; /* auto: see slide_lsh_config */
@@ -96,9 +96,9 @@ int slide_optimizer_config_check(const slide_optimizer_config *opt)
 
 int slide_lsh_config_check(const slide_lsh_config *c, uint32_t units, uint32_t index)
 {
-    if (c->k == 0 || c->tables == 0 || c->tables > 4096 || c->bucket_size == 0 || c->bucket_size > 65536)
-        return slide_fail(SLIDE_E_INVALID, "layer %u: need k >= 1, 1 <= tables <= 4096, 1 <= bucket_size <= 65536",
-                          index);
+    if (c->k == 0 || c->tables == 0 || c->tables > 4096 || c->bucket_size > 65536)
+        return slide_fail(SLIDE_E_INVALID,
+                          "layer %u: need k >= 1, 1 <= tables <= 4096, bucket_size <= 65536 (0 = auto)", index);
     if (c->insertion != SLIDE_INSERT_FIFO && c->insertion != SLIDE_INSERT_RESERVOIR)
         return slide_fail(SLIDE_E_INVALID, "layer %u: unknown insertion policy %d", index, c->insertion);
     if (!(c->active_fraction >= 0.0f && c->active_fraction <= 1.0f))

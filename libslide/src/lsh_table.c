@@ -86,3 +86,24 @@ void slide_lsh_tables_insert_unique(slide_lsh_tables *t, uint32_t table, uint32_
     if (!found)
         slide_lsh_tables_insert(t, table, code, id);
 }
+
+void slide_lsh_tables_occupancy(const slide_lsh_tables *t, uint32_t units, uint8_t *seen, slide_lsh_occupancy *out)
+{
+    memset(out, 0, sizeof *out);
+    memset(seen, 0, units);
+    const size_t n_b = (size_t)t->tables * t->n_buckets;
+    for (size_t b = 0; b < n_b; b++) {
+        const uint32_t count = t->counts[b];
+        const uint32_t held = count < t->capacity ? count : t->capacity;
+        const uint32_t *ids = t->slots + b * t->capacity;
+        out->held += held;
+        out->dropped += count - held;
+        out->full += held == t->capacity;
+        out->max_held = held > out->max_held ? held : out->max_held;
+        for (uint32_t i = 0; i < held; i++)
+            if (ids[i] < units)
+                seen[ids[i]] = 1;
+    }
+    for (uint32_t i = 0; i < units; i++)
+        out->present += seen[i];
+}

@@ -31,6 +31,18 @@ void slide_lsh_tables_destroy(slide_lsh_tables *t);
 void slide_lsh_tables_clear(slide_lsh_tables *t);
 size_t slide_lsh_tables_memory_bytes(const slide_lsh_tables *t);
 
+/* What the tables hold (see slide_table_stats). */
+typedef struct slide_lsh_occupancy {
+    uint64_t held;        /* ids held in all buckets */
+    uint64_t dropped;     /* offers beyond capacity since the last clear */
+    uint64_t full;        /* buckets holding `capacity` ids */
+    uint32_t max_held;    /* ids in the fullest bucket */
+    uint32_t present;     /* distinct ids in [0, units) held by at least one table */
+} slide_lsh_occupancy;
+
+/* Counts what the tables hold; `seen` is caller scratch of units bytes (overwritten). */
+void slide_lsh_tables_occupancy(const slide_lsh_tables *t, uint32_t units, uint8_t *seen, slide_lsh_occupancy *out);
+
 static inline uint32_t slide_lsh_bucket(const slide_lsh_tables *t, uint32_t code)
 {
     if (t->code_bits <= t->bucket_bits)

@@ -530,7 +530,9 @@ int slide_network_load(const char *path, slide_network **out)
         uint64_t in = hd.input_dim;
         int adam = hd.opt_kind == SLIDE_OPT_ADAM;
         for (uint32_t l = 0; l < hd.n_layers; l++) {
-            if (ml[l].units > (1u << 30) || ml[l].tables > 4096 || ml[l].bucket_bits > 24 || ml[l].bucket_size > 65536) {
+            /* Files store the resolved bucket size, never 0 (auto). */
+            if (ml[l].units > (1u << 30) || ml[l].tables > 4096 || ml[l].bucket_bits > 24 ||
+                ml[l].bucket_size > 65536 || (ml[l].sampled && ml[l].bucket_size == 0)) {
                 rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u has impossible sizes", path, l);
                 goto done;
             }

@@ -238,7 +238,7 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
                 memset((char *)L->params + (size_t)r * L->block * e, 0, e * L->block);
         }
         if (L->sampled)
-            rc = slide_sampler_setup(L, lc.lsh, cfg.seed, l);
+            rc = slide_sampler_setup(L, lc.lsh, cfg.seed, l, init_params);
         in_dim = L->units;
     }
     if (rc == SLIDE_OK && init_params) {

@@ -40,7 +40,21 @@ static uint32_t ceil_log2(uint64_t x)
     return b;
 }
 
-int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index)
+/*
+ * bucket_size 0 (auto): each table can hold the whole layer twice over, so random codes (about units /
+ * buckets per bucket, Poisson-spread) overflow nothing; rounded up to a power of two, at least
+ * SLIDE_AUTO_BUCKET_MIN, at most 65,536.
+ */
+static uint32_t auto_bucket_size(uint32_t units, uint32_t n_buckets)
+{
+    const uint64_t need = ((uint64_t)SLIDE_AUTO_BUCKET_SLACK * units + n_buckets - 1) / n_buckets;
+    uint32_t cap = SLIDE_AUTO_BUCKET_MIN;
+    while (cap < need && cap < 65536u)
+        cap <<= 1;
+    return cap;
+}
+
+int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index, int fresh)
 {
     slide_sampler *S = &L->sampler;
     slide_lsh_config_init(&S->cfg);
@@ -78,13 +92,15 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
         return rc;
     uint32_t code_bits = S->hash->code_bits(S->hash_state);
     uint32_t bits = c->bucket_bits;
+    const int auto_size = c->bucket_size == 0;
     if (bits == 0) {
         /*
-         * Default: one bucket per bucket_size neurons, but codes of <= 10 bits are never folded: folding
-         * merges unrelated codes (measured on Fashion-MNIST: SimHash K=6 folded into 8 buckets cut LSH
-         * recall from 0.43 to 0.18). At most 1,024 buckets per table then, a few MB per layer.
+         * Default: one bucket per bucket_size neurons (SLIDE_AUTO_BUCKET_MIN with an automatic size), but
+         * codes of <= 10 bits are never folded: folding merges unrelated codes (measured on Fashion-MNIST:
+         * SimHash K=6 folded into 8 buckets cut LSH recall from 0.43 to 0.18). At most 1,024 buckets per
+         * table then.
          */
-        uint64_t per = c->bucket_size;
+        uint64_t per = auto_size ? SLIDE_AUTO_BUCKET_MIN : c->bucket_size;
         bits = ceil_log2((L->units + per - 1) / per);
         if (bits < 1)
             bits = 1;
@@ -96,6 +112,17 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
     if (bits > 24)
         bits = 24;
     c->bucket_bits = bits;
+    /* The resolved size is what the network reports and model files store (they never hold 0). */
+    if (auto_size)
+        c->bucket_size = auto_bucket_size(L->units, 1u << bits);
+    const uint64_t slots = (uint64_t)c->tables * ((uint64_t)1 << bits) * c->bucket_size;
+    if (fresh && !S->exact && slots < L->units)
+        return slide_fail(SLIDE_E_INVALID,
+                          "layer %u: %u tables x %u buckets x %u ids = %llu slots cannot hold its %u neurons; "
+                          "leave bucket_size unset for the automatic size (%u ids per bucket here) "
+                          "or raise tables or k",
+                          index, c->tables, 1u << bits, c->bucket_size, (unsigned long long)slots, L->units,
+                          auto_bucket_size(L->units, 1u << bits));
     rc = slide_lsh_tables_init(&S->tables, c->tables, c->bucket_size, bits, code_bits, c->insertion,
                                slide_seed3(seed, 0x7AB, index, 0));
     if (rc)
@@ -444,8 +471,13 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
         n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
     }
     a->n_fixed = n;
-    /* n + n_random <= n_labels + room (the reservation above): n <= max(n_labels, max_active - n_random). */
-    uint32_t target = n + n_random > S->min_active ? n + n_random : S->min_active;
+    /*
+     * At least min_active neurons besides the labels: retrieval may return nothing (empty or crowded
+     * buckets, a strict threshold), and a softmax over the labels alone has no negatives to learn from.
+     * Both terms are <= n_labels + room (the reservation above).
+     */
+    const uint32_t floor_n = a->n_forced + S->min_active;
+    uint32_t target = n + n_random > floor_n ? n + n_random : floor_n;
     if (n < target) {
         slide_rng rng = {sample_seed};
         n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
@@ -581,6 +613,7 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
                 }
             }
         }
+    const uint32_t n_labels_set = ns; /* distinct labels of the batch */
     /* Retrieval fills the cap less the random share; without a share there is nothing to query. */
     const uint32_t want_retrieved = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
     if (S->exact) {
@@ -691,7 +724,9 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         ns = out;
     }
     S->shared.n_fixed = ns;
-    size_t target = ns + S->n_random > S->min_active ? ns + S->n_random : S->min_active;
+    /* At least min_active neurons besides the batch's labels (see slide_sampler_select). */
+    const size_t floor_n = n_labels_set + (size_t)S->min_active;
+    size_t target = ns + S->n_random > floor_n ? ns + S->n_random : floor_n;
     if (target > cap)
         target = cap;
     if (ns < target) {

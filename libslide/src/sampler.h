@@ -74,9 +74,10 @@ typedef struct slide_sampler {
 /*
  * Fills L->sampler from the user's LSH config (defaults for fields an older, shorter struct lacks): checks
  * it, creates the hash backend and empty tables, derives the caps. L's shape must be set; seed and index
- * (the layer's position) seed the backend and the tables.
+ * (the layer's position) seed the backend and the tables. fresh (network creation, not loading): refuse tables
+ * whose slots cannot hold the layer; a model file keeps the tables it was saved with.
  */
-int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index);
+int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index, int fresh);
 /* Frees what slide_sampler_setup and the batch-shared selection allocated (safe on a zero sampler). */
 void slide_sampler_free(slide_layer *L);
 /* Bytes held by a sampled layer's sampler: backend, tables, bucket records, batch-shared buffers. */

@@ -3,6 +3,7 @@
  * neurons a batch changed, the rebuild schedule, and the lazy rebuild of tables that training does not
  * read. Runs between batches, never alongside a query (selection lives in sampler.c).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +210,63 @@ int slide_network_rebuild_tables(slide_network *net)
         rc = slide_sampler_rebuild(net, &net->layers[l]);
     slide_network_release(net);
     return rc;
+}
+
+int slide_network_table_stats(slide_network *net, uint32_t layer, slide_table_stats *out)
+{
+    if (!net || !out)
+        return slide_fail(SLIDE_E_INVALID, "%s is NULL", net ? "out" : "net");
+    if (out->struct_size < offsetof(slide_table_stats, tables) + sizeof(uint32_t))
+        return slide_fail(SLIDE_E_INVALID, "table stats struct_size %zu is too small", out->struct_size);
+    if (layer >= net->n_layers)
+        return slide_fail(SLIDE_E_INVALID, "layer %u out of range [0, %u)", layer, net->n_layers);
+    slide_layer *L = &net->layers[layer];
+    if (!L->sampled)
+        return slide_fail(SLIDE_E_INVALID, "layer %u is fully computed: it has no hash tables", layer);
+    if (L->sampler.exact)
+        return slide_fail(SLIDE_E_INVALID, "layer %u uses the exact oracle: it reads no hash tables", layer);
+    int rc = slide_network_claim(net, "slide_network_table_stats");
+    if (rc)
+        return rc;
+    slide_sampler *S = &L->sampler;
+    if (S->stale) { /* as slide_sampler_refresh, for this layer only */
+        rc = slide_sampler_rebuild(net, L);
+        if (!rc)
+            S->stale = 0;
+    }
+    uint8_t *seen = rc ? NULL : malloc(L->units);
+    if (!rc && !seen)
+        rc = slide_fail(SLIDE_E_NOMEM, "cannot allocate %u bytes of occupancy marks", L->units);
+    if (rc) {
+        slide_network_release(net);
+        return rc;
+    }
+    const slide_lsh_tables *T = &S->tables;
+    slide_lsh_occupancy occ;
+    slide_lsh_tables_occupancy(T, L->units, seen, &occ);
+    free(seen);
+    slide_network_release(net);
+    const double n_b = (double)T->tables * T->n_buckets;
+    slide_table_stats full = {
+        .struct_size = sizeof full,
+        .tables = T->tables,
+        .buckets = T->n_buckets,
+        .bucket_capacity = T->capacity,
+        .units = L->units,
+        .present = occ.present,
+        .present_share = (double)occ.present / L->units,
+        .entries_per_neuron = (double)occ.held / L->units,
+        .mean_fill = (double)occ.held / (n_b * T->capacity),
+        .max_fill = (double)occ.max_held / T->capacity,
+        .full_share = (double)occ.full / n_b,
+        .dropped = occ.dropped,
+        .table_bytes = slide_lsh_tables_memory_bytes(T),
+    };
+    /* Never write past the caller's struct: an older caller's struct is a prefix of this one. */
+    size_t n = out->struct_size < sizeof full ? out->struct_size : sizeof full;
+    memcpy(out, &full, n);
+    out->struct_size = n;
+    return SLIDE_OK;
 }
 
 int slide_sampler_rehash_due(const slide_layer *L)

@@ -29,7 +29,7 @@ from ._errors import (
     UnsupportedError,
 )
 from .io import load_libsvm, load_xc
-from .network import SGD, LSH, Adam, Layer, LayerView, Network, hash_backends, load_backend
+from .network import SGD, LSH, Adam, Layer, LayerView, Network, TableStats, hash_backends, load_backend
 
 __version__ = c_string(lib.slide_version_string())
 
@@ -41,8 +41,8 @@ def kernel_isa() -> str:
 
 
 __all__ = [
-    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "hash_backends", "kernel_isa", "load_backend", "load_xc",
-    "load_libsvm", "datasets",
+    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "TableStats", "hash_backends", "kernel_isa", "load_backend",
+    "load_xc", "load_libsvm", "datasets",
     "SlideError", "InvalidArgumentError", "FormatError", "SlideIOError", "SlideMemoryError",
     "UnsupportedError", "BusyError", "NumericError", "NotFoundError", "__version__",
 ]

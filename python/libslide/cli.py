@@ -130,7 +130,8 @@ def _add_model_args(p, hidden=128, epochs=5):
     p.add_argument("--hash", default=None, help=f"hash backend for the output layer ({lib} {lsh.hash})")
     p.add_argument("--k", type=int, default=None, help=f"hash codes per table ({lib} {lsh.k})")
     p.add_argument("--tables", type=int, default=None, help=f"number of hash tables L ({lib} {lsh.tables})")
-    p.add_argument("--bucket-size", type=int, default=None, help=f"bucket capacity ({lib} {lsh.bucket_size})")
+    p.add_argument("--bucket-size", type=int, default=None, help=f"bucket capacity ({lib} "
+                        f"{'sized to hold the layer' if lsh.bucket_size is None else lsh.bucket_size})")
     p.add_argument("--active", type=_active_arg, default=None,
                    help="active output neurons: a fraction of the layer written with a point or exponent (0.05; "
                         "1.0 = all), or a count written as an integer (400; 1 = a single neuron) "

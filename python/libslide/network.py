@@ -85,12 +85,14 @@ class LSH(_Settings):
     :meth:`LSH.defaults` returns them all and :meth:`resolved` fills in the unset fields of an instance.
     The library checks the ranges when the network is created and its message names the layer and field.
 
-    hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: fixed
-    bucket capacity; active: cap on active neurons, either a float, the fraction of the layer in (0, 1], or
-    an int, a count of neurons (the fraction is then not used) -- so ``LSH(active=1.0)`` computes every
-    neuron and ``LSH(active=1)`` a single one -- or "auto" (the default: 5% of the layer, at least 1,024
-    and at most 4,096 neurons, all of a smaller layer); min_active: pad with random neurons up to this many (None: a
-    quarter of the cap; padding only happens when retrieval returns fewer neurons than that);
+    hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: ids per
+    bucket (None: sized so that each table can hold the layer twice over, a power of two >= 128; an explicit
+    size whose tables * buckets * bucket_size slots cannot hold the layer is refused); active: cap on active
+    neurons, either a float, the fraction of the layer in (0, 1], or an int, a count of neurons (the fraction
+    is then not used) -- so ``LSH(active=1.0)`` computes every neuron and ``LSH(active=1)`` a single one --
+    or "auto" (the default: 5% of the layer, at least 1,024 and at most 4,096 neurons, all of a smaller
+    layer); min_active: training sets hold at least this many neurons besides the labels, padded with random
+    ones (None: a quarter of the cap);
     rebuild_every: rebuild the tables every this many batches; rebuild_growth: multiply that period by this
     after every rebuild (1 = fixed, > 1 = exponentially growing); rehash_touched: between rebuilds, re-hash
     the neurons each batch updated; insertion: "fifo" or "reservoir"; rule: "topk" (rank by the number of
@@ -105,7 +107,8 @@ class LSH(_Settings):
     the full softmax, each uniformly drawn neuron's logit raised by log(neurons it stands for), the
     labels and retrieved neurons counted once (training only).
 
-    min_active and bucket_bits stay None after :meth:`resolved`: they derive from the layer's size.
+    min_active, bucket_bits and bucket_size stay None after :meth:`resolved`: they derive from the layer's
+    size; :meth:`Network.table_stats` reports a network's buckets and their capacity.
 
     >>> LSH(k=4, active=64)
     LSH(k=4, active=64)
@@ -133,9 +136,10 @@ class LSH(_Settings):
     logq_correction: bool | None = None
 
     # Python field -> C field of slide_lsh_config, by kind; `active` and the names are handled apart.
-    _COUNTS = {"k": "k", "tables": "tables", "bucket_size": "bucket_size", "bin_size": "bin_size",
-               "threshold": "threshold", "rebuild_every": "rebuild_period"}
-    _DERIVED = ("min_active", "bucket_bits")  # C: 0 = derived from the layer size, so an explicit 0 is refused
+    _COUNTS = {"k": "k", "tables": "tables", "bin_size": "bin_size", "threshold": "threshold",
+               "rebuild_every": "rebuild_period"}
+    # C: 0 = derived from the layer size, so an explicit 0 is refused
+    _DERIVED = ("min_active", "bucket_bits", "bucket_size")
     _REALS = ("rebuild_growth", "random_fraction")
     _FLAGS = ("rehash_touched", "batch_shared", "logq_correction")
 
@@ -180,7 +184,8 @@ class LSH(_Settings):
     @classmethod
     def _from_c(cls, c) -> "LSH":
         f32 = _shortest_float32
-        return cls(hash=c_string(c.hash), k=int(c.k), tables=int(c.tables), bucket_size=int(c.bucket_size),
+        return cls(hash=c_string(c.hash), k=int(c.k), tables=int(c.tables),
+                   bucket_size=int(c.bucket_size) or None,
                    active=int(c.max_active) if c.max_active else f32(c.active_fraction) if c.active_fraction else "auto",
                    min_active=int(c.min_active) or None, rebuild_every=int(c.rebuild_period),
                    insertion=_INSERTION_NAMES[c.insertion], bin_size=int(c.bin_size),
@@ -191,7 +196,8 @@ class LSH(_Settings):
 
     def resolved(self) -> "LSH":
         """A copy with every unset field replaced by the library's default, read back from the C struct
-        (so float fields show their float32 value). min_active and bucket_bits stay None unless set."""
+        (so float fields show their float32 value). min_active, bucket_bits and bucket_size stay None unless
+        set: they derive from the layer's size (:meth:`Network.table_stats` shows a network's)."""
         c = ffi.new("slide_lsh_config *")
         self._fill(c, [])
         return self._from_c(c)
@@ -419,6 +425,29 @@ class LayerView:
         kind = "sampled" if self.sampled else "dense"
         storage = ", bfloat16" if self.storage == "bfloat16" else ""
         return f"<Layer {self.index}: {self.input_dim} -> {self.units} {self.activation}, {kind}{storage}>"
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """Occupancy of a sampled layer's hash tables (:meth:`Network.table_stats`, C ``slide_table_stats``).
+
+    present_share is the share of the layer's neurons held by at least one table: a neuron no table holds is
+    never retrieved (only drawn at random or forced in as a label). Fills are ids held over bucket capacity;
+    dropped counts offers to full buckets since the last rebuild."""
+
+    layer: int
+    tables: int
+    buckets: int
+    bucket_capacity: int
+    units: int
+    present: int
+    present_share: float
+    entries_per_neuron: float
+    mean_fill: float
+    max_fill: float
+    full_share: float
+    dropped: int
+    table_bytes: int
 
 
 def _batch_stats():
@@ -725,6 +754,25 @@ class Network:
                 "n": int(rows.size),
             })
         return result
+
+    def table_stats(self, layer: int = -1) -> TableStats:
+        """Occupancy of a sampled layer's hash tables (default: the output layer): how many neurons at least
+        one table holds, how full the buckets are, and their memory. Tables that training left stale
+        (random_fraction=1) are rebuilt first, as ``predict_topk(mode="sampled")`` would. A fully computed
+        layer, or one using ``hash="exact"``, has no tables: InvalidArgumentError."""
+        n_layers = lib.slide_network_layer_count(self._h)
+        index = _inputs.integer(layer, "layer")
+        if not -n_layers <= index < n_layers:
+            raise InvalidArgumentError(f"layer {layer} out of range for a network of {n_layers} layers")
+        index %= n_layers
+        st = ffi.new("slide_table_stats *")
+        st.struct_size = ffi.sizeof("slide_table_stats")
+        check(lib.slide_network_table_stats(self._h, index, st))
+        return TableStats(layer=index, tables=int(st.tables), buckets=int(st.buckets),
+                          bucket_capacity=int(st.bucket_capacity), units=int(st.units), present=int(st.present),
+                          present_share=st.present_share, entries_per_neuron=st.entries_per_neuron,
+                          mean_fill=st.mean_fill, max_fill=st.max_fill, full_share=st.full_share,
+                          dropped=int(st.dropped), table_bytes=int(st.table_bytes))
 
     # ---------------------------------------------------------------- files
     def save(self, path) -> None:

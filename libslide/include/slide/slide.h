@@ -155,6 +155,10 @@ typedef enum slide_sampling_rule {
 #define SLIDE_AUTO_ACTIVE_MIN 1024
 #define SLIDE_AUTO_ACTIVE_MAX 4096
 
+/** The automatic bucket size (bucket_size = 0): see slide_lsh_config. */
+#define SLIDE_AUTO_BUCKET_MIN 128
+#define SLIDE_AUTO_BUCKET_SLACK 2
+
 /**
  * How a sampled layer chooses its active neurons. The defaults (changed in 0.4, measured in
  * docs/benchmarks.md) train a sampled softmax: one set per batch of the batch's labels and uniformly drawn
@@ -166,9 +170,25 @@ typedef struct slide_lsh_config {
     const char *hash;         /**< backend name; default "simhash" (copied at network creation) */
     uint32_t k;               /**< hash codes per table; default 6 */
     uint32_t tables;          /**< L, number of tables; default 50 */
-    uint32_t bucket_size;     /**< fixed bucket capacity; default 128 */
-    uint32_t bucket_bits;     /**< log2 buckets per table; 0 (default) = ceil(log2(units / bucket_size)), but never
-                                   fewer than the code bits when codes have <= 10 bits; wider codes are folded */
+    /**
+     * Ids a bucket holds, <= 65,536; default 0 = auto (0.4; 128 before): the smallest power of two >=
+     * SLIDE_AUTO_BUCKET_SLACK * units / buckets and >= SLIDE_AUTO_BUCKET_MIN, at most 65,536, so that each
+     * table can hold the whole layer twice over. Resolved at network creation (model files store the
+     * resolved value; slide_network_table_stats reports it). Table memory is tables * buckets * (size + 1)
+     * * 4 bytes: with auto, at most about 16 bytes per neuron and table once units >= 64 * buckets
+     * (SimHash k = 6, 50 tables: 13 MB for 17,836 neurons, 26 MB for 55,700), and tables * buckets * 516
+     * bytes for smaller layers. An explicit size is kept as given, but a network whose tables * buckets *
+     * bucket_size slots cannot hold its units is refused at creation (SLIDE_E_INVALID naming the layer,
+     * the numbers and the automatic size); a size that fits in total but not per table leaves neurons out
+     * of some tables (see slide_network_table_stats).
+     */
+    uint32_t bucket_size;
+    /**
+     * log2 buckets per table; 0 (default) = ceil(log2(units / bucket_size)) (units / SLIDE_AUTO_BUCKET_MIN with
+     * the automatic bucket_size), but never fewer than the code bits when codes have <= 10 bits; wider codes
+     * are folded.
+     */
+    uint32_t bucket_bits;
     int insertion;            /**< slide_insertion; default FIFO */
     /**
      * Cap on active neurons as a fraction of the layer, in [0, 1]; default 0 = auto: 5% of the layer, but at
@@ -176,7 +196,12 @@ typedef struct slide_lsh_config {
      * than the layer (changed in 0.4; 0.005 before). max_active, when set, takes precedence.
      */
     float active_fraction;
-    uint32_t min_active;      /**< pad with random neurons up to this many; default 0 = 1/4 of the cap */
+    /**
+     * Training sets hold at least this many neurons besides the sample's (or the batch's) labels, padded with
+     * uniformly random ones when retrieval and the random share give fewer (0.4: before, the labels counted
+     * towards it, so a set could be the labels alone); default 0 = 1/4 of the cap. Never more than the layer.
+     */
+    uint32_t min_active;
     uint32_t rebuild_period;  /**< rebuild all tables every this many batches; default 50 */
     uint32_t bin_size;        /**< DWTA / WTA bin size (power of two, <= 256); default 8 */
     /* --- appended in 0.1: */
@@ -416,6 +441,43 @@ typedef struct slide_layer_diagnosis {
  */
 SLIDE_API int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
                                      slide_layer_diagnosis *out, uint32_t n_out);
+
+/**
+ * Occupancy of a sampled layer's hash tables: can every neuron be found? Added in 0.4.
+ *
+ * A neuron is *present* when at least one table holds it; a neuron no table holds can only enter an active
+ * set as a label or a random draw, never by retrieval. Fill is the number of ids a bucket holds over its
+ * capacity. Offers beyond a bucket's capacity since the last rebuild (`dropped`) each evicted an entry
+ * (FIFO) or were kept or dropped at random (reservoir); a layer whose tables drop many neurons is crowded,
+ * typically because many neurons hash alike (for instance weight rows aligned with the typical input).
+ */
+typedef struct slide_table_stats {
+    size_t struct_size;
+    uint32_t tables;               /**< L */
+    uint32_t buckets;              /**< buckets per table (2^bucket_bits) */
+    uint32_t bucket_capacity;      /**< ids a bucket holds (the resolved bucket_size) */
+    uint32_t units;                /**< neurons in the layer */
+    uint32_t present;              /**< neurons held by at least one table */
+    uint32_t reserved;             /**< 0 */
+    double present_share;          /**< present / units */
+    double entries_per_neuron;     /**< ids held in all tables / units (L when every table holds every neuron once) */
+    double mean_fill;              /**< mean over all buckets of held / capacity */
+    double max_fill;               /**< the fullest bucket's held / capacity (1 when any bucket is full) */
+    double full_share;             /**< share of buckets holding `capacity` ids */
+    uint64_t dropped;              /**< offers to full buckets since the last rebuild (rebuild and re-hash) */
+    uint64_t table_bytes;          /**< memory of the tables: L * buckets * (capacity + 1) * 4 bytes and RNG state */
+} slide_table_stats;
+
+/**
+ * Fills *out with the occupancy of layer `layer`'s hash tables; out->struct_size must be set (to
+ * sizeof(slide_table_stats) or the size of an older, shorter version) and no byte beyond it is written.
+ * Fails with SLIDE_E_INVALID for a layer out of range, a fully computed layer ("layer 0 is fully computed:
+ * it has no hash tables") or a layer using the "exact" oracle, which reads no tables. Tables that lag the
+ * weights because training does not read them (random_fraction 1, see slide_lsh_config) are rebuilt first,
+ * as a sampled prediction would, so the figures describe what retrieval would see now. Takes the network
+ * like a training call (SLIDE_E_BUSY if another thread is using it).
+ */
+SLIDE_API int slide_network_table_stats(slide_network *net, uint32_t layer, slide_table_stats *out);
 
 /**
  * Bytes of memory owned by the network (parameters, optimizer state, tables, scratch). A layer's parameters

@@ -156,6 +156,23 @@ typedef struct slide_layer_diagnosis {
 } slide_layer_diagnosis;
 int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,
                            slide_layer_diagnosis *out, uint32_t n_out);
+typedef struct slide_table_stats {
+    size_t struct_size;
+    uint32_t tables;
+    uint32_t buckets;
+    uint32_t bucket_capacity;
+    uint32_t units;
+    uint32_t present;
+    uint32_t reserved;
+    double present_share;
+    double entries_per_neuron;
+    double mean_fill;
+    double max_fill;
+    double full_share;
+    uint64_t dropped;
+    uint64_t table_bytes;
+} slide_table_stats;
+int slide_network_table_stats(slide_network *net, uint32_t layer, slide_table_stats *out);
 size_t slide_network_memory_bytes(const slide_network *net);
 int slide_network_save(const slide_network *net, const char *path);
 int slide_network_load(const char *path, slide_network **out);
