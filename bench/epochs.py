@@ -1,0 +1,105 @@
+"""P@1 per epoch of libslide's defaults and of single departures from them, on the real data sets: where
+does the sampled softmax lose against computing every neuron, and what stops the fall after the best epoch?
+
+    python bench/epochs.py --dataset debdeps --epochs 20 --threads 2
+    python bench/epochs.py --dataset revdict --epochs 8 --threads 2 --configs defaults all-active wd0.3
+
+Network: sparse input -> 128 ReLU -> softmax over every label, batch 128, seed 0. Each configuration is
+the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
+
+  defaults       nothing changed
+  all-active     LSH(active=1.0): every output neuron computed (no sampling; the same optimizer)
+  lr1e-3         Adam(lr=1e-3)
+  active4096     LSH(active=4096): 4,096 neurons per batch
+  per-sample     LSH(batch_shared=False): one set of uniform negatives per sample
+  wd0.1, wd0.3   Adam(weight_decay=...): decoupled weight decay (biases not decayed)
+
+After every epoch P@1 is computed exactly (every output scored) on --eval-sample random test rows
+(seed --eval-seed) and on --val-sample other test rows; the best epoch is chosen on the validation rows,
+as bench/vs_torch.py does. Writes bench/results/epochs_<dataset>.json and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from types import SimpleNamespace
+
+import _common
+from _data import eval_rows, val_rows
+
+import libslide as sl
+
+CONFIGS = {
+    "defaults": ({}, {}),
+    "all-active": ({"active": 1.0}, {}),
+    "lr1e-3": ({}, {"lr": 1e-3}),
+    "active4096": ({"active": 4096}, {}),
+    "per-sample": ({"batch_shared": False}, {}),
+    "wd0.1": ({}, {"weight_decay": 0.1}),
+    "wd0.3": ({}, {"weight_decay": 0.3}),
+}
+
+
+def print_table(results: dict) -> None:
+    epochs = results["args"]["epochs"]
+    marks = sorted({1, 2, 3, 5, epochs // 2, epochs} - {0})
+    print(f"\n{results['command']}\n{results['machine']}\n")
+    print("| configuration | P@1 after epoch " + " / ".join(map(str, marks)) +
+          " | returned (validation-chosen) P@1 (epoch) | samples/s |")
+    print("|---|---|---|---|")
+    for name, r in results["runs"].items():
+        at = " / ".join(f"{r['curve'][m - 1]['P@1']:.4f}" for m in marks)
+        s = r["selected"]
+        print(f"| {name} | {at} | {s['P@1']:.4f} ({s['epoch']}) | {r['samples_per_s']:,.0f} |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=["debdeps", "revdict"], default="debdeps")
+    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=["defaults", "all-active", "wd0.1", "wd0.3"])
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--eval-sample", type=int, default=5000)
+    p.add_argument("--val-sample", type=int, default=2000)
+    p.add_argument("--eval-seed", type=int, default=1)
+    _common.add_threads_arg(p)
+    _common.add_out_arg(p, None)
+    p.add_argument("--table", metavar="JSON", help="only print the table of an earlier result file")
+    a = p.parse_args()
+    if a.table:
+        print_table(_common.read_json(a.table))
+        return
+
+    X, Y, Xt, Yt = _common.load_debdeps(_common.SHARED_DATA / a.dataset)
+    rows = SimpleNamespace(eval_sample=a.eval_sample, eval_seed=a.eval_seed, val_sample=a.val_sample)
+    re, rv = eval_rows(Xt.shape[0], rows), val_rows(Xt.shape[0], rows)
+    Xe, Ye, Xv, Yv = Xt[re], Yt[re], Xt[rv], Yt[rv]
+    results = {**_common.result_header(a.threads), "dataset": a.dataset, "args": vars(a), "runs": {}}
+    for name in a.configs:
+        lsh_kw, adam_kw = CONFIGS[name]
+        net = sl.Network(input_dim=X.shape[1],
+                         layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sl.LSH(**lsh_kw))],
+                         optimizer=sl.Adam(**adam_kw), seed=0, threads=a.threads)
+        curve, train_s = [], 0.0
+        for epoch in range(1, a.epochs + 1):
+            t0 = time.perf_counter()
+            net.fit(X, Y, epochs=1, batch_size=128, progress=False, seed=epoch)
+            train_s += time.perf_counter() - t0
+            point = {"epoch": epoch, "train_s": round(train_s, 2),
+                     "P@1": net.evaluate(Xe, Ye, ks=(1,))["P@1"], "val_P@1": net.evaluate(Xv, Yv, ks=(1,))["P@1"]}
+            curve.append(point)
+            print(f"[{name}] epoch {epoch}: P@1 {point['P@1']:.4f}, validation {point['val_P@1']:.4f}, "
+                  f"{train_s:.0f} s", flush=True)
+        best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
+        results["runs"][name] = {"lsh": lsh_kw, "adam": adam_kw, "curve": curve, "selected": best,
+                                 "max_P@1": max(r["P@1"] for r in curve),
+                                 "samples_per_s": a.epochs * X.shape[0] / train_s}
+    out = a.out or _common.RESULTS / f"epochs_{a.dataset}.json"
+    _common.write_json(out, results)
+
+    print_table(results)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
