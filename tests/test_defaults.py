@@ -14,7 +14,7 @@ from libslide._api import ffi, lib
 
 def c_init(ctype, init):
     c = ffi.new(f"{ctype} *")
-    init(c)
+    assert init(c, ffi.sizeof(ctype)) == 0
     return c
 
 
@@ -34,7 +34,7 @@ def lsh_struct(lsh):
 
 
 def assert_lsh_is_c_default(lsh):
-    c = c_init("slide_lsh_config", lib.slide_lsh_config_init)
+    c = c_init("slide_lsh_config", lib.slide_lsh_config_init_v)
     filled, _ = lsh_struct(lsh)
     assert same_bytes(filled, c)  # nothing written over the init values, not even the same value
     r = lsh.resolved()
@@ -57,7 +57,7 @@ def assert_lsh_is_c_default(lsh):
 
 
 def assert_optimizer_is_c_default(opt, kind):
-    c = c_init("slide_optimizer_config", lib.slide_optimizer_config_init)
+    c = c_init("slide_optimizer_config", lib.slide_optimizer_config_init_v)
     c.kind = kind
     filled = ffi.new("slide_optimizer_config *")
     opt._fill(filled)
@@ -74,7 +74,7 @@ def test_lsh_defaults_are_the_c_init_values():
 
 
 def test_layer_defaults_are_the_c_init_values():
-    c = c_init("slide_layer_config", lib.slide_layer_config_init)
+    c = c_init("slide_layer_config", lib.slide_layer_config_init_v)
     c.units = 7
     filled = ffi.new("slide_layer_config *")
     sl.Layer(7)._fill(filled, [])
@@ -124,7 +124,7 @@ def test_cli_active_is_a_count_only_when_written_as_an_integer(text, value):
 def test_int_active_is_a_count_and_float_active_a_fraction():
     one, _ = lsh_struct(sl.LSH(active=1))
     assert one.max_active == 1  # a single neuron; C then ignores the fraction
-    init = c_init("slide_lsh_config", lib.slide_lsh_config_init)
+    init = c_init("slide_lsh_config", lib.slide_lsh_config_init_v)
     assert one.active_fraction == init.active_fraction
     everything, _ = lsh_struct(sl.LSH(active=1.0))
     assert everything.max_active == 0 and everything.active_fraction == 1.0  # the whole layer

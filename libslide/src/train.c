@@ -19,6 +19,7 @@
 #endif
 
 #include "backprop.h"
+#include "config.h"
 #include "batch_shared.h"
 #include "error.h"
 #include "forward.h"
@@ -234,9 +235,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     free(layer_active);
     if (stats) {
         slide_batch_stats full = {sizeof full, loss / (double)n, active_out / (double)n};
-        size_t sz = stats->struct_size < sizeof full ? stats->struct_size : sizeof full;
-        memcpy(stats, &full, sz);
-        stats->struct_size = sz;
+        stats->struct_size = slide_copy_out(SLIDE_STRUCT_BATCH_STATS, stats, &full, stats->struct_size);
     }
     slide_network_release(net);
     return rc;

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from . import _inputs
-from ._api import c_string, check, ffi, lib
+from ._api import c_string, check, ffi, lib, new_struct
 from ._errors import InvalidArgumentError, NumericError
 
 _ACTIVATIONS = {"relu": lib.SLIDE_ACT_RELU, "softmax": lib.SLIDE_ACT_SOFTMAX, "linear": lib.SLIDE_ACT_LINEAR}
@@ -144,7 +144,7 @@ class LSH(_Settings):
     _FLAGS = ("rehash_touched", "batch_shared", "logq_correction")
 
     def _fill(self, c, keep: list, where: str = "LSH"):
-        lib.slide_lsh_config_init(c)
+        check(lib.slide_lsh_config_init_v(c, ffi.sizeof("slide_lsh_config")))
         if self.hash is not None:
             name = ffi.new("char[]", _inputs.text(self.hash, f"{where}.hash").encode())
             keep.append(name)
@@ -227,7 +227,7 @@ class Layer(_Settings):
     storage: str | None = None
 
     def _fill(self, c, keep: list, where: str = "Layer"):
-        lib.slide_layer_config_init(c)
+        check(lib.slide_layer_config_init_v(c, ffi.sizeof("slide_layer_config")))
         c.units = _inputs.c_uint32(self.units, f"{where}.units")
         if self.activation is not None:
             c.activation = _inputs.choice(self.activation, _ACTIVATIONS, f"{where}.activation")
@@ -259,7 +259,7 @@ class _Optimizer(_Settings):
     _FLAGS = ("catch_up",)
 
     def _fill(self, c):
-        lib.slide_optimizer_config_init(c)
+        check(lib.slide_optimizer_config_init_v(c, ffi.sizeof("slide_optimizer_config")))
         c.kind = self._KIND
         for f in fields(self):
             value = getattr(self, f.name)
@@ -485,8 +485,7 @@ class Network:
             optimizer = Adam()
         if not isinstance(optimizer, (Adam, SGD)):
             raise InvalidArgumentError(f"optimizer must be a libslide.Adam or libslide.SGD, got {type(optimizer).__name__}")
-        cfg = ffi.new("slide_network_config *")
-        lib.slide_network_config_init(cfg)
+        cfg = new_struct("slide_network_config")
         cfg.input_dim = input_dim
         cfg.n_layers = len(layers)
         cfg.layers = lcs
@@ -543,8 +542,7 @@ class Network:
     @property
     def optimizer(self) -> Adam | SGD:
         """The optimizer settings in use (a copy; the learning rate is the current one, restored by :meth:`load`)."""
-        c = ffi.new("slide_optimizer_config *")
-        lib.slide_optimizer_config_init(c)
+        c = new_struct("slide_optimizer_config")
         check(lib.slide_network_get_optimizer(self._h, c))
         return (SGD if c.kind == lib.SLIDE_OPT_SGD else Adam)._from_c(c)
 
