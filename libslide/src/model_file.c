@@ -19,15 +19,21 @@
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
- * the directory, so <path> always holds either the previous complete file or the new one.
+ * the directory, so <path> always holds either the previous complete file or the new one. <path> must be a
+ * regular file or not exist (a device, FIFO, socket or directory is refused, never replaced); a symlink is
+ * followed and its target replaced the same way (the link stays a link). The new file keeps the mode of the
+ * file it replaces, or gets 0666 minus the umask (the temporary file is created with that mode).
  * Loading checks magic, version, byte order, size and checksum before returning a network.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -310,6 +316,65 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+/*
+ * Where a save to `path` writes: `path` itself, or the final target of a symlink (malloc'd). Refuses a target
+ * that exists and is not a regular file; *mode is the existing file's permission bits, or -1 for a new file.
+ */
+static int save_target(const char *path, char **target, int *mode)
+{
+    struct stat st;
+    *mode = -1;
+    *target = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        *target = realpath(path, NULL);
+        if (!*target)
+            return slide_fail(SLIDE_E_IO, "%s: symlink whose target cannot be resolved: %s", path, strerror(errno));
+    } else {
+        *target = strdup(path);
+        if (!*target)
+            return slide_fail(SLIDE_E_NOMEM, "out of memory");
+    }
+    if (stat(*target, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return slide_fail(SLIDE_E_IO, "%s: is a directory", path);
+        if (!S_ISREG(st.st_mode))
+            return slide_fail(SLIDE_E_IO, "%s: not a regular file (a device, FIFO or socket); refusing to replace it",
+                              path);
+        *mode = (int)(st.st_mode & 07777);
+    } else if (errno != ENOENT) {
+        return slide_fail(SLIDE_E_IO, "%s: %s", path, strerror(errno));
+    }
+    return SLIDE_OK;
+}
+
+/*
+ * Creates "<target>.tmp.XXXXXX" exclusively with mode 0666, so the umask (and a default ACL) applies as to
+ * any new file; mkstemp would force 0600. The suffix mixes the address of a local, the pid and a counter.
+ */
+static int open_temp(const char *target, char *tmp, size_t plen)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static _Atomic unsigned long counter;
+    uint64_t x = (uint64_t)(uintptr_t)&plen ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+    memcpy(tmp, target, plen);
+    memcpy(tmp + plen, ".tmp.", 5);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        x += 0x9E3779B97F4A7C15ull * (uint64_t)(++counter);
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        for (int i = 0; i < 6; i++, z /= 62)
+            tmp[plen + 5 + i] = letters[z % 62];
+        tmp[plen + 11] = '\0';
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int slide_network_save(const slide_network *net, const char *path)
 {
     if (!net || !path)
@@ -319,28 +384,35 @@ int slide_network_save(const slide_network *net, const char *path)
     int rc = slide_network_claim((slide_network *)net, "slide_network_save");
     if (rc)
         return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        slide_network_release((slide_network *)net);
-        return slide_fail(SLIDE_E_NOMEM, "out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = slide_fail(SLIDE_E_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
-        free(tmp);
+    char *target = NULL;
+    int mode = -1;
+    rc = save_target(path, &target, &mode);
+    size_t plen = target ? strlen(target) : 0;
+    char *tmp = rc ? NULL : malloc(plen + 16);
+    if (!rc && !tmp)
+        rc = slide_fail(SLIDE_E_NOMEM, "out of memory");
+    if (rc) {
+        free(target);
         slide_network_release((slide_network *)net);
         return rc;
     }
-    fchmod(fd, 0644);
+    int fd = open_temp(target, tmp, plen);
+    if (fd < 0) {
+        rc = slide_fail(SLIDE_E_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+        free(tmp);
+        free(target);
+        slide_network_release((slide_network *)net);
+        return rc;
+    }
+    if (mode >= 0)
+        (void)fchmod(fd, (mode_t)mode); /* keep the replaced file's permissions */
     writer w = {fdopen(fd, "wb"), {0, {0}, 0}, 0};
     if (!w.f) {
         rc = slide_fail(SLIDE_E_IO, "%s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         free(tmp);
+        free(target);
         slide_network_release((slide_network *)net);
         return rc;
     }
@@ -369,7 +441,7 @@ int slide_network_save(const slide_network *net, const char *path)
         failed = 1;
         saved_errno = errno;
     }
-    if (!failed && rename(tmp, path) != 0) {
+    if (!failed && rename(tmp, target) != 0) {
         failed = 1;
         saved_errno = errno;
     }
@@ -377,9 +449,10 @@ int slide_network_save(const slide_network *net, const char *path)
         unlink(tmp);
         rc = slide_fail(SLIDE_E_IO, "%s: cannot write model: %s", path, strerror(saved_errno));
     } else {
-        fsync_dir_of(path);
+        fsync_dir_of(target);
     }
     free(tmp);
+    free(target);
     slide_network_release((slide_network *)net);
     return rc;
 }
@@ -411,6 +484,10 @@ int slide_network_load(const char *path, slide_network **out)
     *out = NULL;
     if (!path)
         return slide_fail(SLIDE_E_INVALID, "path is NULL");
+    struct stat pst;
+    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode)) /* a FIFO would block fopen; a directory reads as EISDIR */
+        return slide_fail(SLIDE_E_IO, "%s: cannot load: %s", path,
+                          S_ISDIR(pst.st_mode) ? "is a directory" : "not a regular file (a device, FIFO or socket)");
     FILE *f = fopen(path, "rb");
     if (!f)
         return slide_fail(SLIDE_E_IO, "%s: cannot open: %s", path, strerror(errno));

@@ -135,8 +135,8 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
         return slide_fail(SLIDE_E_INVALID, "n_layers must be in [1, 64], got %u", cfg.n_layers);
     if (!cfg.layers)
         return slide_fail(SLIDE_E_INVALID, "layers is NULL");
-    if (cfg.threads < 0)
-        return slide_fail(SLIDE_E_INVALID, "threads must be >= 0, got %d", cfg.threads);
+    if (cfg.threads < 0 || cfg.threads > 4096) /* as slide_network_set_threads */
+        return slide_fail(SLIDE_E_INVALID, "threads must be in [0, 4096], got %d", cfg.threads);
 
     slide_network *net = calloc(1, sizeof *net);
     if (!net)

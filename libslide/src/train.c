@@ -105,6 +105,15 @@ static int check_sample(const slide_network *net, const slide_matrix *X, const s
                      n_out);
             return SLIDE_E_INVALID;
         }
+    int32_t dup;
+    int d = slide_label_row_duplicate(Y->indices + b, e - b, &dup);
+    if (d) {
+        if (d < 0)
+            snprintf(msg, msg_len, "out of memory checking Y row %lld", (long long)row);
+        else
+            snprintf(msg, msg_len, "Y row %lld: label id %d appears more than once", (long long)row, dup);
+        return SLIDE_E_INVALID;
+    }
     return SLIDE_OK;
 }
 

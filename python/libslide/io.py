@@ -63,7 +63,7 @@ def load_xc(path):
     indices are views of the reader's memory (no copy). Malformed files raise FormatError naming file,
     line and problem."""
     out = ffi.new("slide_dataset **")
-    check(lib.slide_dataset_load_xc(os.fsencode(os.fspath(path)), out))
+    check(lib.slide_dataset_load_xc(_inputs.path(path, "load_xc: path"), out))
     return _dataset_arrays(out)
 
 
@@ -92,5 +92,5 @@ def load_libsvm(path, n_features=None, n_labels=None, feature_base=1, label_base
     opt.feature_base = _inputs.c_int(feature_base, "load_libsvm: feature_base")
     opt.label_base = _inputs.c_int(label_base, "load_libsvm: label_base")
     out = ffi.new("slide_dataset **")
-    check(lib.slide_dataset_load_libsvm(os.fsencode(os.fspath(path)), opt, out))
+    check(lib.slide_dataset_load_libsvm(_inputs.path(path, "load_libsvm: path"), opt, out))
     return _dataset_arrays(out)

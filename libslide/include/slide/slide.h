@@ -350,7 +350,7 @@ typedef struct slide_network_config {
     uint32_t n_layers;                         /**< >= 1; the last layer must be SOFTMAX */
     const slide_layer_config *const *layers;   /**< n_layers pointers */
     uint64_t seed;                             /**< all randomness derives from it; default 0 */
-    int threads;                               /**< OpenMP threads; 0 = OpenMP default (default) */
+    int threads;                               /**< OpenMP threads, <= 4096; 0 = OpenMP default (default) */
     int32_t reserved0;                         /**< padding made explicit (0.5); 0 */
 } slide_network_config;
 
@@ -396,7 +396,8 @@ typedef struct slide_batch_stats {
  * rows 0..n-1). X has input_dim columns; Y is a CSR label matrix with the output layer's width as cols.
  * Samples run in parallel; each has its own active set per sampled layer; gradients of the batch are
  * reduced per touched row (deterministically, independent of thread count) and the optimizer then
- * updates only those rows. `stats` may be NULL.
+ * updates only those rows. `stats` may be NULL. Every value of the batch's X rows must be finite, and a label row
+ * must not repeat an id (0.5: refused, SLIDE_E_INVALID naming the row).
  */
 SLIDE_API int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
                                         const int64_t *rows, int64_t n, slide_batch_stats *stats);
@@ -409,7 +410,8 @@ typedef enum slide_predict_mode {
 /**
  * Top-k output neurons for samples `rows[0..n)` of X (NULL rows: 0..n-1). Writes n*k ids (int32) and
  * n*k scores (softmax probabilities over the scored neurons), best first. When fewer than k neurons are
- * scored (sampled mode), the tail holds id -1 and score 0.
+ * scored (sampled mode), the tail holds id -1 and score 0. X rows with a NaN or infinite value are refused
+ * (SLIDE_E_INVALID naming the row; 0.5), as in training and slide_network_diagnose.
  */
 SLIDE_API int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const int64_t *rows,
                                          int64_t n, uint32_t k, int mode, int32_t *out_ids,
@@ -611,7 +613,8 @@ SLIDE_API int slide_precision_at_k(const slide_matrix *Y, const int64_t *rows, i
  * propensities): for j = 1..k_max, out_ndcg[j-1] = sum over samples of DCG@j / IDCG@j, where DCG@j =
  * sum over the first j predictions that are labels of 1 / log2(rank + 1), and IDCG@j is the same for
  * min(j, labels of the sample) hits at the top. Samples without labels count 0. Divide by n to average.
- * Label rows must have no duplicate ids. Arguments as for slide_precision_at_k.
+ * Label rows must have no duplicate ids (both metrics refuse one since 0.5, naming the row). Arguments as for
+ * slide_precision_at_k.
  */
 SLIDE_API int slide_ndcg_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
                               uint32_t k_pred, uint32_t k_max, double *out_ndcg);
