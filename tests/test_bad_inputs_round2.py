@@ -297,3 +297,46 @@ def test_13_csr_arrays_whose_lengths_disagree_are_refused():
     Y.indices = Y.indices[:1].copy()
     with pytest.raises(sl.InvalidArgumentError, match="CSR arrays disagree"):
         net.train_batch(X3, Y)
+
+
+# ---------------------------------------------------------------- 7. small sampled softmax; --active 1.0
+def test_7_a_small_sampled_softmax_never_trains_on_its_labels_alone():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 10)).astype(np.float32)
+    y = X[:, :5].argmax(1).astype(np.int64)
+    for lsh in (sl.LSH("simhash"), sl.LSH("simhash", batch_shared=False, random_fraction=0.0),
+                sl.LSH("simhash", rule="threshold", threshold=50, batch_shared=False, random_fraction=0.0)):
+        net = sl.Network(10, [sl.Layer(5, "softmax", sampling=lsh)], seed=1, threads=1)
+        hist = net.fit(X, y, epochs=3, progress=False)
+        assert min(r["loss"] for r in hist) > 0.1  # a softmax over the label alone has loss 0
+        assert net.layers[-1].mean_active >= 2
+
+
+def test_7_cli_active_one_point_zero_is_the_whole_layer():
+    from libslide import cli
+
+    a = cli.build_parser().parse_args(["train", "--train", "x", "--test", "y", "--active", "1.0"])
+    lsh, _, _ = cli.model_settings(sl, a)
+    assert lsh.active == 1.0 and isinstance(lsh.active, float)
+    b = cli.build_parser().parse_args(["train", "--train", "x", "--test", "y", "--active", "1"])
+    assert cli.model_settings(sl, b)[0].active == 1  # an integer literal counts neurons, as LSH(active=1)
+    net = sl.Network(4, [sl.Layer(40, "softmax", sampling=lsh)], threads=1)  # --active 1.0's LSH
+    net.train_batch(X3, [[0], [1], [2]])
+    assert net.layers[-1].mean_active == 40
+
+
+# ---------------------------------------------------------------- 8. long rows in data files
+@pytest.mark.parametrize("order", ["descending", "shuffled"])
+def test_8_duplicate_check_is_not_quadratic_on_long_rows(tmp_path, order):
+    n = 400_000
+    ids = np.arange(n)[::-1] if order == "descending" else np.random.default_rng(1).permutation(n)
+    path = tmp_path / "long.txt"
+    path.write_text(f"1 {n} 1\n0 " + " ".join(f"{i}:1" for i in ids) + "\n")
+    t0 = time.perf_counter()
+    X, _ = sl.load_xc(path)
+    assert X.nnz == n
+    assert time.perf_counter() - t0 < 5  # quadratic: ~0.5 s here, 28 s at 3M ids
+    dup = np.append(ids, ids[n // 2])
+    path.write_text(f"1 {n} 1\n0 " + " ".join(f"{i}:1" for i in dup) + "\n")
+    with pytest.raises(sl.FormatError, match=f"duplicate feature id {ids[n // 2]}"):
+        sl.load_xc(path)
