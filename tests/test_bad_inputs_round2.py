@@ -340,3 +340,27 @@ def test_8_duplicate_check_is_not_quadratic_on_long_rows(tmp_path, order):
     path.write_text(f"1 {n} 1\n0 " + " ".join(f"{i}:1" for i in dup) + "\n")
     with pytest.raises(sl.FormatError, match=f"duplicate feature id {ids[n // 2]}"):
         sl.load_xc(path)
+
+
+# ---------------------------------------------------------------- 14. exact resume of simhash-mips
+def test_14_resume_is_exact_for_simhash_mips_with_rehash_touched(tmp_path):
+    X, Y, _, _ = sl.datasets.make_extreme(n_train=2000, n_test=10, n_features=300, n_labels=200, nnz_per_row=20,
+                                          seed=2)
+
+    def make():
+        lsh = sl.LSH("simhash-mips", rehash_touched=True, batch_shared=False, random_fraction=0.0,
+                     rebuild_every=1000)
+        return sl.Network(300, [sl.Layer(32), sl.Layer(200, "softmax", sampling=lsh)], seed=3, threads=1)
+
+    a, b = make(), make()
+    batches = [np.arange(i * 64, (i + 1) * 64) for i in range(30)]
+    for rows in batches[:10]:
+        a.train_batch(X, Y, rows=rows)
+        b.train_batch(X, Y, rows=rows)
+    b.save(tmp_path / "m.slide")
+    assert (tmp_path / "m.slide").read_bytes()[8] == 5  # format 5 keeps the item scale
+    b = sl.Network.load(tmp_path / "m.slide", threads=1)
+    for rows in batches[10:]:
+        a.train_batch(X, Y, rows=rows)
+        b.train_batch(X, Y, rows=rows)
+    assert np.array_equal(a.layers[1].weights, b.layers[1].weights)

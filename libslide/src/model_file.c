@@ -13,9 +13,12 @@
  * random_fraction to each layer record (168 bytes); 3 has version 2's layout and stores the optimizer's
  * weight_decay in the head word that versions 1 and 2 wrote as 0; 4 appends the LSH logq_correction and a
  * reserved zero word to each layer record (176 bytes), the optimizer's catch_up and a reserved zero word to
- * the head (56 bytes), and with catch_up each layer's row steps (u64 per weight row, after the biases). Each network is written in the oldest version that
- * holds it (1 when all float32, no random share, no weight decay and no logQ correction), so older
- * libraries keep reading what they can represent and refuse the rest. All four are read.
+ * the head (56 bytes), and with catch_up each layer's row steps (u64 per weight row, after the biases); 5 (0.5)
+ * has version 4's layout and stores in the layer record's reserved word the item scale of a simhash-mips layer
+ * (1 / the largest row norm at its last table build), without which a resumed network's re-hashes would run
+ * as plain SimHash. Each network is written in the oldest version that holds it (1 when all float32, no
+ * random share, no weight decay, no logQ correction and no simhash-mips), so older libraries keep reading
+ * what they can represent and refuse the rest. All five are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
@@ -28,6 +31,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +41,14 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "hash_family.h"
 #include "network.h"
 #include "rows.h"
 #include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 4u       /* newest format this library reads and writes */
+#define MODEL_VERSION 5u       /* newest format this library reads and writes */
+#define MODEL_VERSION_LOGQ 4u  /* logq_correction and catch_up */
 #define MODEL_VERSION_DECAY 3u /* weight_decay in the head */
 #define MODEL_VERSION_LAYERS 2u /* storage and random_fraction in the layer records */
 #define MODEL_VERSION_F32 1u   /* written when every layer is float32 */
@@ -143,7 +149,7 @@ typedef struct model_layer {
     float random_fraction; /* lsh.random_fraction */
     /* version 4: */
     int32_t logq_correction; /* lsh.logq_correction */
-    int32_t reserved;        /* 0 */
+    float item_scale;        /* version 5: simhash-mips's item scale (hash_family.h); 0 (reserved) before */
 } model_layer;
 _Static_assert(sizeof(model_layer) == 176, "model_layer must have no implicit padding");
 #define MODEL_LAYER_V2_BYTES offsetof(model_layer, logq_correction)
@@ -158,16 +164,27 @@ static size_t layer_record_bytes(uint32_t version)
 }
 
 /*
- * The format version for this network: 4 with catch_up or a logQ-corrected layer, else 3 with weight decay, else 2 if a
+ * The format version for this network: 5 with a simhash-mips layer (its item scale), else 4 with catch_up or a logQ-corrected layer, else 3 with weight decay, else 2 if a
  * layer needs version 2's storage or random_fraction, else 1.
  */
+/* simhash-mips's item scale of a layer, or 0 for every other layer. */
+static float item_scale(const slide_layer *L)
+{
+    if (!L->sampled || L->sampler.hash != &slide_hash_simhash_mips || !L->sampler.hash_state)
+        return 0.0f;
+    return slide_hash_mips_item_scale(L->sampler.hash_state);
+}
+
 static uint32_t file_version(const slide_network *net)
 {
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        if (item_scale(&net->layers[l]) != 0.0f)
+            return MODEL_VERSION;
     if (net->opt.catch_up)
-        return MODEL_VERSION;
+        return MODEL_VERSION_LOGQ;
     for (uint32_t l = 0; l < net->n_layers; l++)
         if (net->layers[l].sampled && net->layers[l].sampler.cfg.logq_correction)
-            return MODEL_VERSION;
+            return MODEL_VERSION_LOGQ;
     if (net->opt.weight_decay != 0.0f)
         return MODEL_VERSION_DECAY;
     for (uint32_t l = 0; l < net->n_layers; l++) {
@@ -261,6 +278,7 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             ml.batch_shared = L->sampler.cfg.batch_shared;
             ml.random_fraction = L->sampler.cfg.random_fraction;
             ml.logq_correction = L->sampler.cfg.logq_correction;
+            ml.item_scale = item_scale(L);
             ml.period = L->sampler.period;
             ml.rebuilds = L->sampler.rebuilds;
             ml.batches_since_rebuild = L->sampler.batches_since_rebuild;
@@ -589,11 +607,17 @@ int slide_network_load(const char *path, slide_network **out)
         rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u has a non-zero reserved header word", path, version);
         goto done;
     }
-    for (uint32_t l = 0; l < hd.n_layers; l++)
-        if (ml[l].reserved != 0) {
+    for (uint32_t l = 0; l < hd.n_layers; l++) {
+        if (version < 5 && ml[l].item_scale != 0.0f) {
             rc = slide_fail(SLIDE_E_FORMAT, "%s: layer %u has a non-zero reserved word", path, l);
             goto done;
         }
+        if (!(ml[l].item_scale >= 0.0f && isfinite(ml[l].item_scale))) {
+            rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u item scale %g", path, l,
+                            (double)ml[l].item_scale);
+            goto done;
+        }
+    }
     opt.weight_decay = hd.weight_decay;
     if (hd.reserved != 0 || (hd.catch_up != 0 && hd.catch_up != 1)) {
         rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: catch_up %d, reserved word %d", path, hd.catch_up,
@@ -666,6 +690,8 @@ int slide_network_load(const char *path, slide_network **out)
                 if (T->slots[i] >= L->units)
                     rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: neuron id out of range in a hash table",
                                     path);
+            if (L->sampler.hash == &slide_hash_simhash_mips && L->sampler.hash_state)
+                slide_hash_mips_set_item_scale(L->sampler.hash_state, ml[l].item_scale);
             L->sampler.rebuilds = ml[l].rebuilds;
             L->sampler.stale = L->sampler.draws_only; /* saved tables may lag the weights */
             L->sampler.batches_since_rebuild = ml[l].batches_since_rebuild;

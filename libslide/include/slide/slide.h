@@ -537,10 +537,17 @@ SLIDE_API size_t slide_network_memory_bytes(const slide_network *net);
 /**
  * Saves the model (configuration, parameters, optimizer state, step count) to `path` in a versioned,
  * checksummed file. The file is written to a temporary name, flushed with fsync and renamed, so an
- * interrupted save never leaves a partial file at `path`.
+ * interrupted save never leaves a partial file at `path`. `path` must be a regular file or not exist: a
+ * directory, device, FIFO or socket is refused (SLIDE_E_IO), never replaced. A symlink is followed: its
+ * target is replaced atomically and the link kept. The file keeps the mode of the file it replaces; a new
+ * one gets 0666 minus the umask (0.5; before, always 0644).
  */
 SLIDE_API int slide_network_save(const slide_network *net, const char *path);
-/** Loads a file written by slide_network_save; tables are rebuilt from the loaded weights. */
+/**
+ * Loads a file written by slide_network_save. The hash tables, their insertion state and (0.5) the item scale
+ * of simhash-mips layers are restored as saved, not rebuilt, so training resumes exactly where it stopped.
+ * Refuses a path that is a directory or not a regular file (SLIDE_E_IO).
+ */
 SLIDE_API int slide_network_load(const char *path, slide_network **out);
 
 /* ------------------------------------------------------------------ datasets */
