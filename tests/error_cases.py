@@ -220,6 +220,11 @@ CASES = [
     ("argument", "ks = 0 in evaluate", lambda d: _net().evaluate(_x(d), [[0], [1]], ks=0)),
     ("argument", "5,000 threads at creation", lambda d: _net_threads(5000)),
     ("argument", "init_v with a size below the 0.1 struct", lambda d: _init_too_small()),
+    ("argument", "negative learning rate", lambda d: _net(optimizer=sl.Adam(lr=-0.001))),
+    ("argument", "5,000 hash tables",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(tables=5000))])),
+    ("data file", "UTF-8 byte-order mark before the header", lambda d: sl.load_xc(_xc(d, b"\xef\xbb\xbf" + XC_OK.encode()))),
+    ("libsvm file", "UTF-8 byte-order mark at the start", lambda d: sl.load_libsvm(_xc(d, b"\xef\xbb\xbf" + SVM_OK.encode(), SVM))),
 ]
 
 

@@ -364,3 +364,20 @@ def test_14_resume_is_exact_for_simhash_mips_with_rehash_touched(tmp_path):
         a.train_batch(X, Y, rows=rows)
         b.train_batch(X, Y, rows=rows)
     assert np.array_equal(a.layers[1].weights, b.layers[1].weights)
+
+
+def test_11_messages_name_the_bad_value_and_show_bytes_escaped(tmp_path):
+    net = small_net()
+    with pytest.raises(sl.InvalidArgumentError, match="learning rate must be a positive finite number, got -0.5"):
+        net.set_learning_rate(-0.5)
+    with pytest.raises(sl.InvalidArgumentError, match="lr must be a finite number > 0, got -0.001"):
+        small_net(optimizer=sl.Adam(lr=-0.001))
+    with pytest.raises(sl.InvalidArgumentError, match=r"tables must be in \[1, 4096\], got 5000"):
+        small_net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(tables=5000))])
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbf1 6 4\n0 1:1\n")
+    with pytest.raises(sl.FormatError, match="byte-order mark"):
+        sl.load_xc(bom)
+    bom.write_bytes(b"\xef\xbb\xbf0 1:1\n")
+    with pytest.raises(sl.FormatError, match=r"'\\xEF\\xBB\\xBF0'"):
+        sl.load_libsvm(bom)

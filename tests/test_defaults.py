@@ -155,12 +155,15 @@ def test_ranges_are_checked_by_the_library():
 
     for kw, words in ((dict(active=1.5), "active_fraction"), (dict(active=9), "max_active 9"),
                       (dict(random_fraction=-0.1), "random_fraction"), (dict(rebuild_growth=0.5), "rebuild_growth"),
-                      (dict(k=0), "k >= 1"), (dict(tables=5000), "tables <= 4096")):
+                      (dict(k=0), "k must be >= 1, got 0"),
+                      (dict(tables=5000), r"tables must be in \[1, 4096\], got 5000")):
         with pytest.raises(sl.InvalidArgumentError, match=words) as err:
             build(**kw)
         assert err.value.status == lib.SLIDE_E_INVALID, kw
-    for opt in (sl.Adam(lr=0), sl.Adam(beta2=1.0), sl.SGD(lr=-1.0)):
-        with pytest.raises(sl.InvalidArgumentError, match="optimizer") as err:
+    for opt, words in ((sl.Adam(lr=0), "lr must be a finite number > 0, got 0"),
+                       (sl.Adam(beta2=1.0), r"beta2 must be in \[0, 1\), got 1"),
+                       (sl.SGD(lr=-1.0), "lr must be a finite number > 0, got -1")):
+        with pytest.raises(sl.InvalidArgumentError, match="optimizer: " + words) as err:
             sl.Network(input_dim=4, layers=[sl.Layer(3, activation="softmax")], optimizer=opt)
         assert err.value.status == lib.SLIDE_E_INVALID
     for kw, words in ((dict(k=2.5), "LSH.k must be an integer"), (dict(k=-1), "LSH.k must be an integer in"),

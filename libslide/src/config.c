@@ -233,9 +233,15 @@ int slide_optimizer_config_check(const slide_optimizer_config *opt)
 {
     if (opt->kind != SLIDE_OPT_ADAM && opt->kind != SLIDE_OPT_SGD)
         return slide_fail(SLIDE_E_INVALID, "optimizer kind %d is unknown", opt->kind);
-    if (!(opt->lr > 0.0f) || !isfinite(opt->lr) || !(opt->beta1 >= 0.0f && opt->beta1 < 1.0f) ||
-        !(opt->beta2 >= 0.0f && opt->beta2 < 1.0f) || !(opt->eps > 0.0f))
-        return slide_fail(SLIDE_E_INVALID, "optimizer: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0");
+    /* Each message names the field and the value (0.5; before, one message listed every rule). */
+    if (!(opt->lr > 0.0f) || !isfinite(opt->lr))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: lr must be a finite number > 0, got %g", (double)opt->lr);
+    if (!(opt->beta1 >= 0.0f && opt->beta1 < 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: beta1 must be in [0, 1), got %g", (double)opt->beta1);
+    if (!(opt->beta2 >= 0.0f && opt->beta2 < 1.0f))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: beta2 must be in [0, 1), got %g", (double)opt->beta2);
+    if (!(opt->eps > 0.0f) || !isfinite(opt->eps))
+        return slide_fail(SLIDE_E_INVALID, "optimizer: eps must be a finite number > 0, got %g", (double)opt->eps);
     if (slide_check_weight_decay(opt->lr, opt->weight_decay))
         return SLIDE_E_INVALID;
     if (opt->catch_up != 0 && opt->catch_up != 1)
@@ -245,9 +251,13 @@ int slide_optimizer_config_check(const slide_optimizer_config *opt)
 
 int slide_lsh_config_check(const slide_lsh_config *c, uint32_t units, uint32_t index)
 {
-    if (c->k == 0 || c->tables == 0 || c->tables > 4096 || c->bucket_size > 65536)
-        return slide_fail(SLIDE_E_INVALID,
-                          "layer %u: need k >= 1, 1 <= tables <= 4096, bucket_size <= 65536 (0 = auto)", index);
+    if (c->k == 0)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: k must be >= 1, got 0", index);
+    if (c->tables == 0 || c->tables > 4096)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: tables must be in [1, 4096], got %u", index, c->tables);
+    if (c->bucket_size > 65536)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: bucket_size must be <= 65536 (0 = auto), got %u", index,
+                          c->bucket_size);
     if (c->insertion != SLIDE_INSERT_FIFO && c->insertion != SLIDE_INSERT_RESERVOIR)
         return slide_fail(SLIDE_E_INVALID, "layer %u: unknown insertion policy %d", index, c->insertion);
     if (!(c->active_fraction >= 0.0f && c->active_fraction <= 1.0f))

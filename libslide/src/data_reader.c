@@ -41,24 +41,32 @@ struct slide_dataset {
 
 /* ------------------------------------------------------------------ messages */
 
-/* Copies the token [s, e) into buf for quoting, truncated, with unprintable bytes shown as '?'. */
+/*
+ * Copies the token [s, e) into buf for quoting: unprintable bytes as \xNN (a byte-order mark shows as
+ * \xEF\xBB\xBF, not as '???'), cut with "..." past 40 characters.
+ */
 const char *dr_show(char buf[DR_SHOW], const char *s, const char *e)
 {
-    size_t n = (size_t)(e - s), keep = n;
-    int cut = 0;
-    if (keep > 40) {
-        keep = 37;
-        cut = 1;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t out = 0;
+    for (const char *p = s; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        size_t w = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+        if (out + w > 40) {
+            memcpy(buf + out, "...", 3);
+            out += 3;
+            break;
+        }
+        if (w == 1) {
+            buf[out++] = (char)c;
+        } else {
+            buf[out++] = '\\';
+            buf[out++] = 'x';
+            buf[out++] = hex[c >> 4];
+            buf[out++] = hex[c & 15];
+        }
     }
-    for (size_t i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (cut) {
-        memcpy(buf + keep, "...", 3);
-        keep += 3;
-    }
-    buf[keep] = '\0';
+    buf[out] = '\0';
     return buf;
 }
 

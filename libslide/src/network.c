@@ -282,7 +282,7 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
     if (!net)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!(lr > 0.0f) || !isfinite(lr))
-        return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
+        return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number, got %g", (double)lr);
     if (slide_check_weight_decay(lr, net->opt.weight_decay))
         return SLIDE_E_INVALID;
     net->opt.lr = lr;
