@@ -221,6 +221,59 @@ static void test_init_sizes(void)
     slide_network_free(net);
 }
 
+/* Issue 16's refusals that live in C: non-finite inference input, repeated labels, thread cap, special files. */
+static void test_round2(void)
+{
+    slide_layer_config o;
+    slide_layer_config_init(&o);
+    o.units = 6;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    const slide_layer_config *layers[] = {&o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = 3;
+    cfg.n_layers = 1;
+    cfg.layers = layers;
+    cfg.threads = 5000;
+    slide_network *net = NULL;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID && !net, "5000 threads refused at creation");
+    EXPECT(strstr(slide_last_error(), "5000") != NULL, "message names the value: %s", slide_last_error());
+    cfg.threads = 1;
+    OK(slide_network_create(&cfg, NULL, &net));
+    if (!net)
+        return;
+
+    float xv[6] = {1, 2, 3, 4, NAN, 6};
+    slide_matrix X = {SLIDE_MATRIX_DENSE, 2, 3, xv, NULL, NULL};
+    int32_t ids[2];
+    float sc[2];
+    EXPECT(slide_network_predict_topk(net, &X, NULL, 2, 1, SLIDE_PREDICT_EXACT, ids, sc) == SLIDE_E_INVALID,
+           "NaN refused in prediction");
+    EXPECT(strstr(slide_last_error(), "X row 1, column 1") != NULL, "names the row: %s", slide_last_error());
+    int64_t row0 = 0;
+    OK(slide_network_predict_topk(net, &X, &row0, 1, 1, SLIDE_PREDICT_EXACT, ids, sc));
+
+    xv[4] = 5;
+    int64_t yp[3] = {0, 1, 4};
+    int32_t yi[4] = {0, 2, 5, 2};
+    slide_matrix Y = {SLIDE_MATRIX_CSR, 2, 6, NULL, yp, yi};
+    EXPECT(slide_network_train_batch(net, &X, &Y, NULL, 2, NULL) == SLIDE_E_INVALID, "repeated label refused");
+    EXPECT(strstr(slide_last_error(), "Y row 1: label id 2 appears more than once") != NULL, "%s", slide_last_error());
+    int32_t pred[2] = {0, 2};
+    double hits[1];
+    EXPECT(slide_precision_at_k(&Y, NULL, 2, pred, 1, 1, hits) == SLIDE_E_INVALID, "metrics refuse it too");
+    EXPECT(slide_ndcg_at_k(&Y, NULL, 2, pred, 1, 1, hits) == SLIDE_E_INVALID, "nDCG refuses it too");
+    yi[3] = 1;
+    OK(slide_network_train_batch(net, &X, &Y, NULL, 2, NULL));
+
+    EXPECT(slide_network_save(net, "/dev/null") == SLIDE_E_IO, "a device is not replaced");
+    EXPECT(strstr(slide_last_error(), "not a regular file") != NULL, "%s", slide_last_error());
+    EXPECT(slide_network_save(net, "/tmp") == SLIDE_E_IO, "a directory is not replaced");
+    slide_network *back = NULL;
+    EXPECT(slide_network_load("/tmp", &back) == SLIDE_E_IO && !back, "a directory is not loaded");
+    slide_network_free(net);
+}
+
 static void test_errors(void)
 {
     EXPECT(slide_version() == SLIDE_VERSION_NUMBER, "version");
@@ -613,6 +666,7 @@ static void test_bf16(void)
 int main(void)
 {
     test_init_sizes();
+    test_round2();
     test_errors();
     test_metrics();
     test_training();
