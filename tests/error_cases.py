@@ -224,6 +224,8 @@ CASES = [
     ("argument", "5,000 hash tables",
      lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(tables=5000))])),
     ("data file", "UTF-8 byte-order mark before the header", lambda d: sl.load_xc(_xc(d, b"\xef\xbb\xbf" + XC_OK.encode()))),
+    ("data file", "gzip data followed by garbage",
+     lambda d: sl.load_xc(_xc(d, gzip.compress(XC_OK.encode()) + b"garbage!!", "c.gz"))),
     ("libsvm file", "UTF-8 byte-order mark at the start", lambda d: sl.load_libsvm(_xc(d, b"\xef\xbb\xbf" + SVM_OK.encode(), SVM))),
 ]
 

@@ -381,3 +381,24 @@ def test_11_messages_name_the_bad_value_and_show_bytes_escaped(tmp_path):
     bom.write_bytes(b"\xef\xbb\xbf0 1:1\n")
     with pytest.raises(sl.FormatError, match=r"'\\xEF\\xBB\\xBF0'"):
         sl.load_libsvm(bom)
+
+
+# ---------------------------------------------------------------- 15. gzip followed by garbage
+def test_15_gzip_with_trailing_garbage_is_refused_and_members_are_concatenated(tmp_path):
+    import gzip
+
+    text = "2 6 4\n0,2 0:1.5 3:2\n1 5:1\n"
+    p = tmp_path / "d.txt.gz"
+    p.write_bytes(gzip.compress(text.encode()) + b"garbage!!")
+    with pytest.raises(sl.FormatError, match="trailing data after the end of the gzip stream"):
+        sl.load_xc(p)
+    p.write_bytes(gzip.compress(text.encode()) + b"\0" * 8)
+    with pytest.raises(sl.FormatError, match="trailing data"):
+        sl.load_xc(p)
+    svm = tmp_path / "d.svm.gz"
+    svm.write_bytes(gzip.compress(b"0 1:1\n") + b"\x1f\x00junk")
+    with pytest.raises(sl.FormatError, match="trailing data"):
+        sl.load_libsvm(svm)
+    p.write_bytes(gzip.compress(text[:12].encode()) + gzip.compress(text[12:].encode()))  # as `cat a.gz b.gz`
+    X, Y = sl.load_xc(p)
+    assert X.shape == (2, 6) and Y.nnz == 3

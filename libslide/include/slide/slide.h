@@ -558,8 +558,9 @@ typedef struct slide_dataset slide_dataset;
  * Reads an Extreme Classification Repository file: a header line `num_points num_features num_labels`,
  * then one line per point `l1,l2,... f:v f:v ...` with 0-based ids (a point may have no labels: the
  * line then starts with a space). Gzip-compressed files are read transparently when the library was
- * built with zlib. Any malformed input fails with SLIDE_E_FORMAT and a message naming file, line and
- * problem.
+ * built with zlib (one or more concatenated members; since 0.5, bytes after them that do not start another
+ * member are an error, not ignored). Any malformed input fails with SLIDE_E_FORMAT and a message naming
+ * file, line and problem.
  */
 SLIDE_API int slide_dataset_load_xc(const char *path, slide_dataset **out);
 
