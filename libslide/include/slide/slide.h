@@ -35,9 +35,9 @@
  *    old. Such a program runs with the library's defaults for every field appended since 0.1 (for example
  *    lsh rule and batch_shared, layer storage, optimizer weight_decay and catch_up), even if it sets them:
  *    rebuild it against this header to set them.
- *  - tests/c/test_old_header.c holds a program to the 0.1 and 0.4 headers against this library, with
- *    canaries around every struct; abi/check.sh compares the exported ABI with the committed baseline
- *    (abidiff).
+ *  - Checked by tests/c/test_old_header.c (one program built against the preserved 0.1 and 0.4 headers and
+ *    run against this library, with canaries around every struct) and abi/check.sh (abidiff of the exported
+ *    ABI against the committed baseline abi/libslide.abi).
  */
 #ifndef SLIDE_SLIDE_H
 #define SLIDE_SLIDE_H
