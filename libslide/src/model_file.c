@@ -612,7 +612,8 @@ int slide_network_load(const char *path, slide_network **out)
             rc = slide_fail(SLIDE_E_FORMAT, "%s: layer %u has a non-zero reserved word", path, l);
             goto done;
         }
-        if (!(ml[l].item_scale >= 0.0f && isfinite(ml[l].item_scale))) {
+        if (!(ml[l].item_scale >= 0.0f && isfinite(ml[l].item_scale)) ||
+            (ml[l].item_scale != 0.0f && (!ml[l].sampled || strcmp(ml[l].hash, "simhash-mips") != 0))) {
             rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u item scale %g", path, l,
                             (double)ml[l].item_scale);
             goto done;
