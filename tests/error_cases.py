@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 import numpy as np
+import scipy.sparse as sp
 
 import libslide as sl
 
@@ -192,7 +193,58 @@ CASES = [
      lambda d: _net(layers=[sl.Layer(8), sl.Layer(20000, activation="softmax",
                                                   sampling=sl.LSH(k=6, tables=2, bucket_size=16))])),
     ("argument", "table_stats of a fully computed layer", lambda d: _net().table_stats(0)),
+    # issue 16: the second round of bad input
+    ("argument", "NUL byte in a save path", lambda d: _net().save(os.path.join(d, "m.slide\0.bak"))),
+    ("argument", "NUL byte in a data path", lambda d: sl.load_xc("x\0y")),
+    ("argument", "NUL byte in a hash name",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH("simhash\0x"))])),
+    ("model file", "save onto a FIFO", lambda d: (os.mkfifo(os.path.join(d, "fifo")),
+                                                   _net().save(os.path.join(d, "fifo")))),
+    ("model file", "save onto a directory", lambda d: _net().save(d)),
+    ("model file", "save into a missing directory", lambda d: _net().save(os.path.join(d, "no", "m.slide"))),
+    ("model file", "load a FIFO", lambda d: (os.mkfifo(os.path.join(d, "fifo")),
+                                              sl.Network.load(os.path.join(d, "fifo")))),
+    ("model file", "load a directory", lambda d: sl.Network.load(d)),
+    ("argument", "NaN in X at prediction", lambda d: _net().predict_topk(np.array([[0] * 9 + [np.nan]], np.float32))),
+    ("argument", "inf in sparse X at evaluation",
+     lambda d: _net().evaluate(sp.csr_matrix(np.array([[0, np.inf] + [0] * 8], np.float32)), [[0]])),
+    ("argument", "label id 2^32 + 3 (would wrap to 3)", lambda d: _net().train_batch(_x(d), np.array([0, 2**32 + 3]))),
+    ("argument", "label repeated in a row", lambda d: _net().train_batch(_x(d), [[1, 3, 1], [0]])),
+    ("argument", "label repeated in a row, at evaluation", lambda d: _net().evaluate(_x(d), [[1], [2, 2]])),
+    ("argument", "a float label in a row", lambda d: _net().train_batch(_x(d), [[0], [1.5]])),
+    ("argument", "CSR data shorter than indices",
+     lambda d: _net().predict_topk(_short_data())),
+    ("argument", "validation data of the wrong width",
+     lambda d: _net().fit(_x(d), [[0], [1]], validation_data=(np.ones((2, 3)), [[0], [1]]), progress=False)),
+    ("argument", "negative eval_sample", lambda d: _net().fit(_x(d), [[0], [1]], eval_sample=-1, progress=False)),
+    ("argument", "ks = 0 in evaluate", lambda d: _net().evaluate(_x(d), [[0], [1]], ks=0)),
+    ("argument", "5,000 threads at creation", lambda d: _net_threads(5000)),
+    ("argument", "init_v with a size below the 0.1 struct", lambda d: _init_too_small()),
+    ("argument", "negative learning rate", lambda d: _net(optimizer=sl.Adam(lr=-0.001))),
+    ("argument", "5,000 hash tables",
+     lambda d: _net(layers=[sl.Layer(5, activation="softmax", sampling=sl.LSH(tables=5000))])),
+    ("data file", "UTF-8 byte-order mark before the header", lambda d: sl.load_xc(_xc(d, b"\xef\xbb\xbf" + XC_OK.encode()))),
+    ("data file", "gzip data followed by garbage",
+     lambda d: sl.load_xc(_xc(d, gzip.compress(XC_OK.encode()) + b"garbage!!", "c.gz"))),
+    ("libsvm file", "UTF-8 byte-order mark at the start", lambda d: sl.load_libsvm(_xc(d, b"\xef\xbb\xbf" + SVM_OK.encode(), SVM))),
 ]
+
+
+def _short_data():
+    A = sp.csr_matrix(np.eye(2, 10, dtype=np.float32))
+    A.data = A.data[:1].copy()
+    return A
+
+
+def _net_threads(n):
+    return sl.Network(input_dim=10, layers=[sl.Layer(5, activation="softmax")], threads=n)
+
+
+def _init_too_small():
+    from libslide._api import check, ffi, lib
+
+    c = ffi.new("slide_lsh_config *")
+    check(lib.slide_lsh_config_init_v(c, 8))
 
 
 def run_case(fn):

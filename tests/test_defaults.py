@@ -14,7 +14,7 @@ from libslide._api import ffi, lib
 
 def c_init(ctype, init):
     c = ffi.new(f"{ctype} *")
-    init(c)
+    assert init(c, ffi.sizeof(ctype)) == 0
     return c
 
 
@@ -34,7 +34,7 @@ def lsh_struct(lsh):
 
 
 def assert_lsh_is_c_default(lsh):
-    c = c_init("slide_lsh_config", lib.slide_lsh_config_init)
+    c = c_init("slide_lsh_config", lib.slide_lsh_config_init_v)
     filled, _ = lsh_struct(lsh)
     assert same_bytes(filled, c)  # nothing written over the init values, not even the same value
     r = lsh.resolved()
@@ -57,7 +57,7 @@ def assert_lsh_is_c_default(lsh):
 
 
 def assert_optimizer_is_c_default(opt, kind):
-    c = c_init("slide_optimizer_config", lib.slide_optimizer_config_init)
+    c = c_init("slide_optimizer_config", lib.slide_optimizer_config_init_v)
     c.kind = kind
     filled = ffi.new("slide_optimizer_config *")
     opt._fill(filled)
@@ -74,7 +74,7 @@ def test_lsh_defaults_are_the_c_init_values():
 
 
 def test_layer_defaults_are_the_c_init_values():
-    c = c_init("slide_layer_config", lib.slide_layer_config_init)
+    c = c_init("slide_layer_config", lib.slide_layer_config_init_v)
     c.units = 7
     filled = ffi.new("slide_layer_config *")
     sl.Layer(7)._fill(filled, [])
@@ -124,7 +124,7 @@ def test_cli_active_is_a_count_only_when_written_as_an_integer(text, value):
 def test_int_active_is_a_count_and_float_active_a_fraction():
     one, _ = lsh_struct(sl.LSH(active=1))
     assert one.max_active == 1  # a single neuron; C then ignores the fraction
-    init = c_init("slide_lsh_config", lib.slide_lsh_config_init)
+    init = c_init("slide_lsh_config", lib.slide_lsh_config_init_v)
     assert one.active_fraction == init.active_fraction
     everything, _ = lsh_struct(sl.LSH(active=1.0))
     assert everything.max_active == 0 and everything.active_fraction == 1.0  # the whole layer
@@ -155,12 +155,15 @@ def test_ranges_are_checked_by_the_library():
 
     for kw, words in ((dict(active=1.5), "active_fraction"), (dict(active=9), "max_active 9"),
                       (dict(random_fraction=-0.1), "random_fraction"), (dict(rebuild_growth=0.5), "rebuild_growth"),
-                      (dict(k=0), "k >= 1"), (dict(tables=5000), "tables <= 4096")):
+                      (dict(k=0), "k must be >= 1, got 0"),
+                      (dict(tables=5000), r"tables must be in \[1, 4096\], got 5000")):
         with pytest.raises(sl.InvalidArgumentError, match=words) as err:
             build(**kw)
         assert err.value.status == lib.SLIDE_E_INVALID, kw
-    for opt in (sl.Adam(lr=0), sl.Adam(beta2=1.0), sl.SGD(lr=-1.0)):
-        with pytest.raises(sl.InvalidArgumentError, match="optimizer") as err:
+    for opt, words in ((sl.Adam(lr=0), "lr must be a finite number > 0, got 0"),
+                       (sl.Adam(beta2=1.0), r"beta2 must be in \[0, 1\), got 1"),
+                       (sl.SGD(lr=-1.0), "lr must be a finite number > 0, got -1")):
+        with pytest.raises(sl.InvalidArgumentError, match="optimizer: " + words) as err:
             sl.Network(input_dim=4, layers=[sl.Layer(3, activation="softmax")], optimizer=opt)
         assert err.value.status == lib.SLIDE_E_INVALID
     for kw, words in ((dict(k=2.5), "LSH.k must be an integer"), (dict(k=-1), "LSH.k must be an integer in"),

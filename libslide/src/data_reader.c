@@ -41,24 +41,32 @@ struct slide_dataset {
 
 /* ------------------------------------------------------------------ messages */
 
-/* Copies the token [s, e) into buf for quoting, truncated, with unprintable bytes shown as '?'. */
+/*
+ * Copies the token [s, e) into buf for quoting: unprintable bytes as \xNN (a byte-order mark shows as
+ * \xEF\xBB\xBF, not as '???'), cut with "..." past 40 characters.
+ */
 const char *dr_show(char buf[DR_SHOW], const char *s, const char *e)
 {
-    size_t n = (size_t)(e - s), keep = n;
-    int cut = 0;
-    if (keep > 40) {
-        keep = 37;
-        cut = 1;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t out = 0;
+    for (const char *p = s; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        size_t w = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+        if (out + w > 40) {
+            memcpy(buf + out, "...", 3);
+            out += 3;
+            break;
+        }
+        if (w == 1) {
+            buf[out++] = (char)c;
+        } else {
+            buf[out++] = '\\';
+            buf[out++] = 'x';
+            buf[out++] = hex[c >> 4];
+            buf[out++] = hex[c & 15];
+        }
     }
-    for (size_t i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (cut) {
-        memcpy(buf + keep, "...", 3);
-        keep += 3;
-    }
-    buf[keep] = '\0';
+    buf[out] = '\0';
     return buf;
 }
 
@@ -282,6 +290,12 @@ static char *dr_parse_float(dr_parser *ps, char *p, char *end, float *out, int *
 
 /* ------------------------------------------------------------------ points */
 
+static int dr_cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Finds a repeated id in ids[0..n); on success stores it in *dup and returns 1. Short rows are
  * compared pairwise (reporting the first repeat in file order); long ones via a sorted scratch copy. */
 static int dr_find_duplicate(dr_parser *ps, const int32_t *ids, size_t n, int32_t *dup, int *nomem)
@@ -296,6 +310,14 @@ static int dr_find_duplicate(dr_parser *ps, const int32_t *ids, size_t n, int32_
                 }
         return 0;
     }
+    /* Strictly ascending or descending rows (most files) hold no repeat: one pass, no copy. */
+    size_t up = 1, down = 1;
+    for (size_t i = 1; i < n && (up == i || down == i); i++) {
+        up += up == i && ids[i] > ids[i - 1];
+        down += down == i && ids[i] < ids[i - 1];
+    }
+    if (up == n || down == n)
+        return 0;
     int32_t *t = dr_grow(ps->scratch, &ps->scratch_cap, n, sizeof(int32_t));
     if (!t) {
         *nomem = 1;
@@ -303,18 +325,8 @@ static int dr_find_duplicate(dr_parser *ps, const int32_t *ids, size_t n, int32_
     }
     ps->scratch = t;
     memcpy(t, ids, n * sizeof(int32_t));
-    /* Shell sort: no comparator calls, no recursion, fine for the row lengths seen in practice. */
-    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
-    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
-        size_t gap = gaps[g];
-        for (size_t i = gap; i < n; i++) {
-            int32_t x = t[i];
-            size_t j = i;
-            for (; j >= gap && t[j - gap] > x; j -= gap)
-                t[j] = t[j - gap];
-            t[j] = x;
-        }
-    }
+    /* O(n log n) whatever the order (a Shell sort with fixed gaps was quadratic on long descending rows). */
+    qsort(t, n, sizeof(int32_t), dr_cmp_i32);
     for (size_t i = 1; i < n; i++)
         if (t[i] == t[i - 1]) {
             *dup = t[i];
@@ -510,26 +522,54 @@ int dr_point(dr_parser *ps, char *s, size_t len)
 /* ------------------------------------------------------------------ input */
 
 typedef struct dr_source {
-#ifdef SLIDE_HAVE_ZLIB
-    gzFile gz;
-#else
     FILE *fp;
+#ifdef SLIDE_HAVE_ZLIB
+    /*
+     * gzip is inflated here rather than with gzread, which silently ignores whatever follows the last gzip
+     * member: trailing bytes that do not start another member are an error. `in` holds raw bytes: in plain
+     * mode, the first chunk read to look for the gzip magic (handed out before reading on).
+     */
+    int gz;            /* 1: gzip member(s); 0: plain text */
+    int z_ready;       /* inflateInit2 done */
+    int member_done;   /* the last inflate call ended a member */
+    int eof;           /* fp has no more bytes */
+    z_stream z;
+    unsigned char *in;
+    size_t in_len, in_pos; /* plain mode: bytes of `in` not yet handed out */
 #endif
 } dr_source;
 
 static int dr_source_open(dr_source *src, const char *path)
 {
-#ifdef SLIDE_HAVE_ZLIB
-    errno = 0;
-    src->gz = gzopen(path, "rb");
-    if (!src->gz)
-        return errno ? dr_fail_errno(errno, "cannot open", path)
-                     : slide_fail(SLIDE_E_NOMEM, "cannot open '%s': out of memory", path);
-    gzbuffer(src->gz, DR_CHUNK);
-#else
+    memset(src, 0, sizeof *src);
     src->fp = fopen(path, "rb");
     if (!src->fp)
         return dr_fail_errno(errno, "cannot open", path);
+#ifdef SLIDE_HAVE_ZLIB
+    src->in = malloc(DR_CHUNK);
+    if (!src->in) {
+        fclose(src->fp);
+        return slide_fail(SLIDE_E_NOMEM, "cannot open '%s': out of memory", path);
+    }
+    src->in_len = fread(src->in, 1, DR_CHUNK, src->fp);
+    if (src->in_len < DR_CHUNK && ferror(src->fp)) {
+        int err = errno;
+        free(src->in);
+        fclose(src->fp);
+        return dr_fail_errno(err, "cannot read", path);
+    }
+    src->eof = src->in_len < DR_CHUNK;
+    src->gz = src->in_len >= 2 && src->in[0] == 0x1f && src->in[1] == 0x8b;
+    if (src->gz) {
+        if (inflateInit2(&src->z, 16 + MAX_WBITS) != Z_OK) {
+            free(src->in);
+            fclose(src->fp);
+            return slide_fail(SLIDE_E_NOMEM, "cannot open '%s': out of memory", path);
+        }
+        src->z_ready = 1;
+        src->z.next_in = src->in;
+        src->z.avail_in = (uInt)src->in_len;
+    }
 #endif
     return SLIDE_OK;
 }
@@ -537,38 +577,85 @@ static int dr_source_open(dr_source *src, const char *path)
 static void dr_source_close(dr_source *src)
 {
 #ifdef SLIDE_HAVE_ZLIB
-    gzclose_r(src->gz);
-#else
-    fclose(src->fp);
+    if (src->z_ready)
+        inflateEnd(&src->z);
+    free(src->in);
 #endif
+    fclose(src->fp);
 }
+
+#ifdef SLIDE_HAVE_ZLIB
+static int dr_gzip_fail(const dr_parser *ps, const char *what)
+{
+    /* The line number is where reading stood, accurate to one chunk. */
+    return slide_fail(SLIDE_E_FORMAT, "%s:%" PRId64 ": corrupt gzip data: %s", ps->path, ps->line + 1, what);
+}
+
+/* Inflates into buf; *got == 0 only at the clean end of the last member. */
+static int dr_gzip_read(dr_source *src, const dr_parser *ps, char *buf, size_t cap, size_t *got)
+{
+    z_stream *z = &src->z;
+    z->next_out = (Bytef *)buf;
+    z->avail_out = (uInt)cap;
+    while (z->avail_out == cap) {
+        if (z->avail_in == 0 && !src->eof) {
+            size_t n = fread(src->in, 1, DR_CHUNK, src->fp);
+            if (n < DR_CHUNK && ferror(src->fp))
+                return dr_fail_errno(errno, "cannot read", ps->path);
+            src->eof = n == 0;
+            z->next_in = src->in;
+            z->avail_in = (uInt)n;
+            continue;
+        }
+        if (z->avail_in == 0) { /* end of file */
+            if (src->member_done)
+                break;
+            return dr_gzip_fail(ps, "unexpected end of file");
+        }
+        if (src->member_done) {
+            /* More bytes after a complete member: only another member may follow (as `cat a.gz b.gz`). */
+            if (z->next_in[0] != 0x1f)
+                return dr_gzip_fail(ps, "trailing data after the end of the gzip stream");
+            inflateReset(z);
+            src->member_done = 0;
+        }
+        int r = inflate(z, Z_NO_FLUSH);
+        if (r == Z_STREAM_END)
+            src->member_done = 1;
+        else if (r == Z_MEM_ERROR)
+            return slide_fail(SLIDE_E_NOMEM, "%s: out of memory while decompressing", ps->path);
+        else if (r != Z_OK && r != Z_BUF_ERROR)
+            return dr_gzip_fail(ps, r == Z_DATA_ERROR && src->member_done == 0 && z->msg &&
+                                            strcmp(z->msg, "incorrect header check") == 0
+                                        ? "trailing data after the end of the gzip stream"
+                                        : z->msg ? z->msg : "inflate failed");
+    }
+    *got = cap - z->avail_out;
+    return SLIDE_OK;
+}
+#endif
 
 /* Reads up to cap bytes; *got == 0 means end of file. */
 static int dr_source_read(dr_source *src, const dr_parser *ps, char *buf, size_t cap, size_t *got)
 {
 #ifdef SLIDE_HAVE_ZLIB
-    int n = gzread(src->gz, buf, (unsigned)cap);
-    int err = errno, zerr = Z_OK;
-    const char *msg = n <= 0 ? gzerror(src->gz, &zerr) : "";
-    /* gzread reports a truncated stream (Z_BUF_ERROR) as end of file; the error is only visible
-     * through gzerror. The line number is where reading stood, accurate to one chunk. */
-    if (n < 0 || zerr == Z_BUF_ERROR) {
-        if (zerr == Z_ERRNO)
-            return dr_fail_errno(err, "cannot read", ps->path);
-        if (zerr == Z_MEM_ERROR)
-            return slide_fail(SLIDE_E_NOMEM, "%s: out of memory while decompressing", ps->path);
-        size_t plen = strlen(ps->path);
-        if (strncmp(msg, ps->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
-            msg += plen + 2; /* zlib prefixes the path, which our message already starts with */
-        return slide_fail(SLIDE_E_FORMAT, "%s:%" PRId64 ": corrupt gzip data: %s", ps->path, ps->line + 1,
-                          msg);
+    if (src->gz)
+        return dr_gzip_read(src, ps, buf, cap, got);
+    if (src->in_pos < src->in_len) { /* the bytes read to look for the gzip magic */
+        size_t n = src->in_len - src->in_pos < cap ? src->in_len - src->in_pos : cap;
+        memcpy(buf, src->in + src->in_pos, n);
+        src->in_pos += n;
+        *got = n;
+        return SLIDE_OK;
     }
-    *got = (size_t)n;
-#else
+    if (src->eof) {
+        *got = 0;
+        return SLIDE_OK;
+    }
+#endif
     *got = fread(buf, 1, cap, src->fp);
     if (*got < cap && ferror(src->fp))
         return dr_fail_errno(errno, "cannot read", ps->path);
-#endif
     return SLIDE_OK;
 }
 

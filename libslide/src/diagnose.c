@@ -14,6 +14,7 @@
 #include <omp.h>
 #endif
 
+#include "config.h"
 #include "error.h"
 #include "forward.h"
 #include "sampler.h"
@@ -203,9 +204,8 @@ int slide_network_diagnose(slide_network *net, const slide_matrix *X, const int6
                 .madds_dense = madds_dense[l] / (double)n,
             };
             /* Records are out[0].struct_size bytes apart, so older callers with shorter records still work. */
-            size_t sz = stride < sizeof d ? stride : sizeof d;
-            d.struct_size = sz;
-            memcpy((char *)out + (size_t)l * stride, &d, sz);
+            d.struct_size = slide_whole_fields(SLIDE_STRUCT_LAYER_DIAGNOSIS, stride);
+            slide_copy_out(SLIDE_STRUCT_LAYER_DIAGNOSIS, (char *)out + (size_t)l * stride, &d, stride);
         }
         free(col);
     }

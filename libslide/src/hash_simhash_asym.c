@@ -120,6 +120,13 @@ static void mips_prepare_items(void *state, const float *rows, size_t n, size_t 
     s->inv_max_norm = max2 > 0.0f && isfinite(max2) ? 1.0f / sqrtf(max2) : 0.0f;
 }
 
+float slide_hash_mips_item_scale(const void *state) { return ((const mips_state *)state)->inv_max_norm; }
+
+void slide_hash_mips_set_item_scale(void *state, float inv_max_norm)
+{
+    ((mips_state *)state)->inv_max_norm = inv_max_norm;
+}
+
 static void mips_hash_item(const void *state, const float *w, uint32_t *codes, void *scratch)
 {
     const mips_state *s = state;

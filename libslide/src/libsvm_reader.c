@@ -9,17 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "config.h"
 #include "data_reader.h"
-
-void slide_libsvm_options_init(slide_libsvm_options *opt)
-{
-    if (!opt)
-        return;
-    memset(opt, 0, sizeof *opt);
-    opt->struct_size = sizeof *opt;
-    opt->feature_base = 1;
-    opt->label_base = 0;
-}
 
 /* True when [s, s + len) is three unsigned integers separated by blanks: an XC header line. */
 static int svm_is_xc_header(const char *s, size_t len)
@@ -97,8 +88,7 @@ int slide_dataset_load_libsvm(const char *path, const slide_libsvm_options *opt_
                               "slide_dataset_load_libsvm: options struct_size %zu is too small (call "
                               "slide_libsvm_options_init)",
                               opt_in->struct_size);
-        memcpy(&opt, opt_in, opt_in->struct_size < sizeof opt ? opt_in->struct_size : sizeof opt);
-        opt.struct_size = sizeof opt;
+        SLIDE_COPY_CONFIG(&opt, opt_in, SLIDE_STRUCT_LIBSVM_OPTIONS);
     }
     int rc = svm_check_width("n_features", opt.n_features);
     if (rc == SLIDE_OK)

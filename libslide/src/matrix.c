@@ -1,4 +1,8 @@
 /* Input matrix views: validation and row access (see matrix.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "error.h"
 #include "matrix.h"
 #include "network.h"
@@ -62,11 +66,54 @@ int slide_check_rows(const slide_network *net, const slide_matrix *X, const int6
         if (X->kind == SLIDE_MATRIX_CSR) {
             if (X->indptr[r + 1] < X->indptr[r])
                 return slide_fail(SLIDE_E_INVALID, "X row %lld: indptr is not non-decreasing", (long long)r);
-            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++)
+            for (int64_t p = X->indptr[r]; p < X->indptr[r + 1]; p++) {
                 if (X->indices[p] < 0 || (uint32_t)X->indices[p] >= net->input_dim)
                     return slide_fail(SLIDE_E_INVALID, "X row %lld: feature id %d out of range [0, %u)", (long long)r,
                                       X->indices[p], net->input_dim);
+                if (!isfinite(X->values[p]))
+                    return slide_fail(SLIDE_E_INVALID, "X row %lld: value of feature %d is not finite", (long long)r,
+                                      X->indices[p]);
+            }
+        } else {
+            /* The same refusal as training's (train.c): NaN or Inf would make every score NaN or uniform. */
+            const float *v = X->values + (size_t)r * (size_t)X->cols;
+            for (int64_t c = 0; c < X->cols; c++)
+                if (!isfinite(v[c]))
+                    return slide_fail(SLIDE_E_INVALID, "X row %lld, column %lld: value is not finite", (long long)r,
+                                      (long long)c);
         }
     }
     return SLIDE_OK;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int slide_label_row_duplicate(const int32_t *lab, int64_t n, int32_t *dup)
+{
+    if (n <= 64) {
+        for (int64_t i = 1; i < n; i++)
+            for (int64_t j = 0; j < i; j++)
+                if (lab[i] == lab[j]) {
+                    *dup = lab[i];
+                    return 1;
+                }
+        return 0;
+    }
+    int32_t *s = malloc((size_t)n * sizeof *s);
+    if (!s)
+        return -1;
+    memcpy(s, lab, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_i32);
+    int found = 0;
+    for (int64_t i = 1; i < n && !found; i++)
+        if (s[i] == s[i - 1]) {
+            *dup = s[i];
+            found = 1;
+        }
+    free(s);
+    return found;
 }

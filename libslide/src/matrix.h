@@ -20,6 +20,11 @@ typedef struct slide_vec {
 slide_vec slide_matrix_row(const slide_matrix *X, int64_t i);
 /* Checks rows[0..n) (NULL: 0..n-1) index X and their CSR entries are valid feature ids of the network. */
 int slide_check_rows(const slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n);
+/*
+ * 1 if the label row lab[0..n) holds an id twice (*dup set to it), 0 if not, -1 when out of memory. Label
+ * rows are sets: a repeated id would weigh twice in training's uniform target and count twice in metrics.
+ */
+int slide_label_row_duplicate(const int32_t *lab, int64_t n, int32_t *dup);
 /* Validates a matrix view; `name` is used in messages. */
 int slide_matrix_check(const slide_matrix *M, const char *name, int64_t want_cols, int labels);
 

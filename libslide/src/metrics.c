@@ -25,6 +25,14 @@ static int check_metric_args(const slide_matrix *Y, const int64_t *rows, int64_t
         if (r < 0 || r >= Y->rows)
             return slide_fail(SLIDE_E_INVALID, "rows[%lld] = %lld out of range [0, %lld)", (long long)i,
                               (long long)r, (long long)Y->rows);
+        if (Y->indptr[r + 1] < Y->indptr[r])
+            return slide_fail(SLIDE_E_INVALID, "Y row %lld: indptr is not non-decreasing", (long long)r);
+        int32_t dup;
+        int d = slide_label_row_duplicate(Y->indices + Y->indptr[r], Y->indptr[r + 1] - Y->indptr[r], &dup);
+        if (d < 0)
+            return slide_fail(SLIDE_E_NOMEM, "out of memory");
+        if (d)
+            return slide_fail(SLIDE_E_INVALID, "Y row %lld: label id %d appears more than once", (long long)r, dup);
     }
     return SLIDE_OK;
 }

@@ -13,30 +13,42 @@
  * random_fraction to each layer record (168 bytes); 3 has version 2's layout and stores the optimizer's
  * weight_decay in the head word that versions 1 and 2 wrote as 0; 4 appends the LSH logq_correction and a
  * reserved zero word to each layer record (176 bytes), the optimizer's catch_up and a reserved zero word to
- * the head (56 bytes), and with catch_up each layer's row steps (u64 per weight row, after the biases). Each network is written in the oldest version that
- * holds it (1 when all float32, no random share, no weight decay and no logQ correction), so older
- * libraries keep reading what they can represent and refuse the rest. All four are read.
+ * the head (56 bytes), and with catch_up each layer's row steps (u64 per weight row, after the biases); 5 (0.5)
+ * has version 4's layout and stores in the layer record's reserved word the item scale of a simhash-mips layer
+ * (1 / the largest row norm at its last table build), without which a resumed network's re-hashes would run
+ * as plain SimHash. Each network is written in the oldest version that holds it (1 when all float32, no
+ * random share, no weight decay, no logQ correction and no simhash-mips), so older libraries keep reading
+ * what they can represent and refuse the rest. All five are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
- * the directory, so <path> always holds either the previous complete file or the new one.
+ * the directory, so <path> always holds either the previous complete file or the new one. <path> must be a
+ * regular file or not exist (a device, FIFO, socket or directory is refused, never replaced); a symlink is
+ * followed and its target replaced the same way (the link stays a link). The new file keeps the mode of the
+ * file it replaces, or gets 0666 minus the umask (the temporary file is created with that mode).
  * Loading checks magic, version, byte order, size and checksum before returning a network.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "hash_family.h"
 #include "network.h"
 #include "rows.h"
 #include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 4u       /* newest format this library reads and writes */
+#define MODEL_VERSION 5u       /* newest format this library reads and writes */
+#define MODEL_VERSION_LOGQ 4u  /* logq_correction and catch_up */
 #define MODEL_VERSION_DECAY 3u /* weight_decay in the head */
 #define MODEL_VERSION_LAYERS 2u /* storage and random_fraction in the layer records */
 #define MODEL_VERSION_F32 1u   /* written when every layer is float32 */
@@ -137,7 +149,7 @@ typedef struct model_layer {
     float random_fraction; /* lsh.random_fraction */
     /* version 4: */
     int32_t logq_correction; /* lsh.logq_correction */
-    int32_t reserved;        /* 0 */
+    float item_scale;        /* version 5: simhash-mips's item scale (hash_family.h); 0 (reserved) before */
 } model_layer;
 _Static_assert(sizeof(model_layer) == 176, "model_layer must have no implicit padding");
 #define MODEL_LAYER_V2_BYTES offsetof(model_layer, logq_correction)
@@ -152,16 +164,27 @@ static size_t layer_record_bytes(uint32_t version)
 }
 
 /*
- * The format version for this network: 4 with catch_up or a logQ-corrected layer, else 3 with weight decay, else 2 if a
+ * The format version for this network: 5 with a simhash-mips layer (its item scale), else 4 with catch_up or a logQ-corrected layer, else 3 with weight decay, else 2 if a
  * layer needs version 2's storage or random_fraction, else 1.
  */
+/* simhash-mips's item scale of a layer, or 0 for every other layer. */
+static float item_scale(const slide_layer *L)
+{
+    if (!L->sampled || L->sampler.hash != &slide_hash_simhash_mips || !L->sampler.hash_state)
+        return 0.0f;
+    return slide_hash_mips_item_scale(L->sampler.hash_state);
+}
+
 static uint32_t file_version(const slide_network *net)
 {
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        if (item_scale(&net->layers[l]) != 0.0f)
+            return MODEL_VERSION;
     if (net->opt.catch_up)
-        return MODEL_VERSION;
+        return MODEL_VERSION_LOGQ;
     for (uint32_t l = 0; l < net->n_layers; l++)
         if (net->layers[l].sampled && net->layers[l].sampler.cfg.logq_correction)
-            return MODEL_VERSION;
+            return MODEL_VERSION_LOGQ;
     if (net->opt.weight_decay != 0.0f)
         return MODEL_VERSION_DECAY;
     for (uint32_t l = 0; l < net->n_layers; l++) {
@@ -255,6 +278,7 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             ml.batch_shared = L->sampler.cfg.batch_shared;
             ml.random_fraction = L->sampler.cfg.random_fraction;
             ml.logq_correction = L->sampler.cfg.logq_correction;
+            ml.item_scale = item_scale(L);
             ml.period = L->sampler.period;
             ml.rebuilds = L->sampler.rebuilds;
             ml.batches_since_rebuild = L->sampler.batches_since_rebuild;
@@ -310,6 +334,65 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+/*
+ * Where a save to `path` writes: `path` itself, or the final target of a symlink (malloc'd). Refuses a target
+ * that exists and is not a regular file; *mode is the existing file's permission bits, or -1 for a new file.
+ */
+static int save_target(const char *path, char **target, int *mode)
+{
+    struct stat st;
+    *mode = -1;
+    *target = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        *target = realpath(path, NULL);
+        if (!*target)
+            return slide_fail(SLIDE_E_IO, "%s: symlink whose target cannot be resolved: %s", path, strerror(errno));
+    } else {
+        *target = strdup(path);
+        if (!*target)
+            return slide_fail(SLIDE_E_NOMEM, "out of memory");
+    }
+    if (stat(*target, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return slide_fail(SLIDE_E_IO, "%s: is a directory", path);
+        if (!S_ISREG(st.st_mode))
+            return slide_fail(SLIDE_E_IO, "%s: not a regular file (a device, FIFO or socket); refusing to replace it",
+                              path);
+        *mode = (int)(st.st_mode & 07777);
+    } else if (errno != ENOENT) {
+        return slide_fail(SLIDE_E_IO, "%s: %s", path, strerror(errno));
+    }
+    return SLIDE_OK;
+}
+
+/*
+ * Creates "<target>.tmp.XXXXXX" exclusively with mode 0666, so the umask (and a default ACL) applies as to
+ * any new file; mkstemp would force 0600. The suffix mixes the address of a local, the pid and a counter.
+ */
+static int open_temp(const char *target, char *tmp, size_t plen)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static _Atomic unsigned long counter;
+    uint64_t x = (uint64_t)(uintptr_t)&plen ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+    memcpy(tmp, target, plen);
+    memcpy(tmp + plen, ".tmp.", 5);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        x += 0x9E3779B97F4A7C15ull * (uint64_t)(++counter);
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        for (int i = 0; i < 6; i++, z /= 62)
+            tmp[plen + 5 + i] = letters[z % 62];
+        tmp[plen + 11] = '\0';
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int slide_network_save(const slide_network *net, const char *path)
 {
     if (!net || !path)
@@ -319,28 +402,35 @@ int slide_network_save(const slide_network *net, const char *path)
     int rc = slide_network_claim((slide_network *)net, "slide_network_save");
     if (rc)
         return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        slide_network_release((slide_network *)net);
-        return slide_fail(SLIDE_E_NOMEM, "out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = slide_fail(SLIDE_E_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
-        free(tmp);
+    char *target = NULL;
+    int mode = -1;
+    rc = save_target(path, &target, &mode);
+    size_t plen = target ? strlen(target) : 0;
+    char *tmp = rc ? NULL : malloc(plen + 16);
+    if (!rc && !tmp)
+        rc = slide_fail(SLIDE_E_NOMEM, "out of memory");
+    if (rc) {
+        free(target);
         slide_network_release((slide_network *)net);
         return rc;
     }
-    fchmod(fd, 0644);
+    int fd = open_temp(target, tmp, plen);
+    if (fd < 0) {
+        rc = slide_fail(SLIDE_E_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+        free(tmp);
+        free(target);
+        slide_network_release((slide_network *)net);
+        return rc;
+    }
+    if (mode >= 0)
+        (void)fchmod(fd, (mode_t)mode); /* keep the replaced file's permissions */
     writer w = {fdopen(fd, "wb"), {0, {0}, 0}, 0};
     if (!w.f) {
         rc = slide_fail(SLIDE_E_IO, "%s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         free(tmp);
+        free(target);
         slide_network_release((slide_network *)net);
         return rc;
     }
@@ -369,7 +459,7 @@ int slide_network_save(const slide_network *net, const char *path)
         failed = 1;
         saved_errno = errno;
     }
-    if (!failed && rename(tmp, path) != 0) {
+    if (!failed && rename(tmp, target) != 0) {
         failed = 1;
         saved_errno = errno;
     }
@@ -377,9 +467,10 @@ int slide_network_save(const slide_network *net, const char *path)
         unlink(tmp);
         rc = slide_fail(SLIDE_E_IO, "%s: cannot write model: %s", path, strerror(saved_errno));
     } else {
-        fsync_dir_of(path);
+        fsync_dir_of(target);
     }
     free(tmp);
+    free(target);
     slide_network_release((slide_network *)net);
     return rc;
 }
@@ -411,6 +502,10 @@ int slide_network_load(const char *path, slide_network **out)
     *out = NULL;
     if (!path)
         return slide_fail(SLIDE_E_INVALID, "path is NULL");
+    struct stat pst;
+    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode)) /* a FIFO would block fopen; a directory reads as EISDIR */
+        return slide_fail(SLIDE_E_IO, "%s: cannot load: %s", path,
+                          S_ISDIR(pst.st_mode) ? "is a directory" : "not a regular file (a device, FIFO or socket)");
     FILE *f = fopen(path, "rb");
     if (!f)
         return slide_fail(SLIDE_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -512,11 +607,18 @@ int slide_network_load(const char *path, slide_network **out)
         rc = slide_fail(SLIDE_E_FORMAT, "%s: model format version %u has a non-zero reserved header word", path, version);
         goto done;
     }
-    for (uint32_t l = 0; l < hd.n_layers; l++)
-        if (ml[l].reserved != 0) {
+    for (uint32_t l = 0; l < hd.n_layers; l++) {
+        if (version < 5 && ml[l].item_scale != 0.0f) {
             rc = slide_fail(SLIDE_E_FORMAT, "%s: layer %u has a non-zero reserved word", path, l);
             goto done;
         }
+        if (!(ml[l].item_scale >= 0.0f && isfinite(ml[l].item_scale)) ||
+            (ml[l].item_scale != 0.0f && (!ml[l].sampled || strcmp(ml[l].hash, "simhash-mips") != 0))) {
+            rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u item scale %g", path, l,
+                            (double)ml[l].item_scale);
+            goto done;
+        }
+    }
     opt.weight_decay = hd.weight_decay;
     if (hd.reserved != 0 || (hd.catch_up != 0 && hd.catch_up != 1)) {
         rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: catch_up %d, reserved word %d", path, hd.catch_up,
@@ -589,6 +691,8 @@ int slide_network_load(const char *path, slide_network **out)
                 if (T->slots[i] >= L->units)
                     rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: neuron id out of range in a hash table",
                                     path);
+            if (L->sampler.hash == &slide_hash_simhash_mips && L->sampler.hash_state)
+                slide_hash_mips_set_item_scale(L->sampler.hash_state, ml[l].item_scale);
             L->sampler.rebuilds = ml[l].rebuilds;
             L->sampler.stale = L->sampler.draws_only; /* saved tables may lag the weights */
             L->sampler.batches_since_rebuild = ml[l].batches_since_rebuild;

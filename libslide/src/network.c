@@ -119,13 +119,13 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
                           cfg_in->struct_size);
     slide_network_config cfg;
     slide_network_config_init(&cfg);
-    SLIDE_COPY_CONFIG(&cfg, cfg_in);
+    SLIDE_COPY_CONFIG(&cfg, cfg_in, SLIDE_STRUCT_NETWORK_CONFIG);
     slide_optimizer_config opt;
     slide_optimizer_config_init(&opt);
     if (opt_in) {
         if (opt_in->struct_size < offsetof(slide_optimizer_config, lr) + sizeof(float))
             return slide_fail(SLIDE_E_INVALID, "optimizer config struct_size %zu is too small", opt_in->struct_size);
-        SLIDE_COPY_CONFIG(&opt, opt_in);
+        SLIDE_COPY_CONFIG(&opt, opt_in, SLIDE_STRUCT_OPTIMIZER_CONFIG);
     }
     if (slide_optimizer_config_check(&opt))
         return SLIDE_E_INVALID;
@@ -135,8 +135,8 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
         return slide_fail(SLIDE_E_INVALID, "n_layers must be in [1, 64], got %u", cfg.n_layers);
     if (!cfg.layers)
         return slide_fail(SLIDE_E_INVALID, "layers is NULL");
-    if (cfg.threads < 0)
-        return slide_fail(SLIDE_E_INVALID, "threads must be >= 0, got %d", cfg.threads);
+    if (cfg.threads < 0 || cfg.threads > 4096) /* as slide_network_set_threads */
+        return slide_fail(SLIDE_E_INVALID, "threads must be in [0, 4096], got %d", cfg.threads);
 
     slide_network *net = calloc(1, sizeof *net);
     if (!net)
@@ -170,7 +170,7 @@ int slide_network_create_internal(const slide_network_config *cfg_in, const slid
         }
         slide_layer_config lc;
         slide_layer_config_init(&lc);
-        SLIDE_COPY_CONFIG(&lc, lc_in);
+        SLIDE_COPY_CONFIG(&lc, lc_in, SLIDE_STRUCT_LAYER_CONFIG);
         int last = l + 1 == cfg.n_layers;
         if (lc.units == 0) {
             rc = slide_fail(SLIDE_E_INVALID, "layer %u: units must be >= 1", l);
@@ -282,7 +282,7 @@ int slide_network_set_learning_rate(slide_network *net, float lr)
     if (!net)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!(lr > 0.0f) || !isfinite(lr))
-        return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number");
+        return slide_fail(SLIDE_E_INVALID, "learning rate must be a positive finite number, got %g", (double)lr);
     if (slide_check_weight_decay(lr, net->opt.weight_decay))
         return SLIDE_E_INVALID;
     net->opt.lr = lr;
@@ -296,7 +296,7 @@ int slide_network_get_optimizer(const slide_network *net, slide_optimizer_config
     if (out->struct_size < offsetof(slide_optimizer_config, lr) + sizeof(float))
         return slide_fail(SLIDE_E_INVALID, "optimizer config struct_size %zu is too small", out->struct_size);
     const size_t caller_size = out->struct_size;
-    memcpy(out, &net->opt, caller_size < sizeof net->opt ? caller_size : sizeof net->opt);
+    slide_copy_out(SLIDE_STRUCT_OPTIMIZER_CONFIG, out, &net->opt, caller_size);
     out->struct_size = caller_size;
     return SLIDE_OK;
 }
@@ -327,9 +327,7 @@ int slide_network_layer_info(const slide_network *net, uint32_t layer, slide_lay
         .row_stride = L->block,
         .storage = L->storage,
     };
-    size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
-    memcpy(info, &full, n);
-    info->struct_size = n;
+    info->struct_size = slide_copy_out(SLIDE_STRUCT_LAYER_INFO, info, &full, info->struct_size);
     return SLIDE_OK;
 }
 

@@ -61,7 +61,7 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
     if (user->struct_size < offsetof(slide_lsh_config, hash) + sizeof(const char *))
         return slide_fail(SLIDE_E_INVALID, "layer %u: lsh config struct_size %zu is too small (call slide_lsh_config_init)",
                           index, user->struct_size);
-    SLIDE_COPY_CONFIG(&S->cfg, user);
+    SLIDE_COPY_CONFIG(&S->cfg, user, SLIDE_STRUCT_LSH_CONFIG);
     slide_lsh_config *c = &S->cfg;
     const char *name = c->hash ? c->hash : "dwta";
     if (strlen(name) >= SLIDE_HASH_NAME_MAX)

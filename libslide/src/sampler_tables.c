@@ -11,6 +11,7 @@
 #include <omp.h>
 #endif
 
+#include "config.h"
 #include "error.h"
 #include "kernels.h"
 #include "network.h"
@@ -263,9 +264,7 @@ int slide_network_table_stats(slide_network *net, uint32_t layer, slide_table_st
         .table_bytes = slide_lsh_tables_memory_bytes(T),
     };
     /* Never write past the caller's struct: an older caller's struct is a prefix of this one. */
-    size_t n = out->struct_size < sizeof full ? out->struct_size : sizeof full;
-    memcpy(out, &full, n);
-    out->struct_size = n;
+    out->struct_size = slide_copy_out(SLIDE_STRUCT_TABLE_STATS, out, &full, out->struct_size);
     return SLIDE_OK;
 }
 

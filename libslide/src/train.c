@@ -19,6 +19,7 @@
 #endif
 
 #include "backprop.h"
+#include "config.h"
 #include "batch_shared.h"
 #include "error.h"
 #include "forward.h"
@@ -104,6 +105,15 @@ static int check_sample(const slide_network *net, const slide_matrix *X, const s
                      n_out);
             return SLIDE_E_INVALID;
         }
+    int32_t dup;
+    int d = slide_label_row_duplicate(Y->indices + b, e - b, &dup);
+    if (d) {
+        if (d < 0)
+            snprintf(msg, msg_len, "out of memory checking Y row %lld", (long long)row);
+        else
+            snprintf(msg, msg_len, "Y row %lld: label id %d appears more than once", (long long)row, dup);
+        return SLIDE_E_INVALID;
+    }
     return SLIDE_OK;
 }
 
@@ -234,9 +244,7 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
     free(layer_active);
     if (stats) {
         slide_batch_stats full = {sizeof full, loss / (double)n, active_out / (double)n};
-        size_t sz = stats->struct_size < sizeof full ? stats->struct_size : sizeof full;
-        memcpy(stats, &full, sz);
-        stats->struct_size = sz;
+        stats->struct_size = slide_copy_out(SLIDE_STRUCT_BATCH_STATS, stats, &full, stats->struct_size);
     }
     slide_network_release(net);
     return rc;

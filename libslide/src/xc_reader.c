@@ -45,6 +45,9 @@ static int xc_header(dr_parser *ps, xc_state *st, const char *s, size_t len)
     int64_t v[3];
     const char *p = s, *end = s + len;
     char b1[DR_SHOW];
+    if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        return dr_fail(ps, "the file starts with a UTF-8 byte-order mark (\\xEF\\xBB\\xBF) before the header; "
+                           "save it without one");
     for (int i = 0; i < 3; i++) {
         while (p < end && dr_is_space(*p))
             p++;

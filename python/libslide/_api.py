@@ -40,5 +40,12 @@ def check(status: int) -> None:
     raise _BY_STATUS.get(status, E.SlideError)(message, status)
 
 
+def new_struct(ctype: str):
+    """A new C struct filled with the library's defaults by its ``<ctype>_init_v`` (the size passed)."""
+    ptr = ffi.new(ctype + " *")
+    check(getattr(lib, ctype + "_init_v")(ptr, ffi.sizeof(ctype)))
+    return ptr
+
+
 def c_string(value) -> str:
     return ffi.string(value).decode("utf-8", "replace")

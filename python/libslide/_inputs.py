@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -39,9 +40,31 @@ def _int64_indptr(indptr):
     return np.ascontiguousarray(indptr, dtype=np.int64)
 
 
+def _csr_lengths(M, name):
+    """Refuses a scipy CSR matrix whose indptr, indices and data disagree (before scipy or C reads them)."""
+    indptr = np.asarray(M.indptr)
+    nnz = int(indptr[-1]) if indptr.size else 0
+    if indptr.size != M.shape[0] + 1 or M.indices.size < nnz or M.data.size < nnz or M.indices.size != M.data.size:
+        raise InvalidArgumentError(
+            f"{name}: CSR arrays disagree: {M.shape[0]} rows, indptr has {indptr.size} entries ending at {nnz}, "
+            f"indices {M.indices.size} and data {M.data.size}")
+
+
 def _csr_view(indptr, indices, data, shape, name, labels=False):
     indptr = _int64_indptr(indptr)
     indices = np.ascontiguousarray(indices)
+    # C reads indptr[rows + 1] and nnz = indptr[rows] entries of indices and data: arrays that disagree
+    # (a hand-edited scipy matrix) would be read past their end.
+    if indptr.ndim != 1 or indptr.size != int(shape[0]) + 1:
+        raise InvalidArgumentError(f"{name}: CSR indptr has {indptr.size} entries, {int(shape[0]) + 1} expected "
+                                   f"for {int(shape[0])} rows")
+    nnz = int(indptr[-1])
+    if indptr[0] != 0 or nnz < 0 or (indptr.size > 1 and np.any(np.diff(indptr) < 0)):
+        raise InvalidArgumentError(f"{name}: CSR indptr must start at 0 and be non-decreasing")
+    if indices.ndim != 1 or indices.size < nnz or (data is not None and np.size(data) < nnz):
+        raise InvalidArgumentError(
+            f"{name}: CSR arrays disagree: indptr ends at {nnz} but indices has {indices.size} entries"
+            + ("" if data is None else f" and data {np.size(data)}"))
     if indices.dtype != np.int32:
         if indices.size and (indices.min() < 0 or indices.max() > np.iinfo(np.int32).max):
             raise InvalidArgumentError(f"{name}: column ids must fit in int32")
@@ -70,6 +93,7 @@ def features(X, input_dim=None, name="X") -> MatrixView:
             raise InvalidArgumentError(f"{name} must be 2-D, got shape {X.shape}")
         if X.format != "csr":
             X = X.tocsr()
+        _csr_lengths(X, name)
         if not X.has_canonical_format:
             X = X.copy()
             X.sum_duplicates()
@@ -97,12 +121,21 @@ def labels(Y, n_rows=None, n_labels=None, name="Y") -> MatrixView:
     if isinstance(Y, MatrixView):
         view = Y
     elif sp is not None and sp.issparse(Y):
+        if Y.ndim != 2:
+            raise InvalidArgumentError(f"{name} must be 2-D, got shape {Y.shape}")
         if Y.format != "csr":
             Y = Y.tocsr()
+        # An indicator matrix: a stored zero is not a label (eliminate_zeros), and an entry stored twice is one
+        # label (sum_duplicates). Both copy only when needed.
+        _csr_lengths(Y, name)
+        if (Y.nnz and not np.all(Y.data[:Y.nnz])) or not Y.has_canonical_format:
+            Y = Y.copy()
+            Y.sum_duplicates()
+            Y.eliminate_zeros()
         view = _csr_view(Y.indptr, Y.indices, None, Y.shape, name, labels=True)
     else:
         if isinstance(Y, np.ndarray) and Y.ndim == 1 and np.issubdtype(Y.dtype, np.integer):
-            indices = Y.astype(np.int32, copy=False)
+            indices = Y  # cast to int32 below, after the range check (2**32 + 3 must not become 3)
             indptr = np.arange(len(Y) + 1, dtype=np.int64)
         elif isinstance(Y, np.ndarray) and Y.ndim == 2:
             raise InvalidArgumentError(
@@ -113,18 +146,29 @@ def labels(Y, n_rows=None, n_labels=None, name="Y") -> MatrixView:
                 rows = [np.asarray(r).reshape(-1) for r in Y]
             except TypeError as exc:
                 raise InvalidArgumentError(f"{name} must be a sparse indicator matrix or a list of int arrays") from exc
+            for i, r in enumerate(rows):
+                # an empty row ([] is float64 to numpy) has no labels, whatever its dtype
+                if r.size and not (np.issubdtype(r.dtype, np.integer) and r.dtype != np.bool_):
+                    raise InvalidArgumentError(f"{name} row {i}: labels must be integers, got dtype {r.dtype}")
+            rows = [r if r.size else np.zeros(0, np.int64) for r in rows]
             lens = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
             indptr = np.zeros(len(rows) + 1, dtype=np.int64)
             np.cumsum(lens, out=indptr[1:])
-            indices = np.concatenate(rows) if rows else np.zeros(0, np.int32)
-            if indices.size and not np.issubdtype(indices.dtype, np.integer):
-                raise InvalidArgumentError(f"{name}: labels must be integers, got dtype {indices.dtype}")
-            indices = indices.astype(np.int32, copy=False)
+            if rows and any(r.dtype == np.uint64 for r in rows):  # uint64 with int64 would promote to float64
+                rows = [r if r.dtype == np.uint64 else r.astype(np.uint64) if r.size == 0 or r.min() >= 0
+                        else r for r in rows]
+            indices = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+            if indices.dtype.kind == "f":  # uint64 mixed with negative signed ids
+                raise InvalidArgumentError(f"{name}: label ids must be in [0, {n_labels or 2**31 - 1}), got negative ids "
+                                           "mixed with uint64 ones")
         if n_labels is None:
             n_labels = int(indices.max()) + 1 if indices.size else 1
-        if indices.size and (indices.min() < 0 or indices.max() >= n_labels):
+            if n_labels > np.iinfo(np.int32).max:
+                raise InvalidArgumentError(f"{name}: label ids must fit in int32, got {int(indices.max())}")
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n_labels):
             raise InvalidArgumentError(
                 f"{name}: label ids must be in [0, {n_labels}), got range [{indices.min()}, {indices.max()}]")
+        indices = indices.astype(np.int32, copy=False)
         view = _csr_view(indptr, indices, None, (len(indptr) - 1, n_labels), name, labels=True)
     if n_labels is not None and view.cols != n_labels:
         raise InvalidArgumentError(f"{name} has {view.cols} label columns, the output layer has {n_labels}")
@@ -217,6 +261,22 @@ def choice(value, options: dict, name):
 
 
 def text(value, name) -> str:
+    """A str for a C string: no NUL byte, which C would read as its end (as Python's open() refuses one)."""
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str, got {type(value).__name__} ({value!r})")
+    if "\0" in value:
+        raise InvalidArgumentError(f"{name} must not contain a NUL byte, got {value!r}")
     return value
+
+
+def path(value, name="path") -> bytes:
+    """A file path (str, bytes or os.PathLike) as the bytes C receives; refuses an embedded NUL byte, which
+    would silently cut the path short in C (Python's open() raises ValueError for the same path)."""
+    try:
+        raw = os.fsencode(os.fspath(value))
+    except TypeError:
+        raise InvalidArgumentError(f"{name} must be a path (str, bytes or os.PathLike), got "
+                                   f"{type(value).__name__} ({value!r})") from None
+    if b"\0" in raw:
+        raise InvalidArgumentError(f"{name} must not contain a NUL byte, got {value!r}")
+    return raw

@@ -11,9 +11,24 @@ import time
 
 import numpy as np
 
+from .network import check_writable
+
 
 class Interrupted(Exception):
-    """Ctrl-C during training, after the model was (or was not) saved."""
+    """Ctrl-C or SIGTERM during training, after the model was (or was not) saved."""
+
+    def __init__(self, message, code=130):
+        super().__init__(message)
+        self.code = code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: between two C calls, so a batch or a
+    save in progress completes first (no half-written temporary file is left behind)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def _machine() -> str:
@@ -186,12 +201,13 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         hist = net.fit(X, Y, epochs=a.epochs, **batch, validation_data=(Xt, Yt),
                        progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report,
                        checkpoint=save if every else None, checkpoint_every=every)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # The interrupted C call finished its batch before Python saw the signal: the model is consistent.
+        what, code = ("terminated (SIGTERM)", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
         if save:
             net.save(save)
-            raise Interrupted(f"interrupted at a batch boundary; saved the model to {save}") from None
-        raise Interrupted("interrupted at a batch boundary; nothing saved (use --save)") from None
+            raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
+        raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
@@ -231,6 +247,8 @@ def cmd_bench(a) -> int:
     import libslide as sl
     from libslide._inputs import features, labels
 
+    if a.json:
+        check_writable(a.json, "--json")
     threads = a.threads or list(range(1, (os.cpu_count() or 1) + 1))
     if min(threads) < 1 or a.batches < 1 or a.warmup < 0:
         print("slide bench: --threads, --batches must be >= 1 and --warmup >= 0", file=sys.stderr)
@@ -285,6 +303,8 @@ def cmd_train(a) -> int:
     if a.checkpoint_every and not a.save:
         print("slide: --checkpoint-every needs --save PATH", file=sys.stderr)
         return 2
+    if a.save:
+        check_writable(a.save, "--save")  # before loading and training, not after
     t0 = time.perf_counter()
     X, Y = _load(sl, a, a.train)
     Xt, Yt = _load(sl, a, a.test, X.shape[1], Y.shape[1])
@@ -339,6 +359,8 @@ def cmd_diagnose(a) -> int:
 def cmd_predict(a) -> int:
     import libslide as sl
 
+    if a.output:
+        check_writable(a.output, "--output")
     net = sl.Network.load(a.model, threads=a.threads)
     X, _ = _load(sl, a, a.input, net.input_dim)
     ids, scores = net.predict_topk(X, k=a.k, mode=a.mode, progress=not a.no_progress)
@@ -427,17 +449,34 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from libslide import SlideError
 
+    # SIGTERM (kill, a batch scheduler's time limit) is handled like Ctrl-C: training stops at a batch
+    # boundary and `slide train --save` saves. Only in the main thread, where Python allows handlers.
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
     except SlideError as exc:
         print(f"slide: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file of the command line that cannot be written or read
+        print(f"slide: error: {exc}", file=sys.stderr)
+        return 1
     except Interrupted as exc:
         print(f"slide: {exc}", file=sys.stderr)
-        return 130
+        return exc.code
+    except Terminated:
+        print("slide: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("slide: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

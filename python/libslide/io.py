@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from . import _inputs
-from ._api import check, ffi, lib
+from ._api import check, ffi, lib, new_struct
 from ._errors import InvalidArgumentError
 
 __all__ = ["load_xc", "load_libsvm"]
@@ -63,7 +63,7 @@ def load_xc(path):
     indices are views of the reader's memory (no copy). Malformed files raise FormatError naming file,
     line and problem."""
     out = ffi.new("slide_dataset **")
-    check(lib.slide_dataset_load_xc(os.fsencode(os.fspath(path)), out))
+    check(lib.slide_dataset_load_xc(_inputs.path(path, "load_xc: path"), out))
     return _dataset_arrays(out)
 
 
@@ -86,12 +86,11 @@ def load_libsvm(path, n_features=None, n_labels=None, feature_base=1, label_base
     ids start; they are subtracted when stored. ``n_features`` / ``n_labels`` fix the matrix widths and
     make larger ids an error; None infers them as the largest id + 1. Pass the training set's widths when
     loading its test set so both have the same columns. Returns (X, Y) as :func:`load_xc` does."""
-    opt = ffi.new("slide_libsvm_options *")
-    lib.slide_libsvm_options_init(opt)
+    opt = new_struct("slide_libsvm_options")
     opt.n_features = _width(n_features, "n_features")
     opt.n_labels = _width(n_labels, "n_labels")
     opt.feature_base = _inputs.c_int(feature_base, "load_libsvm: feature_base")
     opt.label_base = _inputs.c_int(label_base, "load_libsvm: label_base")
     out = ffi.new("slide_dataset **")
-    check(lib.slide_dataset_load_libsvm(os.fsencode(os.fspath(path)), opt, out))
+    check(lib.slide_dataset_load_libsvm(_inputs.path(path, "load_libsvm: path"), opt, out))
     return _dataset_arrays(out)

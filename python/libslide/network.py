@@ -10,8 +10,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from . import _inputs
-from ._api import c_string, check, ffi, lib
-from ._errors import InvalidArgumentError, NumericError
+from ._api import c_string, check, ffi, lib, new_struct
+from ._errors import InvalidArgumentError, NumericError, SlideIOError
 
 _ACTIVATIONS = {"relu": lib.SLIDE_ACT_RELU, "softmax": lib.SLIDE_ACT_SOFTMAX, "linear": lib.SLIDE_ACT_LINEAR}
 _ACT_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
@@ -34,7 +34,7 @@ def load_backend(path) -> list[str]:
     ``libslide.build_flags.include_dir()``) for the rest of the process; returns the new :func:`hash_backends`.
     Raises SlideIOError if it cannot be opened, UnsupportedError for another plugin API version,
     InvalidArgumentError for a missing entry point or a name already registered."""
-    check(lib.slide_hash_backend_load(os.fsencode(os.fspath(path))))
+    check(lib.slide_hash_backend_load(_inputs.path(path, "load_backend: path")))
     return hash_backends()
 
 
@@ -144,7 +144,7 @@ class LSH(_Settings):
     _FLAGS = ("rehash_touched", "batch_shared", "logq_correction")
 
     def _fill(self, c, keep: list, where: str = "LSH"):
-        lib.slide_lsh_config_init(c)
+        check(lib.slide_lsh_config_init_v(c, ffi.sizeof("slide_lsh_config")))
         if self.hash is not None:
             name = ffi.new("char[]", _inputs.text(self.hash, f"{where}.hash").encode())
             keep.append(name)
@@ -227,7 +227,7 @@ class Layer(_Settings):
     storage: str | None = None
 
     def _fill(self, c, keep: list, where: str = "Layer"):
-        lib.slide_layer_config_init(c)
+        check(lib.slide_layer_config_init_v(c, ffi.sizeof("slide_layer_config")))
         c.units = _inputs.c_uint32(self.units, f"{where}.units")
         if self.activation is not None:
             c.activation = _inputs.choice(self.activation, _ACTIVATIONS, f"{where}.activation")
@@ -259,7 +259,7 @@ class _Optimizer(_Settings):
     _FLAGS = ("catch_up",)
 
     def _fill(self, c):
-        lib.slide_optimizer_config_init(c)
+        check(lib.slide_optimizer_config_init_v(c, ffi.sizeof("slide_optimizer_config")))
         c.kind = self._KIND
         for f in fields(self):
             value = getattr(self, f.name)
@@ -485,8 +485,7 @@ class Network:
             optimizer = Adam()
         if not isinstance(optimizer, (Adam, SGD)):
             raise InvalidArgumentError(f"optimizer must be a libslide.Adam or libslide.SGD, got {type(optimizer).__name__}")
-        cfg = ffi.new("slide_network_config *")
-        lib.slide_network_config_init(cfg)
+        cfg = new_struct("slide_network_config")
         cfg.input_dim = input_dim
         cfg.n_layers = len(layers)
         cfg.layers = lcs
@@ -543,8 +542,7 @@ class Network:
     @property
     def optimizer(self) -> Adam | SGD:
         """The optimizer settings in use (a copy; the learning rate is the current one, restored by :meth:`load`)."""
-        c = ffi.new("slide_optimizer_config *")
-        lib.slide_optimizer_config_init(c)
+        c = new_struct("slide_optimizer_config")
         check(lib.slide_network_get_optimizer(self._h, c))
         return (SGD if c.kind == lib.SLIDE_OPT_SGD else Adam)._from_c(c)
 
@@ -602,8 +600,22 @@ class Network:
             if validation_data is None:
                 raise InvalidArgumentError("early_stopping needs validation_data (it watches validation P@1)")
         best = None  # (P@1, epoch, [(weights, bias) per layer]) with early_stopping
+        if eval_sample is not None:
+            eval_sample = _inputs.positive_int(eval_sample, "eval_sample")
+        if seed is not None:
+            seed = _inputs.integer(seed, "seed") & 0xFFFFFFFFFFFFFFFF  # as Network(seed=): any integer
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")
         xv = _inputs.features(X, self.input_dim)
         yv = _inputs.labels(Y, xv.rows, self.output_dim)
+        if validation_data is not None:
+            # checked now, not after the first epoch
+            try:
+                Xv, Yv = validation_data
+            except (TypeError, ValueError):
+                raise InvalidArgumentError("validation_data must be a pair (X, Y)") from None
+            xvv = _inputs.features(Xv, self.input_dim, name="validation X")
+            validation_data = (xvv, _inputs.labels(Yv, xvv.rows, self.output_dim, name="validation Y"))
         n = xv.rows
         if n == 0:
             raise InvalidArgumentError("X has no rows")
@@ -706,9 +718,16 @@ class Network:
         """Precision@k and nDCG@k (as in the extreme-classification literature: binary relevance, rows without
         labels count 0) over all rows of (X, Y), or over a random subset of ``sample`` rows drawn with ``seed``.
         Returns {"P@1": ..., "nDCG@1": ..., ...} for every k in ``ks``, plus "n" (rows evaluated)."""
-        ks = tuple(int(k) for k in ks)
-        if not ks or min(ks) < 1:
-            raise InvalidArgumentError("ks must be positive integers")
+        if isinstance(ks, (numbers.Integral, np.integer)) and not isinstance(ks, (bool, np.bool_)):
+            ks = (ks,)
+        try:
+            ks = tuple(_inputs.positive_int(k, "ks") for k in ks)
+        except TypeError:
+            raise InvalidArgumentError(f"ks must be a positive integer or a sequence of them, got {ks!r}") from None
+        if not ks:
+            raise InvalidArgumentError("ks must not be empty")
+        if sample is not None:
+            sample = _inputs.positive_int(sample, "sample")
         xv = _inputs.features(X, self.input_dim)
         yv = _inputs.labels(Y, xv.rows, self.output_dim)
         if sample is not None and sample < xv.rows:
@@ -732,6 +751,8 @@ class Network:
         """Per layer: active neurons per sample (mean and distribution), recall of the computed neurons against
         the exact top-k pre-activations (k = the active count), and multiply-adds as computed versus a dense
         network. Runs sampled inference on ``sample`` random rows of X (all rows if None)."""
+        if sample is not None:
+            sample = _inputs.positive_int(sample, "sample")
         xv = _inputs.features(X, self.input_dim)
         if sample is not None and sample < xv.rows:
             rows = np.sort(np.random.default_rng(seed).choice(xv.rows, size=int(sample), replace=False))
@@ -777,13 +798,13 @@ class Network:
     # ---------------------------------------------------------------- files
     def save(self, path) -> None:
         """Writes the model, optimizer state and hash tables atomically (temporary file, fsync, rename)."""
-        check(lib.slide_network_save(self._h, os.fsencode(os.fspath(path))))
+        check(lib.slide_network_save(self._h, _inputs.path(path, "save: path")))
 
     @classmethod
     def load(cls, path, threads: int | None = None) -> "Network":
         """Loads a file written by :meth:`save`; training resumes exactly where it stopped."""
         out = ffi.new("slide_network **")
-        check(lib.slide_network_load(os.fsencode(os.fspath(path)), out))
+        check(lib.slide_network_load(_inputs.path(path, "load: path"), out))
         h = ffi.gc(out[0], lib.slide_network_free, size=lib.slide_network_memory_bytes(out[0]))
         net = cls(0, [], _handle=h, threads=threads)
         if threads is not None:
@@ -801,6 +822,22 @@ class Network:
     def __repr__(self):
         inner = ", ".join(f"{l.units}{'*' if l.sampled else ''}" for l in self.layers)
         return f"<libslide.Network {self.input_dim} -> [{inner}] (* = LSH-sampled)>"
+
+
+def check_writable(path, name="path") -> None:
+    """Refuses, before any work, a save target that cannot be written: a directory, a missing directory, a
+    special file (device, FIFO, socket). A symlink is followed: the model is written at its target."""
+    raw = _inputs.path(path, name)
+    target = os.path.realpath(raw)
+    if os.path.isdir(target):
+        raise SlideIOError(f"{os.fsdecode(raw)}: is a directory", lib.SLIDE_E_IO)
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise SlideIOError(f"{os.fsdecode(raw)}: not a regular file; refusing to replace it", lib.SLIDE_E_IO)
+    parent = os.path.dirname(target) or b"."
+    if not os.path.isdir(parent):
+        raise SlideIOError(f"{os.fsdecode(raw)}: directory {os.fsdecode(parent)} does not exist", lib.SLIDE_E_IO)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SlideIOError(f"{os.fsdecode(raw)}: directory {os.fsdecode(parent)} is not writable", lib.SLIDE_E_IO)
 
 
 def _tqdm():

@@ -112,6 +112,168 @@ static double p_at_1(slide_network *net, const data *D, int mode)
     return hits[0] / (double)D->n;
 }
 
+/* 0.5 initialisers: the caller's size travels with the call; nothing past it is written. */
+static void test_init_sizes(void)
+{
+    struct {
+        slide_lsh_config c;
+        unsigned char tail[64];
+    } g;
+    unsigned char pat[sizeof g];
+    memset(pat, 0x5a, sizeof pat);
+
+    /* The macro passes sizeof: every field, reserved padding zeroed. */
+    memset(&g, 0x5a, sizeof g);
+    slide_lsh_config_init(&g.c);
+    EXPECT(g.c.struct_size == sizeof g.c && g.c.logq_correction == 1 && g.c.reserved0 == 0, "full init");
+    EXPECT(memcmp(g.tail, pat, sizeof g.tail) == 0, "nothing past sizeof written");
+
+    /* A size ending inside a field: struct_size stops at the last whole field, the rest of `size` is zeroed. */
+    memset(&g, 0x5a, sizeof g);
+    size_t mid = offsetof(slide_lsh_config, random_fraction) + 2;
+    OK(slide_lsh_config_init_v(&g.c, mid));
+    EXPECT(g.c.struct_size == offsetof(slide_lsh_config, random_fraction), "struct_size %zu ends at a whole field",
+           g.c.struct_size);
+    EXPECT(g.c.batch_shared == 1, "fields before it filled");
+    EXPECT(memcmp((unsigned char *)&g + mid, pat, sizeof g - mid) == 0, "no byte past size written");
+
+    /* Too small for any published struct: refused, nothing written. */
+    memset(&g, 0x5a, sizeof g);
+    EXPECT(slide_lsh_config_init_v(&g.c, 8) == SLIDE_E_INVALID, "size 8 refused");
+    EXPECT(strstr(slide_last_error(), "slide_lsh_config") != NULL, "message names the struct: %s", slide_last_error());
+    EXPECT(memcmp(&g, pat, sizeof g) == 0, "refused init writes nothing");
+    EXPECT(slide_lsh_config_init_v(NULL, sizeof g.c) == SLIDE_E_INVALID, "NULL refused");
+
+    /* A newer caller's larger struct: zeros past the fields this library knows, up to its size. */
+    memset(&g, 0x5a, sizeof g);
+    OK(slide_lsh_config_init_v(&g.c, sizeof g.c + 16));
+    EXPECT(g.c.struct_size == sizeof g.c, "struct_size is what the library knows");
+    EXPECT(g.tail[0] == 0 && g.tail[15] == 0 && g.tail[16] == 0x5a, "zeros up to the caller's size only");
+
+    /* The exported size-less symbol (what programs built against older headers call) fills the 0.1 fields. */
+    memset(&g, 0x5a, sizeof g);
+    (slide_lsh_config_init)(&g.c);
+    EXPECT(g.c.struct_size == offsetof(slide_lsh_config, bin_size) + sizeof(uint32_t), "0.1 struct_size, got %zu",
+           g.c.struct_size);
+    EXPECT(g.c.k == 6 && g.c.bin_size == 8, "0.1 fields filled");
+    EXPECT(memcmp((unsigned char *)&g + g.c.struct_size, pat, sizeof g - g.c.struct_size) == 0,
+           "nothing past the 0.1 fields written");
+    slide_layer_config lc;
+    memset(&lc, 0x5a, sizeof lc);
+    (slide_layer_config_init)(&lc);
+    EXPECT(lc.struct_size == offsetof(slide_layer_config, lsh) + sizeof(void *), "0.1 layer struct_size %zu",
+           lc.struct_size);
+    slide_optimizer_config oc;
+    memset(&oc, 0x5a, sizeof oc);
+    (slide_optimizer_config_init)(&oc);
+    EXPECT(oc.struct_size == offsetof(slide_optimizer_config, eps) + sizeof(float), "0.1 optimizer struct_size %zu",
+           oc.struct_size);
+    EXPECT(oc.lr == 2e-3f, "current defaults in the 0.1 fields");
+    slide_network_config nc;
+    (slide_network_config_init)(&nc);
+    EXPECT(nc.struct_size == offsetof(slide_network_config, threads) + sizeof(int), "0.1 network struct_size");
+    slide_libsvm_options so;
+    (slide_libsvm_options_init)(&so);
+    EXPECT(so.struct_size == sizeof so && so.feature_base == 1, "libsvm options unchanged since 0.1");
+
+    /* A config whose struct_size ends inside random_fraction does not read the partial field. */
+    slide_layer_config o;
+    slide_layer_config_init(&o);
+    o.units = 10;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    slide_lsh_config lsh;
+    slide_lsh_config_init(&lsh);
+    lsh.random_fraction = NAN; /* would be refused if read */
+    lsh.struct_size = offsetof(slide_lsh_config, random_fraction) + 3;
+    o.lsh = &lsh;
+    const slide_layer_config *layers[] = {&o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = 5;
+    cfg.n_layers = 1;
+    cfg.layers = layers;
+    slide_network *net = NULL;
+    OK(slide_network_create(&cfg, NULL, &net));
+    slide_network_free(net);
+
+    /* Outputs: a struct_size ending inside a field gets the whole fields before it, nothing more. */
+    slide_layer_config_init(&o);
+    o.units = 10;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    net = NULL;
+    OK(slide_network_create(&cfg, NULL, &net));
+    struct {
+        slide_layer_info i;
+        unsigned char tail[16];
+    } gi;
+    memset(&gi, 0x5a, sizeof gi);
+    gi.i.struct_size = offsetof(slide_layer_info, samples_seen) + 4;
+    OK(slide_network_layer_info(net, 0, &gi.i));
+    EXPECT(gi.i.struct_size == offsetof(slide_layer_info, neuron_major) + sizeof(int), "info struct_size %zu",
+           gi.i.struct_size);
+    EXPECT(gi.i.units == 10, "whole fields written");
+    unsigned char *b = (unsigned char *)&gi;
+    for (size_t i = gi.i.struct_size; i < sizeof gi; i++)
+        if (b[i] != 0x5a) {
+            EXPECT(0, "layer_info byte %zu written past the whole fields", i);
+            break;
+        }
+    slide_network_free(net);
+}
+
+/* Issue 16's refusals that live in C: non-finite inference input, repeated labels, thread cap, special files. */
+static void test_round2(void)
+{
+    slide_layer_config o;
+    slide_layer_config_init(&o);
+    o.units = 6;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    const slide_layer_config *layers[] = {&o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = 3;
+    cfg.n_layers = 1;
+    cfg.layers = layers;
+    cfg.threads = 5000;
+    slide_network *net = NULL;
+    EXPECT(slide_network_create(&cfg, NULL, &net) == SLIDE_E_INVALID && !net, "5000 threads refused at creation");
+    EXPECT(strstr(slide_last_error(), "5000") != NULL, "message names the value: %s", slide_last_error());
+    cfg.threads = 1;
+    OK(slide_network_create(&cfg, NULL, &net));
+    if (!net)
+        return;
+
+    float xv[6] = {1, 2, 3, 4, NAN, 6};
+    slide_matrix X = {SLIDE_MATRIX_DENSE, 2, 3, xv, NULL, NULL};
+    int32_t ids[2];
+    float sc[2];
+    EXPECT(slide_network_predict_topk(net, &X, NULL, 2, 1, SLIDE_PREDICT_EXACT, ids, sc) == SLIDE_E_INVALID,
+           "NaN refused in prediction");
+    EXPECT(strstr(slide_last_error(), "X row 1, column 1") != NULL, "names the row: %s", slide_last_error());
+    int64_t row0 = 0;
+    OK(slide_network_predict_topk(net, &X, &row0, 1, 1, SLIDE_PREDICT_EXACT, ids, sc));
+
+    xv[4] = 5;
+    int64_t yp[3] = {0, 1, 4};
+    int32_t yi[4] = {0, 2, 5, 2};
+    slide_matrix Y = {SLIDE_MATRIX_CSR, 2, 6, NULL, yp, yi};
+    EXPECT(slide_network_train_batch(net, &X, &Y, NULL, 2, NULL) == SLIDE_E_INVALID, "repeated label refused");
+    EXPECT(strstr(slide_last_error(), "Y row 1: label id 2 appears more than once") != NULL, "%s", slide_last_error());
+    int32_t pred[2] = {0, 2};
+    double hits[1];
+    EXPECT(slide_precision_at_k(&Y, NULL, 2, pred, 1, 1, hits) == SLIDE_E_INVALID, "metrics refuse it too");
+    EXPECT(slide_ndcg_at_k(&Y, NULL, 2, pred, 1, 1, hits) == SLIDE_E_INVALID, "nDCG refuses it too");
+    yi[3] = 1;
+    OK(slide_network_train_batch(net, &X, &Y, NULL, 2, NULL));
+
+    EXPECT(slide_network_save(net, "/dev/null") == SLIDE_E_IO, "a device is not replaced");
+    EXPECT(strstr(slide_last_error(), "not a regular file") != NULL, "%s", slide_last_error());
+    EXPECT(slide_network_save(net, "/tmp") == SLIDE_E_IO, "a directory is not replaced");
+    slide_network *back = NULL;
+    EXPECT(slide_network_load("/tmp", &back) == SLIDE_E_IO && !back, "a directory is not loaded");
+    slide_network_free(net);
+}
+
 static void test_errors(void)
 {
     EXPECT(slide_version() == SLIDE_VERSION_NUMBER, "version");
@@ -184,7 +346,7 @@ static void test_errors(void)
     OK(slide_network_get_optimizer(net, &got.c));
     EXPECT(got.c.weight_decay == 0.0f, "default weight_decay is 0, got %g", (double)got.c.weight_decay);
     EXPECT(slide_network_get_optimizer(net, NULL) == SLIDE_E_INVALID, "NULL out refused");
-    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    slide_layer_info info = {.struct_size = sizeof info};
     OK(slide_network_layer_info(net, 0, &info));
     EXPECT(info.units == 10 && info.input_dim == 5 && !info.sampled, "layer info");
     EXPECT(slide_network_layer_info(net, 1, &info) == SLIDE_E_INVALID, "layer out of range");
@@ -235,7 +397,7 @@ static void test_training(void)
         printf("backend %-8s: P@1 exact %.3f, sampled %.3f (most-frequent baseline %.3f)\n", name, exact, sampled, base);
         EXPECT(exact > base + 0.3, "%s did not learn: %.3f vs %.3f", name, exact, base);
         EXPECT(sampled > base + 0.15, "%s sampled prediction: %.3f", name, sampled);
-        slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        slide_layer_info info = {.struct_size = sizeof info};
         OK(slide_network_layer_info(net, 1, &info));
         EXPECT(info.sampled && info.samples_seen == 4u * 3000u && info.rebuilds > 1, "output layer counters");
         double mean_active = (double)info.active_total / (double)info.samples_seen;
@@ -383,7 +545,7 @@ static void test_bf16(void)
     EXPECT(strstr(slide_last_error(), "layer 0: unknown storage 7") != NULL, "message: %s", slide_last_error());
     h.struct_size = offsetof(slide_layer_config, storage); /* an older caller: storage is not read */
     OK(slide_network_create(&cfg, NULL, &net));
-    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    slide_layer_info info = {.struct_size = sizeof info};
     OK(slide_network_layer_info(net, 0, &info));
     EXPECT(info.storage == SLIDE_STORAGE_F32, "old struct_size means float32");
     slide_network_free(net);
@@ -503,6 +665,8 @@ static void test_bf16(void)
 
 int main(void)
 {
+    test_init_sizes();
+    test_round2();
     test_errors();
     test_metrics();
     test_training();

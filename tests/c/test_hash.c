@@ -713,7 +713,7 @@ static void test_training_with_plugin(void)
     printf("plugin example-srp: P@1 exact %.3f, sampled %.3f (most-frequent baseline %.3f)\n", exact, sampled, base);
     EXPECT(exact > base + 0.3, "plugin backend did not learn: %.3f vs %.3f", exact, base);
     EXPECT(sampled > base + 0.15, "plugin backend sampled prediction: %.3f", sampled);
-    slide_layer_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    slide_layer_info info = {.struct_size = sizeof info};
     OK(slide_network_layer_info(net, 1, &info));
     EXPECT(info.sampled && info.rebuilds > 1, "output layer sampled and rebuilt");
     slide_network_free(net);

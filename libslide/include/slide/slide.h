@@ -10,13 +10,34 @@
  *    `slide_last_error()` returns a message for the calling thread naming the argument, file or line
  *    at fault. The message stays valid until the next failing call on the same thread.
  *  - Configuration structs carry `struct_size` and must be filled by their `_init()` function before
- *    the caller changes fields. New fields are only ever appended, so a program compiled against an
- *    older header keeps working with a newer library.
+ *    the caller changes fields. See "Binary compatibility" below for exactly what is promised.
  *  - Matrices are passed as borrowed views (`slide_matrix`): the library never keeps a pointer into
  *    caller memory after a call returns.
  *  - Thread safety: different handles may be used from different threads at once. One network must
  *    not be used by two threads at once; the library detects this and returns `SLIDE_E_BUSY`.
  *    Each call parallelises internally with OpenMP.
+ *
+ * Binary compatibility (what is promised, as of 0.5)
+ *  - Exported functions are never removed and their signatures never change; new ones are added.
+ *  - Versioned structs (those starting with `size_t struct_size`) only grow at the end: a new field is placed
+ *    at or past the sizeof of the previous version, never in its padding. Padding is explicit (`reserved*`
+ *    fields: set to 0 by the initialisers, ignored by the library, never given a meaning later), so the
+ *    struct_size of every version is distinct.
+ *  - The library reads (configs) or writes (outputs) only the whole fields that lie within the caller's
+ *    struct_size; a struct_size that ends inside a field covers the fields before it only. Fields beyond it
+ *    take their defaults (configs) or are left untouched (outputs). Nothing is ever written past struct_size.
+ *  - `slide_X_init(cfg)` is a macro (0.5) for `slide_X_init_v(cfg, sizeof(slide_X))`: the size the program
+ *    was compiled with travels with the call, and no byte past it is written.
+ *  - Programs compiled against a header older than 0.5 call the exported functions slide_lsh_config_init,
+ *    slide_layer_config_init, slide_optimizer_config_init, slide_network_config_init and
+ *    slide_libsvm_options_init directly, without a size. These fill only the fields of the first published
+ *    (0.1) layout and set struct_size to its end, so they never write past an old program's struct, however
+ *    old. Such a program runs with the library's defaults for every field appended since 0.1 (for example
+ *    lsh rule and batch_shared, layer storage, optimizer weight_decay and catch_up), even if it sets them:
+ *    rebuild it against this header to set them.
+ *  - Checked by tests/c/test_old_header.c (one program built against the preserved 0.1 and 0.4 headers and
+ *    run against this library, with canaries around every struct) and abi/check.sh (abidiff of the exported
+ *    ABI against the committed baseline abi/libslide.abi).
  */
 #ifndef SLIDE_SLIDE_H
 #define SLIDE_SLIDE_H
@@ -238,9 +259,18 @@ typedef struct slide_lsh_config {
      * 0: the softmax over the active set is used as if it were the full one. Training only. Default 1.
      */
     int logq_correction;
+    int32_t reserved0;        /**< padding made explicit (0.5); 0 */
 } slide_lsh_config;
 
+/**
+ * Fills *cfg with the defaults: writes exactly `size` bytes (zeros past the fields this library knows) and
+ * sets struct_size to the end of the last whole field within `size`. SLIDE_E_INVALID when cfg is NULL or
+ * `size` is smaller than the 0.1 struct. Added in 0.5; slide_lsh_config_init(cfg) passes sizeof for you.
+ */
+SLIDE_API int slide_lsh_config_init_v(slide_lsh_config *cfg, size_t size);
+/** For programs built against headers before 0.5: fills the 0.1 fields only (see Binary compatibility). */
 SLIDE_API void slide_lsh_config_init(slide_lsh_config *cfg);
+#define slide_lsh_config_init(cfg) slide_lsh_config_init_v((cfg), sizeof(slide_lsh_config))
 
 /**
  * How a layer stores its weight matrix and, with Adam, the two moment arrays. Biases and their moments are
@@ -267,9 +297,14 @@ typedef struct slide_layer_config {
      * slide_network_create fails with SLIDE_E_INVALID.
      */
     int storage;
+    int32_t reserved0;             /**< padding made explicit (0.5); 0 */
 } slide_layer_config;
 
+/** As slide_lsh_config_init_v. Added in 0.5. */
+SLIDE_API int slide_layer_config_init_v(slide_layer_config *cfg, size_t size);
+/** For programs built against headers before 0.5: fills the 0.1 fields only. */
 SLIDE_API void slide_layer_config_init(slide_layer_config *cfg);
+#define slide_layer_config_init(cfg) slide_layer_config_init_v((cfg), sizeof(slide_layer_config))
 
 typedef enum slide_optimizer_kind { SLIDE_OPT_ADAM = 0, SLIDE_OPT_SGD = 1 } slide_optimizer_kind;
 
@@ -300,9 +335,14 @@ typedef struct slide_optimizer_config {
      * and of libslide before 0.4). SGD catches up weight decay only.
      */
     int catch_up;
+    int32_t reserved0;  /**< padding made explicit (0.5); 0 */
 } slide_optimizer_config;
 
+/** As slide_lsh_config_init_v. Added in 0.5. */
+SLIDE_API int slide_optimizer_config_init_v(slide_optimizer_config *cfg, size_t size);
+/** For programs built against headers before 0.5: fills the 0.1 fields only. */
 SLIDE_API void slide_optimizer_config_init(slide_optimizer_config *cfg);
+#define slide_optimizer_config_init(cfg) slide_optimizer_config_init_v((cfg), sizeof(slide_optimizer_config))
 
 typedef struct slide_network_config {
     size_t struct_size;
@@ -310,10 +350,15 @@ typedef struct slide_network_config {
     uint32_t n_layers;                         /**< >= 1; the last layer must be SOFTMAX */
     const slide_layer_config *const *layers;   /**< n_layers pointers */
     uint64_t seed;                             /**< all randomness derives from it; default 0 */
-    int threads;                               /**< OpenMP threads; 0 = OpenMP default (default) */
+    int threads;                               /**< OpenMP threads, <= 4096; 0 = OpenMP default (default) */
+    int32_t reserved0;                         /**< padding made explicit (0.5); 0 */
 } slide_network_config;
 
+/** As slide_lsh_config_init_v. Added in 0.5. */
+SLIDE_API int slide_network_config_init_v(slide_network_config *cfg, size_t size);
+/** For programs built against headers before 0.5 (this struct has not changed since 0.1). */
 SLIDE_API void slide_network_config_init(slide_network_config *cfg);
+#define slide_network_config_init(cfg) slide_network_config_init_v((cfg), sizeof(slide_network_config))
 
 /* ------------------------------------------------------------------ network */
 
@@ -351,7 +396,8 @@ typedef struct slide_batch_stats {
  * rows 0..n-1). X has input_dim columns; Y is a CSR label matrix with the output layer's width as cols.
  * Samples run in parallel; each has its own active set per sampled layer; gradients of the batch are
  * reduced per touched row (deterministically, independent of thread count) and the optimizer then
- * updates only those rows. `stats` may be NULL.
+ * updates only those rows. `stats` may be NULL. Every value of the batch's X rows must be finite, and a label row
+ * must not repeat an id (0.5: refused, SLIDE_E_INVALID naming the row).
  */
 SLIDE_API int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
                                         const int64_t *rows, int64_t n, slide_batch_stats *stats);
@@ -364,7 +410,8 @@ typedef enum slide_predict_mode {
 /**
  * Top-k output neurons for samples `rows[0..n)` of X (NULL rows: 0..n-1). Writes n*k ids (int32) and
  * n*k scores (softmax probabilities over the scored neurons), best first. When fewer than k neurons are
- * scored (sampled mode), the tail holds id -1 and score 0.
+ * scored (sampled mode), the tail holds id -1 and score 0. X rows with a NaN or infinite value are refused
+ * (SLIDE_E_INVALID naming the row; 0.5), as in training and slide_network_diagnose.
  */
 SLIDE_API int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const int64_t *rows,
                                          int64_t n, uint32_t k, int mode, int32_t *out_ids,
@@ -384,6 +431,7 @@ typedef struct slide_layer_info {
     size_t row_stride;        /**< stored elements (floats, or bf16 values) between consecutive weight rows */
     /* --- appended in 0.2: */
     int storage;              /**< slide_storage of the weights */
+    int32_t reserved0;        /**< padding made explicit (0.5); 0 */
 } slide_layer_info;
 
 SLIDE_API uint32_t slide_network_layer_count(const slide_network *net);
@@ -489,10 +537,17 @@ SLIDE_API size_t slide_network_memory_bytes(const slide_network *net);
 /**
  * Saves the model (configuration, parameters, optimizer state, step count) to `path` in a versioned,
  * checksummed file. The file is written to a temporary name, flushed with fsync and renamed, so an
- * interrupted save never leaves a partial file at `path`.
+ * interrupted save never leaves a partial file at `path`. `path` must be a regular file or not exist: a
+ * directory, device, FIFO or socket is refused (SLIDE_E_IO), never replaced. A symlink is followed: its
+ * target is replaced atomically and the link kept. The file keeps the mode of the file it replaces; a new
+ * one gets 0666 minus the umask (0.5; before, always 0644).
  */
 SLIDE_API int slide_network_save(const slide_network *net, const char *path);
-/** Loads a file written by slide_network_save; tables are rebuilt from the loaded weights. */
+/**
+ * Loads a file written by slide_network_save. The hash tables, their insertion state and (0.5) the item scale
+ * of simhash-mips layers are restored as saved, not rebuilt, so training resumes exactly where it stopped.
+ * Refuses a path that is a directory or not a regular file (SLIDE_E_IO).
+ */
 SLIDE_API int slide_network_load(const char *path, slide_network **out);
 
 /* ------------------------------------------------------------------ datasets */
@@ -503,8 +558,9 @@ typedef struct slide_dataset slide_dataset;
  * Reads an Extreme Classification Repository file: a header line `num_points num_features num_labels`,
  * then one line per point `l1,l2,... f:v f:v ...` with 0-based ids (a point may have no labels: the
  * line then starts with a space). Gzip-compressed files are read transparently when the library was
- * built with zlib. Any malformed input fails with SLIDE_E_FORMAT and a message naming file, line and
- * problem.
+ * built with zlib (one or more concatenated members; since 0.5, bytes after them that do not start another
+ * member are an error, not ignored). Any malformed input fails with SLIDE_E_FORMAT and a message naming
+ * file, line and problem.
  */
 SLIDE_API int slide_dataset_load_xc(const char *path, slide_dataset **out);
 
@@ -521,7 +577,11 @@ typedef struct slide_libsvm_options {
     int label_base;      /**< 0 (default, as in multi-label XC and scikit-learn files) or 1 */
 } slide_libsvm_options;
 
+/** As slide_lsh_config_init_v. Added in 0.5. */
+SLIDE_API int slide_libsvm_options_init_v(slide_libsvm_options *opt, size_t size);
+/** For programs built against headers before 0.5 (this struct has not changed since 0.1). */
 SLIDE_API void slide_libsvm_options_init(slide_libsvm_options *opt);
+#define slide_libsvm_options_init(opt) slide_libsvm_options_init_v((opt), sizeof(slide_libsvm_options))
 
 /**
  * Reads a libsvm / svmlight file with comma-separated multi-label lists: one point per line,
@@ -561,7 +621,8 @@ SLIDE_API int slide_precision_at_k(const slide_matrix *Y, const int64_t *rows, i
  * propensities): for j = 1..k_max, out_ndcg[j-1] = sum over samples of DCG@j / IDCG@j, where DCG@j =
  * sum over the first j predictions that are labels of 1 / log2(rank + 1), and IDCG@j is the same for
  * min(j, labels of the sample) hits at the top. Samples without labels count 0. Divide by n to average.
- * Label rows must have no duplicate ids. Arguments as for slide_precision_at_k.
+ * Label rows must have no duplicate ids (both metrics refuse one since 0.5, naming the row). Arguments as for
+ * slide_precision_at_k.
  */
 SLIDE_API int slide_ndcg_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
                               uint32_t k_pred, uint32_t k_max, double *out_ndcg);

@@ -61,8 +61,9 @@ typedef struct slide_lsh_config {
     int batch_shared;
     float random_fraction;
     int logq_correction;
+    int32_t reserved0;
 } slide_lsh_config;
-void slide_lsh_config_init(slide_lsh_config *cfg);
+int slide_lsh_config_init_v(slide_lsh_config *cfg, size_t size);
 
 typedef enum slide_storage { SLIDE_STORAGE_F32 = 0, SLIDE_STORAGE_BF16 = 1 } slide_storage;
 
@@ -72,8 +73,9 @@ typedef struct slide_layer_config {
     int activation;
     const slide_lsh_config *lsh;
     int storage;
+    int32_t reserved0;
 } slide_layer_config;
-void slide_layer_config_init(slide_layer_config *cfg);
+int slide_layer_config_init_v(slide_layer_config *cfg, size_t size);
 
 typedef enum slide_optimizer_kind { SLIDE_OPT_ADAM = 0, SLIDE_OPT_SGD = 1 } slide_optimizer_kind;
 
@@ -86,8 +88,9 @@ typedef struct slide_optimizer_config {
     float eps;
     float weight_decay;
     int catch_up;
+    int32_t reserved0;
 } slide_optimizer_config;
-void slide_optimizer_config_init(slide_optimizer_config *cfg);
+int slide_optimizer_config_init_v(slide_optimizer_config *cfg, size_t size);
 
 typedef struct slide_network_config {
     size_t struct_size;
@@ -96,8 +99,9 @@ typedef struct slide_network_config {
     const slide_layer_config *const *layers;
     uint64_t seed;
     int threads;
+    int32_t reserved0;
 } slide_network_config;
-void slide_network_config_init(slide_network_config *cfg);
+int slide_network_config_init_v(slide_network_config *cfg, size_t size);
 
 typedef struct slide_network slide_network;
 int slide_network_create(const slide_network_config *cfg, const slide_optimizer_config *opt, slide_network **out);
@@ -132,6 +136,7 @@ typedef struct slide_layer_info {
     uint64_t rebuilds;
     size_t row_stride;
     int storage;
+    int32_t reserved0;
 } slide_layer_info;
 
 uint32_t slide_network_layer_count(const slide_network *net);
@@ -186,7 +191,7 @@ typedef struct slide_libsvm_options {
     int feature_base;
     int label_base;
 } slide_libsvm_options;
-void slide_libsvm_options_init(slide_libsvm_options *opt);
+int slide_libsvm_options_init_v(slide_libsvm_options *opt, size_t size);
 int slide_dataset_load_libsvm(const char *path, const slide_libsvm_options *opt, slide_dataset **out);
 void slide_dataset_free(slide_dataset *ds);
 int slide_dataset_features(const slide_dataset *ds, slide_matrix *out);
