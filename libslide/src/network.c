@@ -23,8 +23,12 @@
 
 int slide_network_claim(slide_network *net, const char *what)
 {
-    if (atomic_flag_test_and_set(&net->busy))
+    if (atomic_flag_test_and_set(&net->busy)) {
+        if (net->pending.active)
+            return slide_fail(SLIDE_E_BUSY, "%s: a training step is pending (slide_network_train_begin); "
+                                            "apply or cancel it first", what);
         return slide_fail(SLIDE_E_BUSY, "%s: the network is in use by another thread", what);
+    }
     return SLIDE_OK;
 }
 
@@ -61,6 +65,7 @@ void slide_network_free(slide_network *net)
     for (uint32_t l = 0; l < net->n_layers && net->layers; l++)
         layer_free(&net->layers[l]);
     free(net->layers);
+    free(net->pending.layer_active);
     slide_scratch_free_all(net);
     free(net->touched);
     free(net->pair_off);

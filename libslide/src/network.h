@@ -81,6 +81,19 @@ struct slide_network {
     uint32_t *touched, *pair_off, *pair_sample, *stage_row, *stage_sample, *part_row, *part_count;
     float *pair_coef, *stage_coef;
     size_t pair_cap;
+
+    /*
+     * A training step between slide_network_train_begin and slide_network_train_apply / _cancel: the
+     * network stays claimed, and X, rows (the caller's, kept alive by the caller) are read again by the update.
+     */
+    struct {
+        int active;
+        slide_matrix X;
+        const int64_t *rows;
+        int64_t n;
+        int nt;
+        uint64_t *layer_active; /* active neurons per layer, summed over the batch */
+    } pending;
 };
 
 /* While training, a batch-shared layer has one active set for the whole batch (prediction does not). */

@@ -117,8 +117,33 @@ static int check_sample(const slide_network *net, const slide_matrix *X, const s
     return SLIDE_OK;
 }
 
-int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
-                              const int64_t *rows, int64_t n, slide_batch_stats *stats)
+/*
+ * dL/dX for a dense X: each sample's row of grad_input is the sum over layer 0's active neurons of their
+ * delta times their weight row, read before the update (the update runs in slide_network_train_apply).
+ */
+static void input_gradient(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n, float *grad,
+                           int nt)
+{
+    const uint32_t NL = net->n_layers, D = net->input_dim;
+    const slide_layer *L = &net->layers[0];
+    const int shared = slide_layer_batch_shared(L);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t s = 0; s < n; s++) {
+        slide_act a = net->acts[(size_t)s * NL];
+        if (shared) {
+            a.ids = L->sampler.shared.ids;
+            a.n = L->sampler.shared.n;
+            a.dense = 0;
+        }
+        const int64_t row = rows ? rows[s] : s;
+        slide_act in = {.n = D, .cap = D, .dense = 1, .val = (float *)X->values + (size_t)row * D,
+                        .delta = grad + (size_t)s * D};
+        slide_backprop_layer(L, &a, &in, 0);
+    }
+}
+
+int slide_network_train_begin(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
+                              int64_t n, slide_batch_stats *stats, float *grad_input, size_t grad_len)
 {
     if (!net)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
@@ -134,7 +159,14 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
                           (long long)X->rows, (long long)Y->rows);
     if (stats && stats->struct_size < offsetof(slide_batch_stats, loss) + sizeof(double))
         return slide_fail(SLIDE_E_INVALID, "stats struct_size %zu is too small", stats->struct_size);
-    rc = slide_network_claim(net, "slide_network_train_batch");
+    if (grad_input) {
+        if (X->kind != SLIDE_MATRIX_DENSE)
+            return slide_fail(SLIDE_E_INVALID, "grad_input needs a dense X (the gradient of every input value)");
+        if (grad_len / net->input_dim < (size_t)n)
+            return slide_fail(SLIDE_E_INVALID, "grad_input holds %zu floats, the batch needs %lld x %u", grad_len,
+                              (long long)n, net->input_dim);
+    }
+    rc = slide_network_claim(net, "slide_network_train_begin");
     if (rc)
         return rc;
 
@@ -157,7 +189,6 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
         slide_network_release(net);
         return slide_fail(SLIDE_E_NOMEM, "out of memory");
     }
-
     /* Phase 0: validate every sample before computing anything, so a bad row leaves the network untouched. */
     /* A sample's check costs about its non-zeros, and the cache misses it takes are the forward pass's. */
 #pragma omp parallel for num_threads(nt) schedule(static) if (n >= 64)
@@ -228,8 +259,36 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
         slide_network_release(net);
         return slide_fail(err, "%s", err_msg);
     }
+    if (grad_input)
+        input_gradient(net, X, rows, n, grad_input, nt);
+    if (stats) {
+        slide_batch_stats full = {sizeof full, loss / (double)n, active_out / (double)n};
+        stats->struct_size = slide_copy_out(SLIDE_STRUCT_BATCH_STATS, stats, &full, stats->struct_size);
+    }
+    net->pending.active = 1;
+    net->pending.X = *X;
+    net->pending.rows = rows;
+    net->pending.n = n;
+    net->pending.nt = nt;
+    net->pending.layer_active = layer_active;
+    return SLIDE_OK;
+}
 
-    net->step = step;
+int slide_network_train_apply(slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    if (!net->pending.active)
+        return slide_fail(SLIDE_E_INVALID, "slide_network_train_apply: no training step is pending");
+    const uint32_t NL = net->n_layers;
+    const slide_matrix *X = &net->pending.X;
+    const int64_t *rows = net->pending.rows;
+    const int64_t n = net->pending.n;
+    const int nt = net->pending.nt;
+    uint64_t *layer_active = net->pending.layer_active;
+    int rc = SLIDE_OK;
+
+    net->step += 1;
     for (uint32_t l = 0; l < NL && !rc; l++)
         rc = slide_update_layer(net, l, X, rows, (uint32_t)n, nt);
     slide_sampler_clear_shared(net);
@@ -242,10 +301,27 @@ int slide_network_train_batch(slide_network *net, const slide_matrix *X, const s
         rc = slide_sampler_end_batch(net, L);
     }
     free(layer_active);
-    if (stats) {
-        slide_batch_stats full = {sizeof full, loss / (double)n, active_out / (double)n};
-        stats->struct_size = slide_copy_out(SLIDE_STRUCT_BATCH_STATS, stats, &full, stats->struct_size);
-    }
+    memset(&net->pending, 0, sizeof net->pending);
     slide_network_release(net);
     return rc;
+}
+
+int slide_network_train_cancel(slide_network *net)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    if (!net->pending.active)
+        return slide_fail(SLIDE_E_INVALID, "slide_network_train_cancel: no training step is pending");
+    slide_sampler_clear_shared(net);
+    free(net->pending.layer_active);
+    memset(&net->pending, 0, sizeof net->pending);
+    slide_network_release(net);
+    return SLIDE_OK;
+}
+
+int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
+                              const int64_t *rows, int64_t n, slide_batch_stats *stats)
+{
+    int rc = slide_network_train_begin(net, X, Y, rows, n, stats, NULL, 0);
+    return rc ? rc : slide_network_train_apply(net);
 }

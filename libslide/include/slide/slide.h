@@ -402,6 +402,27 @@ typedef struct slide_batch_stats {
 SLIDE_API int slide_network_train_batch(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
                                         const int64_t *rows, int64_t n, slide_batch_stats *stats);
 
+/**
+ * slide_network_train_batch in two phases, for callers that own the layers below the network (a PyTorch
+ * model under libslide.torch). Added in 0.5.
+ *
+ * slide_network_train_begin runs the forward and backward passes of the batch and writes `stats` (may be
+ * NULL) and, when grad_input is not NULL, dL/dX: n x input_dim floats (grad_len >= n * input_dim), row s
+ * for sample rows[s], the gradient of the batch's mean loss with respect to every value of that X row,
+ * computed from the weights before the update. grad_input needs a dense X. Nothing is updated yet: the
+ * network stays claimed (every other call on it, save and predict included, fails with SLIDE_E_BUSY and
+ * says a step is pending) until slide_network_train_apply takes the optimizer step exactly as
+ * slide_network_train_batch would (the same result to the bit), or slide_network_train_cancel drops it
+ * (weights, optimizer state and step count unchanged). X, Y and rows must stay alive and unchanged until
+ * then: the update reads X again. A failed begin leaves nothing pending. Apply and cancel fail with
+ * SLIDE_E_INVALID when no step is pending.
+ */
+SLIDE_API int slide_network_train_begin(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
+                                        const int64_t *rows, int64_t n, slide_batch_stats *stats, float *grad_input,
+                                        size_t grad_len);
+SLIDE_API int slide_network_train_apply(slide_network *net);
+SLIDE_API int slide_network_train_cancel(slide_network *net);
+
 typedef enum slide_predict_mode {
     SLIDE_PREDICT_EXACT = 0,   /**< score every output neuron */
     SLIDE_PREDICT_SAMPLED = 1  /**< score only the neurons the hash tables retrieve */
