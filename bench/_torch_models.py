@@ -202,3 +202,61 @@ class TorchTrainer:
 
     def extra(self):
         return {"mean_candidates": float(np.mean(self.cand_sizes))} if self.cand_sizes else {}
+
+
+class TorchHeadTrainer(TorchTrainer):
+    """torch-head: TorchTrainer's input layer (EmbeddingBag over the sparse features, 128 ReLU, RowAdam on
+    the batch's input rows, the same learning rate) with libslide.torch.LSHSoftmax as the output layer at
+    the library's defaults (sl.LSH(), sl.Adam()): what a PyTorch user gets by swapping the softmax for the
+    head. The head's weights live in the C library; no (labels x 128) torch tensor or gradient exists."""
+
+    def __init__(self, X, Y, a):
+        torch = require_torch()
+        import torch.nn as nn
+
+        import libslide as sl
+        from libslide.torch import LSHSoftmax
+
+        self.torch, self.F, self.X, self.Y, self.sampled = torch, torch.nn.functional, X, Y, True
+        torch.set_num_threads(a.threads)
+        torch.manual_seed(a.seed)
+        self.version = f"torch {torch.__version__} + libslide {sl.__version__}"
+        self.mode = "rows"
+        self.n_labels = Y.shape[1]
+        lr = a.lr or DATASETS[a.dataset]["lr"]
+        lim1 = (6.0 / X.shape[1]) ** 0.5
+        self.W1 = nn.Parameter(torch.empty(X.shape[1], HIDDEN).uniform_(-lim1, lim1))
+        self.b1 = nn.Parameter(torch.zeros(HIDDEN))
+        self.row_opts = [RowAdam(torch, self.W1.data, lr)]
+        self.opts = [torch.optim.Adam([self.b1], lr=lr)]
+        self.head = LSHSoftmax(HIDDEN, self.n_labels, seed=a.seed, threads=a.threads)
+        self.config = {"lr": lr, "optimizer": "RowAdam for the input table, torch.optim.Adam for the hidden bias; "
+                       "the head's own sl.Adam() (defaults)", "output": "libslide.torch.LSHSoftmax, sl.LSH() defaults"}
+        self.cand_sizes = []
+
+    def step(self, rows):
+        h, in_leaf = self._hidden(self.X, rows, True)
+        for o in self.opts:
+            o.zero_grad(set_to_none=True)
+        loss = self.head(h, self.Y[rows])
+        loss.backward()
+        for o in self.opts:
+            o.step()
+        with self.torch.no_grad():
+            self.row_opts[0].step(in_leaf[0], in_leaf[1].grad)
+        return loss.item()
+
+    def topk(self, Xe, k):
+        out = []
+        with self.torch.no_grad():
+            for s in range(0, Xe.shape[0], 4096):
+                rows = np.arange(s, min(s + 4096, Xe.shape[0]), dtype=np.int64)
+                out.append(self.head.topk(self._hidden(Xe, rows, False)[0], k)[1].numpy())
+        return np.concatenate(out).astype(np.int32)
+
+    def scale_lr(self, factor):
+        super().scale_lr(factor)
+        self.head.set_learning_rate(self.head.net.optimizer.lr * factor)
+
+    def extra(self):
+        return {}

@@ -40,6 +40,9 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    learning rate too, whatever --lr says): what a new user gets.
   libslide-bf16, libslide-shared-bf16 (only when named in --impls)
                    the same two with the output layer's weights and Adam moments stored as bfloat16.
+  torch-head (only when named in --impls)
+                   torch-sampled's input layer (EmbeddingBag, RowAdam, --lr) with libslide.torch.LSHSoftmax at
+                   the library's defaults as the output layer: libslide inside a PyTorch model.
 
 Protocol (MISSION.md "Benchmark protocol"): every implementation runs in its own subprocess (so peak
 memory, ru_maxrss of the child, does not mix; it includes the data and, for torch, the torch runtime),
@@ -89,7 +92,7 @@ from _data import (DATASETS, IMPLS, IMPLS_EXTRA, data_dir, eval_rows, load_data,
                    save_npz, selected, time_to_target, val_rows)
 from _plot import plot
 from _slide_runner import LibslideTrainer
-from _torch_models import TorchTrainer, require_torch
+from _torch_models import TorchHeadTrainer, TorchTrainer, require_torch
 
 
 # ------------------------------------------------------------------------------------------------ worker
@@ -102,7 +105,9 @@ def worker(a):
     load_s = time.perf_counter() - t_load
     rss_data = _common.peak_rss_mib()
     impl = a.worker
-    if impl.startswith("torch"):
+    if impl == "torch-head":
+        tr = TorchHeadTrainer(X, Y, a)
+    elif impl.startswith("torch"):
         tr = TorchTrainer(X, Y, a, sampled=impl == "torch-sampled")
     else:
         tr = LibslideTrainer(X, Y, a, shared=impl.startswith("libslide-shared"),
