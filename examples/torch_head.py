@@ -41,7 +41,7 @@ def precision_at_1(model, X, Y, batch=4096):
     with torch.no_grad():
         for s in range(0, X.shape[0], batch):
             _, ids = model.head.topk(model.hidden(X[s:s + batch]), k=1)
-            top = ids[:, 0].numpy()
+            top = ids[:, 0].numpy().copy()
             hits += int(np.asarray(Y[s:s + batch][np.arange(top.size), top]).ravel().sum())
     return hits / X.shape[0]
 
