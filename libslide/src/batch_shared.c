@@ -97,31 +97,34 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
 }
 
 /* slide_backprop_layer for batch-shared layer l (l > 0, dense previous layer) over the whole batch. */
-void slide_backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt)
+/*
+ * dest[s] += sum over the batch-shared set of layer l of delta(s, k) * W[ids[k]], blocked like the forward
+ * pass. dest[s] is grad + s * stride when grad is not NULL (the input gradient of layer 0), else the
+ * previous layer's delta (zeroed first); a ReLU previous layer masks it.
+ */
+static void shared_delta_into(slide_network *net, uint32_t l, int64_t n, int nt, float *grad, size_t stride)
 {
     const slide_layer *L = &net->layers[l];
     const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
-    const int prev_relu = net->layers[l - 1].activation == SLIDE_ACT_RELU;
+    const int prev_relu = !grad && net->layers[l - 1].activation == SLIDE_ACT_RELU;
     const slide_kernels *K = slide_kernels_get();
     const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        float *ys[SHARED_SAMPLES];
         for (int64_t s = s0; s < s1; s++) {
-            slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
-            memset(prev->delta, 0, sizeof(float) * prev->n);
+            ys[s - s0] = grad ? grad + (size_t)s * stride : net->acts[(size_t)s * NL + l - 1].delta;
+            memset(ys[s - s0], 0, sizeof(float) * L->in_dim);
         }
         slide_rows rowp;
-        float *ys[SHARED_SAMPLES];
         const float *cs[SHARED_SAMPLES];
         for (uint32_t k0 = 0; k0 < m; k0 += SLIDE_ROWS_BATCH) {
             const uint32_t mk = m - k0 < SLIDE_ROWS_BATCH ? m - k0 : SLIDE_ROWS_BATCH;
             for (uint32_t k = 0; k < mk; k++)
                 slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
-            for (int64_t s = s0; s < s1; s++) { /* the whole chunk from the block at once */
-                ys[s - s0] = net->acts[(size_t)s * NL + l - 1].delta;
+            for (int64_t s = s0; s < s1; s++) /* the whole chunk from the block at once */
                 cs[s - s0] = net->acts[(size_t)s * NL + l].delta + k0;
-            }
             slide_rows_axpy_many_multi(K, L, ys, cs, (size_t)(s1 - s0), &rowp, mk, L->in_dim);
         }
         if (prev_relu)
@@ -132,4 +135,14 @@ void slide_backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int 
                         prev->delta[i] = 0.0f;
             }
     }
+}
+
+void slide_backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt)
+{
+    shared_delta_into(net, l, n, nt, NULL, 0);
+}
+
+void slide_input_gradient_shared(slide_network *net, int64_t n, int nt, float *grad)
+{
+    shared_delta_into(net, 0, n, nt, grad, net->input_dim);
 }

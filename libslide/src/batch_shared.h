@@ -14,5 +14,7 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
                                int64_t n, int nt);
 /* slide_backprop_layer for batch-shared layer l (l > 0, dense previous layer) over the whole batch. */
 void slide_backprop_shared_layer(slide_network *net, uint32_t l, int64_t n, int nt);
+/* dL/dX of a batch-shared layer 0 over dense input: row s of grad (n x input_dim) for batch position s. */
+void slide_input_gradient_shared(slide_network *net, int64_t n, int nt, float *grad);
 
 #endif

@@ -126,11 +126,14 @@ static void input_gradient(slide_network *net, const slide_matrix *X, const int6
 {
     const uint32_t NL = net->n_layers, D = net->input_dim;
     const slide_layer *L = &net->layers[0];
-    const int shared = slide_layer_batch_shared(L);
+    if (slide_layer_batch_shared(L) && L->neuron_major) {
+        slide_input_gradient_shared(net, n, nt, grad);
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t s = 0; s < n; s++) {
         slide_act a = net->acts[(size_t)s * NL];
-        if (shared) {
+        if (slide_layer_batch_shared(L)) { /* its set is the batch's */
             a.ids = L->sampler.shared.ids;
             a.n = L->sampler.shared.n;
             a.dense = 0;
