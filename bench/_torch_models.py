@@ -67,9 +67,8 @@ class TorchTrainer:
         self.negatives = a.negatives
         self.rng = np.random.default_rng(a.seed + 1)
         lr = a.lr or DATASETS[a.dataset]["lr"]
-        lim1, lim2 = (6.0 / X.shape[1]) ** 0.5, 0.1 * (3.0 / HIDDEN) ** 0.5
-        self.W1 = nn.Parameter(torch.empty(X.shape[1], HIDDEN).uniform_(-lim1, lim1))
-        self.b1 = nn.Parameter(torch.zeros(HIDDEN))
+        self._init_input_layer(nn, X.shape[1])
+        lim2 = 0.1 * (3.0 / HIDDEN) ** 0.5
         self.W2 = nn.Parameter(torch.empty(L, HIDDEN).uniform_(-lim2, lim2))
         self.b2 = nn.Parameter(torch.zeros(L, 1))
         out_params = [self.W2, self.b2]
@@ -108,6 +107,12 @@ class TorchTrainer:
                        "output": (f"sampled softmax, batch labels U {a.negatives} uniform negatives shared by the "
                                   "batch") if sampled else "full softmax"}
         self.cand_sizes = []
+
+    def _init_input_layer(self, nn, n_features):
+        """W1 (He-uniform for the sparse input, as libslide initialises it) and a zero bias b1."""
+        lim = (6.0 / n_features) ** 0.5
+        self.W1 = nn.Parameter(self.torch.empty(n_features, HIDDEN).uniform_(-lim, lim))
+        self.b1 = nn.Parameter(self.torch.zeros(HIDDEN))
 
     def scale_lr(self, factor):
         for o in self.row_opts or []:
@@ -224,9 +229,7 @@ class TorchHeadTrainer(TorchTrainer):
         self.mode = "rows"
         self.n_labels = Y.shape[1]
         lr = a.lr or DATASETS[a.dataset]["lr"]
-        lim1 = (6.0 / X.shape[1]) ** 0.5
-        self.W1 = nn.Parameter(torch.empty(X.shape[1], HIDDEN).uniform_(-lim1, lim1))
-        self.b1 = nn.Parameter(torch.zeros(HIDDEN))
+        self._init_input_layer(nn, X.shape[1])
         self.row_opts = [RowAdam(torch, self.W1.data, lr)]
         self.opts = [torch.optim.Adam([self.b1], lr=lr)]
         self.head = LSHSoftmax(HIDDEN, self.n_labels, seed=a.seed, threads=a.threads)

@@ -21,6 +21,9 @@ then raises). Under `torch.no_grad()` the loss is computed and nothing is update
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 
 try:
@@ -61,13 +64,12 @@ def _target_labels(targets, batch: int, num_classes: int):
                                        f"{targets.dtype} of shape {tuple(targets.shape)}")
         targets = targets.numpy()
     elif isinstance(targets, (list, tuple)):
-        rows = []
-        for i, t in enumerate(targets):
+        rows = list(targets)
+        for i, t in enumerate(rows):
             if isinstance(t, torch.Tensor):
                 if t.dtype.is_floating_point or t.dtype == torch.bool:
                     raise InvalidArgumentError(f"targets[{i}] must hold integer class ids, got {t.dtype}")
-                t = t.cpu().numpy()
-            rows.append(np.asarray(t).reshape(-1) if np.ndim(t) != 1 else np.asarray(t))
+                rows[i] = t.cpu().numpy()
         targets = rows
     view = _inputs.labels(targets, batch, num_classes, name="targets")
     if view.rows != batch:
@@ -119,9 +121,15 @@ class LSHSoftmax(torch.nn.Module):
         if len(net.layers) != 1 or net.layers[0].activation != "softmax":
             raise InvalidArgumentError("an LSHSoftmax network has exactly one layer, a softmax over the input")
         self.net = net
-        self.in_features = net.input_dim
-        self.num_classes = net.output_dim
         self._pending = None
+
+    @property
+    def in_features(self) -> int:
+        return self.net.input_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.net.output_dim
 
     # ------------------------------------------------------------------ training steps
     def _drop_pending(self) -> None:
@@ -185,8 +193,6 @@ class LSHSoftmax(torch.nn.Module):
 
     # ------------------------------------------------------------------ state
     def _model_bytes(self) -> bytes:
-        import os
-        import tempfile
         self._drop_pending()
         fd, path = tempfile.mkstemp(suffix=".slide")
         os.close(fd)
@@ -207,8 +213,6 @@ class LSHSoftmax(torch.nn.Module):
         if key not in state_dict:
             missing_keys.append(key)
             return
-        import os
-        import tempfile
         data = state_dict[key]
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
             error_msgs.append(f"{key} must be a 1-D uint8 tensor (a libslide model file)")

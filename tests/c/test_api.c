@@ -14,19 +14,7 @@
 
 #include "synthetic_data.h"
 
-static int failures;
-
-#define EXPECT(cond, ...)                                            \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            failures++;                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);     \
-            fprintf(stderr, __VA_ARGS__);                            \
-            fprintf(stderr, " [last error: %s]\n", slide_last_error()); \
-        }                                                            \
-    } while (0)
-
-#define OK(call) EXPECT((call) == SLIDE_OK, "%s", #call)
+#include "expect.h"
 
 static uint64_t rs = 88172645463325252ull;
 static uint32_t rnd(uint32_t n)

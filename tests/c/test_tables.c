@@ -10,19 +10,7 @@
 
 #include <slide/slide.h>
 
-static int failures;
-
-#define EXPECT(cond, ...)                                               \
-    do {                                                                \
-        if (!(cond)) {                                                  \
-            failures++;                                                 \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);        \
-            fprintf(stderr, __VA_ARGS__);                               \
-            fprintf(stderr, " [last error: %s]\n", slide_last_error()); \
-        }                                                               \
-    } while (0)
-
-#define OK(call) EXPECT((call) == SLIDE_OK, "%s", #call)
+#include "expect.h"
 
 enum { IN = 16, HIDDEN = 32, BIG = 20000 };
 
