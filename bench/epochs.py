@@ -10,6 +10,7 @@ the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
   defaults       nothing changed
   all-active     LSH(active=1.0): every output neuron computed (no sampling; the same optimizer)
   lr1e-3         Adam(lr=1e-3)
+  active2048     LSH(active=2048): 2,048 neurons per batch
   active4096     LSH(active=4096): 4,096 neurons per batch
   per-sample     LSH(batch_shared=False): one set of uniform negatives per sample
   wd0.1, wd0.3   Adam(weight_decay=...): decoupled weight decay (biases not decayed)
@@ -34,6 +35,7 @@ CONFIGS = {
     "defaults": ({}, {}),
     "all-active": ({"active": 1.0}, {}),
     "lr1e-3": ({}, {"lr": 1e-3}),
+    "active2048": ({"active": 2048}, {}),
     "active4096": ({"active": 4096}, {}),
     "per-sample": ({"batch_shared": False}, {}),
     "wd0.1": ({}, {"weight_decay": 0.1}),

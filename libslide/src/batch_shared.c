@@ -26,8 +26,8 @@
 enum { SHARED_SAMPLES = 16 };
 
 /* Forward of batch-shared layer l for the whole batch: its active set is sampler.shared.ids for every sample. */
-int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
-                               int64_t n, int nt)
+int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
+                               const int64_t *rows, int64_t n, int nt)
 {
     const slide_layer *L = &net->layers[l];
     const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
@@ -76,7 +76,8 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
                     z[k] = slide_row_dot_sparse(K, L, (size_t)L->sampler.shared.ids[k0 + k], in.idx, in.val, in.nnz);
             }
         }
-        const uint32_t n_fixed = L->sampler.shared.n_fixed;
+        const slide_sampler *S = &L->sampler;
+        const uint32_t n_fixed = S->shared.n_fixed;
         const float off = L->activation == SLIDE_ACT_SOFTMAX ? slide_sampler_logq_offset(L, m, n_fixed) : 0.0f;
         for (int64_t s = s0; s < s1; s++) {
             slide_act *a = &net->acts[(size_t)s * NL + l];
@@ -85,6 +86,16 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
             if (off != 0.0f)
                 for (uint32_t k = n_fixed; k < m; k++)
                     a->val[k] += off;
+            if (S->label_count && Y) {
+                /* Other rows' labels are negatives drawn with their frequency; the row's own are not. */
+                const int64_t row = rows ? rows[s] : s;
+                for (uint32_t k = 0; k < S->shared.n_labels; k++)
+                    a->val[k] += S->shared.label_off[k];
+                for (int64_t p = Y->indptr[row]; p < Y->indptr[row + 1]; p++) {
+                    const int32_t k = S->shared.pos[Y->indices[p]];
+                    a->val[k] -= S->shared.label_off[k];
+                }
+            }
             if (L->activation == SLIDE_ACT_RELU) {
                 for (uint32_t k = 0; k < m; k++)
                     a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;

@@ -16,9 +16,11 @@
  * the head (56 bytes), and with catch_up each layer's row steps (u64 per weight row, after the biases); 5 (0.5)
  * has version 4's layout and stores in the layer record's reserved word the item scale of a simhash-mips layer
  * (1 / the largest row norm at its last table build), without which a resumed network's re-hashes would run
- * as plain SimHash. Each network is written in the oldest version that holds it (1 when all float32, no
+ * as plain SimHash; 6 (0.5) has version 5's layout and, after the tables of a batch-shared softmax layer
+ * with the logQ correction, its label counts (u64 rows counted, then u32 per neuron: see sampler.h), written
+ * once it has trained. Each network is written in the oldest version that holds it (1 when all float32, no
  * random share, no weight decay, no logQ correction and no simhash-mips), so older libraries keep reading
- * what they can represent and refuse the rest. All five are read.
+ * what they can represent and refuse the rest. All six are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
@@ -47,7 +49,8 @@
 #include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 5u       /* newest format this library reads and writes */
+#define MODEL_VERSION 6u       /* newest format this library reads and writes */
+#define MODEL_VERSION_MIPS 5u  /* simhash-mips item scale */
 #define MODEL_VERSION_LOGQ 4u  /* logq_correction and catch_up */
 #define MODEL_VERSION_DECAY 3u /* weight_decay in the head */
 #define MODEL_VERSION_LAYERS 2u /* storage and random_fraction in the layer records */
@@ -175,11 +178,20 @@ static float item_scale(const slide_layer *L)
     return slide_hash_mips_item_scale(L->sampler.hash_state);
 }
 
+/* Whether a layer keeps label counts in files of version 6 (slide_sampler_counts_labels of the record). */
+static int record_counts_labels(const model_layer *ml)
+{
+    return ml->sampled && ml->activation == SLIDE_ACT_SOFTMAX && ml->batch_shared && ml->logq_correction;
+}
+
 static uint32_t file_version(const slide_network *net)
 {
     for (uint32_t l = 0; l < net->n_layers; l++)
-        if (item_scale(&net->layers[l]) != 0.0f)
+        if (net->layers[l].sampler.label_count && net->layers[l].sampler.label_rows > 0)
             return MODEL_VERSION;
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        if (item_scale(&net->layers[l]) != 0.0f)
+            return MODEL_VERSION_MIPS;
     if (net->opt.catch_up)
         return MODEL_VERSION_LOGQ;
     for (uint32_t l = 0; l < net->n_layers; l++)
@@ -208,9 +220,12 @@ static size_t head_bytes(uint32_t version) { return version < 4 ? MODEL_HEAD_V1_
 
 /* Bytes of one layer's data in the file: rows without padding (elem bytes per value), biases, tables. */
 static uint64_t layer_file_bytes(uint64_t in_dim, uint64_t units, int adam, uint64_t elem, int sampled,
-                                 uint64_t tables, uint64_t bucket_bits, uint64_t capacity, int row_steps)
+                                 uint64_t tables, uint64_t bucket_bits, uint64_t capacity, int row_steps,
+                                 int label_counts)
 {
     uint64_t b = (in_dim * units * elem + units * sizeof(float)) * (adam ? 3u : 1u);
+    if (label_counts)
+        b += sizeof(uint64_t) + units * sizeof(uint32_t);
     if (row_steps)
         b += (sampled ? units : in_dim) * sizeof(uint64_t);
     if (sampled)
@@ -305,6 +320,10 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             put(w, T->slots, sizeof(uint32_t) * nb * T->capacity);
             for (uint32_t t = 0; t < T->tables; t++)
                 put(w, &T->table_rng[t].s, sizeof(uint64_t));
+        }
+        if (version >= 6 && L->sampler.label_count) {
+            put(w, &L->sampler.label_rows, sizeof(uint64_t));
+            put(w, L->sampler.label_count, sizeof(uint32_t) * L->units);
         }
     }
     return w->failed;
@@ -441,7 +460,7 @@ int slide_network_save(const slide_network *net, const char *path)
         const slide_layer *L = &net->layers[l];
         payload += layer_file_bytes(L->in_dim, L->units, adam, slide_elem_bytes(L->storage), L->sampled,
                                     L->sampler.cfg.tables, L->sampler.tables.bucket_bits, L->sampler.cfg.bucket_size,
-                                    L->row_step != NULL);
+                                    L->row_step != NULL, version >= 6 && L->sampler.label_count != NULL);
     }
     errno = 0;
     int failed = fwrite(MODEL_MAGIC, 1, 8, w.f) != 8 || fwrite(&version, 4, 1, w.f) != 1 ||
@@ -639,7 +658,8 @@ int slide_network_load(const char *path, slide_network **out)
                 goto done;
             }
             need += layer_file_bytes(in, ml[l].units, adam, slide_elem_bytes(ml[l].storage), ml[l].sampled != 0,
-                                     ml[l].tables, ml[l].bucket_bits, ml[l].bucket_size, hd.catch_up);
+                                     ml[l].tables, ml[l].bucket_bits, ml[l].bucket_size, hd.catch_up,
+                                     version >= 6 && record_counts_labels(&ml[l]));
             in = ml[l].units;
         }
         if (need != payload) {
@@ -697,6 +717,11 @@ int slide_network_load(const char *path, slide_network **out)
             L->sampler.stale = L->sampler.draws_only; /* saved tables may lag the weights */
             L->sampler.batches_since_rebuild = ml[l].batches_since_rebuild;
             L->sampler.period = ml[l].period;
+        }
+        if (!rc && version >= 6 && L->sampler.label_count) {
+            rc = get(&r, &L->sampler.label_rows, sizeof(uint64_t), "label counts");
+            if (!rc)
+                rc = get(&r, L->sampler.label_count, sizeof(uint32_t) * L->units, "label counts");
         }
     }
     if (rc)

@@ -149,6 +149,11 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
         if (!S->shared.pos)
             return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate the shared active set", index);
         memset(S->shared.pos, 0xFF, sizeof(int32_t) * L->units);
+        if (slide_sampler_counts_labels(L)) {
+            S->label_count = calloc(L->units, sizeof(uint32_t));
+            if (!S->label_count)
+                return slide_fail(SLIDE_E_NOMEM, "layer %u: cannot allocate its label counts", index);
+        }
     }
     S->period = c->rebuild_period;
     S->min_active = c->min_active ? c->min_active : S->max_active / 4;
@@ -164,6 +169,9 @@ void slide_sampler_free(slide_layer *L)
     free(S->shared.pos);
     free(S->shared.codes);
     free(S->shared.hist);
+    free(S->shared.label_off);
+    free(S->shared.label_batch);
+    free(S->label_count);
     free(S->item_bucket);
     if (S->hash && S->hash_state)
         S->hash->destroy(S->hash_state);
@@ -181,6 +189,8 @@ size_t slide_sampler_memory_bytes(const slide_layer *L)
     if (S->shared.pos) /* batch-shared: set positions, the set, the batch's query codes */
         b += sizeof(int32_t) * ((size_t)L->units + S->shared.cap) +
              sizeof(uint32_t) * (S->shared.codes_cap + S->shared.hist_cap);
+    if (S->label_count)
+        b += sizeof(uint32_t) * L->units + (sizeof(float) + sizeof(uint32_t)) * S->shared.cap;
     return b;
 }
 
@@ -495,6 +505,49 @@ float slide_sampler_logq_offset(const slide_layer *L, uint32_t n, uint32_t n_fix
     return (float)log((double)(L->units - n_fixed) / (double)(n - n_fixed));
 }
 
+int slide_sampler_counts_labels(const slide_layer *L)
+{
+    return L->sampled && L->activation == SLIDE_ACT_SOFTMAX && L->sampler.cfg.batch_shared &&
+           L->sampler.cfg.logq_correction;
+}
+
+/*
+ * label_off of the batch's distinct labels. A label j enters a row's softmax as a negative when another of
+ * the batch's n - 1 rows has it (probability q_j = 1 - (1 - f_j)^(n-1), f_j its frequency so far) or when
+ * the uniform draws take it (probability u, as for any neuron outside the fixed part); its logit gets
+ * -log(1 - (1 - q_j)(1 - u)), as the drawn neurons get -log u. Before any count (f_j = 0) that is the draws'
+ * offset; a label in most batches gets about 0. No draws: no correction, as for the drawn part.
+ */
+static void label_offsets(slide_layer *L, uint64_t n)
+{
+    slide_sampler *S = &L->sampler;
+    const uint32_t m = S->shared.n, n_fixed = S->shared.n_fixed;
+    const double u = m > n_fixed && n_fixed < L->units ? (double)(m - n_fixed) / (double)(L->units - n_fixed) : 1.0;
+    const double others = n > 0 ? (double)(n - 1) : 0.0;
+    const double rows = (double)S->label_rows;
+    for (uint32_t k = 0; k < S->shared.n_labels; k++) {
+        double off = 0.0;
+        if (u < 1.0) {
+            double f = rows > 0 ? (double)S->label_count[S->shared.ids[k]] / rows : 0.0;
+            double miss = others > 0 ? pow(1.0 - (f < 1.0 ? f : 1.0), others) : 1.0; /* 1 - q_j */
+            off = -log(1.0 - miss * (1.0 - u));
+        }
+        S->shared.label_off[k] = (float)off;
+    }
+}
+
+void slide_sampler_count_batch(slide_layer *L, int64_t n)
+{
+    slide_sampler *S = &L->sampler;
+    if (!S->label_count)
+        return;
+    for (uint32_t k = 0; k < S->shared.n_labels; k++) {
+        uint32_t *c = &S->label_count[S->shared.ids[k]];
+        *c = *c > UINT32_MAX - S->shared.label_batch[k] ? UINT32_MAX : *c + S->shared.label_batch[k];
+    }
+    S->label_rows += (uint64_t)n;
+}
+
 /* ------------------------------------------------------------------ batch-shared selection */
 
 /*
@@ -597,6 +650,16 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
         if (!ids)
             return slide_fail(SLIDE_E_NOMEM, "cannot allocate the shared active set");
         S->shared.ids = ids;
+        if (S->label_count) {
+            float *off = realloc(S->shared.label_off, sizeof(float) * cap);
+            if (off)
+                S->shared.label_off = off;
+            uint32_t *cnt = realloc(S->shared.label_batch, sizeof(uint32_t) * cap);
+            if (cnt)
+                S->shared.label_batch = cnt;
+            if (!off || !cnt)
+                return slide_fail(SLIDE_E_NOMEM, "cannot allocate the shared set's label counts");
+        }
         S->shared.cap = (uint32_t)cap;
     }
     int rc;
@@ -609,11 +672,18 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
                 if (mark[y] != stamp) {
                     mark[y] = stamp;
                     hits[y] = SLIDE_CHOSEN;
+                    S->shared.pos[y] = (int32_t)ns;
+                    if (S->label_count)
+                        S->shared.label_batch[ns] = 0;
                     S->shared.ids[ns++] = (int32_t)y;
                 }
+                if (S->label_count)
+                    S->shared.label_batch[S->shared.pos[y]]++;
             }
         }
     const uint32_t n_labels_set = ns; /* distinct labels of the batch */
+    S->shared.n_labels = ns;
+    S->shared.n = ns; /* pos is set for these: slide_sampler_clear_shared must reset it if a step fails */
     /* Retrieval fills the cap less the random share; without a share there is nothing to query. */
     const uint32_t want_retrieved = S->max_active > ns + S->n_random ? S->max_active - ns - S->n_random : 0;
     if (S->exact) {
@@ -736,6 +806,8 @@ int slide_sampler_select_shared(slide_network *net, uint32_t l, const slide_matr
     S->shared.n = ns;
     for (uint32_t i = 0; i < ns; i++)
         S->shared.pos[S->shared.ids[i]] = (int32_t)i;
+    if (S->label_count)
+        label_offsets(L, (uint64_t)n);
     return SLIDE_OK;
 }
 

@@ -59,7 +59,22 @@ typedef struct slide_sampler {
         size_t codes_cap;
         uint32_t *hist;   /* hit-count histograms of the merge: the batch's, then one per partition */
         size_t hist_cap;
+        /*
+         * In-batch label correction (softmax output with logq_correction): the batch's distinct labels are
+         * ids[0 .. n_labels); label_off[k] is added to label k's logit in every sample that does not have
+         * it as a label (see slide_sampler_label_offsets), label_batch[k] counts the batch's rows with it.
+         */
+        uint32_t n_labels;
+        float *label_off;
+        uint32_t *label_batch;
     } shared;
+    /*
+     * Label frequencies seen in training (same layers): label_count[j] rows had label j among label_rows
+     * training rows, over the batches applied so far. They estimate how likely a label is to enter a batch
+     * as another row's label. Saved in model files, so a resumed run corrects as the uninterrupted one.
+     */
+    uint32_t *label_count;
+    uint64_t label_rows;
     /*
      * rehash_touched only (NULL otherwise, or when buckets need more than 15 bits): item_bucket[t * units
      * + id] is the bucket of table t that neuron id was last inserted into, SLIDE_BUCKET_UNKNOWN before
@@ -108,6 +123,10 @@ void slide_sampler_clear_shared(slide_network *net);
  * 0 when the correction is off or nothing was drawn.
  */
 float slide_sampler_logq_offset(const slide_layer *L, uint32_t n, uint32_t n_fixed);
+/* Whether layer L keeps label frequencies for the in-batch label correction (label_count). */
+int slide_sampler_counts_labels(const slide_layer *L);
+/* Adds the applied batch's label counts (shared.label_batch) to label_count; before the set is cleared. */
+void slide_sampler_count_batch(slide_layer *L, int64_t n);
 
 /* ---- table upkeep */
 

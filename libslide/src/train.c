@@ -215,7 +215,7 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
             err = forward_segment(net, X, Y, rows, n, from, l, step, nt, err_msg, sizeof err_msg);
         if (!err && (err = slide_sampler_select_shared(net, l, X, Y, rows, n, step, nt)) != SLIDE_OK)
             snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
-        if (!err && (err = slide_forward_shared_layer(net, l, X, rows, n, nt)) != SLIDE_OK)
+        if (!err && (err = slide_forward_shared_layer(net, l, X, Y, rows, n, nt)) != SLIDE_OK)
             snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
         from = l + 1;
     }
@@ -223,15 +223,23 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
         err = forward_segment(net, X, Y, rows, n, from, NL, step, nt, err_msg, sizeof err_msg);
 
     /* Loss and output deltas, per sample. */
+    double *sample_loss = err ? NULL : malloc(sizeof(double) * (size_t)n);
+    if (!err && !sample_loss) {
+        err = SLIDE_E_NOMEM;
+        snprintf(err_msg, sizeof err_msg, "out of memory");
+    }
     if (!err) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) reduction(+ : loss)
+        /* Per-sample losses summed in sample order: the reported loss does not depend on the threads. */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
         for (int64_t s = 0; s < n; s++) {
             int64_t row = rows ? rows[s] : s;
             const int32_t *labels = Y->indices + Y->indptr[row];
             uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
-            loss += slide_output_delta(&net->layers[NL - 1], &net->acts[(size_t)s * NL + NL - 1], labels, n_labels,
-                                       scale);
+            sample_loss[s] = slide_output_delta(&net->layers[NL - 1], &net->acts[(size_t)s * NL + NL - 1], labels,
+                                                n_labels, scale);
         }
+        for (int64_t s = 0; s < n; s++)
+            loss += sample_loss[s];
         for (int64_t s = 0; s < n; s++)
             for (uint32_t l = 0; l < NL; l++)
                 layer_active[l] += net->acts[(size_t)s * NL + l].n;
@@ -251,6 +259,7 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
             slide_backprop_layer(L, &net->acts[(size_t)s * NL + l], &net->acts[(size_t)s * NL + l - 1], prev_relu);
     }
 
+    free(sample_loss);
     if (!err && !isfinite(loss)) {
         err = SLIDE_E_NUMERIC;
         snprintf(err_msg, sizeof err_msg, "loss is not finite at step %llu; the batch was not applied",
@@ -294,6 +303,8 @@ int slide_network_train_apply(slide_network *net)
     net->step += 1;
     for (uint32_t l = 0; l < NL && !rc; l++)
         rc = slide_update_layer(net, l, X, rows, (uint32_t)n, nt);
+    for (uint32_t l = 0; l < NL; l++)
+        slide_sampler_count_batch(&net->layers[l], n);
     slide_sampler_clear_shared(net);
     for (uint32_t l = 0; l < NL; l++) {
         slide_layer *L = &net->layers[l];

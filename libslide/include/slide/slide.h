@@ -256,7 +256,11 @@ typedef struct slide_lsh_config {
      * certainty) and uniformly drawn neurons (the random share and the padding); each drawn neuron stands
      * for (units - fixed) / drawn neurons of the layer, so its logit gets log((units - fixed) / drawn)
      * added before the softmax. The sampled partition sum is then an unbiased estimate of the full one.
-     * 0: the softmax over the active set is used as if it were the full one. Training only. Default 1.
+     * With batch_shared on a softmax layer (0.5), another row's label is a negative drawn with its label
+     * frequency f_j (counted over the rows trained so far and kept in model files): it enters with
+     * probability p_j = 1 - (1 - f_j)^(B-1) (1 - u), u = drawn / (units - fixed), and its logit gets
+     * -log p_j; a row's own labels get nothing. 0: the softmax over the active set is used as if it were
+     * the full one. Training only. Default 1.
      */
     int logq_correction;
     int32_t reserved0;        /**< padding made explicit (0.5); 0 */
