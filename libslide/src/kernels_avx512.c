@@ -304,21 +304,125 @@ static void axpy_many_avx512(float *y, const float *c, const float *const *xs, s
 }
 
 /*
- * The multi-input forms run the single-input kernels once per input: with 32 registers and 16-lane rows
- * those already keep the FMA units busy, and a register-blocked AVX-512 version could not be run on the
- * machines these kernels are developed on.
+ * Sixteen accumulators to one vector of their sums: lane 4u + r of the result is the sum of v[4u + r]. Three
+ * levels of pairwise unpacks and 128-bit lane shuffles (45 instructions for 16 sums, where a separate
+ * reduction of each costs ~8).
+ */
+static inline __m512 sum16(const __m512 *v)
+{
+    __m512 a[8], b[4];
+    for (int i = 0; i < 8; i++) /* per 128-bit lane: v[2i][0]+v[2i][2], v[2i+1][0]+v[2i+1][2], [1]+[3] ... */
+        a[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) { /* per 128-bit lane: the lane's sums of v[4i .. 4i+3] */
+        const __m512d x = _mm512_castps_pd(a[2 * i]), y = _mm512_castps_pd(a[2 * i + 1]);
+        b[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    const __m512 c0 = _mm512_add_ps(_mm512_shuffle_f32x4(b[0], b[1], 0x44), _mm512_shuffle_f32x4(b[0], b[1], 0xEE));
+    const __m512 c1 = _mm512_add_ps(_mm512_shuffle_f32x4(b[2], b[3], 0x44), _mm512_shuffle_f32x4(b[2], b[3], 0xEE));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xDD));
+}
+
+/*
+ * Tiles of 4 inputs x 4 rows: 16 accumulators, so each row load feeds four FMAs and each input load four
+ * (dot_many_avx512: one per row load), and one sum16 reduces the tile. Leftover rows and inputs go through
+ * dot_many_avx512.
  */
 static void dot_many_multi_avx512(const float *const *rows, size_t m, const float *const *xs, float *const *outs,
                                   size_t nx, size_t n)
 {
-    for (size_t j = 0; j < nx; j++)
+    size_t j = 0;
+    const size_t m4 = m & ~(size_t)3;
+    for (; j + 4 <= nx; j += 4) {
+        const float *x[4] = {xs[j], xs[j + 1], xs[j + 2], xs[j + 3]};
+        for (size_t k = 0; k < m4; k += 4) {
+            const float *r[4] = {rows[k], rows[k + 1], rows[k + 2], rows[k + 3]};
+            __m512 acc[16];
+            for (int q = 0; q < 16; q++)
+                acc[q] = _mm512_setzero_ps();
+            size_t i = 0;
+            for (; i + 16 <= n; i += 16) {
+                __m512 xv[4];
+                for (int u = 0; u < 4; u++)
+                    xv[u] = _mm512_loadu_ps(x[u] + i);
+                for (int q = 0; q < 4; q++) {
+                    const __m512 w = _mm512_loadu_ps(r[q] + i);
+                    for (int u = 0; u < 4; u++)
+                        acc[4 * u + q] = _mm512_fmadd_ps(w, xv[u], acc[4 * u + q]);
+                }
+            }
+            if (i < n) {
+                const __mmask16 t = tail_mask(n - i);
+                __m512 xv[4];
+                for (int u = 0; u < 4; u++)
+                    xv[u] = _mm512_maskz_loadu_ps(t, x[u] + i);
+                for (int q = 0; q < 4; q++) {
+                    const __m512 w = _mm512_maskz_loadu_ps(t, r[q] + i);
+                    for (int u = 0; u < 4; u++)
+                        acc[4 * u + q] = _mm512_fmadd_ps(w, xv[u], acc[4 * u + q]);
+                }
+            }
+            const __m512 sums = sum16(acc); /* lane 4u + q: input u, row q */
+            _mm_storeu_ps(outs[j] + k, _mm512_castps512_ps128(sums));
+            _mm_storeu_ps(outs[j + 1] + k, _mm512_extractf32x4_ps(sums, 1));
+            _mm_storeu_ps(outs[j + 2] + k, _mm512_extractf32x4_ps(sums, 2));
+            _mm_storeu_ps(outs[j + 3] + k, _mm512_extractf32x4_ps(sums, 3));
+        }
+        if (m4 < m)
+            for (int u = 0; u < 4; u++)
+                dot_many_avx512(rows + m4, m - m4, x[u], n, outs[j + u] + m4);
+    }
+    for (; j < nx; j++)
         dot_many_avx512(rows, m, xs[j], n, outs[j]);
 }
 
+/*
+ * Four outputs at a time in blocks of 64 floats: 16 accumulators, each source load feeding four FMAs
+ * (axpy_many_avx512: one). Every element adds the sources in k order, as axpy_many_avx512 does, so the
+ * results are the same bits. Leftover outputs go through axpy_many_avx512.
+ */
 static void axpy_many_multi_avx512(float *const *ys, const float *const *cs, size_t ny, const float *const *xs,
                                    size_t m, size_t n)
 {
-    for (size_t j = 0; j < ny; j++)
+    size_t j = 0;
+    for (; j + 4 <= ny; j += 4) {
+        float *y[4] = {ys[j], ys[j + 1], ys[j + 2], ys[j + 3]};
+        const float *c[4] = {cs[j], cs[j + 1], cs[j + 2], cs[j + 3]};
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64) {
+            __m512 a[4][4];
+            for (int u = 0; u < 4; u++)
+                for (int q = 0; q < 4; q++)
+                    a[u][q] = _mm512_loadu_ps(y[u] + i + 16 * q);
+            for (size_t k = 0; k < m; k++) {
+                const float *x = xs[k] + i;
+                __m512 b[4];
+                for (int u = 0; u < 4; u++)
+                    b[u] = _mm512_set1_ps(c[u][k]);
+                for (int q = 0; q < 4; q++) {
+                    const __m512 v = _mm512_loadu_ps(x + 16 * q);
+                    for (int u = 0; u < 4; u++)
+                        a[u][q] = _mm512_fmadd_ps(b[u], v, a[u][q]);
+                }
+            }
+            for (int u = 0; u < 4; u++)
+                for (int q = 0; q < 4; q++)
+                    _mm512_storeu_ps(y[u] + i + 16 * q, a[u][q]);
+        }
+        for (; i < n; i += 16) {
+            const __mmask16 t = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+            __m512 a[4];
+            for (int u = 0; u < 4; u++)
+                a[u] = _mm512_maskz_loadu_ps(t, y[u] + i);
+            for (size_t k = 0; k < m; k++) {
+                const __m512 v = _mm512_maskz_loadu_ps(t, xs[k] + i);
+                for (int u = 0; u < 4; u++)
+                    a[u] = _mm512_fmadd_ps(_mm512_set1_ps(c[u][k]), v, a[u]);
+            }
+            for (int u = 0; u < 4; u++)
+                _mm512_mask_storeu_ps(y[u] + i, t, a[u]);
+        }
+    }
+    for (; j < ny; j++)
         axpy_many_avx512(ys[j], cs[j], xs, m, n);
 }
 

@@ -282,12 +282,13 @@ static inline void finish_row(const slide_network *net, const slide_kernels *K, 
 }
 
 /*
- * Rows of batch-shared layer l (neuron-major, dense inputs), SLIDE_GRAD_ROWS at a time: every sample's
+ * Rows of batch-shared layer l (neuron-major, dense inputs: a previous layer's or a dense X), SLIDE_GRAD_ROWS at a time: every sample's
  * input feeds all of them at once (axpy_many_multi). Each row's sum is added in sample order, as one row at
  * a time would add it, so the grouping does not change the result.
  */
-static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint32_t n_touched, int adam, float lr_t,
-                                float b1, float b2, float eps_t, float decay, int nt)
+static void update_rows_grouped(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, uint32_t n,
+                                uint32_t n_touched, int adam, float lr_t, float b1, float b2, float eps_t, float decay,
+                                int nt)
 {
     slide_layer *L = &net->layers[l];
     const slide_kernels *K = slide_kernels_get();
@@ -316,7 +317,7 @@ static void update_rows_grouped(slide_network *net, uint32_t l, uint32_t n, uint
                     coef[j][k] = a->delta[t0 + j];
                     gb[j] += coef[j][k];
                 }
-                src[k] = net->acts[(size_t)(p0 + k) * NL + l - 1].val;
+                src[k] = slide_layer_input(net, l, X, rows, p0 + k).val;
             }
             K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
         }
@@ -360,8 +361,10 @@ int slide_update_layer(slide_network *net, uint32_t l, const slide_matrix *X, co
     /* Decoupled weight decay on the rows this batch updates (biases are not decayed); exactly 1 without it. */
     const float decay = 1.0f - net->opt.lr * net->opt.weight_decay;
 
-    if (shared && L->neuron_major && l > 0 && net->acts[l - 1].dense) {
-        update_rows_grouped(net, l, n, n_touched, adam, lr_t, b1, b2, eps_t, decay, nt);
+    /* Dense inputs: the previous layer's, or dense X for layer 0 (the PyTorch head's). */
+    const int dense_in = l > 0 ? net->acts[l - 1].dense : X->kind == SLIDE_MATRIX_DENSE;
+    if (shared && L->neuron_major && dense_in) {
+        update_rows_grouped(net, l, X, rows, n, n_touched, adam, lr_t, b1, b2, eps_t, decay, nt);
     } else {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
         for (uint32_t ti = 0; ti < n_touched; ti++) {

@@ -40,7 +40,7 @@ static inline slide_vec slide_act_input(const slide_act *a)
 }
 
 /* Rows whose gradients one thread accumulates together (batch-shared updates). */
-#define SLIDE_GRAD_ROWS 3
+#define SLIDE_GRAD_ROWS 4 /* the AVX-512 axpy_many_multi tile */
 
 /*
  * Per-thread scratch, grown on demand, owned by the network. net->scratch[t] belongs to OpenMP thread t of
