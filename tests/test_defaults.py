@@ -39,8 +39,11 @@ def assert_lsh_is_c_default(lsh):
     assert same_bytes(filled, c)  # nothing written over the init values, not even the same value
     r = lsh.resolved()
     assert r.hash == ffi.string(c.hash).decode()
-    assert (r.k, r.tables, r.bin_size, r.threshold, r.rebuild_every) == \
-        (c.k, c.tables, c.bin_size, c.threshold, c.rebuild_period)
+    assert (r.bin_size, r.threshold, r.rebuild_every) == (c.bin_size, c.threshold, c.rebuild_period)
+    # chosen for the kind of layer sampled (softmax or hidden) at network creation
+    assert c.k == 0 and c.tables == 0 and (r.k, r.tables) == (None, None)
+    assert c.batch_shared == -1 and r.batch_shared is None
+    assert c.random_fraction == -1 and r.random_fraction is None
     assert c.max_active == 0
     assert (r.active == "auto" and c.active_fraction == 0) or (isinstance(r.active, float) and
                                                                f32(r.active) == c.active_fraction)
@@ -50,10 +53,8 @@ def assert_lsh_is_c_default(lsh):
     assert r.insertion == {lib.SLIDE_INSERT_FIFO: "fifo", lib.SLIDE_INSERT_RESERVOIR: "reservoir"}[c.insertion]
     assert r.rule == {lib.SLIDE_SAMPLE_TOPK: "topk", lib.SLIDE_SAMPLE_UNION: "union",
                       lib.SLIDE_SAMPLE_THRESHOLD: "threshold"}[c.rule]
-    assert f32(r.rebuild_growth) == c.rebuild_growth and f32(r.random_fraction) == c.random_fraction
-    assert (r.batch_shared, r.rehash_touched, r.logq_correction) == \
-        (bool(c.batch_shared), bool(c.rehash_touched), bool(c.logq_correction))
-    assert (r.rehash_touched, r.batch_shared) == (bool(c.rehash_touched), bool(c.batch_shared))
+    assert f32(r.rebuild_growth) == c.rebuild_growth
+    assert (r.rehash_touched, r.logq_correction) == (bool(c.rehash_touched), bool(c.logq_correction))
 
 
 def assert_optimizer_is_c_default(opt, kind):
@@ -155,7 +156,6 @@ def test_ranges_are_checked_by_the_library():
 
     for kw, words in ((dict(active=1.5), "active_fraction"), (dict(active=9), "max_active 9"),
                       (dict(random_fraction=-0.1), "random_fraction"), (dict(rebuild_growth=0.5), "rebuild_growth"),
-                      (dict(k=0), "k must be >= 1, got 0"),
                       (dict(tables=5000), r"tables must be in \[1, 4096\], got 5000")):
         with pytest.raises(sl.InvalidArgumentError, match=words) as err:
             build(**kw)
@@ -167,6 +167,8 @@ def test_ranges_are_checked_by_the_library():
             sl.Network(input_dim=4, layers=[sl.Layer(3, activation="softmax")], optimizer=opt)
         assert err.value.status == lib.SLIDE_E_INVALID
     for kw, words in ((dict(k=2.5), "LSH.k must be an integer"), (dict(k=-1), "LSH.k must be an integer in"),
+                      (dict(k=0), r"k must be >= 1 \(None chooses it for the layer\), got 0"),
+                      (dict(tables=0), r"tables must be >= 1 \(None chooses it for the layer\), got 0"),
                       (dict(hash=3), "LSH.hash must be a str"), (dict(active="all"), "LSH.active must be a float"),
                       (dict(active=True), "LSH.active must be a float"), (dict(active=0), "LSH.active must be >= 1"),
                       (dict(min_active=0), "None derives it"), (dict(rule="best"), "LSH.rule must be one of"),

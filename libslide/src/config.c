@@ -144,13 +144,15 @@ static void lsh_defaults(slide_lsh_config *cfg)
     cfg->struct_size = sizeof *cfg;
     /*
      * Defaults measured with bench/ablation.py and bench/vs_torch.py on debdeps, revdict and the realistic
-     * Amazon shape (docs/benchmarks.md): one shared set per batch of uniformly drawn negatives with the logQ
-     * correction trained best per sample and per second; no hash family beat it at equal active count. The
-     * tables (SimHash, the best recall of the families) serve sampled prediction and any retrieval share.
+     * Amazon shape (docs/benchmarks.md): for a softmax layer one shared set per batch of uniformly drawn
+     * negatives with the logQ correction trained best per sample and per second; no hash family beat it at
+     * equal active count. The tables (SimHash, the best recall of the families) serve sampled prediction and
+     * any retrieval share. A hidden layer needs the neurons that fire, so its automatic settings (resolved in
+     * slide_sampler_setup) are per-sample retrieval without draws (bench/paper2017.py).
      */
     cfg->hash = "simhash";
-    cfg->k = 6;
-    cfg->tables = 50;
+    cfg->k = 0;      /* auto: by the layer's kind, see SLIDE_AUTO_OUTPUT_K */
+    cfg->tables = 0; /* auto */
     cfg->bucket_size = 0; /* auto: sized to hold the layer (0.4; 128 before) */
     cfg->bucket_bits = 0;
     cfg->insertion = SLIDE_INSERT_FIFO;
@@ -163,8 +165,8 @@ static void lsh_defaults(slide_lsh_config *cfg)
     cfg->max_active = 0;
     cfg->rebuild_growth = 1.0f;
     cfg->rehash_touched = 0;
-    cfg->batch_shared = 1;
-    cfg->random_fraction = 1.0f;
+    cfg->batch_shared = SLIDE_AUTO_BATCH_SHARED;
+    cfg->random_fraction = SLIDE_AUTO_RANDOM_FRACTION;
     cfg->logq_correction = 1;
 }
 
@@ -200,7 +202,7 @@ static void libsvm_defaults(slide_libsvm_options *opt)
     opt->label_base = 0;
 }
 
-#define DEFINE_INIT(T, id, defaults_stmt, min)                                           \
+#define DEFINE_INIT_V(T, id, defaults_stmt, min)                                         \
     int T##_init_v(T *cfg, size_t size)                                                  \
     {                                                                                    \
         T full;                                                                          \
@@ -208,14 +210,29 @@ static void libsvm_defaults(slide_libsvm_options *opt)
         full.struct_size = sizeof full;                                                  \
         defaults_stmt;                                                                   \
         return init_into((id), #T, cfg, size, (min), &full);                             \
-    }                                                                                    \
+    }
+#define DEFINE_INIT(T, id, defaults_stmt, min)                                           \
+    DEFINE_INIT_V(T, id, defaults_stmt, min)                                             \
     void T##_init(T *cfg)                                                                \
     {                                                                                    \
         if (cfg)                                                                         \
             (void)T##_init_v(cfg, (min));                                                \
     }
 
-DEFINE_INIT(slide_lsh_config, SLIDE_STRUCT_LSH_CONFIG, lsh_defaults(&full), LSH_0_1)
+DEFINE_INIT_V(slide_lsh_config, SLIDE_STRUCT_LSH_CONFIG, lsh_defaults(&full), LSH_0_1)
+/*
+ * The size-less symbol is what programs built against 0.1-0.4 headers call: they get the k and tables those
+ * headers documented (6 and 50, now the softmax layer's automatic values) rather than 0, which they may
+ * read; the fields their struct lacks take the library's defaults, automatic ones included.
+ */
+void slide_lsh_config_init(slide_lsh_config *cfg)
+{
+    if (cfg && slide_lsh_config_init_v(cfg, LSH_0_1) == SLIDE_OK) {
+        cfg->k = SLIDE_AUTO_OUTPUT_K;
+        cfg->tables = SLIDE_AUTO_OUTPUT_TABLES;
+    }
+}
+
 DEFINE_INIT(slide_layer_config, SLIDE_STRUCT_LAYER_CONFIG, layer_defaults(&full), LAYER_0_1)
 DEFINE_INIT(slide_optimizer_config, SLIDE_STRUCT_OPTIMIZER_CONFIG, optimizer_defaults(&full), OPT_0_1)
 DEFINE_INIT(slide_network_config, SLIDE_STRUCT_NETWORK_CONFIG, (void)0, NET_0_1)
@@ -276,8 +293,11 @@ int slide_lsh_config_check(const slide_lsh_config *c, uint32_t units, uint32_t i
     if (c->logq_correction != 0 && c->logq_correction != 1)
         return slide_fail(SLIDE_E_INVALID, "layer %u: logq_correction must be 0 or 1, got %d", index, c->logq_correction);
     if (!(c->random_fraction >= 0.0f && c->random_fraction <= 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "layer %u: random_fraction must be in [0, 1], got %g", index,
+        return slide_fail(SLIDE_E_INVALID, "layer %u: random_fraction must be in [0, 1] (-1 = auto), got %g", index,
                           (double)c->random_fraction);
+    if (c->batch_shared != 0 && c->batch_shared != 1)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: batch_shared must be 0 or 1 (-1 = auto), got %d", index,
+                          c->batch_shared);
     if (c->max_active > units)
         return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
                           c->max_active, units);

@@ -54,6 +54,48 @@ static uint32_t auto_bucket_size(uint32_t units, uint32_t n_buckets)
     return cap;
 }
 
+/* The cap on active neurons: max_active, else active_fraction of the layer, else the automatic share. */
+static uint32_t cap_of(const slide_layer *L, const slide_lsh_config *c)
+{
+    if (c->max_active)
+        return c->max_active;
+    /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
+    double cap = ceil((double)c->active_fraction * L->units - 1e-3);
+    if (c->active_fraction == 0.0f) { /* auto */
+        cap = ceil(SLIDE_AUTO_ACTIVE_FRACTION * L->units);
+        cap = cap < SLIDE_AUTO_ACTIVE_MIN ? SLIDE_AUTO_ACTIVE_MIN : cap > SLIDE_AUTO_ACTIVE_MAX ? SLIDE_AUTO_ACTIVE_MAX : cap;
+        cap = cap > L->units ? L->units : cap;
+    }
+    return cap < 1.0 ? 1u : (uint32_t)cap;
+}
+
+/*
+ * The automatic fields (k, tables 0; batch_shared, random_fraction -1) for the kind of layer sampled: see
+ * SLIDE_AUTO_OUTPUT_K in slide.h. Model files and the network's config then hold the resolved values.
+ */
+static void resolve_auto(const slide_layer *L, slide_lsh_config *c)
+{
+    const int output = L->activation == SLIDE_ACT_SOFTMAX;
+    if (c->batch_shared == SLIDE_AUTO_BATCH_SHARED)
+        c->batch_shared = output;
+    if (c->random_fraction == SLIDE_AUTO_RANDOM_FRACTION)
+        c->random_fraction = output ? 1.0f : 0.0f;
+    if (c->tables == 0)
+        c->tables = output ? SLIDE_AUTO_OUTPUT_TABLES : SLIDE_AUTO_HIDDEN_TABLES;
+    if (c->k == 0) {
+        uint32_t k = SLIDE_AUTO_OUTPUT_K;
+        /* buckets of about a cap's worth of neurons: 2^k ~ units / cap (an invalid cap is refused next) */
+        if (!output && c->active_fraction >= 0.0f && c->active_fraction <= 1.0f && c->max_active <= L->units) {
+            const uint32_t cap = cap_of(L, c);
+            k = 0;
+            while (k < 16 && ((uint64_t)cap << (k + 1)) <= L->units)
+                k++;
+            k = k < 1 ? 1 : k;
+        }
+        c->k = k;
+    }
+}
+
 int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t seed, uint32_t index, int fresh)
 {
     slide_sampler *S = &L->sampler;
@@ -68,6 +110,7 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
         return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
     strcpy(S->hash_name, name);
     c->hash = S->hash_name;
+    resolve_auto(L, c);
     int rc = slide_lsh_config_check(c, L->units, index);
     if (rc)
         return rc;
@@ -127,14 +170,7 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
                                slide_seed3(seed, 0x7AB, index, 0));
     if (rc)
         return rc;
-    /* Tolerance: 0.1f * 300 is 30.0000004 in float, which must still mean 30. */
-    double cap = ceil((double)c->active_fraction * L->units - 1e-3);
-    if (c->active_fraction == 0.0f) { /* auto */
-        cap = ceil(SLIDE_AUTO_ACTIVE_FRACTION * L->units);
-        cap = cap < SLIDE_AUTO_ACTIVE_MIN ? SLIDE_AUTO_ACTIVE_MIN : cap > SLIDE_AUTO_ACTIVE_MAX ? SLIDE_AUTO_ACTIVE_MAX : cap;
-        cap = cap > L->units ? L->units : cap;
-    }
-    S->max_active = c->max_active ? c->max_active : (cap < 1.0 ? 1u : (uint32_t)cap);
+    S->max_active = cap_of(L, c);
     S->n_random = (uint32_t)lround((double)c->random_fraction * S->max_active);
     S->draws_only = !S->exact && S->n_random >= S->max_active;
     if (c->rehash_touched && bits <= 15) {

@@ -76,10 +76,14 @@ class _Settings:
 class LSH(_Settings):
     """LSH sampling of a layer: which neurons each sample computes.
 
-    The defaults train a sampled softmax that measured best (docs/benchmarks.md): one set per batch of the
-    batch's labels and uniformly drawn negatives (batch_shared=True, random_fraction=1.0) with the logQ
-    correction; the SimHash tables serve ``predict_topk(mode="sampled")``. random_fraction < 1 gives that
-    share of the set to hash retrieval.
+    The defaults depend on the layer sampled. On a softmax layer they train a sampled softmax that measured
+    best (docs/benchmarks.md): one set per batch of the batch's labels and uniformly drawn negatives
+    (batch_shared=True, random_fraction=1.0) with the logQ correction; SimHash tables (k=6, 50 tables) serve
+    ``predict_topk(mode="sampled")``. random_fraction < 1 gives that share of the set to hash retrieval. On a
+    hidden layer (relu, linear) each sample retrieves its own neurons by hash, with no random draws
+    (batch_shared=False, random_fraction=0.0), from 200 SimHash tables of k = floor(log2(units / cap)) bits,
+    so that a bucket holds about a cap's worth of neurons: ``LSH(active=0.05)`` is all a hidden layer needs.
+    k, tables, batch_shared and random_fraction stay None after :meth:`resolved` unless set.
 
     Every field defaults to None, meaning the C library's default (``slide_lsh_config_init``);
     :meth:`LSH.defaults` returns them all and :meth:`resolved` fills in the unset fields of an instance.
@@ -142,6 +146,8 @@ class LSH(_Settings):
     _DERIVED = ("min_active", "bucket_bits", "bucket_size")
     _REALS = ("rebuild_growth", "random_fraction")
     _FLAGS = ("rehash_touched", "batch_shared", "logq_correction")
+    # C: 0 (counts) or -1 = automatic, resolved for the kind of layer sampled (softmax or hidden)
+    _AUTO = ("k", "tables", "batch_shared", "random_fraction")
 
     def _fill(self, c, keep: list, where: str = "LSH"):
         check(lib.slide_lsh_config_init_v(c, ffi.sizeof("slide_lsh_config")))
@@ -151,14 +157,21 @@ class LSH(_Settings):
             c.hash = name
         for py, cf in self._COUNTS.items():
             if getattr(self, py) is not None:
-                setattr(c, cf, _inputs.c_uint32(getattr(self, py), f"{where}.{py}"))
+                value = _inputs.c_uint32(getattr(self, py), f"{where}.{py}")
+                if py in self._AUTO:  # C: 0 = automatic
+                    value = _nonzero(value, f"{where}.{py}", "None chooses it for the layer")
+                setattr(c, cf, value)
         for py in self._DERIVED:
             if getattr(self, py) is not None:
                 setattr(c, py, _nonzero(_inputs.c_uint32(getattr(self, py), f"{where}.{py}"), f"{where}.{py}",
                                         "None derives it from the layer size"))
         for py in self._REALS:
             if getattr(self, py) is not None:
-                setattr(c, py, _inputs.real(getattr(self, py), f"{where}.{py}"))
+                value = _inputs.real(getattr(self, py), f"{where}.{py}")
+                if py == "random_fraction" and value == -1.0:  # C reads -1 as automatic; it refuses the rest
+                    raise InvalidArgumentError(f"{where}.random_fraction must be in [0, 1] (None chooses it for "
+                                               f"the layer), got {value!r}")
+                setattr(c, py, value)
         for py in self._FLAGS:
             if getattr(self, py) is not None:
                 setattr(c, py, _inputs.flag(getattr(self, py), f"{where}.{py}"))
@@ -184,14 +197,15 @@ class LSH(_Settings):
     @classmethod
     def _from_c(cls, c) -> "LSH":
         f32 = _shortest_float32
-        return cls(hash=c_string(c.hash), k=int(c.k), tables=int(c.tables),
+        return cls(hash=c_string(c.hash), k=int(c.k) or None, tables=int(c.tables) or None,
                    bucket_size=int(c.bucket_size) or None,
                    active=int(c.max_active) if c.max_active else f32(c.active_fraction) if c.active_fraction else "auto",
                    min_active=int(c.min_active) or None, rebuild_every=int(c.rebuild_period),
                    insertion=_INSERTION_NAMES[c.insertion], bin_size=int(c.bin_size),
                    bucket_bits=int(c.bucket_bits) or None, rule=_RULE_NAMES[c.rule], threshold=int(c.threshold),
                    rebuild_growth=f32(c.rebuild_growth), rehash_touched=bool(c.rehash_touched),
-                   batch_shared=bool(c.batch_shared), random_fraction=f32(c.random_fraction),
+                   batch_shared=None if c.batch_shared < 0 else bool(c.batch_shared),
+                   random_fraction=None if c.random_fraction < 0 else f32(c.random_fraction),
                    logq_correction=bool(c.logq_correction))
 
     def resolved(self) -> "LSH":

@@ -176,6 +176,19 @@ typedef enum slide_sampling_rule {
 #define SLIDE_AUTO_ACTIVE_MIN 1024
 #define SLIDE_AUTO_ACTIVE_MAX 4096
 
+/**
+ * Automatic retrieval settings (k = 0, tables = 0, batch_shared = -1, random_fraction = -1), resolved for
+ * the layer they sample (0.5): a softmax layer gets the sampled-softmax defaults (SimHash-sized k = 6 and 50
+ * tables, one set per batch, uniform draws); any other layer (a hidden ReLU or linear layer, whose set must
+ * be the neurons that fire) gets per-sample hash retrieval without draws, SLIDE_AUTO_HIDDEN_TABLES tables and
+ * k = floor(log2(units / cap)) (so a bucket holds about a cap's worth of neurons), at least 1 and at most 16.
+ */
+#define SLIDE_AUTO_OUTPUT_K 6
+#define SLIDE_AUTO_OUTPUT_TABLES 50
+#define SLIDE_AUTO_HIDDEN_TABLES 200
+#define SLIDE_AUTO_RANDOM_FRACTION (-1.0f)
+#define SLIDE_AUTO_BATCH_SHARED (-1)
+
 /** The automatic bucket size (bucket_size = 0): see slide_lsh_config. */
 #define SLIDE_AUTO_BUCKET_MIN 128
 #define SLIDE_AUTO_BUCKET_SLACK 2
@@ -189,8 +202,8 @@ typedef enum slide_sampling_rule {
 typedef struct slide_lsh_config {
     size_t struct_size;
     const char *hash;         /**< backend name; default "simhash" (copied at network creation) */
-    uint32_t k;               /**< hash codes per table; default 6 */
-    uint32_t tables;          /**< L, number of tables; default 50 */
+    uint32_t k;               /**< hash codes per table; default 0 = auto (see SLIDE_AUTO_OUTPUT_K; 6 before 0.5) */
+    uint32_t tables;          /**< L, number of tables; default 0 = auto (see SLIDE_AUTO_OUTPUT_TABLES; 50 before 0.5) */
     /**
      * Ids a bucket holds, <= 65,536; default 0 = auto (0.4; 128 before): the smallest power of two >=
      * SLIDE_AUTO_BUCKET_SLACK * units / buckets and >= SLIDE_AUTO_BUCKET_MIN, at most 65,536, so that each
@@ -236,12 +249,13 @@ typedef struct slide_lsh_config {
      * neurons its samples retrieved most often (collision counts summed over the batch), up to the cap,
      * padded to min_active. Each sample computes the same neurons, so weight rows are reused from
      * cache and the optimizer touches only the cap's worth of rows per batch. Prediction stays per sample.
-     * Default 1 (0 before 0.4).
+     * Default SLIDE_AUTO_BATCH_SHARED (-1, 0.5): 1 on a softmax layer, 0 on any other (1 in 0.4, 0 before).
      */
     int batch_shared;
     /* --- appended in 0.2: */
     /**
-     * Share of the cap given to uniformly random neurons, in [0, 1]; default 1 (0 before 0.4). Each sample (or each
+     * Share of the cap given to uniformly random neurons, in [0, 1], or SLIDE_AUTO_RANDOM_FRACTION (-1, the
+     * default since 0.5): 1 on a softmax layer, 0 on any other (1 in 0.4, 0 before). Each sample (or each
      * batch, with batch_shared) retrieves up to (1 - random_fraction) of the cap by LSH and fills
      * round(random_fraction * cap) further slots with random neurons it did not retrieve. Random
      * negatives keep rarely retrieved neurons from drifting up early in training, when the tables still
