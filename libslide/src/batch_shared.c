@@ -99,8 +99,8 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
             if (L->activation == SLIDE_ACT_RELU) {
                 for (uint32_t k = 0; k < m; k++)
                     a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;
-            } else if (L->activation == SLIDE_ACT_SOFTMAX) {
-                slide_softmax_inplace(a->val, m);
+            } else if (L->activation == SLIDE_ACT_SOFTMAX && !net->pending.shard_forward) {
+                slide_softmax_inplace(a->val, m); /* a sharded step normalises over every shard's logits */
             }
         }
     }

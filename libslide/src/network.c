@@ -24,9 +24,9 @@
 int slide_network_claim(slide_network *net, const char *what)
 {
     if (atomic_flag_test_and_set(&net->busy)) {
-        if (net->pending.active)
-            return slide_fail(SLIDE_E_BUSY, "%s: a training step is pending (slide_network_train_begin); "
-                                            "apply or cancel it first", what);
+        if (net->pending.active || net->pending.awaiting_backward)
+            return slide_fail(SLIDE_E_BUSY, "%s: a training step is pending (slide_network_train_begin or "
+                                            "slide_network_shard_forward); apply or cancel it first", what);
         return slide_fail(SLIDE_E_BUSY, "%s: the network is in use by another thread", what);
     }
     return SLIDE_OK;
@@ -66,6 +66,7 @@ void slide_network_free(slide_network *net)
         layer_free(&net->layers[l]);
     free(net->layers);
     free(net->pending.layer_active);
+    free(net->pending.label_counts);
     slide_scratch_free_all(net);
     free(net->touched);
     free(net->pair_off);

@@ -93,6 +93,14 @@ struct slide_network {
         int64_t n;
         int nt;
         uint64_t *layer_active; /* active neurons per layer, summed over the batch */
+        /*
+         * Sharded step (slide_network_shard_forward): shard_forward tells slide_forward_shared_layer to leave
+         * the softmax layer's logits unnormalised during that call; awaiting_backward holds the step until
+         * slide_network_shard_backward, with the caller's Y and a copy of the label counts.
+         */
+        int shard_forward, awaiting_backward;
+        slide_matrix Y;
+        uint32_t *label_counts;
     } pending;
 };
 

@@ -145,8 +145,18 @@ static void input_gradient(slide_network *net, const slide_matrix *X, const int6
     }
 }
 
-int slide_network_train_begin(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
-                              int64_t n, slide_batch_stats *stats, float *grad_input, size_t grad_len)
+/*
+ * The sharded step's forward (shard != NULL): the output layer's logits (with their logQ offsets) are left
+ * unnormalised, each sample's max and sum of exp(logit - max) go to shard->max_out / sumexp_out, and the step
+ * waits for slide_network_shard_backward (pending.shard_forward) instead of computing deltas.
+ */
+typedef struct shard_args {
+    const uint32_t *label_counts;
+    float *max_out, *sumexp_out;
+} shard_args;
+
+static int begin_impl(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
+                      int64_t n, slide_batch_stats *stats, float *grad_input, size_t grad_len, const shard_args *shard)
 {
     if (!net)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
@@ -169,7 +179,18 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
             return slide_fail(SLIDE_E_INVALID, "grad_input holds %zu floats, the batch needs %lld x %u", grad_len,
                               (long long)n, net->input_dim);
     }
-    rc = slide_network_claim(net, "slide_network_train_begin");
+    if (shard) {
+        const slide_layer *L = &net->layers[0];
+        if (net->n_layers != 1 || !slide_layer_batch_shared(L) || L->activation != SLIDE_ACT_SOFTMAX)
+            return slide_fail(SLIDE_E_INVALID, "slide_network_shard_forward needs a network of one batch-shared "
+                                               "sampled softmax layer (LSH with batch_shared)");
+        if (X->kind != SLIDE_MATRIX_DENSE)
+            return slide_fail(SLIDE_E_INVALID, "slide_network_shard_forward needs a dense X");
+        if (!shard->label_counts || !shard->max_out || !shard->sumexp_out)
+            return slide_fail(SLIDE_E_INVALID, "slide_network_shard_forward: label_counts, max_out and sumexp_out "
+                                               "must not be NULL");
+    }
+    rc = slide_network_claim(net, shard ? "slide_network_shard_forward" : "slide_network_train_begin");
     if (rc)
         return rc;
 
@@ -197,7 +218,17 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
 #pragma omp parallel for num_threads(nt) schedule(static) if (n >= 64)
     for (int64_t s = 0; s < n; s++) {
         char my_msg[256];
-        if (check_sample(net, X, Y, rows ? rows[s] : s, my_msg, sizeof my_msg) != SLIDE_OK) {
+        int bad = check_sample(net, X, Y, rows ? rows[s] : s, my_msg, sizeof my_msg) != SLIDE_OK;
+        if (!bad && shard) {
+            const int64_t row = rows ? rows[s] : s;
+            const int64_t local = Y->indptr[row + 1] - Y->indptr[row];
+            if ((int64_t)shard->label_counts[s] < local) {
+                snprintf(my_msg, sizeof my_msg, "label_counts[%lld] = %u is less than the %lld labels of this shard",
+                         (long long)s, shard->label_counts[s], (long long)local);
+                bad = 1;
+            }
+        }
+        if (bad) {
 #pragma omp critical(slide_train_error)
             if (!err) {
                 err = SLIDE_E_INVALID;
@@ -206,6 +237,7 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
         }
     }
 
+    net->pending.shard_forward = shard != NULL && !err;
     /* Phase 1: forward in segments: a batch-shared layer needs all of its inputs before its set is chosen. */
     uint32_t from = 0;
     for (uint32_t l = 0; l < NL && !err; l++) {
@@ -221,6 +253,43 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
     }
     if (!err && from < NL)
         err = forward_segment(net, X, Y, rows, n, from, NL, step, nt, err_msg, sizeof err_msg);
+
+    if (shard) {
+        net->pending.shard_forward = 0; /* read by slide_forward_shared_layer only during the pass above */
+        if (err) {
+            slide_sampler_clear_shared(net);
+            slide_network_release(net);
+            return slide_fail(err, "%s", err_msg);
+        }
+        const uint32_t m = net->layers[0].sampler.shared.n;
+        for (int64_t s = 0; s < n; s++) {
+            const float *z = net->acts[(size_t)s].val;
+            float mx = -INFINITY;
+            for (uint32_t k = 0; k < m; k++)
+                mx = z[k] > mx ? z[k] : mx;
+            double sum = 0.0;
+            for (uint32_t k = 0; k < m; k++)
+                sum += exp((double)z[k] - (double)mx);
+            shard->max_out[s] = mx;
+            shard->sumexp_out[s] = (float)sum;
+        }
+        uint32_t *counts = malloc(sizeof(uint32_t) * (size_t)n);
+        if (!counts) {
+            slide_sampler_clear_shared(net);
+            slide_network_release(net);
+            return slide_fail(SLIDE_E_NOMEM, "out of memory");
+        }
+        memcpy(counts, shard->label_counts, sizeof(uint32_t) * (size_t)n);
+        net->pending.awaiting_backward = 1;
+        net->pending.label_counts = counts;
+        net->pending.Y = *Y;
+        net->pending.X = *X;
+        net->pending.rows = rows;
+        net->pending.n = n;
+        net->pending.nt = nt;
+        free(layer_active);
+        return SLIDE_OK;
+    }
 
     /* Loss and output deltas, per sample. */
     double *sample_loss = err ? NULL : malloc(sizeof(double) * (size_t)n);
@@ -286,12 +355,107 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
     return SLIDE_OK;
 }
 
+int slide_network_train_begin(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
+                              int64_t n, slide_batch_stats *stats, float *grad_input, size_t grad_len)
+{
+    return begin_impl(net, X, Y, rows, n, stats, grad_input, grad_len, NULL);
+}
+
+int slide_network_shard_forward(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
+                                int64_t n, const uint32_t *label_counts, float *max_out, float *sumexp_out)
+{
+    const shard_args shard = {label_counts, max_out, sumexp_out};
+    return begin_impl(net, X, Y, rows, n, NULL, NULL, 0, &shard);
+}
+
+int slide_network_shard_backward(slide_network *net, const float *log_norm, slide_batch_stats *stats, float *grad_input,
+                                 size_t grad_len)
+{
+    if (!net)
+        return slide_fail(SLIDE_E_INVALID, "net is NULL");
+    if (!net->pending.awaiting_backward)
+        return slide_fail(SLIDE_E_INVALID, "slide_network_shard_backward: no sharded forward is pending");
+    const int64_t n = net->pending.n;
+    if (!log_norm)
+        return slide_fail(SLIDE_E_INVALID, "slide_network_shard_backward: log_norm is NULL");
+    if (stats && stats->struct_size < offsetof(slide_batch_stats, loss) + sizeof(double))
+        return slide_fail(SLIDE_E_INVALID, "stats struct_size %zu is too small", stats->struct_size);
+    if (grad_input && grad_len / net->input_dim < (size_t)n)
+        return slide_fail(SLIDE_E_INVALID, "grad_input holds %zu floats, the batch needs %lld x %u", grad_len,
+                          (long long)n, net->input_dim);
+    slide_layer *L = &net->layers[0];
+    const uint32_t m = L->sampler.shared.n;
+    for (int64_t s = 0; s < n; s++) {
+        /* The normaliser covers this shard's set: it is at least the log of its own sum of exps. */
+        const float *z = net->acts[(size_t)s].val;
+        float mx = -INFINITY;
+        for (uint32_t k = 0; k < m; k++)
+            mx = z[k] > mx ? z[k] : mx;
+        if (!isfinite(log_norm[s]) || log_norm[s] < mx - 1e-3f * (1.0f + fabsf(mx)))
+            return slide_fail(SLIDE_E_INVALID, "slide_network_shard_backward: log_norm[%lld] = %g is not finite or "
+                                               "below this shard's largest logit %g; the step stays pending",
+                              (long long)s, (double)log_norm[s], (double)mx);
+    }
+    uint64_t *layer_active = calloc(net->n_layers, sizeof(uint64_t));
+    double *sample_loss = malloc(sizeof(double) * (size_t)n);
+    if (!layer_active || !sample_loss) {
+        free(layer_active);
+        free(sample_loss);
+        return slide_fail(SLIDE_E_NOMEM, "out of memory");
+    }
+    const slide_matrix *Y = &net->pending.Y;
+    const int64_t *rows = net->pending.rows;
+    const float scale = 1.0f / (float)n;
+#pragma omp parallel for num_threads(net->pending.nt) schedule(dynamic, 4)
+    for (int64_t s = 0; s < n; s++) {
+        slide_act *a = &net->acts[(size_t)s];
+        for (uint32_t k = 0; k < m; k++)
+            a->val[k] = (float)exp((double)a->val[k] - (double)log_norm[s]);
+        const uint32_t count = net->pending.label_counts[s];
+        double loss = 0.0;
+        if (count == 0) { /* no label in any shard: the sample contributes nothing, as in slide_output_delta */
+            memset(a->delta, 0, sizeof(float) * m);
+        } else {
+            const float t = 1.0f / (float)count;
+            for (uint32_t k = 0; k < m; k++)
+                a->delta[k] = a->val[k] * scale;
+            const int64_t row = rows ? rows[s] : s;
+            for (int64_t p = Y->indptr[row]; p < Y->indptr[row + 1]; p++) {
+                const int32_t k = L->sampler.shared.pos[Y->indices[p]];
+                a->delta[k] -= t * scale;
+                loss -= t * log((double)a->val[k] + 1e-30);
+            }
+        }
+        sample_loss[s] = loss;
+    }
+    double loss = 0.0;
+    for (int64_t s = 0; s < n; s++)
+        loss += sample_loss[s];
+    free(sample_loss);
+    layer_active[0] = (uint64_t)n * m;
+    if (grad_input)
+        input_gradient(net, &net->pending.X, rows, n, grad_input, net->pending.nt);
+    if (stats) {
+        slide_batch_stats full = {sizeof full, loss / (double)n, (double)m};
+        stats->struct_size = slide_copy_out(SLIDE_STRUCT_BATCH_STATS, stats, &full, stats->struct_size);
+    }
+    free(net->pending.label_counts);
+    net->pending.label_counts = NULL;
+    net->pending.awaiting_backward = 0;
+    net->pending.active = 1;
+    net->pending.layer_active = layer_active;
+    return SLIDE_OK;
+}
+
 int slide_network_train_apply(slide_network *net)
 {
     if (!net)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
     if (!net->pending.active)
-        return slide_fail(SLIDE_E_INVALID, "slide_network_train_apply: no training step is pending");
+        return slide_fail(SLIDE_E_INVALID, net->pending.awaiting_backward
+                                               ? "slide_network_train_apply: the sharded step needs "
+                                                 "slide_network_shard_backward first"
+                                               : "slide_network_train_apply: no training step is pending");
     const uint32_t NL = net->n_layers;
     const slide_matrix *X = &net->pending.X;
     const int64_t *rows = net->pending.rows;
@@ -324,10 +488,11 @@ int slide_network_train_cancel(slide_network *net)
 {
     if (!net)
         return slide_fail(SLIDE_E_INVALID, "net is NULL");
-    if (!net->pending.active)
+    if (!net->pending.active && !net->pending.awaiting_backward)
         return slide_fail(SLIDE_E_INVALID, "slide_network_train_cancel: no training step is pending");
     slide_sampler_clear_shared(net);
     free(net->pending.layer_active);
+    free(net->pending.label_counts);
     memset(&net->pending, 0, sizeof net->pending);
     slide_network_release(net);
     return SLIDE_OK;

@@ -104,16 +104,29 @@ class LSHSoftmax(torch.nn.Module):
     every class); optimizer: :class:`libslide.Adam` / :class:`libslide.SGD` for the head's own weights;
     threads: libslide's threads (default ``torch.get_num_threads()``: the head and the backbone run one
     after the other, so both pools may use every core).
+
+    process_group: a torch.distributed process group (gloo) to split the classes over: rank r of W holds
+    classes [r * C // W, (r + 1) * C // W) with its own tables and optimizer state (see
+    :mod:`libslide.torch_sharding`). Every rank calls forward with its own batch, in step.
     """
 
     def __init__(self, in_features: int, num_classes: int, sampling: LSH | None = None,
-                 optimizer: Adam | SGD | None = None, seed: int = 0, threads: int | None = None):
+                 optimizer: Adam | SGD | None = None, seed: int = 0, threads: int | None = None,
+                 process_group=None):
         super().__init__()
         in_features = _inputs.positive_int(in_features, "in_features")
         num_classes = _inputs.positive_int(num_classes, "num_classes")
         threads = torch.get_num_threads() if threads is None else threads
+        self._shard = None
+        units = num_classes
+        if process_group is not None:
+            from .torch_sharding import Shard
+
+            self._shard = Shard(process_group, num_classes)
+            units = self._shard.size
+            seed = seed + 1_000_003 * self._shard.rank  # each shard its own draws and initial weights
         net = Network(input_dim=in_features,
-                      layers=[Layer(num_classes, activation="softmax", sampling=sampling if sampling is not None else LSH())],
+                      layers=[Layer(units, activation="softmax", sampling=sampling if sampling is not None else LSH())],
                       optimizer=optimizer if optimizer is not None else Adam(), seed=seed, threads=threads)
         self._attach(net)
 
@@ -129,7 +142,7 @@ class LSHSoftmax(torch.nn.Module):
 
     @property
     def num_classes(self) -> int:
-        return self.net.output_dim
+        return self._shard.num_classes if self._shard is not None else self.net.output_dim
 
     # ------------------------------------------------------------------ training steps
     def _drop_pending(self) -> None:
@@ -139,6 +152,10 @@ class LSHSoftmax(torch.nn.Module):
 
     def _begin(self, h, targets, want_grad: bool) -> dict:
         self._drop_pending()
+        if self._shard is not None:
+            step = self._shard.begin(self, h, targets, want_grad)
+            self._pending = step
+            return step
         x = _hidden_array(h, self.in_features)
         batch = x.shape[0]
         xv = _inputs.features(x, self.in_features, name="h")
@@ -173,6 +190,8 @@ class LSHSoftmax(torch.nn.Module):
         mode "exact" scores every class, "sampled" those the hash tables retrieve (ids -1 pad the tail)."""
         self._drop_pending()
         x = _hidden_array(h, self.in_features)
+        if self._shard is not None:
+            return self._shard.topk(self, x, k, mode)
         ids, scores = self.net.predict_topk(x, k=k, mode=mode)
         return torch.from_numpy(scores), torch.from_numpy(ids.astype(np.int64))
 
@@ -224,9 +243,10 @@ class LSHSoftmax(torch.nn.Module):
             net = Network.load(path, threads=self.net.threads)
         finally:
             os.unlink(path)
-        if net.input_dim != self.in_features or net.output_dim != self.num_classes:
+        if net.input_dim != self.in_features or net.output_dim != self.net.output_dim:
             error_msgs.append(f"{key} holds a {net.input_dim} -> {net.output_dim} head, this one is "
-                              f"{self.in_features} -> {self.num_classes}")
+                              f"{self.in_features} -> {self.net.output_dim}"
+                              + ("" if self._shard is None else f" (shard {self._shard.rank} of {self._shard.world})"))
             return
         self._drop_pending()
         self._attach(net)
@@ -245,4 +265,6 @@ class LSHSoftmax(torch.nn.Module):
         return head
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, num_classes={self.num_classes}"
+        shard = "" if self._shard is None else (f", shard {self._shard.rank}/{self._shard.world}: classes "
+                                                f"[{self._shard.lo}, {self._shard.hi})")
+        return f"in_features={self.in_features}, num_classes={self.num_classes}{shard}"

@@ -441,6 +441,29 @@ SLIDE_API int slide_network_train_begin(slide_network *net, const slide_matrix *
 SLIDE_API int slide_network_train_apply(slide_network *net);
 SLIDE_API int slide_network_train_cancel(slide_network *net);
 
+/**
+ * A training step of a softmax whose classes are split over processes (shards; libslide.torch uses it with
+ * torch.distributed). Each shard is its own network of one batch-shared sampled softmax layer over dense
+ * inputs, holding its share of the classes with local ids. Every shard sees the same global batch X (n rows)
+ * and Y restricted to its classes (local ids; a row may have none), plus label_counts[s], row s's number of
+ * labels over all shards (its target is uniform over them). Added in 0.5.
+ *
+ * slide_network_shard_forward chooses the shard's active set and computes its logits (logQ-corrected as in
+ * training), writing per row their max (max_out[s]) and sum of exp(logit - max) (sumexp_out[s]). The caller
+ * combines the shards' into each row's log normaliser, log_norm[s] = M + log(sum over shards of
+ * sumexp * exp(max - M)), M the largest max, and passes it to slide_network_shard_backward, which forms the
+ * probabilities, the loss of this shard's labels (stats->loss, a mean over the n rows: the shards' sum is the
+ * batch's loss) and this shard's part of dL/dX (grad_input, n x input_dim: the shards' parts sum to the
+ * gradient). slide_network_train_apply then updates this shard's rows, or slide_network_train_cancel drops
+ * the step (also between the two calls). The network stays claimed from the forward to apply or cancel. A
+ * log_norm below the shard's own largest logit or not finite is refused and the step stays pending.
+ */
+SLIDE_API int slide_network_shard_forward(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
+                                          const int64_t *rows, int64_t n, const uint32_t *label_counts,
+                                          float *max_out, float *sumexp_out);
+SLIDE_API int slide_network_shard_backward(slide_network *net, const float *log_norm, slide_batch_stats *stats,
+                                           float *grad_input, size_t grad_len);
+
 typedef enum slide_predict_mode {
     SLIDE_PREDICT_EXACT = 0,   /**< score every output neuron */
     SLIDE_PREDICT_SAMPLED = 1  /**< score only the neurons the hash tables retrieve */

@@ -124,6 +124,11 @@ int slide_network_train_begin(slide_network *net, const slide_matrix *X, const s
                               size_t grad_len);
 int slide_network_train_apply(slide_network *net);
 int slide_network_train_cancel(slide_network *net);
+int slide_network_shard_forward(slide_network *net, const slide_matrix *X, const slide_matrix *Y,
+                                const int64_t *rows, int64_t n, const uint32_t *label_counts, float *max_out,
+                                float *sumexp_out);
+int slide_network_shard_backward(slide_network *net, const float *log_norm, slide_batch_stats *stats,
+                                 float *grad_input, size_t grad_len);
 
 typedef enum slide_predict_mode { SLIDE_PREDICT_EXACT = 0, SLIDE_PREDICT_SAMPLED = 1 } slide_predict_mode;
 int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const int64_t *rows, int64_t n,

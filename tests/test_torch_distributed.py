@@ -1,0 +1,142 @@
+"""LSHSoftmax split over the ranks of a torch.distributed gloo group (2 processes on localhost).
+
+With every class active the sharded step is the exact full softmax, so 2 ranks must give what 1 rank gives:
+the loss of the global batch and each rank's dL/dh (of its own batch's mean loss) to 1e-5, and the same rows
+after the update. Each rank holds half the output layer. A rank that dies makes the other's next step
+fail with an error within the group's timeout, not hang.
+"""
+
+import json
+import multiprocessing as mp
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.distributed as dist  # noqa: E402
+
+import libslide as sl  # noqa: E402
+
+D, C, B = 8, 21, 4  # 21 classes: shards of 10 and 11
+LABELS = [[0], [3, 17], [20], [5], [10, 11], [12], [1, 2, 19], [9]]  # 8 rows, rank r takes rows 4r .. 4r+3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init(rank, world, port, timeout=30):
+    import datetime
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=timeout))
+
+
+def data():
+    rng = np.random.default_rng(0)
+    return torch.from_numpy(rng.normal(size=(len(LABELS), D)).astype(np.float32))
+
+
+def reference():
+    """The 1-rank head (every class active) on the whole batch: loss, dL/dh, weights after the step."""
+    from libslide.torch import LSHSoftmax
+
+    head = LSHSoftmax(D, C, sampling=sl.LSH(active=1.0), optimizer=sl.Adam(lr=1e-2), seed=0, threads=1)
+    w0 = head.weight.clone()
+    h = data().requires_grad_()
+    loss = head(h, [np.array(y) for y in LABELS])
+    loss.backward()
+    big = LSHSoftmax(64, 20000, seed=0, threads=1)  # the memory of a layer whose rows dominate
+    return w0, loss.item(), h.grad.clone(), head.weight.clone(), big.net.memory_bytes()
+
+
+def equal_to_one_rank(rank, world, port, out):
+    from libslide.torch import LSHSoftmax
+
+    init(rank, world, port)
+    try:
+        w0, loss_ref, grad_ref, w1_ref, mem_ref = reference()
+        head = LSHSoftmax(D, C, sampling=sl.LSH(active=1.0), optimizer=sl.Adam(lr=1e-2), seed=0, threads=1,
+                          process_group=dist.group.WORLD)
+        lo, hi = head._shard.lo, head._shard.hi
+        head.net.layers[0].weights = w0[lo:hi].numpy()
+        h = data()[B * rank:B * (rank + 1)].clone().requires_grad_()
+        loss = head(h, [np.array(y) for y in LABELS[B * rank:B * (rank + 1)]])
+        loss.backward()
+        # the rank's gradient is that of its own batch's mean: the 1-rank one (over 8 rows) times 8 / 4
+        g_ref = grad_ref[B * rank:B * (rank + 1)] * (len(LABELS) / B)
+        result = {
+            "loss": loss.item(), "loss_ref": loss_ref,
+            "grad_err": float((h.grad - g_ref).abs().max()), "grad_scale": float(g_ref.abs().max()),
+            "w_err": float((head.weight - w1_ref[lo:hi]).abs().max()),
+            "units": head.net.output_dim, "mem_ref": mem_ref,
+            "mem": LSHSoftmax(64, 20000, seed=0, threads=1, process_group=dist.group.WORLD).net.memory_bytes(),
+        }
+        scores, ids = head.topk(data()[B * rank:B * (rank + 1)], k=3)
+        result["topk_ids"] = ids.tolist()
+        with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+            json.dump(result, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def dies_or_waits(rank, world, port, out):
+    from libslide.torch import LSHSoftmax
+
+    init(rank, world, port, timeout=20)
+    head = LSHSoftmax(D, C, sampling=sl.LSH(active=1.0), seed=0, threads=1, process_group=dist.group.WORLD)
+    if rank == 1:
+        os._exit(3)  # dies without a word, as a killed process would
+    t0 = time.monotonic()
+    try:
+        head(data()[:B].requires_grad_(), [np.array(y) for y in LABELS[:B]])
+        msg = "no error"
+    except sl.SlideError as e:
+        msg = str(e)
+    with open(os.path.join(out, "rank0.json"), "w") as f:
+        json.dump({"error": msg, "seconds": time.monotonic() - t0}, f)
+    os._exit(0)  # the group cannot be torn down cleanly without its peer
+
+
+def run(target, tmp_path, timeout=120):
+    port = free_port()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=target, args=(r, 2, port, str(tmp_path))) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+        if p.is_alive():
+            p.kill()
+            pytest.fail(f"{target.__name__}: a rank did not finish within {timeout} s")
+    return procs
+
+
+def test_two_ranks_equal_one_rank_with_every_class_active(tmp_path):
+    procs = run(equal_to_one_rank, tmp_path)
+    assert [p.exitcode for p in procs] == [0, 0]
+    r = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in range(2)]
+    for x in r:
+        assert x["loss"] == pytest.approx(x["loss_ref"], rel=1e-5, abs=1e-6)
+        assert x["grad_err"] <= 1e-5 * max(1.0, x["grad_scale"]), x
+        assert x["w_err"] <= 1e-5, x
+    assert [x["units"] for x in r] == [10, 11]
+    # each rank holds about half of the 1-rank output layer (20,000 classes x 64: rows, moments, tables)
+    assert all(0.4 * x["mem_ref"] < x["mem"] < 0.6 * x["mem_ref"] for x in r), r
+    # top-k merged over the shards: the classes of both halves appear
+    ids = np.array(r[0]["topk_ids"] + r[1]["topk_ids"])
+    assert ids.min() >= 0 and ids.max() < C and (ids < 10).any() and (ids >= 10).any()
+
+
+def test_a_dead_rank_gives_an_error_not_a_hang(tmp_path):
+    procs = run(dies_or_waits, tmp_path)
+    assert procs[1].exitcode == 3
+    r = json.loads((tmp_path / "rank0.json").read_text())
+    assert "rank 0 of 2" in r["error"] and "failed" in r["error"], r
+    assert r["seconds"] < 60, r
