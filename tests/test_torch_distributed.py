@@ -80,6 +80,17 @@ def equal_to_one_rank(rank, world, port, out):
         }
         scores, ids = head.topk(data()[B * rank:B * (rank + 1)], k=3)
         result["topk_ids"] = ids.tolist()
+        # a checkpoint per shard plus a manifest; the same world size resumes exactly
+        head.save(os.path.join(out, "ckpt"))
+        again = LSHSoftmax.load(os.path.join(out, "ckpt"), threads=1, process_group=dist.group.WORLD)
+        steps = []
+        for hd in (head, again):
+            x = data()[B * rank:B * (rank + 1)].clone().requires_grad_()
+            loss = hd(x, [np.array(y) for y in LABELS[B * rank:B * (rank + 1)]])
+            loss.backward()
+            steps.append((loss.item(), hd.weight.clone(), x.grad.clone()))
+        result["resume_equal"] = steps[0][0] == steps[1][0] and bool(torch.equal(steps[0][1], steps[1][1])) \
+            and bool(torch.equal(steps[0][2], steps[1][2]))
         with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
             json.dump(result, f)
     finally:
@@ -132,6 +143,27 @@ def test_two_ranks_equal_one_rank_with_every_class_active(tmp_path):
     # top-k merged over the shards: the classes of both halves appear
     ids = np.array(r[0]["topk_ids"] + r[1]["topk_ids"])
     assert ids.min() >= 0 and ids.max() < C and (ids < 10).any() and (ids >= 10).any()
+    assert r[0]["resume_equal"] and r[1]["resume_equal"]
+    # the 2-shard checkpoint re-split into one head (no group): the same rows, after the first step
+    from libslide.torch import LSHSoftmax
+
+    manifest = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())
+    assert manifest["world"] == 2 and [s["classes"] for s in manifest["shards"]] == [[0, 10], [10, 21]]
+    one = LSHSoftmax.load(tmp_path / "ckpt", threads=1)
+    _, _, _, w1_ref, _ = reference()
+    assert one.num_classes == C and float((one.weight - w1_ref).abs().max()) <= 1e-5
+
+
+def test_a_sharded_checkpoint_without_manifest_is_refused(tmp_path):
+    from libslide.torch import LSHSoftmax
+
+    (tmp_path / "ckpt").mkdir()
+    with pytest.raises(FileNotFoundError, match="no manifest"):
+        LSHSoftmax.load(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "manifest.json").write_text('{"format": "libslide sharded LSHSoftmax", "version": 1,\n'
+                                                     ' "world": 2, "num_classes": 5, "shards": [')
+    with pytest.raises(sl.FormatError, match="line 2"):
+        LSHSoftmax.load(tmp_path / "ckpt")
 
 
 def test_a_dead_rank_gives_an_error_not_a_hang(tmp_path):

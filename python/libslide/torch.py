@@ -252,16 +252,48 @@ class LSHSoftmax(torch.nn.Module):
         self._attach(net)
 
     def save(self, path) -> None:
-        """Writes the head as a libslide model file (sl.Network.load reads it; so does :meth:`load`)."""
+        """Writes the head as a libslide model file (sl.Network.load reads it; so does :meth:`load`). A
+        sharded head writes a directory: one model file per rank and a manifest (every rank must call it)."""
         self._drop_pending()
+        if self._shard is not None:
+            from .torch_sharding import save_sharded
+
+            save_sharded(self, path)
+            return
         self.net.save(path)
 
     @classmethod
-    def load(cls, path, threads: int | None = None) -> "LSHSoftmax":
-        net = Network.load(path, threads=torch.get_num_threads() if threads is None else threads)
-        head = cls.__new__(cls)
-        torch.nn.Module.__init__(head)
-        head._attach(net)
+    def load(cls, path, threads: int | None = None, process_group=None, sampling: LSH | None = None,
+             optimizer: Adam | SGD | None = None, seed: int = 0) -> "LSHSoftmax":
+        """Reads a head written by :meth:`save`. A sharded checkpoint (a directory) loads into a process
+        group of the same size exactly (each rank its own file: rows, optimizer state, tables, step); into
+        another size, or without a group, its rows are re-split: weights and biases are kept, the tables
+        are rebuilt, and the optimizer state restarts with `optimizer` (`sampling` configures the new
+        shards; both default as in the constructor)."""
+        import os
+
+        threads = torch.get_num_threads() if threads is None else threads
+        if not os.path.isdir(os.fspath(path)):
+            net = Network.load(path, threads=threads)
+            head = cls.__new__(cls)
+            torch.nn.Module.__init__(head)
+            head._shard = None
+            head._attach(net)
+            return head
+        from .torch_sharding import load_rows, read_manifest
+
+        m = read_manifest(path)
+        head = cls(m["in_features"], m["num_classes"], sampling=sampling, optimizer=optimizer, seed=seed,
+                   threads=threads, process_group=process_group)
+        lo, hi = (head._shard.lo, head._shard.hi) if head._shard is not None else (0, m["num_classes"])
+        if head._shard is not None and head._shard.world == m["world"]:
+            head._attach(Network.load(os.path.join(os.fspath(path), m["shards"][head._shard.rank]["file"]),
+                                      threads=threads))
+            return head
+        w, b = load_rows(path, m, lo, hi, m["in_features"])
+        head.net.layers[0].weights = w
+        head.net.layers[0].bias[...] = b
+        head.net.rebuild_tables()
         return head
 
     def extra_repr(self) -> str:

@@ -164,3 +164,118 @@ class Shard:
         ids_out[torch.isinf(best)] = -1
         best[torch.isinf(best)] = 0.0
         return best, ids_out
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+MANIFEST = "manifest.json"
+
+
+def _write_atomically(path: str, text: str) -> None:
+    import os
+    import tempfile
+
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=d)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def save_sharded(head, directory) -> None:
+    """Every rank writes its shard (a libslide model file, atomically) under a name carrying the step; once
+    all are written, rank 0 replaces the manifest that names them, then files no manifest names are removed.
+    A crash at any point leaves the previous manifest and the files it names intact."""
+    import json
+    import os
+
+    shard = head._shard
+    directory = os.fspath(directory)
+    if shard.rank == 0:
+        os.makedirs(directory, exist_ok=True)
+    shard._collective("waiting for the checkpoint directory", dist.barrier)
+    step = head.net.steps
+    name = f"shard-{shard.rank}-of-{shard.world}-step{step}.slide"
+    head.net.save(os.path.join(directory, name))
+    names = [None] * shard.world
+    shard._collective("gathering the shard file names", dist.all_gather_object, names, name)
+    if shard.rank == 0:
+        manifest = {"format": "libslide sharded LSHSoftmax", "version": 1, "num_classes": shard.num_classes,
+                    "in_features": head.in_features, "world": shard.world, "step": step,
+                    "shards": [{"file": n, "classes": [r * shard.num_classes // shard.world,
+                                                       (r + 1) * shard.num_classes // shard.world]}
+                               for r, n in enumerate(names)]}
+        _write_atomically(os.path.join(directory, MANIFEST), json.dumps(manifest, indent=1) + "\n")
+        for f in os.listdir(directory):
+            if f.startswith("shard-") and f.endswith(".slide") and f not in names:
+                os.unlink(os.path.join(directory, f))
+    shard._collective("waiting for the manifest", dist.barrier)
+
+
+def read_manifest(directory) -> dict:
+    import json
+    import os
+
+    path = os.path.join(os.fspath(directory), MANIFEST)
+    try:
+        with open(path) as f:
+            m = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no manifest: not a sharded LSHSoftmax checkpoint") from None
+    except json.JSONDecodeError as e:
+        from ._errors import FormatError
+
+        raise FormatError(f"{path}: line {e.lineno}: not valid JSON: {e.msg}") from None
+    from ._errors import FormatError
+
+    if m.get("format") != "libslide sharded LSHSoftmax" or m.get("version") != 1:
+        raise FormatError(f"{path}: not a version 1 sharded LSHSoftmax manifest")
+    shards = m.get("shards")
+    if not isinstance(shards, list) or len(shards) != m.get("world") or not shards:
+        raise FormatError(f"{path}: 'shards' must list one entry per rank ({m.get('world')})")
+    edge = 0
+    for i, s in enumerate(shards):
+        lo, hi = s.get("classes", [None, None])
+        if lo != edge or not isinstance(hi, int) or hi <= lo or not isinstance(s.get("file"), str) \
+                or os.path.basename(s["file"]) != s["file"]:
+            raise FormatError(f"{path}: shard {i}: classes must continue at {edge} and name a file in the directory")
+        edge = hi
+    if edge != m.get("num_classes"):
+        raise FormatError(f"{path}: the shards cover {edge} classes, num_classes says {m.get('num_classes')}")
+    return m
+
+
+def load_rows(directory, manifest: dict, lo: int, hi: int, in_features: int):
+    """Weights and biases of classes [lo, hi) gathered from the shard files that hold them."""
+    import os
+
+    from .network import Network
+
+    w = np.empty((hi - lo, in_features), np.float32)
+    b = np.empty(hi - lo, np.float32)
+    for s in manifest["shards"]:
+        a, z = s["classes"]
+        if z <= lo or a >= hi:
+            continue
+        net = Network.load(os.path.join(os.fspath(directory), s["file"]), threads=1)
+        if net.input_dim != in_features or net.output_dim != z - a:
+            from ._errors import FormatError
+
+            raise FormatError(f"{s['file']}: a {net.input_dim} -> {net.output_dim} layer, the manifest says "
+                              f"{in_features} -> {z - a}")
+        x, y = max(a, lo), min(z, hi)
+        w[x - lo:y - lo] = net.layers[0].weights[x - a:y - a]
+        b[x - lo:y - lo] = net.layers[0].bias[x - a:y - a]
+    return w, b
