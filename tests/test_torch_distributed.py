@@ -172,3 +172,14 @@ def test_a_dead_rank_gives_an_error_not_a_hang(tmp_path):
     r = json.loads((tmp_path / "rank0.json").read_text())
     assert "rank 0 of 2" in r["error"] and "failed" in r["error"], r
     assert r["seconds"] < 60, r
+
+
+def test_shards_split_the_active_count_so_the_union_matches_one_head():
+    from libslide.torch_sharding import shard_sampling
+
+    class Half:
+        size, world = 335046, 2
+
+    assert shard_sampling(sl.LSH(), 670091, Half()).active == 2048  # the automatic 4,096 over two ranks
+    assert shard_sampling(sl.LSH(active=100, k=4), 670091, Half()) == sl.LSH(active=50, k=4)
+    assert shard_sampling(sl.LSH(active=0.1), 670091, Half()).active == 0.1  # a fraction of each shard

@@ -107,7 +107,10 @@ class LSHSoftmax(torch.nn.Module):
 
     process_group: a torch.distributed process group (gloo) to split the classes over: rank r of W holds
     classes [r * C // W, (r + 1) * C // W) with its own tables and optimizer state (see
-    :mod:`libslide.torch_sharding`). Every rank calls forward with its own batch, in step.
+    :mod:`libslide.torch_sharding`). Every rank calls forward with its own batch, in step. The active set
+    is the union of the shards': an automatic or int ``active`` is the union's size (each shard computes
+    1 / W of it), a fraction applies to each shard's classes, so W ranks train with as many negatives per
+    batch as one.
     """
 
     def __init__(self, in_features: int, num_classes: int, sampling: LSH | None = None,
@@ -120,10 +123,11 @@ class LSHSoftmax(torch.nn.Module):
         self._shard = None
         units = num_classes
         if process_group is not None:
-            from .torch_sharding import Shard
+            from .torch_sharding import Shard, shard_sampling
 
             self._shard = Shard(process_group, num_classes)
             units = self._shard.size
+            sampling = shard_sampling(sampling if sampling is not None else LSH(), num_classes, self._shard)
             seed = seed + 1_000_003 * self._shard.rank  # each shard its own draws and initial weights
         net = Network(input_dim=in_features,
                       layers=[Layer(units, activation="softmax", sampling=sampling if sampling is not None else LSH())],

@@ -38,6 +38,25 @@ from .network import _batch_stats
 __all__ = ["Shard"]
 
 
+def shard_sampling(sampling, num_classes: int, shard: "Shard"):
+    """The LSH of one shard, such that the union of the W shards' sets is as large as one head's: the
+    automatic cap (5% of the classes, 1,024 to 4,096) or an int count is split over the ranks; a fraction is
+    kept (it applies to each shard's classes)."""
+    import dataclasses
+    import math
+
+    active = sampling.active
+    if active is None or active == "auto":
+        share = 0.05  # SLIDE_AUTO_ACTIVE_FRACTION (slide.h)
+        total = min(num_classes, max(lib.SLIDE_AUTO_ACTIVE_MIN,
+                                     min(lib.SLIDE_AUTO_ACTIVE_MAX, math.ceil(share * num_classes))))
+    elif isinstance(active, (int, np.integer)) and not isinstance(active, bool):
+        total = int(active)
+    else:
+        return sampling
+    return dataclasses.replace(sampling, active=max(1, min(shard.size, math.ceil(total / shard.world))))
+
+
 class Shard:
     """This rank's share of the classes and the collectives of a sharded step."""
 

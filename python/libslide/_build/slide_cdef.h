@@ -15,6 +15,9 @@ typedef enum slide_status {
     SLIDE_E_NOT_FOUND = -8
 } slide_status;
 
+#define SLIDE_AUTO_ACTIVE_MIN 1024
+#define SLIDE_AUTO_ACTIVE_MAX 4096
+
 const char *slide_status_string(int status);
 const char *slide_last_error(void);
 
