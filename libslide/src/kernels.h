@@ -37,6 +37,13 @@ typedef struct slide_kernels {
      */
     void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
                  float eps_t, float decay);
+    /*
+     * The k skipped Adam steps of a row in closed form (optimizer.c, catch_up_row): w = w * decay - move * m /
+     * (sqrt(v) + eps); then m *= mk, v *= vk. Multiplications and the subtraction are not fused, so every
+     * version gives the scalar loop's bits.
+     */
+    void (*adam_catch_up)(float *w, float *m, float *v, size_t n, float decay, float move, float eps, float mk,
+                          float vk);
     /* w[i] = w[i] * decay - lr * g[i] */
     void (*sgd)(float *w, const float *g, size_t n, float lr, float decay);
     /* out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows */

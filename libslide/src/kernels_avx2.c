@@ -171,6 +171,26 @@ static inline void adam_step(float *w, float *m, float *v, const float *g, __m25
     }
 }
 
+static void adam_catch_up_avx2(float *w, float *m, float *v, size_t n, float decay, float move, float eps,
+                               float mk, float vk)
+{
+    const __m256 vd = _mm256_set1_ps(decay), vmove = _mm256_set1_ps(move), veps = _mm256_set1_ps(eps);
+    const __m256 vmk = _mm256_set1_ps(mk), vvk = _mm256_set1_ps(vk);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = _mm256_loadu_ps(w + i), mv = _mm256_loadu_ps(m + i), vv = _mm256_loadu_ps(v + i);
+        const __m256 step = _mm256_div_ps(_mm256_mul_ps(vmove, mv), _mm256_add_ps(_mm256_sqrt_ps(vv), veps));
+        _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_mul_ps(wv, vd), step));
+        _mm256_storeu_ps(m + i, _mm256_mul_ps(mv, vmk));
+        _mm256_storeu_ps(v + i, _mm256_mul_ps(vv, vvk));
+    }
+    for (; i < n; i++) {
+        w[i] = w[i] * decay - move * m[i] / (sqrtf(v[i]) + eps);
+        m[i] *= mk;
+        v[i] *= vk;
+    }
+}
+
 static void adam_avx2(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
                       float b2, float eps_t, float decay)
 {
@@ -808,6 +828,7 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->axpy_sparse = axpy_sparse_avx2;
     k->adam = adam_avx2;
     k->sgd = sgd_avx2;
+    k->adam_catch_up = adam_catch_up_avx2;
     k->dot_rows = dot_rows_avx2;
     k->dot_many = dot_many_avx2;
     k->axpy_many = axpy_many_avx2;

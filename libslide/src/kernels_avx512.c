@@ -132,6 +132,22 @@ static inline void adam_step(float *w, float *m, float *v, const float *g, __mma
     _mm512_mask_storeu_ps(w, k, wv);
 }
 
+static void adam_catch_up_avx512(float *w, float *m, float *v, size_t n, float decay, float move, float eps,
+                                 float mk, float vk)
+{
+    const __m512 vd = _mm512_set1_ps(decay), vmove = _mm512_set1_ps(move), veps = _mm512_set1_ps(eps);
+    const __m512 vmk = _mm512_set1_ps(mk), vvk = _mm512_set1_ps(vk);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 t = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        const __m512 wv = _mm512_maskz_loadu_ps(t, w + i), mv = _mm512_maskz_loadu_ps(t, m + i);
+        const __m512 vv = _mm512_maskz_loadu_ps(t, v + i);
+        const __m512 step = _mm512_div_ps(_mm512_mul_ps(vmove, mv), _mm512_add_ps(_mm512_sqrt_ps(vv), veps));
+        _mm512_mask_storeu_ps(w + i, t, _mm512_sub_ps(_mm512_mul_ps(wv, vd), step));
+        _mm512_mask_storeu_ps(m + i, t, _mm512_mul_ps(mv, vmk));
+        _mm512_mask_storeu_ps(v + i, t, _mm512_mul_ps(vv, vvk));
+    }
+}
+
 static void adam_avx512(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
                         float b2, float eps_t, float decay)
 {
@@ -648,6 +664,7 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->axpy_sparse = axpy_sparse_avx512;
     k->adam = adam_avx512;
     k->sgd = sgd_avx512;
+    k->adam_catch_up = adam_catch_up_avx512;
     k->dot_rows = dot_rows_avx512;
     k->dot_many = dot_many_avx512;
     k->axpy_many = axpy_many_avx512;

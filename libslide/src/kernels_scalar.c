@@ -35,6 +35,16 @@ static void axpy_sparse_scalar(float *y, float a, const int32_t *idx, const floa
         y[idx[i]] += a * val[i];
 }
 
+static void adam_catch_up_scalar(float *w, float *m, float *v, size_t n, float decay, float move, float eps,
+                                 float mk, float vk)
+{
+    for (size_t i = 0; i < n; i++) {
+        w[i] = w[i] * decay - move * m[i] / (sqrtf(v[i]) + eps);
+        m[i] *= mk;
+        v[i] *= vk;
+    }
+}
+
 static void adam_scalar(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
                         float b2, float eps_t, float decay)
 {
@@ -188,6 +198,7 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->axpy_sparse = axpy_sparse_scalar;
     k->adam = adam_scalar;
     k->sgd = sgd_scalar;
+    k->adam_catch_up = adam_catch_up_scalar;
     k->dot_rows = dot_rows_scalar;
     k->dot_many = dot_many_scalar;
     k->axpy_many = axpy_many_scalar;

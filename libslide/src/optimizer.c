@@ -243,12 +243,8 @@ static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, i
     } else {
         float *w = slide_row_w(L, r);
         if (move != 0.0f) {
-            float *m = slide_row_m(L, r), *v = slide_row_v(L, r);
-            for (size_t i = 0; i < n; i++) {
-                w[i] = w[i] * decay_k - move * m[i] / (sqrtf(v[i]) + eps_s);
-                m[i] *= mk;
-                v[i] *= vk;
-            }
+            slide_kernels_get()->adam_catch_up(w, slide_row_m(L, r), slide_row_v(L, r), n, decay_k, move, eps_s, mk,
+                                               vk);
         } else {
             for (size_t i = 0; i < n; i++)
                 w[i] *= decay_k;

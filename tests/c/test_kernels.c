@@ -252,6 +252,16 @@ static void dref_adam(float *w, float *m, float *v, const float *g, size_t n, fl
     }
 }
 
+static void dref_adam_catch_up(float *w, float *m, float *v, size_t n, float decay, float move, float eps, float mk,
+                               float vk)
+{
+    for (size_t i = 0; i < n; i++) {
+        w[i] = (float)((double)w[i] * decay - (double)move * m[i] / (sqrt((double)v[i]) + eps));
+        m[i] = (float)((double)m[i] * mk);
+        v[i] = (float)((double)v[i] * vk);
+    }
+}
+
 static void dref_sgd(float *w, const float *g, size_t n, float lr, float decay)
 {
     for (size_t i = 0; i < n; i++)
@@ -433,6 +443,7 @@ static const slide_kernels dref = {
     .axpy_sparse = dref_axpy_sparse,
     .adam = dref_adam,
     .sgd = dref_sgd,
+    .adam_catch_up = dref_adam_catch_up,
     .dot_rows = dref_dot_rows,
     .dot_many = dref_dot_many,
     .axpy_many = dref_axpy_many,
@@ -621,6 +632,36 @@ static void test_adam(stats *st, const slide_kernels *t, const slide_kernels *r,
                 ok = check(st, m[i], ref_b[i], sm[i], n, pl, i) &&
                      check(st, v[i], ref_c[i], sv[i], n, pl, i) && check(st, w[i], ref_a[i], sw, n, pl, i);
             }
+            finish_case(st, ok);
+        }
+}
+
+static void test_adam_catch_up(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s];
+            set_case(n, 0, pl);
+            float *w = gbuf_place(&B->g[0], n, pl), *m = gbuf_place(&B->g[1], n, pl);
+            float *v = gbuf_place(&B->g[2], n, pl);
+            const float move = frand(0, 0.01f), eps = 1e-8f, mk = frand(0.3f, 1), vk = frand(0.9f, 1);
+            fill_rand(w, n, -1, 1);
+            fill_rand(m, n, -0.1f, 0.1f);
+            fill_rand(v, n, 0, 0.01f);
+            memcpy(ref_a, w, n * sizeof(float));
+            memcpy(ref_b, m, n * sizeof(float));
+            memcpy(ref_c, v, n * sizeof(float));
+            memcpy(tmp_a, w, n * sizeof(float));
+            static double sw[CAP];
+            for (size_t i = 0; i < n; i++)
+                sw[i] = fabs(tmp_a[i]) + move * fabs(m[i]) / (sqrt(v[i]) + eps);
+            r->adam_catch_up(ref_a, ref_b, ref_c, n, DECAY_OF(s), move, eps, mk, vk);
+            t->adam_catch_up(w, m, v, n, DECAY_OF(s), move, eps, mk, vk);
+            int ok = check_stray(st, &B->g[0], w, n, pl, "w") && check_stray(st, &B->g[1], m, n, pl, "m") &&
+                     check_stray(st, &B->g[2], v, n, pl, "v");
+            for (size_t i = 0; i < n && ok; i++)
+                ok = check(st, w[i], ref_a[i], sw[i], n, pl, i) && check(st, m[i], ref_b[i], fabs(ref_b[i]), n, pl, i) &&
+                     check(st, v[i], ref_c[i], fabs(ref_c[i]), n, pl, i);
             finish_case(st, ok);
         }
 }
@@ -1156,6 +1197,7 @@ static const struct {
     {"axpy_sparse", test_axpy_sparse},
     {"adam", test_adam},
     {"sgd", test_sgd},
+    {"adam_catch_up", test_adam_catch_up},
     {"dot_rows", test_dot_rows},
     {"dot_many", test_dot_many},
     {"axpy_many", test_axpy_many},
