@@ -116,6 +116,30 @@ def worker(rank, world, port, a, data_file, out):
     dist.destroy_process_group()
 
 
+def scaling_model(res: dict) -> list[dict]:
+    """Per-step communication of W nodes (one rank each, 128 rows per rank, as measured with 2 ranks) on 10 and
+    100 Gb/s links, from the 2-rank per-step volumes: the head's collectives grow with the global batch
+    (n = 128 W rows: h, labels, dL/dh) and the backbone's sparse-gradient all-gather with the other ranks'
+    touched rows ((W - 1) x one rank's). Compute per rank is the measured 1-rank step time of 128 rows (the
+    head's active set is split over the ranks, so its work per rank stays that of one rank's rows)."""
+    two = res["runs"]["2"] if "2" in res["runs"] else res["runs"][2]
+    one = res["runs"]["1"] if "1" in res["runs"] else res["runs"][1]
+    head2 = two[0]["head_bytes_per_step"]          # W = 2: share (1/2) x ... of n = 256 rows
+    ddp2 = two[0]["ddp_bytes_per_step"]            # W = 2: (W - 1) = 1 other rank's rows
+    step1 = GLOBAL_BATCH / one[0]["samples_per_s"] / 2  # seconds per 128 rows on one process
+    rows = []
+    for w in (8, 16, 32, 64):
+        # head bytes ~ share(W) * n(W) terms: scale the 2-rank volume by (n_W / n_2) * (share_W / share_2)
+        head = head2 * (w / 2) * ((w - 1) / w) / 0.5
+        ddp = ddp2 * (w - 1)
+        for gbps in (10, 100):
+            comm = (head + ddp) * 8 / (gbps * 1e9)
+            rows.append({"nodes": w, "link_gbps": gbps, "head_MB_per_step": head / 1e6, "backbone_MB_per_step": ddp / 1e6,
+                         "comm_ms": comm * 1e3, "compute_ms": step1 * 1e3,
+                         "samples_per_s": 128 * w / (step1 + comm)})
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=400_000, help="training rows per run (default %(default)s)")
@@ -125,7 +149,15 @@ def main():
     p.add_argument("--eval-sample", type=int, default=5000)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--out", default=str(_common.RESULTS / "distributed.json"))
+    p.add_argument("--model-only", action="store_true", help="recompute the scaling model of an existing --out file")
     a = p.parse_args()
+    if a.model_only:
+        res = json.loads(Path(a.out).read_text())
+        res["scaling_model"] = scaling_model(res)
+        _common.write_json(Path(a.out), res)
+        for r in res["scaling_model"]:
+            print(r)
+        return
     import multiprocessing as mp
     import socket
 
@@ -159,6 +191,7 @@ def main():
                   f"MB, output layer {max(r['output_layer_bytes'] for r in ranks) / 2**20:,.0f} MiB per process, "
                   f"peak RSS {max(r['peak_rss_mib'] for r in ranks):,.0f} MiB", flush=True)
     res = {**header, "args": vars(a), "global_batch": GLOBAL_BATCH, "runs": runs}
+    res["scaling_model"] = scaling_model(res)
     _common.write_json(Path(a.out), res)
     print(f"wrote {a.out}")
 

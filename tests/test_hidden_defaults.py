@@ -26,17 +26,17 @@ def test_automatic_fields_are_resolved_by_layer_kind(tmp_path):
     net = sl.Network(input_dim=64, layers=[sl.Layer(1000, sampling=sl.LSH(active=0.05)),
                                            sl.Layer(2000, activation="softmax", sampling=sl.LSH())], threads=1)
     hidden, output = net.table_stats(0), net.table_stats(1)
-    # hidden: 200 tables, k = floor(log2(1000 / 50)) = 4 bits, so 16 buckets of about a cap's worth
-    assert (hidden.tables, hidden.buckets) == (200, 16)
+    # hidden: 200 tables, k = floor(log2(1000 / (2 * 50))) = 3 bits, so 8 buckets of about two caps' worth
+    assert (hidden.tables, hidden.buckets) == (200, 8)
     # softmax: the sampled-softmax tables (k = 6, 50 tables)
     assert (output.tables, output.buckets) == (50, 64)
     net.save(tmp_path / "m.slide")  # the file holds the resolved values
     again = sl.Network.load(tmp_path / "m.slide", threads=1)
-    assert (again.table_stats(0).tables, again.table_stats(0).buckets) == (200, 16)
+    assert (again.table_stats(0).tables, again.table_stats(0).buckets) == (200, 8)
     # explicit values are kept
-    explicit = sl.Network(input_dim=64, layers=[sl.Layer(1000, sampling=sl.LSH(active=0.05, k=3, tables=20)),
+    explicit = sl.Network(input_dim=64, layers=[sl.Layer(1000, sampling=sl.LSH(active=0.05, k=5, tables=20)),
                                                 sl.Layer(10, activation="softmax")], threads=1)
-    assert (explicit.table_stats(0).tables, explicit.table_stats(0).buckets) == (20, 8)
+    assert (explicit.table_stats(0).tables, explicit.table_stats(0).buckets) == (20, 32)
 
 
 def test_hidden_layers_learn_with_only_the_fraction_set():

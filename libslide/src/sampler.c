@@ -84,11 +84,11 @@ static void resolve_auto(const slide_layer *L, slide_lsh_config *c)
         c->tables = output ? SLIDE_AUTO_OUTPUT_TABLES : SLIDE_AUTO_HIDDEN_TABLES;
     if (c->k == 0) {
         uint32_t k = SLIDE_AUTO_OUTPUT_K;
-        /* buckets of about a cap's worth of neurons: 2^k ~ units / cap (an invalid cap is refused next) */
+        /* buckets of about two caps' worth of neurons: 2^k ~ units / (2 cap) (an invalid cap is refused next) */
         if (!output && c->active_fraction >= 0.0f && c->active_fraction <= 1.0f && c->max_active <= L->units) {
             const uint32_t cap = cap_of(L, c);
             k = 0;
-            while (k < 16 && ((uint64_t)cap << (k + 1)) <= L->units)
+            while (k < 16 && ((uint64_t)cap << (k + 2)) <= L->units)
                 k++;
             k = k < 1 ? 1 : k;
         }

@@ -81,8 +81,8 @@ class LSH(_Settings):
     (batch_shared=True, random_fraction=1.0) with the logQ correction; SimHash tables (k=6, 50 tables) serve
     ``predict_topk(mode="sampled")``. random_fraction < 1 gives that share of the set to hash retrieval. On a
     hidden layer (relu, linear) each sample retrieves its own neurons by hash, with no random draws
-    (batch_shared=False, random_fraction=0.0), from 200 SimHash tables of k = floor(log2(units / cap)) bits,
-    so that a bucket holds about a cap's worth of neurons: ``LSH(active=0.05)`` is all a hidden layer needs.
+    (batch_shared=False, random_fraction=0.0), from 200 SimHash tables of k = floor(log2(units / (2 cap))) bits,
+    so that a bucket holds about two caps' worth of neurons: ``LSH(active=0.05)`` is all a hidden layer needs.
     k, tables, batch_shared and random_fraction stay None after :meth:`resolved` unless set.
 
     Every field defaults to None, meaning the C library's default (``slide_lsh_config_init``);

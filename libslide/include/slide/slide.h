@@ -181,7 +181,8 @@ typedef enum slide_sampling_rule {
  * the layer they sample (0.5): a softmax layer gets the sampled-softmax defaults (SimHash-sized k = 6 and 50
  * tables, one set per batch, uniform draws); any other layer (a hidden ReLU or linear layer, whose set must
  * be the neurons that fire) gets per-sample hash retrieval without draws, SLIDE_AUTO_HIDDEN_TABLES tables and
- * k = floor(log2(units / cap)) (so a bucket holds about a cap's worth of neurons), at least 1 and at most 16.
+ * k = floor(log2(units / (2 cap))) (so a bucket holds about two caps' worth of neurons), at least 1 and at most
+ * 16 (measured on Fashion-MNIST: bench/paper2017.py).
  */
 #define SLIDE_AUTO_OUTPUT_K 6
 #define SLIDE_AUTO_OUTPUT_TABLES 50
