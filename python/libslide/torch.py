@@ -183,6 +183,9 @@ class LSHSoftmax(torch.nn.Module):
         ``backward()`` fills h's gradient and takes the head's optimizer step; under ``torch.no_grad()``
         nothing is updated."""
         if torch.is_grad_enabled():
+            if isinstance(h, torch.Tensor) and not h.requires_grad:
+                # fixed features (no backbone to train): backward must still reach the head's update
+                h = h.detach().requires_grad_()
             return _SampledSoftmaxStep.apply(h, self, targets)
         step = self._begin(h, targets, want_grad=False)
         self._drop_pending()
