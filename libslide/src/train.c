@@ -257,6 +257,7 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
     if (shard) {
         net->pending.shard_forward = 0; /* read by slide_forward_shared_layer only during the pass above */
         if (err) {
+            free(layer_active);
             slide_sampler_clear_shared(net);
             slide_network_release(net);
             return slide_fail(err, "%s", err_msg);
@@ -275,6 +276,7 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
         }
         uint32_t *counts = malloc(sizeof(uint32_t) * (size_t)n);
         if (!counts) {
+            free(layer_active);
             slide_sampler_clear_shared(net);
             slide_network_release(net);
             return slide_fail(SLIDE_E_NOMEM, "out of memory");
