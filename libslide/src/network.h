@@ -100,7 +100,7 @@ struct slide_network {
          */
         int shard_forward, awaiting_backward;
         slide_matrix Y;
-        uint32_t *label_counts;
+        uint32_t *label_counts; /* [n] label counts, then [n] floats: each row's largest logit */
     } pending;
 };
 

@@ -208,8 +208,8 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
     double loss = 0.0, active_out = 0.0;
     int err = SLIDE_OK;
     char err_msg[256] = "";
-    uint64_t *layer_active = calloc(NL, sizeof(uint64_t));
-    if (!layer_active) {
+    uint64_t *layer_active = shard ? NULL : calloc(NL, sizeof(uint64_t)); /* the sharded step: in its backward */
+    if (!shard && !layer_active) {
         slide_network_release(net);
         return slide_fail(SLIDE_E_NOMEM, "out of memory");
     }
@@ -256,13 +256,21 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
 
     if (shard) {
         net->pending.shard_forward = 0; /* read by slide_forward_shared_layer only during the pass above */
+        /* The counts, then the maxima (slide_network_shard_backward checks the normaliser against them). */
+        uint32_t *keep = err ? NULL : malloc((sizeof(uint32_t) + sizeof(float)) * (size_t)n);
+        if (!err && !keep) {
+            err = SLIDE_E_NOMEM;
+            snprintf(err_msg, sizeof err_msg, "out of memory");
+        }
         if (err) {
-            free(layer_active);
             slide_sampler_clear_shared(net);
             slide_network_release(net);
             return slide_fail(err, "%s", err_msg);
         }
+        memcpy(keep, shard->label_counts, sizeof(uint32_t) * (size_t)n);
+        float *maxima = (float *)(keep + n);
         const uint32_t m = net->layers[0].sampler.shared.n;
+#pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t s = 0; s < n; s++) {
             const float *z = net->acts[(size_t)s].val;
             float mx = -INFINITY;
@@ -271,25 +279,16 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
             double sum = 0.0;
             for (uint32_t k = 0; k < m; k++)
                 sum += exp((double)z[k] - (double)mx);
-            shard->max_out[s] = mx;
+            maxima[s] = shard->max_out[s] = mx;
             shard->sumexp_out[s] = (float)sum;
         }
-        uint32_t *counts = malloc(sizeof(uint32_t) * (size_t)n);
-        if (!counts) {
-            free(layer_active);
-            slide_sampler_clear_shared(net);
-            slide_network_release(net);
-            return slide_fail(SLIDE_E_NOMEM, "out of memory");
-        }
-        memcpy(counts, shard->label_counts, sizeof(uint32_t) * (size_t)n);
         net->pending.awaiting_backward = 1;
-        net->pending.label_counts = counts;
+        net->pending.label_counts = keep;
         net->pending.Y = *Y;
         net->pending.X = *X;
         net->pending.rows = rows;
         net->pending.n = n;
         net->pending.nt = nt;
-        free(layer_active);
         return SLIDE_OK;
     }
 
@@ -387,12 +386,10 @@ int slide_network_shard_backward(slide_network *net, const float *log_norm, slid
                           (long long)n, net->input_dim);
     slide_layer *L = &net->layers[0];
     const uint32_t m = L->sampler.shared.n;
+    const float *maxima = (const float *)(net->pending.label_counts + n); /* kept by the forward */
     for (int64_t s = 0; s < n; s++) {
         /* The normaliser covers this shard's set: it is at least the log of its own sum of exps. */
-        const float *z = net->acts[(size_t)s].val;
-        float mx = -INFINITY;
-        for (uint32_t k = 0; k < m; k++)
-            mx = z[k] > mx ? z[k] : mx;
+        const float mx = maxima[s];
         if (!isfinite(log_norm[s]) || log_norm[s] < mx - 1e-3f * (1.0f + fabsf(mx)))
             return slide_fail(SLIDE_E_INVALID, "slide_network_shard_backward: log_norm[%lld] = %g is not finite or "
                                                "below this shard's largest logit %g; the step stays pending",

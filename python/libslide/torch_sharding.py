@@ -91,18 +91,19 @@ class Shard:
         self._collective(what, dist.all_gather, parts, pad)
         return torch.cat([p[:b] for p, b in zip(parts, sizes)])
 
-    def _global_batch(self, x: np.ndarray, labels: list[np.ndarray]):
-        """(X of the global batch, global label lists, this rank's first row, the batch sizes)."""
-        b = torch.tensor([x.shape[0], max((lab.size for lab in labels), default=0)], dtype=torch.int64)
+    def _global_batch(self, x: np.ndarray, indptr: np.ndarray, indices: np.ndarray):
+        """(X of the global batch, its labels padded with -1 per row, this rank's first row, the batch sizes),
+        from this rank's rows and their CSR labels."""
+        lens = np.diff(indptr)
+        b = torch.tensor([x.shape[0], int(lens.max(initial=0))], dtype=torch.int64)
         sizes = [torch.empty_like(b) for _ in range(self.world)]
         self._collective("gathering the batch sizes", dist.all_gather, sizes, b)
         rows = [int(t[0]) for t in sizes]
         width = max(1, max(int(t[1]) for t in sizes))
-        lab = torch.full((x.shape[0], width), -1, dtype=torch.int64)
-        for i, ys in enumerate(labels):
-            lab[i, :ys.size] = torch.from_numpy(ys.astype(np.int64))
+        lab = np.full((x.shape[0], width), -1, np.int64)
+        lab[np.repeat(np.arange(x.shape[0]), lens), np.arange(indices.size) - np.repeat(indptr[:-1], lens)] = indices
         X = self._gather_rows(torch.from_numpy(x), rows, "gathering h").numpy()
-        L = self._gather_rows(lab, rows, "gathering the labels").numpy()
+        L = self._gather_rows(torch.from_numpy(lab), rows, "gathering the labels").numpy()
         return np.ascontiguousarray(X), L, sum(rows[:self.rank]), rows
 
     # ------------------------------------------------------------------ a step
@@ -111,9 +112,7 @@ class Shard:
 
         x = _hidden_array(h, head.in_features)
         yv = _target_labels(targets, x.shape[0], self.num_classes)
-        ptr, ind = yv.keep[0], yv.keep[1]  # int64 indptr, int32 label ids
-        labels = [np.asarray(ind[ptr[i]:ptr[i + 1]]) for i in range(x.shape[0])]
-        X, L, first, rows = self._global_batch(x, labels)
+        X, L, first, rows = self._global_batch(x, yv.keep[0], yv.keep[1])  # int64 indptr, int32 label ids
         n = X.shape[0]
         counts = (L >= 0).sum(axis=1).astype(np.uint32)
         mine = (L >= self.lo) & (L < self.hi)
@@ -167,7 +166,7 @@ class Shard:
     def topk(self, head, x: np.ndarray, k: int, mode: str):
         """Each rank scores its classes for the global batch; the best k over the shards for this rank's rows."""
         k = _inputs.positive_int(k, "k")
-        X, _, first, rows = self._global_batch(x, [np.empty(0, np.int64)] * x.shape[0])
+        X, _, first, rows = self._global_batch(x, np.zeros(x.shape[0] + 1, np.int64), np.empty(0, np.int64))
         kk = min(k, self.size)
         ids, scores = head.net.predict_topk(X, k=kk, mode=mode)
         ids = np.where(ids >= 0, ids.astype(np.int64) + self.lo, -1)

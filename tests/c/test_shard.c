@@ -14,16 +14,18 @@
 
 enum { D = 10, C = 300, HALF = C / 2, B = 5 };
 
-static slide_network *make(uint32_t units)
+/* A softmax over dense inputs, batch-shared with every class in the set (sampled: the exact full softmax
+ * then) or fully computed (sampled = 0, which a shard cannot be). */
+static slide_network *make(uint32_t units, int sampled)
 {
     slide_lsh_config lsh;
     slide_lsh_config_init(&lsh);
-    lsh.active_fraction = 1.0f; /* every class: the sharded step is then the exact full softmax */
+    lsh.active_fraction = 1.0f;
     slide_layer_config o;
     slide_layer_config_init(&o);
     o.units = units;
     o.activation = SLIDE_ACT_SOFTMAX;
-    o.lsh = &lsh;
+    o.lsh = sampled ? &lsh : NULL;
     const slide_layer_config *layers[] = {&o};
     slide_network_config cfg;
     slide_network_config_init(&cfg);
@@ -74,7 +76,7 @@ static void test_two_shards_equal_the_whole_layer(void)
 {
     slide_matrix X, Y[3];
     make_batch(&X, Y);
-    slide_network *whole = make(C), *shard[2] = {make(HALF), make(HALF)};
+    slide_network *whole = make(C, 1), *shard[2] = {make(HALF, 1), make(HALF, 1)};
     if (!whole || !shard[0] || !shard[1])
         return;
     float *w = malloc(sizeof(float) * C * D);
@@ -124,7 +126,7 @@ static void test_misuse_is_refused(void)
 {
     slide_matrix X, Y[3];
     make_batch(&X, Y);
-    slide_network *net = make(HALF);
+    slide_network *net = make(HALF, 1);
     if (!net)
         return;
     float mx[B], se[B], log_norm[B];
@@ -148,18 +150,7 @@ static void test_misuse_is_refused(void)
     slide_network_free(net);
 
     /* Only a network of one batch-shared softmax layer can be a shard. */
-    slide_layer_config o;
-    slide_layer_config_init(&o);
-    o.units = HALF;
-    o.activation = SLIDE_ACT_SOFTMAX;
-    const slide_layer_config *layers[] = {&o};
-    slide_network_config cfg;
-    slide_network_config_init(&cfg);
-    cfg.input_dim = D;
-    cfg.n_layers = 1;
-    cfg.layers = layers;
-    slide_network *dense = NULL;
-    OK(slide_network_create(&cfg, NULL, &dense));
+    slide_network *dense = make(HALF, 0);
     EXPECT(slide_network_shard_forward(dense, &X, &Y[1], NULL, B, counts, mx, se) == SLIDE_E_INVALID,
            "a fully computed layer is refused");
     slide_network_free(dense);
