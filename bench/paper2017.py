@@ -65,6 +65,7 @@ import _common
 import libslide as sl
 HIDDEN = 1000
 N_HIDDEN = 3
+HIDDEN_AUTO_RESCORE = 8  # the library's SLIDE_AUTO_HIDDEN_RESCORE (slide.h)
 INPUT = 784
 CLASSES = 10
 
@@ -82,6 +83,16 @@ def forward_madds(active):
     return total + CLASSES * prev
 
 
+def selection_madds(active, mode, rescore):
+    """Multiply-adds per sample that choose the active sets (hashing excluded): a rescoring retrieval computes
+    at most rescore x active pre-activations per sampled layer, the oracle every one, uniform draws none."""
+    prev, total = INPUT, 0.0
+    for a in active:
+        total += {"oracle": HIDDEN, "uniform": 0.0}.get(mode, rescore * a) * prev
+        prev = a
+    return total
+
+
 MODES = ("lsh", "lsh-defaults", "oracle", "uniform")
 
 
@@ -96,7 +107,7 @@ def sampling_for(a, mode, fraction, hash_name):
     if mode == "lsh":
         return _common.retrieval_lsh(hash_name, k=a.k, tables=a.tables, bucket_size=a.bucket_size,
                                      bucket_bits=a.bucket_bits, active=fraction, min_active=a.min_active,
-                                     rebuild_every=a.rebuild_every)
+                                     rebuild_every=a.rebuild_every, rescore=a.rescore)
     if mode == "lsh-defaults":
         return sl.LSH(active=fraction)
     if mode == "oracle":
@@ -140,6 +151,8 @@ def train_and_test(a, fraction, hash_name, seed, X, y, Xt, yt, epochs, tag, mode
         "p1_exact": exact, "p1_sampled": sampled,
         "mean_active": active, "recall": recall,
         "madds": forward_madds(active), "madds_fraction": forward_madds(active) / dense_madds(),
+        "selection_madds_fraction": 0.0 if fraction >= 1.0 else selection_madds(
+            active, mode, a.rescore if mode == "lsh" and a.rescore else HIDDEN_AUTO_RESCORE) / dense_madds(),
         "epochs_trained": len(hist), "best_epoch": hist[-1].get("best_epoch", len(hist)),
         "samples_per_s": X.shape[0] * len(hist) / train_s, "train_seconds": train_s, "eval_exact_seconds": eval_s,
         "history": [{k: r[k] for k in ("epoch", "loss", "seconds", "samples_per_s", "mean_active", "P@1")
@@ -188,6 +201,8 @@ def summarize(runs, fractions, modes=("lsh",)):
             "mean_active": [float(np.mean([r["mean_active"][i] for r in rs])) for i in range(N_HIDDEN)],
             "recall": [float(np.mean([r["recall"][i] for r in rs])) for i in range(N_HIDDEN)],
             "madds_fraction": float(np.mean([r["madds_fraction"] for r in rs])),
+            "selection_madds_fraction": float(np.mean([r.get("selection_madds_fraction", float("nan"))
+                                                       for r in rs])),
             "epochs": [r.get("epochs_trained") for r in rs], "best_epoch": [r.get("best_epoch") for r in rs],
             "samples_per_s": float(np.mean([r["samples_per_s"] for r in rs])),
             "samples_per_s_min": float(min(r["samples_per_s"] for r in rs)),
@@ -207,9 +222,9 @@ def markdown(res):
            f"seeds {' '.join(map(str, s['seeds']))}; {res['threads']} threads; {res['machine']}.",
            f"`{res['command']}`", "",
            "| mode | active fraction | P@1 exact (mean ± std) | P@1 sampled inference | active neurons per hidden "
-           "layer | LSH recall per layer | forward multiply-adds vs dense | epochs (best) "
-           "| training samples/s, mean (min-max) | training s |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "layer | LSH recall per layer | forward multiply-adds vs dense | selection multiply-adds vs dense "
+           "| epochs (best) | training samples/s, mean (min-max) | training s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["summary"]:
         dense = r["fraction"] >= 1.0
         tables = not dense and r["mode"] not in ("oracle",)
@@ -219,7 +234,7 @@ def markdown(res):
         ep = " ".join(f"{e}({b})" for e, b in zip(r.get("epochs") or [], r.get("best_epoch") or []))
         out.append(f"| {r['mode']} | {r['fraction']:.0%} "
                    f"| {r['p1_exact_mean']:.4f} ± {r['p1_exact_std']:.4f} | {sampled} | {active} | {recall} "
-                   f"| {r['madds_fraction']:.2%} | {ep} | {r['samples_per_s']:,.0f} ({r['samples_per_s_min']:,.0f}-"
+                   f"| {r['madds_fraction']:.2%} | {r.get('selection_madds_fraction', float('nan')):.2%} | {ep} | {r['samples_per_s']:,.0f} ({r['samples_per_s_min']:,.0f}-"
                    f"{r['samples_per_s_max']:,.0f}) | {r['train_seconds']:.0f} |")
     out += ["", "Modes: lsh = hash retrieval with the settings above; lsh-defaults = `LSH(active=f)` alone; oracle "
             "= every pre-activation computed and the exact top-k kept (the best any retrieval can do, at a dense "
@@ -227,7 +242,8 @@ def markdown(res):
             "test time; sampled inference: the hash tables choose the neurons at test time as in training. "
             "Active neurons: mean per training sample. Recall: share of a layer's exact top-k pre-activations "
             "among its k active neurons (net.diagnose, 1,000 test images). Multiply-adds: forward pass during "
-            "training, output layer included, hashing excluded. samples/s: training time only "
+            "training, output layer included, hashing excluded; selection: the pre-activations computed to choose the "
+            "active sets (rescoring: at most rescore x active per layer; the oracle: all). samples/s: training time only "
             f"(1-minute load average when the table was written: {os.getloadavg()[0]:.2f})."]
     return "\n".join(out) + "\n"
 
@@ -281,6 +297,8 @@ def main():
     p.add_argument("--bucket-bits", type=int, default=3)
     p.add_argument("--rebuild-every", type=int, default=50)
     p.add_argument("--min-active", type=int, default=None)
+    p.add_argument("--rescore", type=int, default=None,
+                   help="mode lsh: candidates rescored per active neuron (default: the library's, 8 on hidden layers)")
     p.add_argument("--probe-epochs", type=int, default=1)
     p.add_argument("--modes", nargs="+", choices=MODES, default=["lsh"],
                    help="how sampled hidden layers choose their neurons (see sampling_for); default lsh")
@@ -322,9 +340,9 @@ def main():
                 tag = f"seed {seed} {mode} active {f:.0%}"
                 r = train_and_test(a, f, hash_name, seed, Xtr, ytr, Xt, yt, a.epochs, tag, mode, validation)
                 runs.append(r)
-            print(f"{tag}: P@1 exact {r['p1_exact']:.4f} sampled {r['p1_sampled']:.4f}, active "
-                  f"{[round(x, 1) for x in r['mean_active']]}, multiply-adds {r['madds_fraction']:.2%} of dense, "
-                  f"{r['samples_per_s']:,.0f} samples/s, {r['train_seconds']:.0f} s", flush=True)
+                print(f"{tag}: P@1 exact {r['p1_exact']:.4f} sampled {r['p1_sampled']:.4f}, active "
+                      f"{[round(x, 1) for x in r['mean_active']]}, multiply-adds {r['madds_fraction']:.2%} of "
+                      f"dense, {r['samples_per_s']:,.0f} samples/s, {r['train_seconds']:.0f} s", flush=True)
 
     settings = {k: getattr(a, k) for k in ("epochs", "seeds", "fractions", "lr", "batch", "k", "tables", "bucket_size",
                                            "bucket_bits", "rebuild_every", "min_active", "probe_epochs", "modes",

@@ -30,7 +30,7 @@ def _lsh(**kw):
 
     base = dict(hash="dwta", k=6, tables=8, bucket_size=32, active=0.1, min_active=8, rebuild_every=5,
                 insertion="fifo", bin_size=8, bucket_bits=None, rule="topk", threshold=2, rebuild_growth=1.0,
-                rehash_touched=False, batch_shared=False, random_fraction=0.0, logq_correction=False)
+                rehash_touched=False, batch_shared=False, random_fraction=0.0, logq_correction=False, rescore=1)
     base.update(kw)
     return sl.LSH(**base)
 
@@ -51,6 +51,8 @@ def _configs():
         "bf16_shared": ([], _lsh(batch_shared=True, random_fraction=0.5), "bfloat16", adam),
         "sampled_hidden_sgd": ([_lsh(hash="wta", k=3, active=0.25, rule="union")], _lsh(hash="minhash", k=3),
                                "float32", sl.SGD(lr=0.05, weight_decay=0.0, catch_up=False)),
+        "sampled_hidden_rescore": ([_lsh(hash="simhash", k=3, tables=20, active=0.1, rescore=4)], None,
+                                   "float32", adam),
         "dense_output": ([], None, "float32", adam),
         "shared_dwta_catch_up_logq": ([], _lsh(batch_shared=True, random_fraction=0.5, logq_correction=True),
                                       "float32", sl.Adam(lr=2e-3, weight_decay=0.1, catch_up=True)),

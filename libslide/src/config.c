@@ -24,7 +24,7 @@ static const size_t lsh_ends[] = {
     END(slide_lsh_config, threshold), END(slide_lsh_config, max_active), END(slide_lsh_config, rebuild_growth),
     END(slide_lsh_config, rehash_touched), END(slide_lsh_config, batch_shared),
     END(slide_lsh_config, random_fraction), END(slide_lsh_config, logq_correction),
-    END(slide_lsh_config, reserved0),
+    END(slide_lsh_config, rescore),
 };
 static const size_t layer_ends[] = {
     END(slide_layer_config, struct_size), END(slide_layer_config, units), END(slide_layer_config, activation),
@@ -88,7 +88,7 @@ static const struct {
 };
 
 /* No hidden tail padding in 0.5 (the next field appended goes at sizeof): each table ends at its sizeof. */
-_Static_assert(sizeof(slide_lsh_config) == END(slide_lsh_config, reserved0), "slide_lsh_config has hidden padding");
+_Static_assert(sizeof(slide_lsh_config) == END(slide_lsh_config, rescore), "slide_lsh_config has hidden padding");
 _Static_assert(sizeof(slide_layer_config) == END(slide_layer_config, reserved0), "slide_layer_config has hidden padding");
 _Static_assert(sizeof(slide_optimizer_config) == END(slide_optimizer_config, reserved0), "hidden padding");
 _Static_assert(sizeof(slide_network_config) == END(slide_network_config, reserved0), "hidden padding");
@@ -168,6 +168,7 @@ static void lsh_defaults(slide_lsh_config *cfg)
     cfg->batch_shared = SLIDE_AUTO_BATCH_SHARED;
     cfg->random_fraction = SLIDE_AUTO_RANDOM_FRACTION;
     cfg->logq_correction = 1;
+    cfg->rescore = 0; /* auto: by the layer's kind, see SLIDE_AUTO_HIDDEN_RESCORE */
 }
 
 
@@ -298,6 +299,9 @@ int slide_lsh_config_check(const slide_lsh_config *c, uint32_t units, uint32_t i
     if (c->batch_shared != 0 && c->batch_shared != 1)
         return slide_fail(SLIDE_E_INVALID, "layer %u: batch_shared must be 0 or 1 (-1 = auto), got %d", index,
                           c->batch_shared);
+    if (c->rescore < 1 || c->rescore > SLIDE_RESCORE_MAX)
+        return slide_fail(SLIDE_E_INVALID, "layer %u: rescore must be in [1, %d] (0 = auto), got %u", index,
+                          SLIDE_RESCORE_MAX, c->rescore);
     if (c->max_active > units)
         return slide_fail(SLIDE_E_INVALID, "layer %u: max_active %u exceeds the layer's %u units", index,
                           c->max_active, units);

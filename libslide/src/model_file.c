@@ -18,9 +18,10 @@
  * (1 / the largest row norm at its last table build), without which a resumed network's re-hashes would run
  * as plain SimHash; 6 (0.5) has version 5's layout and, after the tables of a batch-shared softmax layer
  * with the logQ correction, its label counts (u64 rows counted, then u32 per neuron: see sampler.h), written
- * once it has trained. Each network is written in the oldest version that holds it (1 when all float32, no
+ * once it has trained; 7 (0.5) appends the LSH rescore and a reserved zero word to each layer record (184
+ * bytes; files before 7 rank by table hits alone, rescore 1). Each network is written in the oldest version that holds it (1 when all float32, no
  * random share, no weight decay, no logQ correction and no simhash-mips), so older libraries keep reading
- * what they can represent and refuse the rest. All six are read.
+ * what they can represent and refuse the rest. All seven are read.
  *   trailer : u64 checksum of the payload (64-bit FNV-1a over 8-byte words, tail bytes padded with 0)
  *
  * Saving writes "<path>.tmp.XXXXXX" in the same directory, fsyncs it, renames it over <path> and fsyncs
@@ -49,7 +50,8 @@
 #include "sampler.h"
 
 #define MODEL_MAGIC "SLIDEMDL"
-#define MODEL_VERSION 6u       /* newest format this library reads and writes */
+#define MODEL_VERSION 7u       /* newest format this library reads and writes */
+#define MODEL_VERSION_COUNTS 6u /* label counts */
 #define MODEL_VERSION_MIPS 5u  /* simhash-mips item scale */
 #define MODEL_VERSION_LOGQ 4u  /* logq_correction and catch_up */
 #define MODEL_VERSION_DECAY 3u /* weight_decay in the head */
@@ -153,8 +155,13 @@ typedef struct model_layer {
     /* version 4: */
     int32_t logq_correction; /* lsh.logq_correction */
     float item_scale;        /* version 5: simhash-mips's item scale (hash_family.h); 0 (reserved) before */
+    /* version 7: */
+    uint32_t rescore; /* lsh.rescore, >= 1 on a sampled layer */
+    int32_t reserved7;
 } model_layer;
-_Static_assert(sizeof(model_layer) == 176, "model_layer must have no implicit padding");
+_Static_assert(sizeof(model_layer) == 184, "model_layer must have no implicit padding");
+#define MODEL_LAYER_V4_BYTES offsetof(model_layer, rescore)
+_Static_assert(MODEL_LAYER_V4_BYTES == 176, "version 4 to 6 layer records are 176 bytes");
 #define MODEL_LAYER_V2_BYTES offsetof(model_layer, logq_correction)
 _Static_assert(MODEL_LAYER_V2_BYTES == 168, "version 2 and 3 layer records are 168 bytes");
 /* A version 1 layer record is the prefix before `storage`. */
@@ -163,7 +170,10 @@ _Static_assert(MODEL_LAYER_V1_BYTES == 160, "version 1 layer records are 160 byt
 
 static size_t layer_record_bytes(uint32_t version)
 {
-    return version == 1 ? MODEL_LAYER_V1_BYTES : version < 4 ? MODEL_LAYER_V2_BYTES : sizeof(model_layer);
+    return version == 1   ? MODEL_LAYER_V1_BYTES
+           : version < 4 ? MODEL_LAYER_V2_BYTES
+           : version < 7 ? MODEL_LAYER_V4_BYTES
+                         : sizeof(model_layer);
 }
 
 /*
@@ -187,8 +197,11 @@ static int record_counts_labels(const model_layer *ml)
 static uint32_t file_version(const slide_network *net)
 {
     for (uint32_t l = 0; l < net->n_layers; l++)
-        if (net->layers[l].sampler.label_count && net->layers[l].sampler.label_rows > 0)
+        if (net->layers[l].sampled && net->layers[l].sampler.cfg.rescore != 1)
             return MODEL_VERSION;
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        if (net->layers[l].sampler.label_count && net->layers[l].sampler.label_rows > 0)
+            return MODEL_VERSION_COUNTS;
     for (uint32_t l = 0; l < net->n_layers; l++)
         if (item_scale(&net->layers[l]) != 0.0f)
             return MODEL_VERSION_MIPS;
@@ -294,6 +307,7 @@ static int write_payload(const slide_network *net, writer *w, uint32_t version)
             ml.random_fraction = L->sampler.cfg.random_fraction;
             ml.logq_correction = L->sampler.cfg.logq_correction;
             ml.item_scale = item_scale(L);
+            ml.rescore = L->sampler.cfg.rescore;
             ml.period = L->sampler.period;
             ml.rebuilds = L->sampler.rebuilds;
             ml.batches_since_rebuild = L->sampler.batches_since_rebuild;
@@ -605,6 +619,7 @@ int slide_network_load(const char *path, slide_network **out)
             lsh[l].batch_shared = ml[l].batch_shared;
             lsh[l].random_fraction = ml[l].random_fraction;
             lsh[l].logq_correction = ml[l].logq_correction;
+            lsh[l].rescore = version < 7 ? 1 : ml[l].rescore;
             lc[l].lsh = &lsh[l];
         }
         lcp[l] = &lc[l];
@@ -627,6 +642,12 @@ int slide_network_load(const char *path, slide_network **out)
         goto done;
     }
     for (uint32_t l = 0; l < hd.n_layers; l++) {
+        if (ml[l].reserved7 != 0 || (version >= 7 && ml[l].sampled && ml[l].rescore == 0) ||
+            (!ml[l].sampled && ml[l].rescore != 0)) {
+            rc = slide_fail(SLIDE_E_FORMAT, "%s: corrupt model file: layer %u rescore %u, reserved word %d", path, l,
+                            ml[l].rescore, ml[l].reserved7);
+            goto done;
+        }
         if (version < 5 && ml[l].item_scale != 0.0f) {
             rc = slide_fail(SLIDE_E_FORMAT, "%s: layer %u has a non-zero reserved word", path, l);
             goto done;

@@ -82,6 +82,8 @@ static void resolve_auto(const slide_layer *L, slide_lsh_config *c)
         c->random_fraction = output ? 1.0f : 0.0f;
     if (c->tables == 0)
         c->tables = output ? SLIDE_AUTO_OUTPUT_TABLES : SLIDE_AUTO_HIDDEN_TABLES;
+    if (c->rescore == 0)
+        c->rescore = output ? 1 : SLIDE_AUTO_HIDDEN_RESCORE;
     if (c->k == 0) {
         uint32_t k = SLIDE_AUTO_OUTPUT_K;
         /* buckets of about two caps' worth of neurons: 2^k ~ units / (2 cap) (an invalid cap is refused next) */
@@ -382,6 +384,27 @@ static void exact_scores(const slide_layer *L, slide_vec x, float *scores)
         scores[j] += L->bias[j];
 }
 
+/* The pre-activations of the neurons ids[0..m) only, into scores[id] (scores is indexed by neuron id). */
+static void scores_of(const slide_layer *L, slide_vec x, const uint32_t *ids, uint32_t m, float *scores)
+{
+    const slide_kernels *K = slide_kernels_get();
+    if (x.idx) {
+        for (uint32_t i = 0; i < m; i++)
+            scores[ids[i]] = slide_row_dot_sparse(K, L, ids[i], x.idx, x.val, x.nnz) + L->bias[ids[i]];
+        return;
+    }
+    slide_rows rows;
+    float part[SLIDE_ROWS_BATCH];
+    for (uint32_t i0 = 0; i0 < m; i0 += SLIDE_ROWS_BATCH) {
+        const uint32_t b = m - i0 < SLIDE_ROWS_BATCH ? m - i0 : SLIDE_ROWS_BATCH;
+        for (uint32_t k = 0; k < b; k++)
+            slide_rows_set(&rows, L, k, ids[i0 + k]);
+        slide_rows_dot_many(K, L, &rows, b, x.val, x.nnz, part);
+        for (uint32_t k = 0; k < b; k++)
+            scores[ids[i0 + k]] = part[k] + L->bias[ids[i0 + k]];
+    }
+}
+
 /* a ranks before b: higher score, then lower id (a total order, so the selection is deterministic). */
 static inline int ranks_before(const float *scores, uint32_t a, uint32_t b)
 {
@@ -450,8 +473,36 @@ static int exact_top(const slide_layer *L, slide_vec x, const uint32_t *mark, ui
 }
 
 /*
+ * Rescoring (cfg.rescore = r > 1): of the nc > want candidates in scr->cand, the want * r with the most
+ * table hits get their exact pre-activation and the `want` highest are appended to out and marked CHOSEN;
+ * the other rescored candidates go back to one hit (seen, not chosen). Hit counts estimate a neuron's angle
+ * to x, not w.x + b, which also depends on |w| and the bias: rescoring turns a recall-oriented candidate
+ * list into the neurons that fire hardest at the cost of want * r dot products.
+ */
+static int rescore_top(const slide_layer *L, slide_vec x, uint32_t nc, uint32_t want, uint16_t *hits,
+                       slide_thread_scratch *scr, int32_t *out)
+{
+    int rc = slide_scratch_reserve_scores(scr, L->units);
+    if (rc)
+        return rc;
+    const uint64_t pool_wanted = (uint64_t)want * L->sampler.cfg.rescore;
+    const uint32_t pool_cap = pool_wanted < nc ? (uint32_t)pool_wanted : nc;
+    /* The pool is compacted into the front of cand (take_top_by_hits writes at or before what it reads). */
+    const uint32_t pool = take_top_by_hits(scr->cand, nc, hits, L->sampler.cfg.tables, pool_cap, scr->hist,
+                                           (int32_t *)scr->cand);
+    scores_of(L, x, scr->cand, pool, scr->scores);
+    if (want < pool)
+        select_best(scr->cand, pool, want, scr->scores);
+    for (uint32_t i = want; i < pool; i++)
+        hits[scr->cand[i]] = 1;
+    for (uint32_t i = 0; i < want; i++)
+        out[i] = (int32_t)scr->cand[i];
+    return SLIDE_OK;
+}
+
+/*
  * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
- * tables returned them, up to the layer's cap less its random share, then random neurons: the random
+ * tables returned them (with rescoring, the best by exact pre-activation among the most-hit ones), up to the layer's cap less its random share, then random neurons: the random
  * share, and more up to min_active.
  */
 int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
@@ -513,8 +564,15 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
             nc = kept;
         }
         if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
-            nc = want; /* retrieval order: the first `want` */
-        n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
+            nc = (uint64_t)want * S->cfg.rescore < nc ? want * S->cfg.rescore : nc; /* retrieval order */
+        if (S->cfg.rescore > 1 && nc > want) {
+            rc = rescore_top(L, x, nc, want, hits, scr, a->ids + n);
+            if (rc)
+                return rc;
+            n += want;
+        } else {
+            n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
+        }
     }
     a->n_fixed = n;
     /*

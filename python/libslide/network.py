@@ -83,7 +83,7 @@ class LSH(_Settings):
     hidden layer (relu, linear) each sample retrieves its own neurons by hash, with no random draws
     (batch_shared=False, random_fraction=0.0), from 200 SimHash tables of k = floor(log2(units / (2 cap))) bits,
     so that a bucket holds about two caps' worth of neurons: ``LSH(active=0.05)`` is all a hidden layer needs.
-    k, tables, batch_shared and random_fraction stay None after :meth:`resolved` unless set.
+    k, tables, batch_shared, random_fraction and rescore stay None after :meth:`resolved` unless set.
 
     Every field defaults to None, meaning the C library's default (``slide_lsh_config_init``);
     :meth:`LSH.defaults` returns them all and :meth:`resolved` fills in the unset fields of an instance.
@@ -109,7 +109,9 @@ class LSH(_Settings):
     collapsing early in training, see docs/benchmarks.md; 1 is a uniformly sampled softmax); training only:
     sampled predictions give the whole cap to retrieval; logq_correction: train on an unbiased estimate of
     the full softmax, each uniformly drawn neuron's logit raised by log(neurons it stands for), the
-    labels and retrieved neurons counted once (training only).
+    labels and retrieved neurons counted once (training only); rescore: per-sample retrieval computes the
+    exact pre-activation of the ``rescore * want`` candidates returned by the most tables and keeps the
+    ``want`` highest (1: rank by table hits alone; None: 8 on a hidden layer, 1 on a softmax layer).
 
     min_active, bucket_bits and bucket_size stay None after :meth:`resolved`: they derive from the layer's
     size; :meth:`Network.table_stats` reports a network's buckets and their capacity.
@@ -138,16 +140,17 @@ class LSH(_Settings):
     batch_shared: bool | None = None
     random_fraction: float | None = None
     logq_correction: bool | None = None
+    rescore: int | None = None
 
     # Python field -> C field of slide_lsh_config, by kind; `active` and the names are handled apart.
     _COUNTS = {"k": "k", "tables": "tables", "bin_size": "bin_size", "threshold": "threshold",
-               "rebuild_every": "rebuild_period"}
+               "rebuild_every": "rebuild_period", "rescore": "rescore"}
     # C: 0 = derived from the layer size, so an explicit 0 is refused
     _DERIVED = ("min_active", "bucket_bits", "bucket_size")
     _REALS = ("rebuild_growth", "random_fraction")
     _FLAGS = ("rehash_touched", "batch_shared", "logq_correction")
     # C: 0 (counts) or -1 = automatic, resolved for the kind of layer sampled (softmax or hidden)
-    _AUTO = ("k", "tables", "batch_shared", "random_fraction")
+    _AUTO = ("k", "tables", "batch_shared", "random_fraction", "rescore")
 
     def _fill(self, c, keep: list, where: str = "LSH"):
         check(lib.slide_lsh_config_init_v(c, ffi.sizeof("slide_lsh_config")))
@@ -206,7 +209,7 @@ class LSH(_Settings):
                    rebuild_growth=f32(c.rebuild_growth), rehash_touched=bool(c.rehash_touched),
                    batch_shared=None if c.batch_shared < 0 else bool(c.batch_shared),
                    random_fraction=None if c.random_fraction < 0 else f32(c.random_fraction),
-                   logq_correction=bool(c.logq_correction))
+                   logq_correction=bool(c.logq_correction), rescore=int(c.rescore) or None)
 
     def resolved(self) -> "LSH":
         """A copy with every unset field replaced by the library's default, read back from the C struct

@@ -113,7 +113,7 @@ static void test_init_sizes(void)
     /* The macro passes sizeof: every field, reserved padding zeroed. */
     memset(&g, 0x5a, sizeof g);
     slide_lsh_config_init(&g.c);
-    EXPECT(g.c.struct_size == sizeof g.c && g.c.logq_correction == 1 && g.c.reserved0 == 0, "full init");
+    EXPECT(g.c.struct_size == sizeof g.c && g.c.logq_correction == 1 && g.c.rescore == 0, "full init");
     EXPECT(memcmp(g.tail, pat, sizeof g.tail) == 0, "nothing past sizeof written");
 
     /* A size ending inside a field: struct_size stops at the last whole field, the rest of `size` is zeroed. */
@@ -651,6 +651,57 @@ static void test_bf16(void)
     free_data(&D);
 }
 
+/* A network whose hidden layer (400 ReLU units, 5% active) is sampled with the given rescore (0: auto). */
+static slide_network *rescore_net(const data *D, uint32_t rescore)
+{
+    slide_lsh_config lsh;
+    slide_lsh_config_init(&lsh);
+    lsh.active_fraction = 0.05f;
+    lsh.rescore = rescore;
+    slide_layer_config h, o;
+    slide_layer_config_init(&h);
+    h.units = 400;
+    h.lsh = &lsh;
+    slide_layer_config_init(&o);
+    o.units = (uint32_t)D->L;
+    o.activation = SLIDE_ACT_SOFTMAX;
+    const slide_layer_config *layers[] = {&h, &o};
+    slide_network_config cfg;
+    slide_network_config_init(&cfg);
+    cfg.input_dim = (uint32_t)D->d;
+    cfg.n_layers = 2;
+    cfg.layers = layers;
+    cfg.seed = 3;
+    cfg.threads = 1;
+    slide_network *net = NULL;
+    int rc = slide_network_create(&cfg, NULL, &net);
+    EXPECT(rc == SLIDE_OK || rescore > SLIDE_RESCORE_MAX, "create: %s", slide_last_error());
+    return net;
+}
+
+static double hidden_recall(slide_network *net, const data *D)
+{
+    slide_layer_diagnosis d[2];
+    d[0].struct_size = sizeof d[0];
+    OK(slide_network_diagnose(net, &D->X, NULL, 500, d, 2));
+    return d[0].recall;
+}
+
+/* Rescoring (0.5): the hidden layer's retrieved sets hold its top pre-activations, not only the most-hit. */
+static void test_rescore(void)
+{
+    data D;
+    make_data(&D, 600, 40, 6, rnd);
+    slide_network *hits = rescore_net(&D, 1), *automatic = rescore_net(&D, 0);
+    const double r1 = hidden_recall(hits, &D), r_auto = hidden_recall(automatic, &D);
+    EXPECT(r_auto >= 0.8 && r_auto >= r1 + 0.2, "recall %.3f by hits, %.3f rescored", r1, r_auto);
+    EXPECT(rescore_net(&D, SLIDE_RESCORE_MAX + 1) == NULL && strstr(slide_last_error(), "rescore must be in"),
+           "rescore past the maximum refused: %s", slide_last_error());
+    slide_network_free(hits);
+    slide_network_free(automatic);
+    free_data(&D);
+}
+
 int main(void)
 {
     test_init_sizes();
@@ -659,6 +710,7 @@ int main(void)
     test_metrics();
     test_training();
     test_bf16();
+    test_rescore();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;

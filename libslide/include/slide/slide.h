@@ -187,6 +187,8 @@ typedef enum slide_sampling_rule {
 #define SLIDE_AUTO_OUTPUT_K 6
 #define SLIDE_AUTO_OUTPUT_TABLES 50
 #define SLIDE_AUTO_HIDDEN_TABLES 200
+#define SLIDE_AUTO_HIDDEN_RESCORE 8
+#define SLIDE_RESCORE_MAX 64
 #define SLIDE_AUTO_RANDOM_FRACTION (-1.0f)
 #define SLIDE_AUTO_BATCH_SHARED (-1)
 
@@ -278,7 +280,16 @@ typedef struct slide_lsh_config {
      * the full one. Training only. Default 1.
      */
     int logq_correction;
-    int32_t reserved0;        /**< padding made explicit (0.5); 0 */
+    /* --- appended in 0.5 (the word was padding before): */
+    /**
+     * Rescoring of per-sample retrieval: the want * rescore candidates returned by the most tables get their
+     * exact pre-activation w.x + b and the `want` highest are kept (want: the cap less labels and random
+     * share). Table hits estimate a neuron's angle to the input; which neurons fire hardest also depends on
+     * |w| and the bias. 1: rank by table hits alone; at most SLIDE_RESCORE_MAX. Default 0 = auto:
+     * SLIDE_AUTO_HIDDEN_RESCORE on a hidden layer, 1 on a softmax layer (whose training set is batch-shared
+     * by default; rescoring serves per-sample selection: per-sample training and sampled predictions).
+     */
+    uint32_t rescore;
 } slide_lsh_config;
 
 /**

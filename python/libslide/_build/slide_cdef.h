@@ -64,7 +64,7 @@ typedef struct slide_lsh_config {
     int batch_shared;
     float random_fraction;
     int logq_correction;
-    int32_t reserved0;
+    uint32_t rescore;
 } slide_lsh_config;
 int slide_lsh_config_init_v(slide_lsh_config *cfg, size_t size);
 
