@@ -63,9 +63,10 @@ import numpy as np
 
 import _common
 import libslide as sl
+from libslide._api import lib  # the library's automatic constants (slide.h)
+
 HIDDEN = 1000
 N_HIDDEN = 3
-HIDDEN_AUTO_RESCORE = 8  # the library's SLIDE_AUTO_HIDDEN_RESCORE (slide.h)
 INPUT = 784
 CLASSES = 10
 
@@ -152,7 +153,7 @@ def train_and_test(a, fraction, hash_name, seed, X, y, Xt, yt, epochs, tag, mode
         "mean_active": active, "recall": recall,
         "madds": forward_madds(active), "madds_fraction": forward_madds(active) / dense_madds(),
         "selection_madds_fraction": 0.0 if fraction >= 1.0 else selection_madds(
-            active, mode, a.rescore if mode == "lsh" and a.rescore else HIDDEN_AUTO_RESCORE) / dense_madds(),
+            active, mode, a.rescore if mode == "lsh" and a.rescore else lib.SLIDE_AUTO_HIDDEN_RESCORE) / dense_madds(),
         "epochs_trained": len(hist), "best_epoch": hist[-1].get("best_epoch", len(hist)),
         "samples_per_s": X.shape[0] * len(hist) / train_s, "train_seconds": train_s, "eval_exact_seconds": eval_s,
         "history": [{k: r[k] for k in ("epoch", "loss", "seconds", "samples_per_s", "mean_active", "P@1")

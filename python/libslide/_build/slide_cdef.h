@@ -17,6 +17,7 @@ typedef enum slide_status {
 
 #define SLIDE_AUTO_ACTIVE_MIN 1024
 #define SLIDE_AUTO_ACTIVE_MAX 4096
+#define SLIDE_AUTO_HIDDEN_RESCORE 8
 
 const char *slide_status_string(int status);
 const char *slide_last_error(void);
