@@ -82,6 +82,10 @@ void slide_backprop_layer(const slide_layer *L, const slide_act *a, slide_act *p
                 float d = a->delta[k];
                 if (d == 0.0f)
                     continue;
+                if (!slide_is_bf16(L)) {
+                    K->axpy_gather(dx, d, slide_row_w(L, j), prev->ids, prev->n);
+                    continue;
+                }
                 for (uint32_t i = 0; i < prev->n; i++)
                     dx[i] += d * slide_row_get(L, j, (size_t)prev->ids[i]);
             }

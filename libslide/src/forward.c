@@ -35,12 +35,12 @@ int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels,
                          int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed)
 {
     return slide_forward_layers(net, x, 0, net->n_layers - (skip_last ? 1u : 0u), labels, n_labels, mode, acts,
-                                scr, sample_seed);
+                                scr, sample_seed, NULL);
 }
 
 int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
                          uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
-                         uint64_t sample_seed)
+                         uint64_t sample_seed, const float *pre_from)
 {
     const slide_kernels *K = slide_kernels_get();
     slide_vec in = from == 0 ? x : slide_act_input(&acts[from - 1]);
@@ -48,15 +48,19 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
         const slide_layer *L = &net->layers[l];
         slide_act *a = &acts[l];
         int last = l + 1 == net->n_layers;
+        const float *pre = l == from ? pre_from : NULL; /* bias included */
         int rc;
         if (L->sampled && mode != SLIDE_FWD_EXACT) {
             /* Batch-shared layers never come here while training: slide_forward_shared_layer computes them. */
             rc = slide_sampler_select(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
                                       (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, mode == SLIDE_FWD_TRAIN, a, scr,
-                                      slide_seed3(sample_seed, l, 0x9AD, 0));
+                                      slide_seed3(sample_seed, l, 0x9AD, 0), pre);
             if (rc)
                 return rc;
-            if (in.idx) {
+            if (pre) {
+                for (uint32_t k = 0; k < a->n; k++)
+                    a->val[k] = pre[a->ids[k]];
+            } else if (in.idx) {
                 for (uint32_t k = 0; k < a->n; k++)
                     a->val[k] = slide_row_dot_sparse(K, L, (size_t)a->ids[k], in.idx, in.val, in.nnz);
             } else {
@@ -68,8 +72,9 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                     slide_rows_dot_many(K, L, &rows, m, in.val, in.nnz, a->val + k0);
                 }
             }
-            for (uint32_t k = 0; k < a->n; k++)
-                a->val[k] += L->bias[a->ids[k]];
+            if (!pre)
+                for (uint32_t k = 0; k < a->n; k++)
+                    a->val[k] += L->bias[a->ids[k]];
             if (mode == SLIDE_FWD_TRAIN && L->activation == SLIDE_ACT_SOFTMAX) {
                 const float off = slide_sampler_logq_offset(L, a->n, a->n_fixed);
                 if (off != 0.0f)

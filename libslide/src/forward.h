@@ -16,10 +16,14 @@
 enum { SLIDE_FWD_TRAIN = 0, SLIDE_FWD_SAMPLED = 1, SLIDE_FWD_EXACT = 2 };
 int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels, uint32_t n_labels, int mode,
                          int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed);
-/* Forward through layers [from, to); the input of `from` is x when from == 0, else acts[from - 1]. */
+/*
+ * Forward through layers [from, to); the input of `from` is x when from == 0, else acts[from - 1].
+ * pre_from: NULL, or every pre-activation of layer `from` for this sample (bias included), computed for the
+ * batch by slide_preact_batch; the layer's exact selection and its values then come from it.
+ */
 int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
                          uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
-                         uint64_t sample_seed);
+                         uint64_t sample_seed, const float *pre_from);
 
 /* z[0..n) = softmax(z), in place. */
 void slide_softmax_inplace(float *z, uint32_t n);

@@ -30,6 +30,8 @@ typedef struct slide_kernels {
     void (*axpy)(float *y, float a, const float *x, size_t n);
     /* y[idx[i]] += a * val[i]; idx has no duplicates */
     void (*axpy_sparse)(float *y, float a, const int32_t *idx, const float *val, size_t nnz);
+    /* y[i] += a * w[idx[i]]   (a dense row gathered at a sparse input's positions: sparse back-propagation) */
+    void (*axpy_gather)(float *y, float a, const float *w, const int32_t *idx, size_t n);
     /*
      * Adam on one row, gradient g: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
      * w = w * decay - lr_t * m / (sqrt(v) + eps_t). The caller folds bias correction into lr_t and eps_t;

@@ -124,6 +124,18 @@ static inline void add_lanes4(float *y, const int32_t *x, __m128 p)
     y[x[3]] += _mm_cvtss_f32(_mm_shuffle_ps(p, p, 3));
 }
 
+static void axpy_gather_avx2(float *y, float a, const float *w, const int32_t *idx, size_t n)
+{
+    const __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = _mm256_i32gather_ps(w, _mm256_loadu_si256((const __m256i *)(idx + i)), 4);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, wv, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++)
+        y[i] += a * w[idx[i]];
+}
+
 static void axpy_sparse_avx2(float *y, float a, const int32_t *idx, const float *val, size_t nnz)
 {
     const __m256 va = _mm256_set1_ps(a);
@@ -826,6 +838,7 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->dot_sparse = dot_sparse_avx2;
     k->axpy = axpy_avx2;
     k->axpy_sparse = axpy_sparse_avx2;
+    k->axpy_gather = axpy_gather_avx2;
     k->adam = adam_avx2;
     k->sgd = sgd_avx2;
     k->adam_catch_up = adam_catch_up_avx2;

@@ -94,6 +94,21 @@ static void axpy_avx512(float *y, float a, const float *x, size_t n)
  * Gather y, FMA, scatter back. Correct only because idx has no duplicates: with a repeated index the
  * scatter would keep one of the updates and drop the others.
  */
+static void axpy_gather_avx512(float *y, float a, const float *w, const int32_t *idx, size_t n)
+{
+    const __m512 va = _mm512_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 wv = _mm512_i32gather_ps(_mm512_loadu_si512(idx + i), w, 4);
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, wv, _mm512_loadu_ps(y + i)));
+    }
+    if (i < n) {
+        const __mmask16 k = tail_mask(n - i);
+        const __m512 wv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, _mm512_maskz_loadu_epi32(k, idx + i), w, 4);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(va, wv, _mm512_maskz_loadu_ps(k, y + i)));
+    }
+}
+
 static void axpy_sparse_avx512(float *y, float a, const int32_t *idx, const float *val, size_t nnz)
 {
     const __m512 va = _mm512_set1_ps(a);
@@ -662,6 +677,7 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->dot_sparse = dot_sparse_avx512;
     k->axpy = axpy_avx512;
     k->axpy_sparse = axpy_sparse_avx512;
+    k->axpy_gather = axpy_gather_avx512;
     k->adam = adam_avx512;
     k->sgd = sgd_avx512;
     k->adam_catch_up = adam_catch_up_avx512;

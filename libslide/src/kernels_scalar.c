@@ -35,6 +35,12 @@ static void axpy_sparse_scalar(float *y, float a, const int32_t *idx, const floa
         y[idx[i]] += a * val[i];
 }
 
+static void axpy_gather_scalar(float *y, float a, const float *w, const int32_t *idx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * w[idx[i]];
+}
+
 static void adam_catch_up_scalar(float *w, float *m, float *v, size_t n, float decay, float move, float eps,
                                  float mk, float vk)
 {
@@ -196,6 +202,7 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->dot_sparse = dot_sparse_scalar;
     k->axpy = axpy_scalar;
     k->axpy_sparse = axpy_sparse_scalar;
+    k->axpy_gather = axpy_gather_scalar;
     k->adam = adam_scalar;
     k->sgd = sgd_scalar;
     k->adam_catch_up = adam_catch_up_scalar;

@@ -72,6 +72,10 @@ struct slide_network {
     slide_thread_scratch *scratch;
     int n_scratch;
 
+    /* [batch x units] every pre-activation of the layer slide_preact_batch last scored (preact_batch.h). */
+    float *preact;
+    size_t preact_cap;
+
     /*
      * Update-phase buffers (optimizer.c), reused across batches; each holds pair_cap entries (see
      * sort_pairs_by_row). Grouped by row: touched (the rows), pair_off (their n_touched + 1 range bounds),

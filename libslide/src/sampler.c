@@ -451,20 +451,23 @@ static void select_best(uint32_t *idx, uint32_t m, uint32_t want, const float *s
  * scores and cand as scratch. Returns how many were written.
  */
 static int exact_top(const slide_layer *L, slide_vec x, const uint32_t *mark, uint32_t stamp, const uint16_t *hits,
-                     uint32_t want, slide_thread_scratch *scr, int32_t *out, uint32_t *n_out)
+                     uint32_t want, slide_thread_scratch *scr, const float *pre, int32_t *out, uint32_t *n_out)
 {
-    int rc = slide_scratch_reserve_scores(scr, L->units);
+    int rc = pre ? SLIDE_OK : slide_scratch_reserve_scores(scr, L->units);
     if (!rc)
         rc = slide_scratch_reserve_cand(scr, L->units);
     if (rc)
         return rc;
-    exact_scores(L, x, scr->scores);
+    if (!pre) {
+        exact_scores(L, x, scr->scores);
+        pre = scr->scores;
+    }
     uint32_t m = 0;
     for (uint32_t j = 0; j < L->units; j++)
         if (!(mark[j] == stamp && hits[j] == SLIDE_CHOSEN))
             scr->cand[m++] = j;
     if (want < m)
-        select_best(scr->cand, m, want, scr->scores);
+        select_best(scr->cand, m, want, pre);
     const uint32_t n = want < m ? want : m;
     for (uint32_t i = 0; i < n; i++)
         out[i] = (int32_t)scr->cand[i];
@@ -506,7 +509,7 @@ static int rescore_top(const slide_layer *L, slide_vec x, uint32_t nc, uint32_t 
  * share, and more up to min_active.
  */
 int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
-                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed)
+                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed, const float *pre)
 {
     const slide_sampler *S = &L->sampler;
     /* The random share serves training only (negatives); predictions give its slots to retrieval. */
@@ -535,7 +538,7 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
     const uint32_t want = S->max_active > n + n_random ? S->max_active - n - n_random : 0;
     if (S->exact) {
         uint32_t got = 0;
-        rc = exact_top(L, x, mark, stamp, hits, want, scr, a->ids + n, &got);
+        rc = exact_top(L, x, mark, stamp, hits, want, scr, pre, a->ids + n, &got);
         if (rc)
             return rc;
         for (uint32_t i = 0; i < got; i++) {
@@ -676,7 +679,7 @@ static int shared_exact(slide_network *net, uint32_t l, const slide_matrix *X, c
         slide_thread_scratch *ts = &net->scratch[slide_thread_id()];
         slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
         /* Reads scratch 0's mark / hits (the labels) only; scores and cand are the calling thread's own. */
-        int r = exact_top(L, in, scr0->mark, stamp, scr0->hits, want, ts,
+        int r = exact_top(L, in, scr0->mark, stamp, scr0->hits, want, ts, NULL,
                           (int32_t *)(S->shared.codes + (size_t)s * want), &got[s]);
         if (r) {
 #pragma omp critical(slide_exact_error)

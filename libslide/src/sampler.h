@@ -103,10 +103,12 @@ size_t slide_sampler_memory_bytes(const slide_layer *L);
 /*
  * One sample's active set of sampled layer L (input x; labels forced in first) into a; the order of the
  * choice is described at the definition. `training` enables the random share; sample_seed seeds the
- * padding. Reads the tables; writes only a and scr, so samples run in parallel.
+ * padding. Reads the tables; writes only a and scr, so samples run in parallel. pre: NULL, or every
+ * pre-activation of L for x (indexed by neuron id, bias included; slide_preact_batch), which the exact
+ * oracle then reads instead of computing them.
  */
 int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
-                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed);
+                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed, const float *pre);
 /*
  * Chooses batch-shared layer l's active set for the batch rows[0..n) (NULL: 0..n-1) of X / Y into
  * sampler.shared; the inputs of layer l (acts[l - 1], or X) must be computed. Runs its own parallel

@@ -149,7 +149,7 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
              sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes +
              s->scores_cap * sizeof(float);
     }
-    return b;
+    return b + net->preact_cap * sizeof(float);
 }
 
 void slide_scratch_free_all(slide_network *net)
@@ -163,4 +163,5 @@ void slide_scratch_free_all(slide_network *net)
     for (int t = 0; t < net->n_scratch; t++)
         scratch_free(&net->scratch[t]);
     free(net->scratch);
+    free(net->preact);
 }

@@ -240,6 +240,12 @@ static void dref_axpy_sparse(float *y, float a, const int32_t *idx, const float 
         y[idx[i]] = (float)((double)y[idx[i]] + (double)a * val[i]);
 }
 
+static void dref_axpy_gather(float *y, float a, const float *w, const int32_t *idx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = (float)((double)y[i] + (double)a * w[idx[i]]);
+}
+
 static void dref_adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
                       float eps_t, float decay)
 {
@@ -441,6 +447,7 @@ static const slide_kernels dref = {
     .dot_sparse = dref_dot_sparse,
     .axpy = dref_axpy,
     .axpy_sparse = dref_axpy_sparse,
+    .axpy_gather = dref_axpy_gather,
     .adam = dref_adam,
     .sgd = dref_sgd,
     .adam_catch_up = dref_adam_catch_up,
@@ -588,6 +595,29 @@ static void test_axpy_sparse(stats *st, const slide_kernels *t, const slide_kern
             int ok = check_stray(st, &B->g[0], y, dim, pl, "y");
             for (size_t i = 0; i < dim && ok; i++)
                 ok = check(st, y[i], ref_a[i], ref_b[i], nnz, pl, i);
+            finish_case(st, ok);
+        }
+}
+
+static void test_axpy_gather(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++) {
+            const size_t n = sizes[s], dim = 2 * n + 17;
+            set_case(n, 0, pl);
+            float *y = gbuf_place(&B->g[0], n, pl), *w = gbuf_place(&B->g[1], dim, pl);
+            int32_t *idx = gbuf_place(&B->g[2], n, pl);
+            const float a = frand(-2, 2);
+            fill_rand(y, n, -1, 1);
+            fill_rand(w, dim, -1, 1);
+            rand_indices(idx, n, dim);
+            memcpy(ref_a, y, n * sizeof(float));
+            memcpy(tmp_a, y, n * sizeof(float));
+            r->axpy_gather(ref_a, a, w, idx, n);
+            t->axpy_gather(y, a, w, idx, n);
+            int ok = check_stray(st, &B->g[0], y, n, pl, "y");
+            for (size_t i = 0; i < n && ok; i++)
+                ok = check(st, y[i], ref_a[i], fabs(tmp_a[i]) + fabs((double)a * w[idx[i]]), n, pl, i);
             finish_case(st, ok);
         }
 }
@@ -1195,6 +1225,7 @@ static const struct {
     {"dot_sparse", test_dot_sparse},
     {"axpy", test_axpy},
     {"axpy_sparse", test_axpy_sparse},
+    {"axpy_gather", test_axpy_gather},
     {"adam", test_adam},
     {"sgd", test_sgd},
     {"adam_catch_up", test_adam_catch_up},
@@ -1249,7 +1280,7 @@ static int fill_isa_built(slide_isa isa)
 static int same_table(const slide_kernels *a, const slide_kernels *b)
 {
     return a->dot == b->dot && a->dot_sparse == b->dot_sparse && a->axpy == b->axpy &&
-           a->axpy_sparse == b->axpy_sparse && a->adam == b->adam && a->sgd == b->sgd &&
+           a->axpy_sparse == b->axpy_sparse && a->axpy_gather == b->axpy_gather && a->adam == b->adam && a->sgd == b->sgd &&
            a->dot_rows == b->dot_rows && a->dot_many == b->dot_many && a->axpy_many == b->axpy_many &&
            a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8 &&
            a->bf16_to_f32 == b->bf16_to_f32 && a->f32_to_bf16 == b->f32_to_bf16 && a->dot_bf16 == b->dot_bf16 &&

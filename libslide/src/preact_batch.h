@@ -1,0 +1,27 @@
+/*
+ * Every pre-activation of one layer for a whole batch (preact_batch.c): what per-sample exact selection
+ * (the "exact" oracle) needs, computed row by row so that each weight row is read from memory once per
+ * batch instead of once per sample.
+ */
+#ifndef SLIDE_PREACT_BATCH_H
+#define SLIDE_PREACT_BATCH_H
+
+#include <stdint.h>
+
+#include "matrix.h"
+#include "network.h"
+
+/* Layer l is trained through slide_preact_batch: a per-sample (not batch-shared) sampled layer whose
+ * selection is exact and which is neuron-major. */
+int slide_preact_batch_applies(const slide_network *net, uint32_t l);
+
+/*
+ * Fills net->preact[s * units + j] with w_j . x_s + b_j for every neuron j of layer l and every batch
+ * position s < n, where x_s is layer l's input for s (row rows[s] of X for layer 0, else acts[s][l - 1],
+ * which must be computed). The values are those the per-sample oracle computes (the same kernels on the
+ * same rows). Grows net->preact as needed; SLIDE_E_NOMEM when it cannot.
+ */
+int slide_preact_batch(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, int64_t n,
+                       int nt);
+
+#endif
