@@ -71,3 +71,47 @@ def test_exact_hidden_layers_train_as_the_masked_reference(sparse_input, threads
                                    err_msg=f"layer {li} bias")
     # Each sample computed ACTIVE neurons of each hidden layer.
     assert [net.layers[i].mean_active for i in range(2)] == [ACTIVE, ACTIVE]
+
+
+def masked_forward(params, X, active=None):
+    """Softmax outputs of the network in float64; hidden layers keep their `active` highest pre-activations
+    (every neuron when None)."""
+    out = []
+    for x in X.astype(np.float64):
+        h = x
+        for W, b in params[:-1]:
+            z = W @ h + b
+            if active is not None:
+                keep = np.lexsort((np.arange(z.size), -z))[:active]
+                z = np.where(np.isin(np.arange(z.size), keep), z, 0.0)
+            h = np.maximum(z, 0.0)
+        W, b = params[-1]
+        z = W @ h + b
+        p = np.exp(z - z.max())
+        out.append(p / p.sum())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("hash_name", ["exact", "simhash"])
+@pytest.mark.parametrize("sparse_input", [False, True], ids=["dense-input", "sparse-input"])
+def test_prediction_scores_hidden_layers_per_chunk(hash_name, sparse_input):
+    """Exact prediction scores every neuron of a sampled hidden layer for a chunk of 256 samples at once (and
+    sampled prediction an exact-selection layer): 600 rows span three chunks, and each must get its own."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, IN)).astype(np.float32)
+    X[X < -0.6] = 0.0
+    lsh = sl.LSH(hash=hash_name, active=ACTIVE)
+    net = sl.Network(input_dim=IN, layers=[sl.Layer(WIDTH, sampling=lsh), sl.Layer(WIDTH, sampling=lsh),
+                                           sl.Layer(CLASSES, activation="softmax")], seed=0, threads=2)
+    for layer in net.layers:
+        layer.weights[...] = rng.normal(scale=0.5, size=layer.weights.shape)
+        layer.bias[...] = rng.normal(scale=0.1, size=layer.bias.shape)
+    params = [(np.array(l.weights, np.float64), np.array(l.bias, np.float64)) for l in net.layers]
+    Xin = sp.csr_matrix(X) if sparse_input else X
+    modes = [("exact", None)] + ([("sampled", ACTIVE)] if hash_name == "exact" else [])
+    for mode, active in modes:
+        ids, scores = net.predict_topk(Xin, k=3, mode=mode)
+        want = masked_forward(params, X, active)
+        np.testing.assert_array_equal(ids, np.argsort(-want, axis=1, kind="stable")[:, :3], err_msg=mode)
+        np.testing.assert_allclose(scores, np.take_along_axis(want, ids, axis=1), rtol=1e-4, atol=1e-6,
+                                   err_msg=mode)

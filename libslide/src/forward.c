@@ -87,7 +87,9 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                 return rc;
             a->n = L->units;
             a->dense = 1;
-            if (L->neuron_major) {
+            if (pre) {
+                memcpy(a->val, pre, sizeof(float) * L->units);
+            } else if (L->neuron_major) {
                 if (in.idx) {
                     for (uint32_t j = 0; j < L->units; j++)
                         a->val[j] = slide_row_dot_sparse(K, L, j, in.idx, in.val, in.nnz);

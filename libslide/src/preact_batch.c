@@ -50,8 +50,12 @@ int slide_preact_batch(slide_network *net, uint32_t l, const slide_matrix *X, co
         /* Dense inputs: the block (m rows) stays in cache while every sample passes through it. */
         for (int64_t s = 0; s < n; s++) {
             const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
-            if (!x.idx)
+            if (x.idx)
+                continue;
+            if (slide_is_bf16(L))
                 slide_rows_dot_many(K, L, &R, m, x.val, x.nnz, pre + (size_t)s * U + j0);
+            else
+                K->dot_rows(slide_row_w(L, j0), L->block, m, x.val, x.nnz, pre + (size_t)s * U + j0);
         }
         /* Sparse inputs gather from one row at a time: that row stays in L1/L2 across the samples. */
         for (uint32_t k = 0; k < m; k++)

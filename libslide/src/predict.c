@@ -23,10 +23,24 @@
 #include "sampler.h"
 #include "kernels.h"
 #include "network.h"
+#include "preact_batch.h"
 #include "rows.h"
 #include "rng.h"
 
 #define PREDICT_CHUNK 256u
+
+/*
+ * Layer l is scored for a whole chunk at once (slide_preact_batch) instead of per sample: in exact mode
+ * every neuron-major layer (each row then streams once per chunk, not once per sample), in sampled mode the
+ * layers whose selection is exact.
+ */
+static int batch_scored(const slide_network *net, uint32_t l, int fwd)
+{
+    const slide_layer *L = &net->layers[l];
+    if (fwd == SLIDE_FWD_EXACT)
+        return L->neuron_major;
+    return L->sampled && L->neuron_major && L->sampler.exact;
+}
 
 /* Min-heap of (score, id) of size <= k: heap[0] is the weakest kept entry. */
 typedef struct topk {
@@ -160,26 +174,54 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
     }
     int err = SLIDE_OK;
     char err_msg[256] = "";
+    int64_t chunk_rows[PREDICT_CHUNK];
 
+    const uint32_t computed = blocked ? NL - 1 : NL; /* layers the per-sample forward computes */
+    const int fwd = mode == SLIDE_PREDICT_EXACT ? SLIDE_FWD_EXACT : SLIDE_FWD_SAMPLED;
     for (int64_t base = 0; base < n && !rc && !err; base += PREDICT_CHUNK) {
         uint32_t cn = (uint32_t)(n - base < PREDICT_CHUNK ? n - base : PREDICT_CHUNK);
-        /* Per-sample forward (all layers, or all but a blocked output layer). */
+        for (uint32_t s = 0; s < cn; s++)
+            chunk_rows[s] = rows ? rows[base + s] : base + s;
+        /*
+         * Forward in segments: a layer scored for the whole chunk at once (every neuron of a neuron-major
+         * layer in exact mode, an exact-selection layer in sampled mode) starts a segment whose first layer
+         * reads those pre-activations; the rest runs per sample.
+         */
+        uint32_t from = 0;
+        const float *pre = NULL;
+        for (uint32_t l = 0; l <= computed && !err && !rc; l++) {
+            const int split = l < computed && batch_scored(net, l, fwd);
+            if (l < computed && !split)
+                continue;
+            if (l > from) {
+                const uint32_t units_from = net->layers[from].units;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+                for (uint32_t s = 0; s < cn; s++) {
+                    slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
+                    slide_act *acts = &net->acts[(size_t)s * NL];
+                    int src = slide_forward_layers(net, slide_matrix_row(X, chunk_rows[s]), from, l, NULL, 0, fwd,
+                                                   acts, scr, slide_seed3(net->seed, 0x9ED1C7, (uint64_t)(base + s), 0),
+                                                   pre ? pre + (size_t)s * units_from : NULL);
+                    if (src) {
+#pragma omp critical(slide_predict_error)
+                        if (!err) {
+                            err = src;
+                            snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
+                        }
+                    }
+                }
+            }
+            if (split && !err) {
+                rc = slide_preact_batch(net, l, X, chunk_rows, cn, nt);
+                pre = net->preact;
+                from = l;
+            }
+        }
+        if (err || rc)
+            continue;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
         for (uint32_t s = 0; s < cn; s++) {
-            slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
-            int64_t row = rows ? rows[base + s] : base + s;
             slide_act *acts = &net->acts[(size_t)s * NL];
-            int fwd = mode == SLIDE_PREDICT_EXACT ? SLIDE_FWD_EXACT : SLIDE_FWD_SAMPLED;
-            int src = slide_forward_sample(net, slide_matrix_row(X, row), NULL, 0, fwd, blocked, acts, scr,
-                                           slide_seed3(net->seed, 0x9ED1C7, (uint64_t)(base + s), 0));
-            if (src) {
-#pragma omp critical(slide_predict_error)
-                if (!err) {
-                    err = src;
-                    snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
-                }
-                continue;
-            }
             if (blocked) {
                 if (NL > 1)
                     memcpy(hbuf + (size_t)s * in_dim, acts[NL - 2].val, sizeof(float) * in_dim);
