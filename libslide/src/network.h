@@ -76,6 +76,11 @@ struct slide_network {
     float *preact;
     size_t preact_cap;
 
+    /* Sort buffers of slide_backprop_sparse_batch (backprop_batch.h): sample and position of each
+     * contribution, sorted by neuron within each part of the batch; per-part neuron counts. */
+    uint32_t *bp_sample, *bp_pos, *bp_hist;
+    size_t bp_cap, bp_hist_cap;
+
     /*
      * Update-phase buffers (optimizer.c), reused across batches; each holds pair_cap entries (see
      * sort_pairs_by_row). Grouped by row: touched (the rows), pair_off (their n_touched + 1 range bounds),

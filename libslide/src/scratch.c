@@ -149,7 +149,7 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
              sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes +
              s->scores_cap * sizeof(float);
     }
-    return b + net->preact_cap * sizeof(float);
+    return b + net->preact_cap * sizeof(float) + (2 * net->bp_cap + net->bp_hist_cap) * sizeof(uint32_t);
 }
 
 void slide_scratch_free_all(slide_network *net)
@@ -164,4 +164,7 @@ void slide_scratch_free_all(slide_network *net)
         scratch_free(&net->scratch[t]);
     free(net->scratch);
     free(net->preact);
+    free(net->bp_sample);
+    free(net->bp_pos);
+    free(net->bp_hist);
 }

@@ -19,6 +19,7 @@
 #endif
 
 #include "backprop.h"
+#include "backprop_batch.h"
 #include "config.h"
 #include "batch_shared.h"
 #include "error.h"
@@ -331,11 +332,17 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
         active_out = (double)layer_active[NL - 1];
     }
 
-    /* Back-propagation, layer by layer: batch-shared layers in blocks, the others per sample. */
+    /* Back-propagation, layer by layer: batch-shared layers in blocks, per-sample layers into a sparse layer
+     * row by row for the batch (backprop_batch.c), the others per sample. */
     for (uint32_t l = NL - 1; l > 0 && !err; l--) {
         slide_layer *L = &net->layers[l];
         if (slide_layer_batch_shared(L) && L->neuron_major && net->acts[l - 1].dense) {
             slide_backprop_shared_layer(net, l, n, nt);
+            continue;
+        }
+        if (slide_backprop_sparse_batch_applies(net, l, n)) {
+            if ((err = slide_backprop_sparse_batch(net, l, n, nt)) != SLIDE_OK)
+                snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
             continue;
         }
         const int prev_relu = net->layers[l - 1].activation == SLIDE_ACT_RELU;
