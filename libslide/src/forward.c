@@ -35,12 +35,12 @@ int slide_forward_sample(slide_network *net, slide_vec x, const int32_t *labels,
                          int skip_last, slide_act *acts, slide_thread_scratch *scr, uint64_t sample_seed)
 {
     return slide_forward_layers(net, x, 0, net->n_layers - (skip_last ? 1u : 0u), labels, n_labels, mode, acts,
-                                scr, sample_seed, NULL);
+                                scr, sample_seed, NULL, 0);
 }
 
 int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_t to, const int32_t *labels,
                          uint32_t n_labels, int mode, slide_act *acts, slide_thread_scratch *scr,
-                         uint64_t sample_seed, const float *pre_from)
+                         uint64_t sample_seed, const float *pre_from, int selected_from)
 {
     const slide_kernels *K = slide_kernels_get();
     slide_vec in = from == 0 ? x : slide_act_input(&acts[from - 1]);
@@ -52,17 +52,23 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
         int rc;
         if (L->sampled && mode != SLIDE_FWD_EXACT) {
             /* Batch-shared layers never come here while training: slide_forward_shared_layer computes them. */
-            rc = slide_sampler_select(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
-                                      (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, mode == SLIDE_FWD_TRAIN, a, scr,
-                                      slide_seed3(sample_seed, l, 0x9AD, 0), pre);
-            if (rc)
-                return rc;
+            if (!(selected_from && l == from)) {
+                rc = slide_sampler_select(L, in, (last && mode == SLIDE_FWD_TRAIN) ? labels : NULL,
+                                          (last && mode == SLIDE_FWD_TRAIN) ? n_labels : 0, mode == SLIDE_FWD_TRAIN, a,
+                                          scr, slide_forward_select_seed(sample_seed, l), pre);
+                if (rc)
+                    return rc;
+            }
+            /* Values the selection already computed (bias included): [p0, p1). Only sparse inputs have them. */
+            const uint32_t p0 = a->n_forced, p1 = a->n_forced + a->n_prescored;
             if (pre) {
                 for (uint32_t k = 0; k < a->n; k++)
                     a->val[k] = pre[a->ids[k]];
             } else if (in.idx) {
                 for (uint32_t k = 0; k < a->n; k++)
-                    a->val[k] = slide_row_dot_sparse(K, L, (size_t)a->ids[k], in.idx, in.val, in.nnz);
+                    if (k < p0 || k >= p1)
+                        a->val[k] = slide_row_dot_sparse(K, L, (size_t)a->ids[k], in.idx, in.val, in.nnz) +
+                                    L->bias[a->ids[k]];
             } else {
                 slide_rows rows;
                 for (uint32_t k0 = 0; k0 < a->n; k0 += SLIDE_ROWS_BATCH) {
@@ -72,7 +78,7 @@ int slide_forward_layers(slide_network *net, slide_vec x, uint32_t from, uint32_
                     slide_rows_dot_many(K, L, &rows, m, in.val, in.nnz, a->val + k0);
                 }
             }
-            if (!pre)
+            if (!pre && !in.idx)
                 for (uint32_t k = 0; k < a->n; k++)
                     a->val[k] += L->bias[a->ids[k]];
             if (mode == SLIDE_FWD_TRAIN && L->activation == SLIDE_ACT_SOFTMAX) {

@@ -159,3 +159,13 @@ const slide_hash_family *slide_hash_find(const char *name)
     slide_fail(SLIDE_E_NOT_FOUND, "unknown hash backend '%s' (available: %s)", name ? name : "(null)", names);
     return NULL;
 }
+
+const slide_hash_items_block *slide_hash_items_block_of(const slide_hash_family *family)
+{
+    /* By identity, not by name: a plugin may not take a built-in's name, but only the built-in struct counts. */
+    if (family == &slide_hash_simhash)
+        return &slide_hash_simhash_items;
+    if (family == &slide_hash_simhash_mips)
+        return &slide_hash_simhash_mips_items;
+    return NULL;
+}

@@ -86,3 +86,57 @@ void slide_sign_projections_apply(const slide_sign_projections *pr, const float 
                 slide_sign_projections_add(pr, d, x[d], acc);
     }
 }
+
+/* Dimensions transposed into the kernel's lane layout per pass: 16 KiB of `work`, which stays in L1. */
+enum { BLOCK_DIMS = 256 };
+
+size_t slide_sign_projections_block_work(const slide_sign_projections *pr)
+{
+    const size_t transposed = (size_t)BLOCK_DIMS * SLIDE_SIGN_PROJECTIONS_BLOCK;
+    return pr->dense && pr->count > transposed ? pr->count : transposed;
+}
+
+void slide_sign_projections_apply_block(const slide_sign_projections *pr, const float *const *xs, uint32_t m,
+                                        float *acc, float *work)
+{
+    enum { B = SLIDE_SIGN_PROJECTIONS_BLOCK };
+    const slide_kernels *K = slide_kernels_get();
+    memset(acc, 0, sizeof(float) * pr->count * B);
+    if (pr->dense) {
+        /*
+         * Chunks of projections small enough to stay in L2 while every vector of the block passes. Chunks start
+         * at multiples of 4: dot_rows computes rows in groups of 4 from its first row (the last count % 4
+         * alone), so each projection gets the bits of the whole-matrix call in slide_sign_projections_apply.
+         */
+        uint32_t chunk = (uint32_t)((128u << 10) / (sizeof(float) * pr->dim)) & ~3u;
+        chunk = chunk < 4 ? 4 : chunk;
+        for (uint32_t h0 = 0; h0 < pr->count; h0 += chunk) {
+            const uint32_t mh = pr->count - h0 < chunk ? pr->count - h0 : chunk;
+            for (uint32_t r = 0; r < m; r++) {
+                K->dot_rows(pr->dense + (size_t)h0 * pr->dim, pr->dim, mh, xs[r], pr->dim, work);
+                for (uint32_t h = 0; h < mh; h++)
+                    acc[(size_t)(h0 + h) * B + r] = work[h];
+            }
+        }
+        return;
+    }
+    /*
+     * The one-vector loop skips zero inputs; adding them instead changes nothing: acc starts at +0 and a
+     * sum of floats is -0 only when both terms are, so acc is never -0, and acc + (+-0) == acc otherwise.
+     * Lanes r >= m therefore read zeros.
+     */
+    for (uint32_t d0 = 0; d0 < pr->dim; d0 += BLOCK_DIMS) {
+        const uint32_t nd = pr->dim - d0 < BLOCK_DIMS ? pr->dim - d0 : BLOCK_DIMS;
+        for (uint32_t r = 0; r < B; r++) {
+            if (r < m) {
+                const float *x = xs[r] + d0;
+                for (uint32_t d = 0; d < nd; d++)
+                    work[(size_t)d * B + r] = x[d];
+            } else {
+                for (uint32_t d = 0; d < nd; d++)
+                    work[(size_t)d * B + r] = 0.0f;
+            }
+        }
+        K->sign_project16(pr->dim_ptr + d0, pr->dim_proj, nd, work, acc);
+    }
+}

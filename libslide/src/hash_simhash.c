@@ -64,12 +64,13 @@ static size_t simhash_memory_bytes(const void *state)
     return sizeof *s + slide_sign_projections_bytes(&s->proj);
 }
 
-static void simhash_pack(const simhash_state *s, const float *acc, uint32_t *codes)
+/* Table codes from the projections acc[h * lanes] (lanes: 1 for one vector, the block size for a block lane). */
+static void simhash_pack(const simhash_state *s, const float *acc, size_t lanes, uint32_t *codes)
 {
     for (uint32_t t = 0; t < s->tables; t++) {
         uint32_t code = 0;
         for (uint32_t j = 0; j < s->k; j++)
-            code |= (uint32_t)(acc[t * s->k + j] > 0.0f) << j;
+            code |= (uint32_t)(acc[(size_t)(t * s->k + j) * lanes] > 0.0f) << j;
         codes[t] = code;
     }
 }
@@ -79,7 +80,7 @@ static void simhash_hash_dense(const void *state, const float *x, uint32_t *code
     const simhash_state *s = state;
     float *acc = scratch;
     slide_sign_projections_apply(&s->proj, x, acc);
-    simhash_pack(s, acc, codes);
+    simhash_pack(s, acc, 1, codes);
 }
 
 static void simhash_hash_sparse(const void *state, const int32_t *idx, const float *val, uint32_t nnz,
@@ -90,8 +91,28 @@ static void simhash_hash_sparse(const void *state, const int32_t *idx, const flo
     memset(acc, 0, sizeof(float) * s->proj.count);
     for (uint32_t i = 0; i < nnz; i++)
         slide_sign_projections_add(&s->proj, (uint32_t)idx[i], val[i], acc);
-    simhash_pack(s, acc, codes);
+    simhash_pack(s, acc, 1, codes);
 }
+
+_Static_assert(SLIDE_HASH_ITEMS_BLOCK == SLIDE_SIGN_PROJECTIONS_BLOCK, "a block of items is a block of projections");
+
+static size_t simhash_items_work(const void *state)
+{
+    const simhash_state *s = state;
+    return (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK + slide_sign_projections_block_work(&s->proj);
+}
+
+/* Items hash as dense queries (hash_dense): the block gives each row the same projections. */
+static void simhash_hash_items(const void *state, const float *const *xs, uint32_t m, uint32_t *codes, float *work)
+{
+    const simhash_state *s = state;
+    float *acc = work, *rest = work + (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK;
+    slide_sign_projections_apply_block(&s->proj, xs, m, acc, rest);
+    for (uint32_t r = 0; r < m; r++)
+        simhash_pack(s, acc + r, SLIDE_SIGN_PROJECTIONS_BLOCK, codes + (size_t)r * s->tables);
+}
+
+const slide_hash_items_block slide_hash_simhash_items = {.work_floats = simhash_items_work, .hash = simhash_hash_items};
 
 const slide_hash_family slide_hash_simhash = {
     .api_version = SLIDE_HASH_API_VERSION,

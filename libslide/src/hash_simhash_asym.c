@@ -127,12 +127,10 @@ void slide_hash_mips_set_item_scale(void *state, float inv_max_norm)
     ((mips_state *)state)->inv_max_norm = inv_max_norm;
 }
 
-static void mips_hash_item(const void *state, const float *w, uint32_t *codes, void *scratch)
+/* An item's codes from its projections acc[h * lanes] (lanes: 1 alone, the block size in a block) and its row w. */
+static void mips_pack_item(const mips_state *s, const float *acc, size_t lanes, const float *w, uint32_t *codes)
 {
-    const mips_state *s = state;
     const slide_kernels *K = slide_kernels_get();
-    float *acc = scratch;
-    slide_sign_projections_apply(&s->proj, w, acc);
     float n2 = K->dot(w, w, s->proj.dim);
     float inv = s->inv_max_norm;
     if (inv == 0.0f && n2 > 0.0f)
@@ -144,11 +142,38 @@ static void mips_hash_item(const void *state, const float *w, uint32_t *codes, v
         uint32_t code = 0;
         for (uint32_t j = 0; j < s->k; j++) {
             uint32_t h = t * s->k + j;
-            code |= (uint32_t)(acc[h] * inv + s->extra[h] * tail > 0.0f) << j;
+            code |= (uint32_t)(acc[h * lanes] * inv + s->extra[h] * tail > 0.0f) << j;
         }
         codes[t] = code;
     }
 }
+
+static void mips_hash_item(const void *state, const float *w, uint32_t *codes, void *scratch)
+{
+    const mips_state *s = state;
+    float *acc = scratch;
+    slide_sign_projections_apply(&s->proj, w, acc);
+    mips_pack_item(s, acc, 1, w, codes);
+}
+
+_Static_assert(SLIDE_HASH_ITEMS_BLOCK == SLIDE_SIGN_PROJECTIONS_BLOCK, "a block of items is a block of projections");
+
+static size_t mips_items_work(const void *state)
+{
+    const mips_state *s = state;
+    return (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK + slide_sign_projections_block_work(&s->proj);
+}
+
+static void mips_hash_items(const void *state, const float *const *xs, uint32_t m, uint32_t *codes, float *work)
+{
+    const mips_state *s = state;
+    float *acc = work, *rest = work + (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK;
+    slide_sign_projections_apply_block(&s->proj, xs, m, acc, rest);
+    for (uint32_t r = 0; r < m; r++)
+        mips_pack_item(s, acc + r, SLIDE_SIGN_PROJECTIONS_BLOCK, xs[r], codes + (size_t)r * s->tables);
+}
+
+const slide_hash_items_block slide_hash_simhash_mips_items = {.work_floats = mips_items_work, .hash = mips_hash_items};
 
 /* Running max of |v|; a NaN sticks, so the query scale below sees it and no NaN reaches an integer. */
 static inline float mips_max_abs(float m, float v)

@@ -48,7 +48,11 @@ typedef struct slide_kernels {
                           float vk);
     /* w[i] = w[i] * decay - lr * g[i] */
     void (*sgd)(float *w, const float *g, size_t n, float lr, float decay);
-    /* out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows */
+    /*
+     * out[j] = dot(rows + j*stride, x, n) for j in [0, m): one input against m rows. Rows are computed in
+     * groups of 4 from the first (the last m % 4 alone), so a call on rows [4a, m) of a larger call gives
+     * those rows the same bits (block item hashing relies on it).
+     */
     void (*dot_rows)(const float *rows, size_t stride, size_t m, const float *x, size_t n, float *out);
     /* out[k] = dot(rows[k], x, n) for k in [0, m): one input against m rows anywhere in memory */
     void (*dot_many)(const float *const *rows, size_t m, const float *x, size_t n, float *out);
@@ -87,6 +91,15 @@ typedef struct slide_kernels {
      */
     void (*bins_argmax8)(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
                          int32_t *arg);
+    /*
+     * Sparse sign projections of 16 vectors at once (the block item hashing of the SimHash backends,
+     * hash_sign_projections.c). xt holds the vectors dimension-major: xt[d * 16 + r] is dimension d of
+     * vector r. For d < n_dims in order, and each entry e in [ptr[d], ptr[d + 1]) in order, with p = proj[e]:
+     * acc[(p & 0x7FFF) * 16 + r] += (p & 0x8000) ? -xt[d * 16 + r] : xt[d * 16 + r] for every r < 16. Each
+     * lane is a plain sequence of float additions in that order (no FMA, no reassociation), so every version
+     * gives the scalar loop's bits, lane by lane equal to accumulating one vector alone.
+     */
+    void (*sign_project16)(const uint32_t *ptr, const uint16_t *proj, size_t n_dims, const float *xt, float *acc);
 
     /*
      * bfloat16 variants for sampled layers stored as bf16 (SLIDE_STORAGE_BF16). A bf16 value is the high

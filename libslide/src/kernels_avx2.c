@@ -832,6 +832,26 @@ static void sgd_bf16_avx2(slide_bf16 *w, const float *g, size_t n, float lr, flo
     }
 }
 
+/*
+ * Two 8-lane halves per entry. The sign is applied by picking x or its exact negation (sign bit flipped)
+ * from a two-entry table indexed by the entry's top bit: no branch on a random sign.
+ */
+static void sign_project16_avx2(const uint32_t *ptr, const uint16_t *proj, size_t n_dims, const float *xt, float *acc)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t d = 0; d < n_dims; d++) {
+        const __m256 lo = _mm256_loadu_ps(xt + d * 16), hi = _mm256_loadu_ps(xt + d * 16 + 8);
+        const __m256 v[2][2] = {{lo, hi}, {_mm256_xor_ps(lo, sign), _mm256_xor_ps(hi, sign)}};
+        for (uint32_t e = ptr[d]; e < ptr[d + 1]; e++) {
+            const uint16_t p = proj[e];
+            float *a = acc + (size_t)(p & 0x7FFFu) * 16;
+            const __m256 *x = v[p >> 15];
+            _mm256_storeu_ps(a, _mm256_add_ps(_mm256_loadu_ps(a), x[0]));
+            _mm256_storeu_ps(a + 8, _mm256_add_ps(_mm256_loadu_ps(a + 8), x[1]));
+        }
+    }
+}
+
 void slide_kernels_fill_avx2(slide_kernels *k)
 {
     k->dot = dot_avx2;
@@ -849,6 +869,7 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->axpy_many_multi = axpy_many_multi_avx2;
     k->lse_update = lse_update_avx2;
     k->bins_argmax8 = bins_argmax8_avx2;
+    k->sign_project16 = sign_project16_avx2;
     k->bf16_to_f32 = bf16_to_f32_avx2;
     k->f32_to_bf16 = f32_to_bf16_avx2;
     k->dot_bf16 = dot_bf16_avx2;

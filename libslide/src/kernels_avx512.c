@@ -671,6 +671,36 @@ static void sgd_bf16_avx512(slide_bf16 *w, const float *g, size_t n, float lr, f
     }
 }
 
+/*
+ * One vector per entry; x or its exact negation (sign bit flipped, integer xor: AVX-512F only) is picked
+ * from a two-entry table by the entry's top bit, so a random sign costs no branch.
+ */
+static void sign_project16_avx512(const uint32_t *ptr, const uint16_t *proj, size_t n_dims, const float *xt,
+                                  float *acc)
+{
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    for (size_t d = 0; d < n_dims; d++) {
+        const __m512 x = _mm512_loadu_ps(xt + d * 16);
+        const __m512 v[2] = {x, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), sign))};
+        uint32_t e = ptr[d];
+        const uint32_t end = ptr[d + 1];
+        for (; e + 2 <= end; e += 2) {
+            const uint16_t p0 = proj[e], p1 = proj[e + 1];
+            float *a0 = acc + (size_t)(p0 & 0x7FFFu) * 16, *a1 = acc + (size_t)(p1 & 0x7FFFu) * 16;
+            /* Distinct projections within a dimension: a0 != a1, so the two updates are independent. */
+            const __m512 s0 = _mm512_add_ps(_mm512_loadu_ps(a0), v[p0 >> 15]);
+            const __m512 s1 = _mm512_add_ps(_mm512_loadu_ps(a1), v[p1 >> 15]);
+            _mm512_storeu_ps(a0, s0);
+            _mm512_storeu_ps(a1, s1);
+        }
+        if (e < end) {
+            const uint16_t p = proj[e];
+            float *a = acc + (size_t)(p & 0x7FFFu) * 16;
+            _mm512_storeu_ps(a, _mm512_add_ps(_mm512_loadu_ps(a), v[p >> 15]));
+        }
+    }
+}
+
 void slide_kernels_fill_avx512(slide_kernels *k)
 {
     k->dot = dot_avx512;
@@ -687,6 +717,7 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->dot_many_multi = dot_many_multi_avx512;
     k->axpy_many_multi = axpy_many_multi_avx512;
     k->bins_argmax8 = bins_argmax8_avx512;
+    k->sign_project16 = sign_project16_avx512;
     k->bf16_to_f32 = bf16_to_f32_avx512;
     k->f32_to_bf16 = f32_to_bf16_avx512;
     k->dot_bf16 = dot_bf16_avx512;

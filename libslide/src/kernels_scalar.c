@@ -196,6 +196,24 @@ static void sgd_bf16_scalar(slide_bf16 *w, const float *g, size_t n, float lr, f
         w[i] = slide_bf16_from_f32(slide_bf16_to_f32(w[i]) * decay - lr * g[i]);
 }
 
+static void sign_project16_scalar(const uint32_t *ptr, const uint16_t *proj, size_t n_dims, const float *xt,
+                                  float *acc)
+{
+    for (size_t d = 0; d < n_dims; d++) {
+        const float *x = xt + d * 16;
+        for (uint32_t e = ptr[d]; e < ptr[d + 1]; e++) {
+            const uint16_t p = proj[e];
+            float *a = acc + (size_t)(p & 0x7FFFu) * 16;
+            if (p & 0x8000u)
+                for (int r = 0; r < 16; r++)
+                    a[r] += -x[r];
+            else
+                for (int r = 0; r < 16; r++)
+                    a[r] += x[r];
+        }
+    }
+}
+
 void slide_kernels_fill_scalar(slide_kernels *k)
 {
     k->dot = dot_scalar;
@@ -213,6 +231,7 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->axpy_many_multi = axpy_many_multi_scalar;
     k->lse_update = lse_update_scalar;
     k->bins_argmax8 = bins_argmax8_scalar;
+    k->sign_project16 = sign_project16_scalar;
     k->bf16_to_f32 = bf16_to_f32_scalar;
     k->f32_to_bf16 = f32_to_bf16_scalar;
     k->dot_bf16 = dot_bf16_scalar;

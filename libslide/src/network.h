@@ -82,6 +82,17 @@ struct slide_network {
     size_t bp_cap, bp_hist_cap;
 
     /*
+     * Batched rescoring's buffers (rescore_batch.c), reused across batches: every sample's pool and its
+     * scores ([batch x pool cap] each, pool_cap entries), pool sizes ([batch], n_cap), and the pools
+     * inverted by neuron: by_row_start ([units + 1], start_cap), by_row ([entries], entry_cap).
+     */
+    struct {
+        uint32_t *pool, *n_pool, *by_row_start, *by_row;
+        float *score;
+        size_t pool_cap, n_cap, start_cap, entry_cap;
+    } rescore;
+
+    /*
      * Update-phase buffers (optimizer.c), reused across batches; each holds pair_cap entries (see
      * sort_pairs_by_row). Grouped by row: touched (the rows), pair_off (their n_touched + 1 range bounds),
      * pair_sample (batch position of each contribution) and pair_coef. Staging, partition-major:

@@ -201,7 +201,7 @@ int slide_network_predict_topk(slide_network *net, const slide_matrix *X, const 
                     slide_act *acts = &net->acts[(size_t)s * NL];
                     int src = slide_forward_layers(net, slide_matrix_row(X, chunk_rows[s]), from, l, NULL, 0, fwd,
                                                    acts, scr, slide_seed3(net->seed, 0x9ED1C7, (uint64_t)(base + s), 0),
-                                                   pre ? pre + (size_t)s * units_from : NULL);
+                                                   pre ? pre + (size_t)s * units_from : NULL, 0);
                     if (src) {
 #pragma omp critical(slide_predict_error)
                         if (!err) {

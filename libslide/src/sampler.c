@@ -482,17 +482,22 @@ static int exact_top(const slide_layer *L, slide_vec x, const uint32_t *mark, ui
  * to x, not w.x + b, which also depends on |w| and the bias: rescoring turns a recall-oriented candidate
  * list into the neurons that fire hardest at the cost of want * r dot products.
  */
+/* The rescoring pool: the want * rescore candidates with the most hits, compacted into the front of scr->cand
+ * (take_top_by_hits writes at or before what it reads) and marked CHOSEN. Returns its size. */
+static uint32_t rescore_pool(const slide_layer *L, uint32_t nc, uint32_t want, uint16_t *hits, slide_thread_scratch *scr)
+{
+    const uint64_t pool_wanted = (uint64_t)want * L->sampler.cfg.rescore;
+    const uint32_t pool_cap = pool_wanted < nc ? (uint32_t)pool_wanted : nc;
+    return take_top_by_hits(scr->cand, nc, hits, L->sampler.cfg.tables, pool_cap, scr->hist, (int32_t *)scr->cand);
+}
+
 static int rescore_top(const slide_layer *L, slide_vec x, uint32_t nc, uint32_t want, uint16_t *hits,
                        slide_thread_scratch *scr, int32_t *out)
 {
     int rc = slide_scratch_reserve_scores(scr, L->units);
     if (rc)
         return rc;
-    const uint64_t pool_wanted = (uint64_t)want * L->sampler.cfg.rescore;
-    const uint32_t pool_cap = pool_wanted < nc ? (uint32_t)pool_wanted : nc;
-    /* The pool is compacted into the front of cand (take_top_by_hits writes at or before what it reads). */
-    const uint32_t pool = take_top_by_hits(scr->cand, nc, hits, L->sampler.cfg.tables, pool_cap, scr->hist,
-                                           (int32_t *)scr->cand);
+    const uint32_t pool = rescore_pool(L, nc, want, hits, scr);
     scores_of(L, x, scr->cand, pool, scr->scores);
     if (want < pool)
         select_best(scr->cand, pool, want, scr->scores);
@@ -504,12 +509,33 @@ static int rescore_top(const slide_layer *L, slide_vec x, uint32_t nc, uint32_t 
 }
 
 /*
- * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
- * tables returned them (with rescoring, the best by exact pre-activation among the most-hit ones), up to the layer's cap less its random share, then random neurons: the random
- * share, and more up to min_active.
+ * The tail of every selection: a->ids[0..n) are chosen (marked CHOSEN with `stamp`); records n as the fixed
+ * part and pads with random neurons: the random share, and at least min_active besides the labels.
+ * Retrieval may return nothing (empty or crowded buckets, a strict threshold), and a softmax over the
+ * labels alone has no negatives to learn from. Both terms are <= n_labels + room (select_begin's reservation).
  */
-int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
-                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed, const float *pre)
+static void finish_padding(const slide_layer *L, uint32_t n, uint32_t n_random, slide_act *a, uint32_t *mark,
+                           uint32_t stamp, uint16_t *hits, uint64_t sample_seed)
+{
+    const slide_sampler *S = &L->sampler;
+    a->n_fixed = n;
+    const uint32_t floor_n = a->n_forced + S->min_active;
+    uint32_t target = n + n_random > floor_n ? n + n_random : floor_n;
+    if (n < target) {
+        slide_rng rng = {sample_seed};
+        n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
+    }
+    a->n = n;
+    a->dense = 0;
+}
+
+/*
+ * slide_sampler_select, and its first half for batched rescoring: with `pool` non-NULL, a selection that
+ * would rescore stops before scoring, copies its pool to pool[0..*n_pool) and leaves a with the labels only.
+ */
+static int select_begin(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
+                        slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed, const float *pre, uint32_t *pool,
+                        uint32_t *n_pool)
 {
     const slide_sampler *S = &L->sampler;
     /* The random share serves training only (negatives); predictions give its slots to retrieval. */
@@ -520,6 +546,9 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
     int rc = slide_act_reserve(a, room + n_labels, 1, 1);
     if (rc)
         return rc;
+    a->n_prescored = 0;
+    if (n_pool)
+        *n_pool = 0;
     uint32_t stamp = next_stamp(scr, L->units);
     uint32_t *mark = scr->mark;
     uint16_t *hits = scr->hits;
@@ -568,6 +597,13 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
         }
         if (S->cfg.rule == SLIDE_SAMPLE_UNION && nc > want)
             nc = (uint64_t)want * S->cfg.rescore < nc ? want * S->cfg.rescore : nc; /* retrieval order */
+        if (S->cfg.rescore > 1 && nc > want && pool) {
+            *n_pool = rescore_pool(L, nc, want, hits, scr);
+            memcpy(pool, scr->cand, sizeof(uint32_t) * *n_pool);
+            a->n = n;
+            a->dense = 0;
+            return SLIDE_OK;
+        }
         if (S->cfg.rescore > 1 && nc > want) {
             rc = rescore_top(L, x, nc, want, hits, scr, a->ids + n);
             if (rc)
@@ -577,20 +613,69 @@ int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *label
             n += take_top_by_hits(scr->cand, nc, hits, S->cfg.tables, want, scr->hist, a->ids + n);
         }
     }
-    a->n_fixed = n;
+    finish_padding(L, n, n_random, a, mark, stamp, hits, sample_seed);
+    return SLIDE_OK;
+}
+
+/*
+ * Fills a->ids with: the labels (training output layer), then the retrieved neurons ranked by how many
+ * tables returned them (with rescoring, the best by exact pre-activation among the most-hit ones), up to
+ * the layer's cap less its random share, then random neurons: the random share, and more up to min_active.
+ */
+int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
+                         slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed, const float *pre)
+{
+    return select_begin(L, x, labels, n_labels, training, a, scr, sample_seed, pre, NULL, NULL);
+}
+
+uint32_t slide_sampler_pool_cap(const slide_layer *L)
+{
+    const slide_sampler *S = &L->sampler;
+    const uint64_t cap = (uint64_t)S->max_active * S->cfg.rescore;
+    return cap < L->units ? (uint32_t)cap : L->units;
+}
+
+int slide_sampler_select_begin(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels,
+                               int training, slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed,
+                               uint32_t *pool, uint32_t *n_pool)
+{
+    return select_begin(L, x, labels, n_labels, training, a, scr, sample_seed, NULL, pool, n_pool);
+}
+
+int slide_sampler_select_finish(const slide_layer *L, int training, slide_act *a, slide_thread_scratch *scr,
+                                uint64_t sample_seed, uint32_t *pool, uint32_t n_pool, const float *scores)
+{
+    const slide_sampler *S = &L->sampler;
+    const uint32_t n_random = training ? S->n_random : 0;
+    uint32_t n = a->n_forced;
+    const uint32_t want = S->max_active > n + n_random ? S->max_active - n - n_random : 0;
+    int rc = slide_scratch_reserve_scores(scr, L->units);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n_pool; i++)
+        scr->scores[pool[i]] = scores[i];
+    /* As rescore_top from here: the same pool in the same order gives the same choice in the same order. */
+    if (want < n_pool)
+        select_best(pool, n_pool, want, scr->scores);
     /*
-     * At least min_active neurons besides the labels: retrieval may return nothing (empty or crowded
-     * buckets, a strict threshold), and a softmax over the labels alone has no negatives to learn from.
-     * Both terms are <= n_labels + room (the reservation above).
+     * The marks of select_begin belonged to another sample of this thread by now: mark the chosen ids again
+     * under a fresh stamp. Padding only asks whether an id is CHOSEN, which this reproduces (the rest of the
+     * pool went back to "seen", i.e. not chosen, in rescore_top).
      */
-    const uint32_t floor_n = a->n_forced + S->min_active;
-    uint32_t target = n + n_random > floor_n ? n + n_random : floor_n;
-    if (n < target) {
-        slide_rng rng = {sample_seed};
-        n = pad_random(L->units, target, &rng, mark, stamp, hits, a->ids, n);
+    const uint32_t stamp = next_stamp(scr, L->units);
+    for (uint32_t i = 0; i < n; i++) {
+        scr->mark[a->ids[i]] = stamp;
+        scr->hits[a->ids[i]] = SLIDE_CHOSEN;
     }
-    a->n = n;
-    a->dense = 0;
+    for (uint32_t i = 0; i < want; i++) {
+        scr->mark[pool[i]] = stamp;
+        scr->hits[pool[i]] = SLIDE_CHOSEN;
+        a->ids[n + i] = (int32_t)pool[i];
+        a->val[n + i] = scr->scores[pool[i]];
+    }
+    n += want;
+    a->n_prescored = want;
+    finish_padding(L, n, n_random, a, scr->mark, stamp, scr->hits, sample_seed);
     return SLIDE_OK;
 }
 

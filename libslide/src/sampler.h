@@ -110,6 +110,27 @@ size_t slide_sampler_memory_bytes(const slide_layer *L);
 int slide_sampler_select(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels, int training,
                          slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed, const float *pre);
 /*
+ * Batched rescoring (rescore_batch.c) splits slide_sampler_select in two around the scoring of its pool, so
+ * that a batch's pools can be scored row by row. slide_sampler_select_begin makes the same choice up to the
+ * pool: when the sample's selection rescores (cfg.rescore > 1 and more candidates than wanted), the pool
+ * (the candidates to score, in the order rescoring ranks them) goes to pool[0..*n_pool), at most
+ * slide_sampler_pool_cap(L) ids, and a holds the labels only; otherwise the selection is complete, as
+ * slide_sampler_select makes it, and *n_pool = 0. The oracle (exact) is never split.
+ */
+uint32_t slide_sampler_pool_cap(const slide_layer *L);
+int slide_sampler_select_begin(const slide_layer *L, slide_vec x, const int32_t *labels, uint32_t n_labels,
+                               int training, slide_act *a, slide_thread_scratch *scr, uint64_t sample_seed,
+                               uint32_t *pool, uint32_t *n_pool);
+/*
+ * Completes a selection that slide_sampler_select_begin left at its pool: scores[i] is pool[i]'s
+ * pre-activation, bias included, from the kernels slide_sampler_select would have used. Keeps the best as
+ * slide_sampler_select would, in the same order (pool is reordered), pads as it would, and stores the kept
+ * neurons' scores as their values: a->val[n_forced .. n_forced + a->n_prescored). Any thread may finish a
+ * sample (scr: the calling thread's scratch).
+ */
+int slide_sampler_select_finish(const slide_layer *L, int training, slide_act *a, slide_thread_scratch *scr,
+                                uint64_t sample_seed, uint32_t *pool, uint32_t n_pool, const float *scores);
+/*
  * Chooses batch-shared layer l's active set for the batch rows[0..n) (NULL: 0..n-1) of X / Y into
  * sampler.shared; the inputs of layer l (acts[l - 1], or X) must be computed. Runs its own parallel
  * regions on nt threads; the caller must not be inside one.

@@ -25,25 +25,65 @@
 /* Neurons hashed per parallel chunk during a rebuild: bounds the code buffer to chunk * L * 4 bytes. */
 #define REBUILD_CHUNK 16384u
 
+/* Weight row i of a hash_rows call: ids[i], or first + i when ids is NULL. */
+static inline size_t row_of(const uint32_t *ids, uint32_t first, uint32_t i) { return ids ? ids[i] : (size_t)first + i; }
+
 /*
  * Table codes of `count` weight rows, in parallel: row ids[i] (or first + i when ids is NULL) into
  * codes[i * tables ..]. The caller has sized the threads' scratch (slide_network_ensure_scratch).
+ *
+ * Built-in backends with block item hashing (hash_family.h) take SLIDE_HASH_ITEMS_BLOCK rows per pass
+ * over their projections, which then stream from memory once per block instead of once per row; their
+ * codes are bit for bit the row-by-row ones. Other backends (plugins) hash row by row.
  */
-static void hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
-                      uint32_t *codes, int nt)
+static int hash_rows(slide_network *net, const slide_layer *L, const uint32_t *ids, uint32_t first, uint32_t count,
+                     uint32_t *codes, int nt)
 {
     const slide_sampler *S = &L->sampler;
-    void (*hash_item)(const void *, const float *, uint32_t *, void *) =
-        S->hash->hash_item ? S->hash->hash_item : S->hash->hash_dense;
     const uint32_t tables = S->cfg.tables;
     const slide_kernels *K = slide_kernels_get();
+    const slide_hash_items_block *block = slide_hash_items_block_of(S->hash);
+    if (!block) {
+        void (*hash_item)(const void *, const float *, uint32_t *, void *) =
+            S->hash->hash_item ? S->hash->hash_item : S->hash->hash_dense;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (uint32_t i = 0; i < count; i++) {
-        slide_thread_scratch *s = &net->scratch[slide_thread_id()];
-        size_t r = ids ? ids[i] : first + i;
-        /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
-        hash_item(S->hash_state, slide_row_f32_view(K, L, r, s->wrow), codes + (size_t)i * tables, s->hash_scratch);
+        for (uint32_t i = 0; i < count; i++) {
+            slide_thread_scratch *s = &net->scratch[slide_thread_id()];
+            /* Hash families take float rows: a bf16 row is widened into the thread's scratch first. */
+            hash_item(S->hash_state, slide_row_f32_view(K, L, row_of(ids, first, i), s->wrow),
+                      codes + (size_t)i * tables, s->hash_scratch);
+        }
+        return SLIDE_OK;
     }
+    enum { B = SLIDE_HASH_ITEMS_BLOCK };
+    /* Per thread: the backend's work, then (bf16 layers) the block's rows widened to float. */
+    const size_t work_floats = block->work_floats(S->hash_state);
+    const size_t widened = slide_is_bf16(L) ? (size_t)B * L->row_len : 0;
+    const int64_t n_blocks = ((int64_t)count + B - 1) / B;
+    int nomem = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        float *work = slide_aligned_alloc(sizeof(float) * (work_floats + widened));
+        if (!work) {
+#pragma omp atomic write
+            nomem = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < n_blocks; b++) {
+            if (!work)
+                continue;
+            const uint32_t i0 = (uint32_t)b * B, m = count - i0 < B ? count - i0 : B;
+            const float *xs[B];
+            for (uint32_t r = 0; r < m; r++)
+                xs[r] = slide_row_f32_view(K, L, row_of(ids, first, i0 + r), work + work_floats + (size_t)r * L->row_len);
+            block->hash(S->hash_state, xs, m, codes + (size_t)i0 * tables, work);
+        }
+        slide_aligned_free(work);
+    }
+    if (nomem)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu KB per thread to hash weight rows",
+                          sizeof(float) * (work_floats + widened) >> 10);
+    return SLIDE_OK;
 }
 
 /*
@@ -121,7 +161,9 @@ int slide_sampler_rebuild(slide_network *net, slide_layer *L)
     }
     for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-        hash_rows(net, L, order + base, 0, count, codes, nt);
+        rc = hash_rows(net, L, order + base, 0, count, codes, nt);
+        if (rc)
+            break;
         /* Each table is filled by one thread in `order`, so contents do not depend on the thread count. */
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++) {
@@ -136,6 +178,8 @@ int slide_sampler_rebuild(slide_network *net, slide_layer *L)
     }
     free(codes);
     free(order);
+    if (rc)
+        return rc;
     S->rebuilds++;
     S->batches_since_rebuild = 0;
     return SLIDE_OK;
@@ -156,7 +200,9 @@ int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate bucket record buffers");
     for (uint32_t base = 0; base < L->units; base += REBUILD_CHUNK) {
         uint32_t count = L->units - base < REBUILD_CHUNK ? L->units - base : REBUILD_CHUNK;
-        hash_rows(net, L, NULL, base, count, codes, nt);
+        rc = hash_rows(net, L, NULL, base, count, codes, nt);
+        if (rc)
+            break;
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint32_t t = 0; t < tables; t++)
             for (uint32_t i = 0; i < count; i++)
@@ -164,7 +210,7 @@ int slide_sampler_record_buckets(slide_network *net, slide_layer *L)
                     (uint16_t)slide_lsh_bucket(&S->tables, codes[(size_t)i * tables + t]);
     }
     free(codes);
-    return SLIDE_OK;
+    return rc;
 }
 
 int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids, uint32_t n)
@@ -177,7 +223,11 @@ int slide_sampler_rehash(slide_network *net, slide_layer *L, const uint32_t *ids
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)n * tables);
     if (!codes)
         return slide_fail(SLIDE_E_NOMEM, "cannot allocate %u x %u rehash codes", n, tables);
-    hash_rows(net, L, ids, 0, n, codes, nt);
+    int rc = hash_rows(net, L, ids, 0, n, codes, nt);
+    if (rc) {
+        free(codes);
+        return rc;
+    }
     /*
      * Only neurons whose bucket changed are re-inserted (all of them when item_bucket is off); a neuron
      * that moved keeps its stale entry until the next rebuild, and queries deduplicate ids.

@@ -149,6 +149,8 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
              sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes +
              s->scores_cap * sizeof(float);
     }
+    b += (sizeof(uint32_t) + sizeof(float)) * net->rescore.pool_cap + sizeof(uint32_t) * net->rescore.n_cap +
+         sizeof(uint32_t) * (net->rescore.start_cap + net->rescore.entry_cap);
     return b + net->preact_cap * sizeof(float) + (2 * net->bp_cap + net->bp_hist_cap) * sizeof(uint32_t);
 }
 
@@ -167,4 +169,9 @@ void slide_scratch_free_all(slide_network *net)
     free(net->bp_sample);
     free(net->bp_pos);
     free(net->bp_hist);
+    free(net->rescore.pool);
+    free(net->rescore.score);
+    free(net->rescore.n_pool);
+    free(net->rescore.by_row_start);
+    free(net->rescore.by_row);
 }

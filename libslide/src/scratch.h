@@ -27,6 +27,7 @@ typedef struct slide_act {
     int dense;         /* 1: every neuron active, ids unused */
     uint32_t n_forced; /* leading ids that are the sample's labels (training output layer) */
     uint32_t n_fixed;  /* leading ids chosen with certainty (labels, retrieved); the rest are uniform draws */
+    uint32_t n_prescored; /* val[n_forced .. n_forced + n_prescored) were set by the selection (batched rescoring) */
     int32_t *ids;      /* active neuron ids when !dense */
     float *val;        /* post-activation values [n] */
     float *delta;      /* d loss / d pre-activation [n] (training only) */

@@ -28,6 +28,7 @@
 #include "network.h"
 #include "optimizer.h"
 #include "preact_batch.h"
+#include "rescore_batch.h"
 #include "rng.h"
 #include "sampler.h"
 #include "scratch.h"
@@ -35,7 +36,7 @@
 /* Forward of layers [from, to) for every sample of the batch, in parallel. */
 static int forward_segment(slide_network *net, const slide_matrix *X, const slide_matrix *Y, const int64_t *rows,
                            int64_t n, uint32_t from, uint32_t to, uint64_t step, int nt, const float *pre,
-                           char *err_msg, size_t err_len)
+                           int selected, char *err_msg, size_t err_len)
 {
     int err = SLIDE_OK;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
@@ -50,8 +51,8 @@ static int forward_segment(slide_network *net, const slide_matrix *X, const slid
         uint32_t n_labels = (uint32_t)(Y->indptr[row + 1] - Y->indptr[row]);
         int src = slide_forward_layers(net, slide_matrix_row(X, row), from, to, labels, n_labels, SLIDE_FWD_TRAIN,
                                        &net->acts[(size_t)s * net->n_layers], &net->scratch[slide_thread_id()],
-                                       slide_seed3(net->seed, step, (uint64_t)s, 0xF0),
-                                       pre ? pre + (size_t)s * net->layers[from].units : NULL);
+                                       slide_forward_train_seed(net->seed, step, s),
+                                       pre ? pre + (size_t)s * net->layers[from].units : NULL, selected);
         if (src) {
 #pragma omp critical(slide_train_error)
             if (!err) {
@@ -243,22 +244,33 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
     net->pending.shard_forward = shard != NULL && !err;
     /*
      * Phase 1: forward in segments. A batch-shared layer needs all of its inputs before its set is chosen;
-     * a per-sample exact layer starts a segment whose first layer reads the batch's pre-activations.
+     * a per-sample exact layer starts a segment whose first layer reads the batch's pre-activations; a
+     * per-sample rescoring layer starts one whose first layer's sets the batch chose together.
      */
     uint32_t from = 0;
     const float *pre = NULL; /* pre-activations of layer `from`, or NULL */
+    int selected = 0;        /* layer `from`'s active sets are chosen */
     for (uint32_t l = 0; l < NL && !err; l++) {
         const int shared = slide_layer_batch_shared(&net->layers[l]);
-        if (!shared && !slide_preact_batch_applies(net, l))
+        const int exact = !shared && slide_preact_batch_applies(net, l);
+        const int rescored = !shared && !exact && slide_rescore_batch_applies(net, l);
+        if (!shared && !exact && !rescored)
             continue;
         if (l > from)
-            err = forward_segment(net, X, Y, rows, n, from, l, step, nt, pre, err_msg, sizeof err_msg);
+            err = forward_segment(net, X, Y, rows, n, from, l, step, nt, pre, selected, err_msg, sizeof err_msg);
         pre = NULL;
+        selected = 0;
         from = l;
-        if (!shared) {
+        if (exact) {
             if (!err && (err = slide_preact_batch(net, l, X, rows, n, nt)) != SLIDE_OK)
                 snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
             pre = net->preact;
+            continue;
+        }
+        if (rescored) {
+            if (!err && (err = slide_rescore_batch(net, l, X, Y, rows, n, step, nt)) != SLIDE_OK)
+                snprintf(err_msg, sizeof err_msg, "%s", slide_last_error());
+            selected = 1;
             continue;
         }
         if (!err && (err = slide_sampler_select_shared(net, l, X, Y, rows, n, step, nt)) != SLIDE_OK)
@@ -268,7 +280,7 @@ static int begin_impl(slide_network *net, const slide_matrix *X, const slide_mat
         from = l + 1;
     }
     if (!err && from < NL)
-        err = forward_segment(net, X, Y, rows, n, from, NL, step, nt, pre, err_msg, sizeof err_msg);
+        err = forward_segment(net, X, Y, rows, n, from, NL, step, nt, pre, selected, err_msg, sizeof err_msg);
 
     if (shard) {
         net->pending.shard_forward = 0; /* read by slide_forward_shared_layer only during the pass above */

@@ -533,6 +533,79 @@ static void test_mips(void)
     free(queries);
 }
 
+/* ------------------------------------------------------------------ block item hashing */
+
+/*
+ * Built-in block item hashing (table builds) against the backend's own one-row item hashing: identical
+ * codes for every block size 1..16, odd dimensions, explicit zeros, signed zeros and bf16-exact values,
+ * with and without the dense copy of the projections (k * tables * dim above
+ * SLIDE_SIGN_PROJECTIONS_DENSE_LIMIT), and for simhash-mips before and after prepare_items.
+ */
+static void test_items_block(void)
+{
+    static const struct { uint32_t dim, k, tables; } cases[] = {
+        {1, 3, 5}, {7, 2, 9}, {17, 6, 13}, {300, 4, 50}, {1000, 6, 200}, {4099, 5, 205},
+    };
+    static const char *const names[] = {"simhash", "simhash-mips"};
+    enum { ROWS = 40 };
+    for (size_t n = 0; n < sizeof names / sizeof *names; n++)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            const slide_hash_family *f = slide_hash_find(names[n]);
+            const slide_hash_items_block *block = slide_hash_items_block_of(f);
+            EXPECT(block != NULL, "%s has no block item hashing", names[n]);
+            if (!block)
+                continue;
+            const uint32_t dim = cases[c].dim, tables = cases[c].tables;
+            hasher h;
+            if (hasher_open(&h, f, dim, cases[c].k, tables, 0, 29 + c, 0x3C)) {
+                EXPECT(0, "%s: create failed", names[n]);
+                continue;
+            }
+            const size_t stride = dim + 3; /* rows are not 16-float aligned */
+            float *rows = malloc(sizeof(float) * stride * ROWS);
+            for (size_t i = 0; i < stride * ROWS; i++) {
+                const uint32_t kind = below(16);
+                float x = kind < 3 ? 0.0f : kind == 3 ? -0.0f : gauss();
+                if (kind == 4) { /* a bf16 value: the high half of a float */
+                    union { float f; uint32_t u; } b = {x};
+                    b.u &= 0xFFFF0000u;
+                    x = b.f;
+                }
+                rows[i] = x;
+            }
+            for (uint32_t d = 0; d < dim; d++)
+                rows[d] = 0.0f; /* an all-zero row: every projection 0, every bit 0 */
+            uint32_t *want = malloc(sizeof(uint32_t) * tables * ROWS), *got = malloc(sizeof(uint32_t) * tables * ROWS);
+            float *work = malloc(sizeof(float) * block->work_floats(h.state));
+            for (int prepared = 0; prepared < 2; prepared++) {
+                if (prepared)
+                    prepare(&h, rows, ROWS, stride);
+                for (int i = 0; i < ROWS; i++)
+                    item(&h, rows + (size_t)i * stride, want + (size_t)i * tables);
+                for (uint32_t m = 1; m <= SLIDE_HASH_ITEMS_BLOCK; m++) {
+                    memset(got, 0xEE, sizeof(uint32_t) * tables * ROWS);
+                    for (uint32_t i0 = 0; i0 < ROWS; i0 += m) {
+                        const uint32_t b = ROWS - i0 < m ? ROWS - i0 : m;
+                        const float *xs[SLIDE_HASH_ITEMS_BLOCK];
+                        for (uint32_t r = 0; r < b; r++)
+                            xs[r] = rows + (size_t)(i0 + r) * stride;
+                        memset(work, 0x5A, sizeof(float) * block->work_floats(h.state)); /* garbage work */
+                        block->hash(h.state, xs, b, got + (size_t)i0 * tables, work);
+                    }
+                    EXPECT(memcmp(got, want, sizeof(uint32_t) * tables * ROWS) == 0,
+                           "%s dim %u k %u tables %u, blocks of %u%s: block codes differ from one-row codes", names[n],
+                           dim, cases[c].k, tables, m, prepared ? " (after prepare_items)" : "");
+                }
+            }
+            free(rows);
+            free(want);
+            free(got);
+            free(work);
+            hasher_close(&h);
+        }
+    EXPECT(slide_hash_items_block_of(slide_hash_find("dwta")) == NULL, "dwta claims block item hashing");
+}
+
 /* ------------------------------------------------------------------ plugins and registration */
 
 static int zero(void) { return 0; }
@@ -752,6 +825,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < builtins; i++)
         check_backend(slide_hash_find(slide_hash_backend_name(i)));
     test_mips();
+    test_items_block();
     test_insert_unique();
     test_plugins(argv[1], argv[2], argv[3]);
     const slide_hash_family *plugin = slide_hash_find("example-srp");

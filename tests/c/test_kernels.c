@@ -442,6 +442,17 @@ static void dref_sgd_bf16(slide_bf16 *w, const float *g, size_t n, float lr, flo
         w[i] = dref_narrow1((float)((double)dref_widen1(w[i]) * decay - (double)lr * g[i]));
 }
 
+/* Written from the definition, one lane at a time: lane r's additions in (d, e) order. */
+static void dref_sign_project16(const uint32_t *ptr, const uint16_t *proj, size_t n_dims, const float *xt, float *acc)
+{
+    for (int r = 0; r < 16; r++)
+        for (size_t d = 0; d < n_dims; d++)
+            for (uint32_t e = ptr[d]; e < ptr[d + 1]; e++) {
+                const float x = xt[d * 16 + r];
+                acc[(size_t)(proj[e] & 0x7FFFu) * 16 + r] += (proj[e] & 0x8000u) ? -x : x;
+            }
+}
+
 static const slide_kernels dref = {
     .dot = dref_dot,
     .dot_sparse = dref_dot_sparse,
@@ -458,6 +469,7 @@ static const slide_kernels dref = {
     .axpy_many_multi = dref_axpy_many_multi,
     .lse_update = dref_lse_update,
     .bins_argmax8 = dref_bins_argmax8,
+    .sign_project16 = dref_sign_project16,
     .bf16_to_f32 = dref_bf16_to_f32,
     .f32_to_bf16 = dref_f32_to_bf16,
     .dot_bf16 = dref_dot_bf16,
@@ -887,6 +899,53 @@ static void test_bins_argmax8(stats *st, const slide_kernels *t, const slide_ker
             }
 }
 
+/*
+ * Sign projections of 16 lanes: pure additions, so every version must give the reference's bits exactly.
+ * Entries are drawn as the SimHash backends store them (each dimension's projections in increasing order,
+ * about 2/3 of them, random signs); inputs include zeros, signed zeros and bf16-exact values; acc starts
+ * from random values (the kernel accumulates) and must not be written outside its count * 16 floats.
+ */
+static void test_sign_project16(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    static const size_t counts[] = {1, 2, 29};
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            for (int pl = 0; pl < N_PLACES; pl++) {
+                const size_t n_dims = sizes[s], count = counts[c];
+                set_case(n_dims, count, pl);
+                uint32_t *ptr = gbuf_place(&B->g[2], n_dims + 1, pl);
+                static uint16_t proj[2 * CAP]; /* at most 1023 * 29 entries */
+                ptr[0] = 0;
+                size_t used = 0;
+                for (size_t d = 0; d < n_dims; d++) {
+                    for (size_t h = 0; h < count; h++) {
+                        const uint64_t u = rnd() % 6;
+                        if (u < 4)
+                            proj[used++] = (uint16_t)(h | (u >= 2 ? 0x8000u : 0u));
+                    }
+                    ptr[d + 1] = (uint32_t)used;
+                }
+                uint16_t *proj_g = gbuf_place_sz(&B->g[3], used, pl, 2);
+                memcpy(proj_g, proj, used * sizeof(uint16_t));
+                float *xt = gbuf_place(&B->g[0], n_dims * 16, pl), *acc = gbuf_place(&B->g[1], count * 16, pl);
+                for (size_t i = 0; i < n_dims * 16; i++) {
+                    const uint64_t kind = rnd() % 8;
+                    float x = kind == 0 ? 0.0f : kind == 1 ? -0.0f : frand(-4, 4);
+                    if (kind == 2)
+                        x = slide_bf16_to_f32(slide_bf16_from_f32(x));
+                    xt[i] = x;
+                }
+                fill_rand(acc, count * 16, -1, 1);
+                memcpy(ref_a, acc, count * 16 * sizeof(float));
+                r->sign_project16(ptr, proj_g, n_dims, xt, ref_a);
+                t->sign_project16(ptr, proj_g, n_dims, xt, acc);
+                int ok = check_stray(st, &B->g[1], acc, count * 16, pl, "acc");
+                for (size_t i = 0; i < count * 16 && ok; i++)
+                    ok = check(st, acc[i], ref_a[i], 0, n_dims, pl, i);
+                finish_case(st, ok);
+            }
+}
+
 /* ---- bfloat16 kernels ---- */
 
 static slide_bf16 ref_h[3][CAP], tmp_h[3][CAP];
@@ -1236,6 +1295,7 @@ static const struct {
     {"axpy_many_multi", test_axpy_many_multi},
     {"lse_update", test_lse_update},
     {"bins_argmax8", test_bins_argmax8},
+    {"sign_project16", test_sign_project16},
     {"bf16_convert", test_bf16_convert},
     {"dot_bf16", test_dot_bf16},
     {"dot_sparse_bf16", test_dot_sparse_bf16},
@@ -1283,6 +1343,7 @@ static int same_table(const slide_kernels *a, const slide_kernels *b)
            a->axpy_sparse == b->axpy_sparse && a->axpy_gather == b->axpy_gather && a->adam == b->adam && a->sgd == b->sgd &&
            a->dot_rows == b->dot_rows && a->dot_many == b->dot_many && a->axpy_many == b->axpy_many &&
            a->lse_update == b->lse_update && a->bins_argmax8 == b->bins_argmax8 &&
+           a->sign_project16 == b->sign_project16 &&
            a->bf16_to_f32 == b->bf16_to_f32 && a->f32_to_bf16 == b->f32_to_bf16 && a->dot_bf16 == b->dot_bf16 &&
            a->dot_sparse_bf16 == b->dot_sparse_bf16 && a->dot_many_bf16 == b->dot_many_bf16 &&
            a->axpy_many_bf16 == b->axpy_many_bf16 && a->adam_bf16 == b->adam_bf16 && a->sgd_bf16 == b->sgd_bf16;
