@@ -1,12 +1,15 @@
 /* Aligned and huge-page allocation (see alloc.h). */
 #define _DEFAULT_SOURCE /* madvise flags */
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
 
 #include "alloc.h"
+#include "error.h"
+#include "slide/slide.h"
 
 /* Arrays from this size on are placed on 2 MiB boundaries and offered transparent huge pages. */
 #define SLIDE_HUGE_BYTES ((size_t)4 << 20)
@@ -31,3 +34,17 @@ void *slide_aligned_alloc(size_t bytes)
 }
 
 void slide_aligned_free(void *p) { free(p); }
+
+int slide_grow(void *buf, size_t *cap, size_t need, size_t elem, const char *what)
+{
+    if (need <= *cap)
+        return SLIDE_OK;
+    void *p;
+    memcpy(&p, buf, sizeof p); /* buf points at a T *: read and write it as bytes, not through a void ** */
+    p = realloc(p, need * elem);
+    if (!p)
+        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu %s", need, what);
+    memcpy(buf, &p, sizeof p);
+    *cap = need;
+    return SLIDE_OK;
+}

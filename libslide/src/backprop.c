@@ -102,7 +102,5 @@ void slide_backprop_layer(const slide_layer *L, const slide_act *a, slide_act *p
         }
     }
     if (prev_relu)
-        for (uint32_t i = 0; i < prev->n; i++)
-            if (prev->val[i] <= 0.0f)
-                dx[i] = 0.0f;
+        slide_relu_gate_delta(prev);
 }

@@ -12,6 +12,14 @@
  * scale is 1 / batch size); returns the sample's cross-entropy.
  */
 double slide_output_delta(const slide_layer *L, slide_act *a, const int32_t *labels, uint32_t n_labels, float scale);
+/* A ReLU layer's delta becomes d loss / d pre-activation: zero where the unit did not fire (val <= 0). */
+static inline void slide_relu_gate_delta(slide_act *a)
+{
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->val[i] <= 0.0f)
+            a->delta[i] = 0.0f;
+}
+
 /* Back-propagates layer L's delta (a) into the previous layer's delta (prev: a ReLU or linear layer). */
 void slide_backprop_layer(const slide_layer *L, const slide_act *a, slide_act *prev, int prev_relu);
 

@@ -5,9 +5,10 @@
  * its (neuron, sample, position) contributions by neuron and walks them in that order, so a row is brought
  * into cache once per part and used for all of the part's samples that computed it.
  */
-#include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "backprop.h"
 #include "backprop_batch.h"
 #include "error.h"
 #include "kernels.h"
@@ -27,30 +28,6 @@ int slide_backprop_sparse_batch_applies(const slide_network *net, uint32_t l, in
     return 1;
 }
 
-/* Grows the network's sort buffers to `pairs` contributions and `parts` histograms of units + 1. */
-static int reserve(slide_network *net, size_t pairs, size_t hist)
-{
-    if (pairs > net->bp_cap) {
-        uint32_t *smp = realloc(net->bp_sample, sizeof(uint32_t) * pairs);
-        if (smp)
-            net->bp_sample = smp;
-        uint32_t *pos = smp ? realloc(net->bp_pos, sizeof(uint32_t) * pairs) : NULL;
-        if (pos)
-            net->bp_pos = pos;
-        if (!smp || !pos)
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu back-propagation entries", pairs);
-        net->bp_cap = pairs;
-    }
-    if (hist > net->bp_hist_cap) {
-        uint32_t *h = realloc(net->bp_hist, sizeof(uint32_t) * hist);
-        if (!h)
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu back-propagation counts", hist);
-        net->bp_hist = h;
-        net->bp_hist_cap = hist;
-    }
-    return SLIDE_OK;
-}
-
 int slide_backprop_sparse_batch(slide_network *net, uint32_t l, int64_t n, int nt)
 {
     const slide_layer *L = &net->layers[l];
@@ -60,7 +37,12 @@ int slide_backprop_sparse_batch(slide_network *net, uint32_t l, int64_t n, int n
     size_t pairs = 0;
     for (int64_t s = 0; s < n; s++)
         pairs += net->acts[(size_t)s * NL + l].n;
-    int rc = reserve(net, pairs, (size_t)parts * (U + 1));
+    int rc = slide_grow(&net->bp_sample, &net->bp_sample_cap, pairs, sizeof(uint32_t), "back-propagation entries");
+    if (!rc)
+        rc = slide_grow(&net->bp_pos, &net->bp_pos_cap, pairs, sizeof(uint32_t), "back-propagation entries");
+    if (!rc)
+        rc = slide_grow(&net->bp_hist, &net->bp_hist_cap, (size_t)parts * (U + 1), sizeof(uint32_t),
+                        "back-propagation counts");
     if (rc)
         return rc;
     const slide_kernels *K = slide_kernels_get();
@@ -104,12 +86,8 @@ int slide_backprop_sparse_batch(slide_network *net, uint32_t l, int64_t n, int n
             K->axpy_gather(prev->delta, d, slide_row_w(L, (size_t)a->ids[pos[e]]), prev->ids, prev->n);
         }
         if (prev_relu)
-            for (int64_t s = s0; s < s1; s++) {
-                slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
-                for (uint32_t i = 0; i < prev->n; i++)
-                    if (prev->val[i] <= 0.0f)
-                        prev->delta[i] = 0.0f;
-            }
+            for (int64_t s = s0; s < s1; s++)
+                slide_relu_gate_delta(&net->acts[(size_t)s * NL + l - 1]);
     }
     return SLIDE_OK;
 }

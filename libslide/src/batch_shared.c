@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 
+#include "backprop.h"
 #include "batch_shared.h"
 #include "forward.h"
 #include "kernels.h"
@@ -139,12 +140,8 @@ static void shared_delta_into(slide_network *net, uint32_t l, int64_t n, int nt,
             slide_rows_axpy_many_multi(K, L, ys, cs, (size_t)(s1 - s0), &rowp, mk, L->in_dim);
         }
         if (prev_relu)
-            for (int64_t s = s0; s < s1; s++) {
-                slide_act *prev = &net->acts[(size_t)s * NL + l - 1];
-                for (uint32_t i = 0; i < prev->n; i++)
-                    if (prev->val[i] <= 0.0f)
-                        prev->delta[i] = 0.0f;
-            }
+            for (int64_t s = s0; s < s1; s++)
+                slide_relu_gate_delta(&net->acts[(size_t)s * NL + l - 1]);
     }
 }
 

@@ -79,17 +79,17 @@ struct slide_network {
     /* Sort buffers of slide_backprop_sparse_batch (backprop_batch.h): sample and position of each
      * contribution, sorted by neuron within each part of the batch; per-part neuron counts. */
     uint32_t *bp_sample, *bp_pos, *bp_hist;
-    size_t bp_cap, bp_hist_cap;
+    size_t bp_sample_cap, bp_pos_cap, bp_hist_cap;
 
     /*
      * Batched rescoring's buffers (rescore_batch.c), reused across batches: every sample's pool and its
-     * scores ([batch x pool cap] each, pool_cap entries), pool sizes ([batch], n_cap), and the pools
+     * scores ([batch x pool cap] each: pool_cap, score_cap), pool sizes ([batch], n_cap), and the pools
      * inverted by neuron: by_row_start ([units + 1], start_cap), by_row ([entries], entry_cap).
      */
     struct {
         uint32_t *pool, *n_pool, *by_row_start, *by_row;
         float *score;
-        size_t pool_cap, n_cap, start_cap, entry_cap;
+        size_t pool_cap, score_cap, n_cap, start_cap, entry_cap;
     } rescore;
 
     /*

@@ -4,8 +4,7 @@
  * rows is outside: a block of rows is brought into cache once and scored against every sample's input,
  * so the layer streams once per batch. Blocks go to threads; each (s, j) is written by one thread only.
  */
-#include <stdlib.h>
-
+#include "alloc.h"
 #include "error.h"
 #include "kernels.h"
 #include "preact_batch.h"
@@ -17,24 +16,12 @@ int slide_preact_batch_applies(const slide_network *net, uint32_t l)
     return L->sampled && L->neuron_major && L->sampler.exact && !L->sampler.cfg.batch_shared;
 }
 
-static int reserve(slide_network *net, size_t floats)
-{
-    if (floats <= net->preact_cap)
-        return SLIDE_OK;
-    float *p = realloc(net->preact, sizeof(float) * floats);
-    if (!p)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu batch pre-activations", floats);
-    net->preact = p;
-    net->preact_cap = floats;
-    return SLIDE_OK;
-}
-
 int slide_preact_batch(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, int64_t n,
                        int nt)
 {
     const slide_layer *L = &net->layers[l];
     const uint32_t U = L->units;
-    int rc = reserve(net, (size_t)n * U);
+    int rc = slide_grow(&net->preact, &net->preact_cap, (size_t)n * U, sizeof *net->preact, "batch pre-activations");
     if (rc)
         return rc;
     const slide_kernels *K = slide_kernels_get();

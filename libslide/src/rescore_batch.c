@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "forward.h"
 #include "kernels.h"
@@ -35,33 +36,16 @@ int slide_rescore_batch_applies(const slide_network *net, uint32_t l)
            !(env && strcmp(env, "0") == 0);
 }
 
-static int grow_u32(uint32_t **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return SLIDE_OK;
-    uint32_t *q = realloc(*p, sizeof(uint32_t) * need);
-    if (!q)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu entries for batched rescoring", need);
-    *p = q;
-    *cap = need;
-    return SLIDE_OK;
-}
-
 static int reserve(slide_network *net, size_t pools, size_t samples, size_t units)
 {
-    if (pools > net->rescore.pool_cap) { /* pool and score share pool_cap */
-        uint32_t *p = realloc(net->rescore.pool, sizeof(uint32_t) * pools);
-        if (p)
-            net->rescore.pool = p;
-        float *sc = p ? realloc(net->rescore.score, sizeof(float) * pools) : NULL;
-        if (!sc)
-            return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu rescoring pool entries", pools);
-        net->rescore.score = sc;
-        net->rescore.pool_cap = pools;
-    }
-    int rc = grow_u32(&net->rescore.n_pool, &net->rescore.n_cap, samples);
+    int rc = slide_grow(&net->rescore.pool, &net->rescore.pool_cap, pools, sizeof(uint32_t), "rescoring pool entries");
     if (!rc)
-        rc = grow_u32(&net->rescore.by_row_start, &net->rescore.start_cap, units + 1);
+        rc = slide_grow(&net->rescore.score, &net->rescore.score_cap, pools, sizeof(float), "rescoring pool scores");
+    if (!rc)
+        rc = slide_grow(&net->rescore.n_pool, &net->rescore.n_cap, samples, sizeof(uint32_t), "rescoring pool sizes");
+    if (!rc)
+        rc = slide_grow(&net->rescore.by_row_start, &net->rescore.start_cap, units + 1, sizeof(uint32_t),
+                        "rescoring row starts");
     return rc;
 }
 
@@ -125,7 +109,7 @@ int slide_rescore_batch(slide_network *net, uint32_t l, const slide_matrix *X, c
     }
     if (total == 0)
         return SLIDE_OK;
-    rc = grow_u32(&net->rescore.by_row, &net->rescore.entry_cap, total);
+    rc = slide_grow(&net->rescore.by_row, &net->rescore.entry_cap, total, sizeof(uint32_t), "rescoring entries");
     if (rc)
         return rc;
     uint32_t *by_row = net->rescore.by_row;

@@ -475,13 +475,6 @@ static int exact_top(const slide_layer *L, slide_vec x, const uint32_t *mark, ui
     return SLIDE_OK;
 }
 
-/*
- * Rescoring (cfg.rescore = r > 1): of the nc > want candidates in scr->cand, the want * r with the most
- * table hits get their exact pre-activation and the `want` highest are appended to out and marked CHOSEN;
- * the other rescored candidates go back to one hit (seen, not chosen). Hit counts estimate a neuron's angle
- * to x, not w.x + b, which also depends on |w| and the bias: rescoring turns a recall-oriented candidate
- * list into the neurons that fire hardest at the cost of want * r dot products.
- */
 /* The rescoring pool: the want * rescore candidates with the most hits, compacted into the front of scr->cand
  * (take_top_by_hits writes at or before what it reads) and marked CHOSEN. Returns its size. */
 static uint32_t rescore_pool(const slide_layer *L, uint32_t nc, uint32_t want, uint16_t *hits, slide_thread_scratch *scr)
@@ -491,6 +484,13 @@ static uint32_t rescore_pool(const slide_layer *L, uint32_t nc, uint32_t want, u
     return take_top_by_hits(scr->cand, nc, hits, L->sampler.cfg.tables, pool_cap, scr->hist, (int32_t *)scr->cand);
 }
 
+/*
+ * Rescoring (cfg.rescore = r > 1): of the nc > want candidates in scr->cand, the want * r with the most
+ * table hits get their exact pre-activation and the `want` highest are appended to out and marked CHOSEN;
+ * the other rescored candidates go back to one hit (seen, not chosen). Hit counts estimate a neuron's angle
+ * to x, not w.x + b, which also depends on |w| and the bias: rescoring turns a recall-oriented candidate
+ * list into the neurons that fire hardest at the cost of want * r dot products.
+ */
 static int rescore_top(const slide_layer *L, slide_vec x, uint32_t nc, uint32_t want, uint16_t *hits,
                        slide_thread_scratch *scr, int32_t *out)
 {

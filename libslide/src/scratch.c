@@ -43,26 +43,12 @@ int slide_network_ensure_acts(slide_network *net, size_t samples)
 
 int slide_scratch_reserve_cand(slide_thread_scratch *s, size_t n)
 {
-    if (n <= s->cand_cap)
-        return SLIDE_OK;
-    uint32_t *c = realloc(s->cand, sizeof(uint32_t) * n);
-    if (!c)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu candidates", n);
-    s->cand = c;
-    s->cand_cap = n;
-    return SLIDE_OK;
+    return slide_grow(&s->cand, &s->cand_cap, n, sizeof *s->cand, "candidates");
 }
 
 int slide_scratch_reserve_scores(slide_thread_scratch *s, size_t n)
 {
-    if (n <= s->scores_cap)
-        return SLIDE_OK;
-    float *c = realloc(s->scores, sizeof(float) * n);
-    if (!c)
-        return slide_fail(SLIDE_E_NOMEM, "cannot allocate %zu scores", n);
-    s->scores = c;
-    s->scores_cap = n;
-    return SLIDE_OK;
+    return slide_grow(&s->scores, &s->scores_cap, n, sizeof *s->scores, "scores");
 }
 
 static void scratch_free(slide_thread_scratch *s)
@@ -149,9 +135,10 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
              sizeof(uint32_t) * (2 * sh.max_tables + 2) + s->cand_cap * sizeof(uint32_t) + s->hash_scratch_bytes +
              s->scores_cap * sizeof(float);
     }
-    b += (sizeof(uint32_t) + sizeof(float)) * net->rescore.pool_cap + sizeof(uint32_t) * net->rescore.n_cap +
-         sizeof(uint32_t) * (net->rescore.start_cap + net->rescore.entry_cap);
-    return b + net->preact_cap * sizeof(float) + (2 * net->bp_cap + net->bp_hist_cap) * sizeof(uint32_t);
+    b += sizeof(uint32_t) * (net->rescore.pool_cap + net->rescore.n_cap + net->rescore.start_cap +
+                             net->rescore.entry_cap) + sizeof(float) * net->rescore.score_cap;
+    return b + net->preact_cap * sizeof(float) +
+           (net->bp_sample_cap + net->bp_pos_cap + net->bp_hist_cap) * sizeof(uint32_t);
 }
 
 void slide_scratch_free_all(slide_network *net)
