@@ -129,6 +129,13 @@ typedef struct slide_kernels {
                       float b1, float b2, float eps_t, float decay);
     /* w[i] = narrow(widen(w[i]) * decay - lr * g[i]) */
     void (*sgd_bf16)(slide_bf16 *w, const float *g, size_t n, float lr, float decay);
+
+    /*
+     * What one gathered multiply-add of dot_sparse costs in multiply-adds of dot_many_multi, rounded down
+     * (measured with bench/step_time.py on the batch scoring of preact_batch.c; docs/design.md): the
+     * vector tables gather far slower than they stream, the scalar table does both at about one a cycle.
+     */
+    unsigned gather_cost;
 } slide_kernels;
 
 /* Exact widening of one bf16 value. */

@@ -866,6 +866,7 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->dot_many = dot_many_avx2;
     k->axpy_many = axpy_many_avx2;
     k->dot_many_multi = dot_many_multi_avx2;
+    k->gather_cost = 12;
     k->axpy_many_multi = axpy_many_multi_avx2;
     k->lse_update = lse_update_avx2;
     k->bins_argmax8 = bins_argmax8_avx2;

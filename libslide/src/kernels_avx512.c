@@ -715,6 +715,7 @@ void slide_kernels_fill_avx512(slide_kernels *k)
     k->dot_many = dot_many_avx512;
     k->axpy_many = axpy_many_avx512;
     k->dot_many_multi = dot_many_multi_avx512;
+    k->gather_cost = 12;
     k->axpy_many_multi = axpy_many_multi_avx512;
     k->bins_argmax8 = bins_argmax8_avx512;
     k->sign_project16 = sign_project16_avx512;

@@ -228,6 +228,7 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->dot_many = dot_many_scalar;
     k->axpy_many = axpy_many_scalar;
     k->dot_many_multi = dot_many_multi_scalar;
+    k->gather_cost = 1;
     k->axpy_many_multi = axpy_many_multi_scalar;
     k->lse_update = lse_update_scalar;
     k->bins_argmax8 = bins_argmax8_scalar;

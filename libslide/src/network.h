@@ -75,6 +75,18 @@ struct slide_network {
     /* [batch x units] every pre-activation of the layer slide_preact_batch last scored (preact_batch.h). */
     float *preact;
     size_t preact_cap;
+    /*
+     * slide_preact_batch's dense panel of sparse inputs (preact_batch.c): the column of each input position
+     * (col, [in_dim]), the position of each column (pos), the inputs over those columns ([batch x ld]), and
+     * per-thread work (row slices, partial scores, the kernel's pointer arrays).
+     */
+    struct {
+        int32_t *col;
+        uint32_t *pos;
+        float *panel, *work;
+        void **ptrs;
+        size_t col_cap, pos_cap, panel_cap, work_cap, ptrs_cap;
+    } union_panel;
 
     /* Sort buffers of slide_backprop_sparse_batch (backprop_batch.h): sample and position of each
      * contribution, sorted by neuron within each part of the batch; per-part neuron counts. */

@@ -4,11 +4,148 @@
  * rows is outside: a block of rows is brought into cache once and scored against every sample's input,
  * so the layer streams once per batch. Blocks go to threads; each (s, j) is written by one thread only.
  */
+#include <omp.h>
+#include <string.h>
+#include <stdlib.h>
+
 #include "alloc.h"
 #include "error.h"
 #include "kernels.h"
 #include "preact_batch.h"
 #include "rows.h"
+
+/*
+ * Sparse inputs through a dense panel. One gathered multiply-add (dot_sparse) costs several dense ones
+ * (register-blocked dot_many_multi). When a batch's sparse inputs share most of their positions, as the
+ * ReLU outputs of an exact-selection layer do (at 8,192 units and 5%: about 3,000 positions in the union
+ * of 128 samples' 410), the batch is laid out densely over the union of its positions, zeros filled in,
+ * and every row is scored against it with the dense kernel: union x n multiply-adds per row instead of
+ * the sum of the samples' nonzeros, gathered. The panel is used when union x n <= gather_cost x nonzeros
+ * (the kernel table's exchange rate, kernels.h). The added zeros change no sum of finite values; the
+ * summation order (over the union in chunks, in vector lanes) depends on the batch's union, so scores
+ * match the per-sample gather to rounding, not bit for bit.
+ */
+enum {
+    PANEL_CHUNK = 512 /* union positions per pass: a 64-row slice (128 KiB) and the batch's slice of the panel
+                         (n x 2 KiB) stay in L2 while every row of the slice meets every sample */
+};
+
+/* Lays out the n sparse inputs over their union when the panel pays; returns its width (0: keep the gathers). */
+static int panel_build(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, int64_t n,
+                       size_t *width)
+{
+    const slide_layer *L = &net->layers[l];
+    *width = 0;
+    /* SLIDE_PREACT_PANEL=0 never uses the panel, =1 always does (for sparse inputs), so tests can compare the
+     * two and benchmarks time them; otherwise the cost model decides. */
+    const char *env = getenv("SLIDE_PREACT_PANEL");
+    const int forced = env && strcmp(env, "1") == 0;
+    if (env && strcmp(env, "0") == 0)
+        return SLIDE_OK;
+    size_t nnz = 0;
+    for (int64_t s = 0; s < n; s++) {
+        const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
+        if (!x.idx)
+            return SLIDE_OK;
+        nnz += x.nnz;
+    }
+    int rc = slide_grow(&net->union_panel.col, &net->union_panel.col_cap, L->in_dim, sizeof(int32_t),
+                        "panel columns");
+    if (rc)
+        return rc;
+    int32_t *col = net->union_panel.col;
+    memset(col, 0, L->in_dim * sizeof *col);
+    for (int64_t s = 0; s < n; s++) {
+        const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
+        for (uint32_t i = 0; i < x.nnz; i++)
+            col[x.idx[i]] = 1;
+    }
+    size_t u = 0;
+    for (uint32_t i = 0; i < L->in_dim; i++)
+        u += (size_t)col[i];
+    if (u == 0 || (!forced && u * (size_t)n > (size_t)slide_kernels_get()->gather_cost * nnz))
+        return SLIDE_OK;
+    const size_t ld = (u + 15) & ~(size_t)15; /* each sample's row starts on a 64-byte multiple of the first */
+    if ((rc = slide_grow(&net->union_panel.pos, &net->union_panel.pos_cap, u, sizeof(uint32_t), "panel columns")) ||
+        (rc = slide_grow(&net->union_panel.panel, &net->union_panel.panel_cap, (size_t)n * ld, sizeof(float),
+                         "panel of sparse inputs")))
+        return rc;
+    uint32_t *pos = net->union_panel.pos;
+    for (uint32_t i = 0, c = 0; i < L->in_dim; i++)
+        if (col[i]) {
+            col[i] = (int32_t)c;
+            pos[c++] = i;
+        }
+    float *panel = net->union_panel.panel;
+    memset(panel, 0, (size_t)n * ld * sizeof *panel);
+    for (int64_t s = 0; s < n; s++) {
+        const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
+        for (uint32_t i = 0; i < x.nnz; i++)
+            panel[(size_t)s * ld + (size_t)col[x.idx[i]]] += x.val[i]; /* += : a repeated position sums */
+    }
+    *width = u;
+    return SLIDE_OK;
+}
+
+/* Every row of layer l against the panel (u columns, row stride ld): pre[s * U + j] = w_j . x_s, bias not added. */
+static int panel_score(slide_network *net, uint32_t l, int64_t n, size_t u, int nt, float *pre)
+{
+    const slide_layer *L = &net->layers[l];
+    const uint32_t U = L->units;
+    const size_t ld = (u + 15) & ~(size_t)15;
+    const size_t per_thread = (size_t)SLIDE_ROWS_BATCH * PANEL_CHUNK + (size_t)n * SLIDE_ROWS_BATCH;
+    int rc = slide_grow(&net->union_panel.work, &net->union_panel.work_cap, (size_t)nt * per_thread, sizeof(float),
+                        "panel work");
+    if (!rc)
+        rc = slide_grow(&net->union_panel.ptrs, &net->union_panel.ptrs_cap, (size_t)nt * 2 * (size_t)n,
+                        sizeof(void *), "panel pointers");
+    if (rc)
+        return rc;
+    const slide_kernels *K = slide_kernels_get();
+    const uint32_t *pos = net->union_panel.pos;
+    const float *panel = net->union_panel.panel;
+    const int64_t blocks = ((int64_t)U + SLIDE_ROWS_BATCH - 1) / SLIDE_ROWS_BATCH;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        const int t = omp_get_thread_num();
+        float *slice = net->union_panel.work + (size_t)t * per_thread; /* [64 x PANEL_CHUNK] gathered rows */
+        float *part = slice + (size_t)SLIDE_ROWS_BATCH * PANEL_CHUNK; /* [n x 64] this chunk's scores */
+        const float **xs = (const float **)net->union_panel.ptrs + (size_t)t * 2 * (size_t)n;
+        float **outs = (float **)(net->union_panel.ptrs + (size_t)t * 2 * (size_t)n + (size_t)n);
+        const float *slice_rows[SLIDE_ROWS_BATCH];
+        const uint32_t j0 = (uint32_t)b * SLIDE_ROWS_BATCH;
+        const uint32_t m = U - j0 < SLIDE_ROWS_BATCH ? U - j0 : SLIDE_ROWS_BATCH;
+        for (uint32_t k = 0; k < m; k++)
+            slice_rows[k] = slice + (size_t)k * PANEL_CHUNK;
+        for (int64_t s = 0; s < n; s++)
+            outs[s] = part + (size_t)s * SLIDE_ROWS_BATCH;
+        for (size_t c0 = 0; c0 < u; c0 += PANEL_CHUNK) {
+            const size_t len = u - c0 < PANEL_CHUNK ? u - c0 : PANEL_CHUNK;
+            for (uint32_t k = 0; k < m; k++) {
+                float *dst = slice + (size_t)k * PANEL_CHUNK;
+                if (slide_is_bf16(L)) {
+                    const slide_bf16 *w = slide_row_wh(L, j0 + k);
+                    for (size_t i = 0; i < len; i++)
+                        dst[i] = slide_bf16_to_f32(w[pos[c0 + i]]);
+                } else {
+                    const float *w = slide_row_w(L, j0 + k);
+                    for (size_t i = 0; i < len; i++)
+                        dst[i] = w[pos[c0 + i]];
+                }
+            }
+            for (int64_t s = 0; s < n; s++)
+                xs[s] = panel + (size_t)s * ld + c0;
+            K->dot_many_multi(slice_rows, m, xs, outs, (size_t)n, len);
+            for (int64_t s = 0; s < n; s++) {
+                float *p = pre + (size_t)s * U + j0;
+                const float *q = part + (size_t)s * SLIDE_ROWS_BATCH;
+                for (uint32_t k = 0; k < m; k++)
+                    p[k] = c0 ? p[k] + q[k] : q[k];
+            }
+        }
+    }
+    return SLIDE_OK;
+}
 
 int slide_preact_batch_applies(const slide_network *net, uint32_t l)
 {
@@ -26,6 +163,17 @@ int slide_preact_batch(slide_network *net, uint32_t l, const slide_matrix *X, co
         return rc;
     const slide_kernels *K = slide_kernels_get();
     float *pre = net->preact;
+    size_t width;
+    if ((rc = panel_build(net, l, X, rows, n, &width)) != SLIDE_OK)
+        return rc;
+    if (width) {
+        if ((rc = panel_score(net, l, n, width, nt, pre)) != SLIDE_OK)
+            return rc;
+        for (int64_t s = 0; s < n; s++)
+            for (uint32_t j = 0; j < U; j++)
+                pre[(size_t)s * U + j] += L->bias[j];
+        return SLIDE_OK;
+    }
     const int64_t blocks = ((int64_t)U + SLIDE_ROWS_BATCH - 1) / SLIDE_ROWS_BATCH;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; b++) {

@@ -137,6 +137,9 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
     }
     b += sizeof(uint32_t) * (net->rescore.pool_cap + net->rescore.n_cap + net->rescore.start_cap +
                              net->rescore.entry_cap) + sizeof(float) * net->rescore.score_cap;
+    b += net->union_panel.col_cap * sizeof(int32_t) + net->union_panel.pos_cap * sizeof(uint32_t) +
+         (net->union_panel.panel_cap + net->union_panel.work_cap) * sizeof(float) +
+         net->union_panel.ptrs_cap * sizeof(void *);
     return b + net->preact_cap * sizeof(float) +
            (net->bp_sample_cap + net->bp_pos_cap + net->bp_hist_cap) * sizeof(uint32_t);
 }
@@ -153,6 +156,11 @@ void slide_scratch_free_all(slide_network *net)
         scratch_free(&net->scratch[t]);
     free(net->scratch);
     free(net->preact);
+    free(net->union_panel.col);
+    free(net->union_panel.pos);
+    free(net->union_panel.panel);
+    free(net->union_panel.work);
+    free(net->union_panel.ptrs);
     free(net->bp_sample);
     free(net->bp_pos);
     free(net->bp_hist);
