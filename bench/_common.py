@@ -99,8 +99,10 @@ def peak_rss_mib() -> float:
 
 # ------------------------------------------------------------------------------------------ results
 def command_line() -> str:
-    """The command as it was typed, for the result file: 'python bench/debdeps.py --threads 2'."""
-    return " ".join(["python"] + sys.argv)
+    """The command as it was typed, for the result file: 'python bench/debdeps.py --threads 2', preceded by the
+    library's SLIDE_* environment switches when any is set ('SLIDE_PREACT_PANEL=0 python bench/...')."""
+    env = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("SLIDE_")]
+    return " ".join(env + ["python"] + sys.argv)
 
 
 def utc_now() -> str:

@@ -1429,7 +1429,8 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 16: k->dot_many_bf16(bench_ptrsh, BENCH_ROWS, b, n, out); sink += out[0]; break;
             case 17: k->axpy_many_bf16(d, c, bench_ptrsh, BENCH_ROWS, n); break;
             case 18: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f, 1.0f); break;
-            default: k->sgd_bf16(bench_ah, b, n, 1e-7f, 1.0f); break;
+            case 19: k->sgd_bf16(bench_ah, b, n, 1e-7f, 1.0f); break;
+            default: k->axpy_gather(d, 1e-7f, a, idx, n); sink += d[0]; break;
             }
         }
         const double dt = (now_ns() - t0) / (double)reps;
@@ -1443,11 +1444,23 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
 static int bench(slide_isa top)
 {
     static const size_t bench_n[] = {128, 4096};
-    /* floating-point operations per element (per row element for dot_rows, dot_many and axpy_many;
-     * lse_update: one exp and about six more; bins_argmax8: two comparisons per bin position) */
-    static const double flops[N_TESTS] = {2, 2, 2, 2, 12, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 2 * BENCH_ROWS,
-                                          2 * BENCH_ROWS * BENCH_MULTI, 2 * BENCH_ROWS * BENCH_MULTI, 7, 2,
-                                          2, 2, 2, 2 * BENCH_ROWS, 2 * BENCH_ROWS, 12, 2};
+    /*
+     * The timed kernels, in bench_one's case order, with their floating-point operations per element (per
+     * row element for the kernels that take several rows or inputs; lse_update: one exp and about six more;
+     * bins_argmax8: two comparisons per bin position) and the rows (x inputs) each call handles.
+     */
+    static const struct {
+        const char *name;
+        double flops;
+        double rows;
+    } timed[] = {
+        {"dot", 2, 1}, {"dot_sparse", 2, 1}, {"axpy", 2, 1}, {"axpy_sparse", 2, 1}, {"adam", 12, 1}, {"sgd", 2, 1},
+        {"dot_rows", 2, BENCH_ROWS}, {"dot_many", 2, BENCH_ROWS}, {"axpy_many", 2, BENCH_ROWS},
+        {"dot_many_multi", 2, BENCH_ROWS * BENCH_MULTI}, {"axpy_many_multi", 2, BENCH_ROWS * BENCH_MULTI},
+        {"lse_update", 7, 1}, {"bins_argmax8", 2, 1}, {"bf16_convert", 2, 1}, {"dot_bf16", 2, 1},
+        {"dot_sparse_bf16", 2, 1}, {"dot_many_bf16", 2, BENCH_ROWS}, {"axpy_many_bf16", 2, BENCH_ROWS},
+        {"adam_bf16", 12, 1}, {"sgd_bf16", 2, 1}, {"axpy_gather", 2, 1},
+    };
     const size_t nmax = 4096, dim = 8 * nmax;
     float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
     float *c = aligned_alloc(64, nmax * sizeof(float)), *d = aligned_alloc(64, nmax * sizeof(float));
@@ -1465,12 +1478,12 @@ static int bench(slide_isa top)
     printf("\nbench: best of %d trials; dot_rows, dot_many(_bf16) and axpy_many(_bf16) do %d rows per call, the "
            "_multi kernels %d rows x %d inputs; sparse kernels index a row of 8n\n",
            BENCH_TRIALS, BENCH_ROWS, BENCH_ROWS, BENCH_MULTI);
-    printf("%-7s %-12s %6s %12s %10s\n", "isa", "kernel", "n", "ns/call", "GFLOP/s");
+    printf("%-7s %-15s %6s %12s %10s\n", "isa", "kernel", "n", "ns/call", "GFLOP/s");
     for (int isa = 0; isa <= (int)top; isa++) {
         slide_kernels k;
         if (!fill_isa((slide_isa)isa, &k))
             continue;
-        for (size_t t = 0; t < N_TESTS; t++)
+        for (size_t t = 0; t < sizeof timed / sizeof timed[0]; t++)
             for (size_t s = 0; s < 2; s++) {
                 const size_t n = bench_n[s];
                 rng_state = 42;
@@ -1480,9 +1493,7 @@ static int bench(slide_isa top)
                 fill_rand(d, nmax, -1, 1);
                 fill_rand(rows, BENCH_ROWS * nmax, -1, 1);
                 rand_indices(idx, n, 8 * n);
-                const double work = (double)n * ((t >= 6 && t <= 8) || t == 16 || t == 17 ? BENCH_ROWS
-                                                 : t == 9 || t == 10                 ? BENCH_ROWS * BENCH_MULTI
-                                                                                     : 1);
+                const double work = (double)n * timed[t].rows;
                 for (size_t j = 0; j < BENCH_ROWS; j++) {
                     bench_ptrs[j] = rows + (BENCH_ROWS - 1 - j) * n;
                     bench_ptrsh[j] = bench_rowsh + (BENCH_ROWS - 1 - j) * n;
@@ -1499,8 +1510,8 @@ static int bench(slide_isa top)
                 if (reps < 100)
                     reps = 100;
                 const double ns = bench_one(&k, t, n, reps, a, b, c, d, idx, rows, out);
-                printf("%-7s %-12s %6zu %12.1f %10.2f\n", slide_isa_name((slide_isa)isa), tests[t].name, n,
-                       ns, flops[t] * (double)n / ns);
+                printf("%-7s %-15s %6zu %12.1f %10.2f\n", slide_isa_name((slide_isa)isa), timed[t].name, n,
+                       ns, timed[t].flops * work / ns);
             }
     }
     free(a);
