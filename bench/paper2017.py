@@ -100,7 +100,9 @@ MODES = ("lsh", "lsh-defaults", "oracle", "uniform")
 def sampling_for(a, mode, fraction, hash_name):
     """The LSH of a sampled hidden layer in each mode (None: dense).
     lsh           hash retrieval with this script's K, L, bucket and rebuild settings (--k, --tables, ...)
-    lsh-defaults  LSH(active=fraction) and nothing else: what a user who sets only the fraction gets
+    lsh-defaults  LSH(active=fraction, hash="simhash"): SimHash retrieval with the automatic hidden-layer
+                  table settings and rescoring (what LSH(active=fraction) alone gave before 0.5; since
+                  then it selects exactly, as the oracle mode)
     oracle        hash "exact": every pre-activation computed, the highest kept (the best any retrieval can do)
     uniform       that many neurons drawn uniformly at random per sample (what retrieval must beat)"""
     if fraction >= 1.0:
@@ -110,7 +112,7 @@ def sampling_for(a, mode, fraction, hash_name):
                                      bucket_bits=a.bucket_bits, active=fraction, min_active=a.min_active,
                                      rebuild_every=a.rebuild_every, rescore=a.rescore)
     if mode == "lsh-defaults":
-        return sl.LSH(active=fraction)
+        return sl.LSH(active=fraction, hash="simhash")
     if mode == "oracle":
         return _common.retrieval_lsh("exact", active=fraction, min_active=a.min_active)
     if mode == "uniform":
@@ -237,7 +239,7 @@ def markdown(res):
                    f"| {r['p1_exact_mean']:.4f} ± {r['p1_exact_std']:.4f} | {sampled} | {active} | {recall} "
                    f"| {r['madds_fraction']:.2%} | {r.get('selection_madds_fraction', float('nan')):.2%} | {ep} | {r['samples_per_s']:,.0f} ({r['samples_per_s_min']:,.0f}-"
                    f"{r['samples_per_s_max']:,.0f}) | {r['train_seconds']:.0f} |")
-    out += ["", "Modes: lsh = hash retrieval with the settings above; lsh-defaults = `LSH(active=f)` alone; oracle "
+    out += ["", "Modes: lsh = hash retrieval with the settings above; lsh-defaults = `LSH(active=f, hash='simhash')` (SimHash with the automatic hidden-layer settings); oracle "
             "= every pre-activation computed and the exact top-k kept (the best any retrieval can do, at a dense "
             "layer's cost); uniform = k neurons drawn at random per sample. P@1 exact: every neuron computed at "
             "test time; sampled inference: the hash tables choose the neurons at test time as in training. "

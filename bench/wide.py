@@ -16,12 +16,13 @@ Implementations (--impls), run one after the other in one process for each width
   torch-dense  torch.nn.Sequential of Linear and ReLU, F.cross_entropy, torch.optim.Adam (fused=True when
                the build has it, else the default implementation), torch.set_num_threads(--threads).
   slide-dense  sl.Network with no layer sampled: every neuron computed.
-  slide-lsh    sl.Network whose hidden layers are sl.Layer(W, sampling=sl.LSH(active=--fraction)) and
-               nothing else set: the library's automatic hidden-layer settings (per-sample SimHash
-               retrieval, 200 tables, k from the layer size, rescoring; the resolved settings are in the
+  slide-lsh    sl.Network whose hidden layers are sl.Layer(W, sampling=sl.LSH(active=--fraction,
+               hash="simhash")): SimHash retrieval with the automatic hidden-layer table settings (per
+               sample, 200 tables, k from the layer size, rescoring; the resolved settings are in the
                JSON). The 10-way softmax output layer is computed in full.
   slide-exact  the same with LSH(active=--fraction, hash="exact"): each sample keeps its highest
-               pre-activations, every one computed (for the whole batch at once, row by row), no tables.
+               pre-activations, every one computed (for the whole batch at once), no tables. Since 0.5
+               this is also what LSH(active=--fraction) alone does on a hidden layer.
 
 Data: Fashion-MNIST (sl.datasets.load_fashion_mnist: pixels scaled to [0, 1], as bench/paper2017.py). Training
 uses the first 50,000 training images (shuffled every epoch, the same order for every implementation),
@@ -227,7 +228,7 @@ def make_trainer(impl, width, a, X, y, libs):
     if impl == "torch-dense":
         return TorchDense(libs["torch"], width, a, X, y)
     sl = libs["sl"]
-    sampling = {"slide-lsh": lambda: sl.LSH(active=a.fraction),
+    sampling = {"slide-lsh": lambda: sl.LSH(active=a.fraction, hash="simhash"),
                 "slide-exact": lambda: sl.LSH(active=a.fraction, hash="exact")}.get(impl, lambda: None)()
     return SlideNet(sl, width, a, X, y, sampling)
 
@@ -387,7 +388,7 @@ def markdown(res):
     scope = scopes.pop() if len(scopes) == 1 else "each run, or of the process so far where the reset failed"
     out = [f"Fashion-MNIST (train 50,000 / validation 10,000 / test 10,000), 784 -> {N_HIDDEN} x W ReLU -> 10 "
            f"softmax, batch {s['batch']}, Adam lr {s['lr']:g} (torch-dense {lr_torch:g}); slide-lsh: "
-           f"LSH(active={s['fraction']:g}) on every hidden layer, slide-exact: LSH(active={s['fraction']:g}, "
+           f"LSH(active={s['fraction']:g}, hash='simhash') on every hidden layer, slide-exact: LSH(active={s['fraction']:g}, "
            f"hash='exact'); {s['minutes']:g} min of training per "
            f"implementation and width, evaluated every {s['eval_every']:g} s of training; seed {s['seed']}; "
            f"{res['threads']} threads; {res['machine']}; OMP_WAIT_POLICY={res['env']['OMP_WAIT_POLICY']}.",
@@ -456,7 +457,7 @@ def main():
     p.add_argument("--max-epochs", type=int, default=None, help="stop after this many epochs if earlier")
     p.add_argument("--eval-every", type=float, default=15.0, help="seconds of training between evaluations")
     p.add_argument("--eval-chunk", type=int, default=1000, help="torch-dense: images per evaluation forward pass")
-    p.add_argument("--fraction", type=float, default=0.05, help="slide-lsh: LSH(active=...) of each hidden layer")
+    p.add_argument("--fraction", type=float, default=0.05, help="active share of each sampled hidden layer")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of every implementation")
     p.add_argument("--lr-torch", type=float, default=None, help="torch-dense's learning rate (default: --lr)")
     p.add_argument("--batch", type=int, default=128)

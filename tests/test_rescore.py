@@ -17,6 +17,7 @@ def inputs(n=400, d=64, seed=0):
 
 
 def network(d=64, width=1000, **lsh):
+    lsh.setdefault("hash", "simhash")  # retrieval (the automatic hidden-layer choice is exact top-k: nothing to rescore)
     return sl.Network(input_dim=d, layers=[sl.Layer(width, sampling=sl.LSH(active=0.05, **lsh)),
                                            sl.Layer(10, activation="softmax")], seed=0, threads=1)
 

@@ -20,7 +20,7 @@ def data(n=300, d=48, classes=12, sparse=False, seed=0):
 
 
 def network(d, classes, output_sampled, storage, threads):
-    hidden = sl.LSH(active=0.05)  # hidden defaults: per-sample, rescore 8
+    hidden = sl.LSH(active=0.05, hash="simhash")  # hidden-layer retrieval defaults: per-sample, rescore 8
     out = sl.LSH(active=0.5, batch_shared=False, random_fraction=0.25, rescore=3, hash="simhash", k=3, tables=30) \
         if output_sampled else None
     return sl.Network(input_dim=d, layers=[sl.Layer(700, sampling=hidden, storage=storage),

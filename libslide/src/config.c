@@ -148,9 +148,10 @@ static void lsh_defaults(slide_lsh_config *cfg)
      * negatives with the logQ correction trained best per sample and per second; no hash family beat it at
      * equal active count. The tables (SimHash, the best recall of the families) serve sampled prediction and
      * any retrieval share. A hidden layer needs the neurons that fire, so its automatic settings (resolved in
-     * slide_sampler_setup) are per-sample retrieval without draws (bench/paper2017.py).
+     * slide_sampler_setup) are per-sample selection without draws: exact top-k, which measured faster and at
+     * least as accurate as SimHash retrieval with rescoring (bench/step_time.py, bench/wide.py, 0.5).
      */
-    cfg->hash = "simhash";
+    cfg->hash = "auto";
     cfg->k = 0;      /* auto: by the layer's kind, see SLIDE_AUTO_OUTPUT_K */
     cfg->tables = 0; /* auto */
     cfg->bucket_size = 0; /* auto: sized to hold the layer (0.4; 128 before) */

@@ -108,6 +108,8 @@ int slide_sampler_setup(slide_layer *L, const slide_lsh_config *user, uint64_t s
     SLIDE_COPY_CONFIG(&S->cfg, user, SLIDE_STRUCT_LSH_CONFIG);
     slide_lsh_config *c = &S->cfg;
     const char *name = c->hash ? c->hash : "dwta";
+    if (strcmp(name, "auto") == 0) /* SLIDE_AUTO_HASH_*: the tables' backend on a softmax layer, exact top-k elsewhere */
+        name = L->activation == SLIDE_ACT_SOFTMAX ? SLIDE_AUTO_HASH_OUTPUT : SLIDE_AUTO_HASH_HIDDEN;
     if (strlen(name) >= SLIDE_HASH_NAME_MAX)
         return slide_fail(SLIDE_E_INVALID, "layer %u: hash backend name is too long", index);
     strcpy(S->hash_name, name);

@@ -80,16 +80,20 @@ class LSH(_Settings):
     best (docs/benchmarks.md): one set per batch of the batch's labels and uniformly drawn negatives
     (batch_shared=True, random_fraction=1.0) with the logQ correction; SimHash tables (k=6, 50 tables) serve
     ``predict_topk(mode="sampled")``. random_fraction < 1 gives that share of the set to hash retrieval. On a
-    hidden layer (relu, linear) each sample retrieves its own neurons by hash, with no random draws
-    (batch_shared=False, random_fraction=0.0), from 200 SimHash tables of k = floor(log2(units / (2 cap))) bits,
-    so that a bucket holds about two caps' worth of neurons: ``LSH(active=0.05)`` is all a hidden layer needs.
-    k, tables, batch_shared, random_fraction and rescore stay None after :meth:`resolved` unless set.
+    hidden layer (relu, linear) each sample keeps its own highest pre-activations, with no random draws
+    (hash "auto" resolves to "exact"; batch_shared=False, random_fraction=0.0): all of them are computed for
+    the batch against the previous sampled layer's sparse output, which measured faster than retrieval and
+    at least as accurate: ``LSH(active=0.05)`` is all a hidden layer needs. An explicit backend on a hidden
+    layer (``hash="simhash"``) retrieves from 200 tables of k = floor(log2(units / (2 cap))) bits, so that
+    a bucket holds about two caps' worth of neurons, and rescores the candidates. k, tables,
+    batch_shared, random_fraction and rescore stay None after :meth:`resolved` unless set.
 
     Every field defaults to None, meaning the C library's default (``slide_lsh_config_init``);
     :meth:`LSH.defaults` returns them all and :meth:`resolved` fills in the unset fields of an instance.
     The library checks the ranges when the network is created and its message names the layer and field.
 
-    hash: backend name (see :func:`hash_backends`); k: codes per table; tables: L; bucket_size: ids per
+    hash: backend name (see :func:`hash_backends`), "exact", or "auto" (the default: SimHash on a softmax
+    layer, exact on a hidden one); k: codes per table; tables: L; bucket_size: ids per
     bucket (None: sized so that each table can hold the layer twice over, a power of two >= 128; an explicit
     size whose tables * buckets * bucket_size slots cannot hold the layer is refused); active: cap on active
     neurons, either a float, the fraction of the layer in (0, 1], or an int, a count of neurons (the fraction

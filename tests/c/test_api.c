@@ -651,11 +651,13 @@ static void test_bf16(void)
     free_data(&D);
 }
 
-/* A network whose hidden layer (400 ReLU units, 5% active) is sampled with the given rescore (0: auto). */
+/* A network whose hidden layer (400 ReLU units, 5% active) is retrieved from SimHash tables (the automatic
+ * hidden-layer choice is exact top-k, which has nothing to rescore) with the given rescore (0: auto). */
 static slide_network *rescore_net(const data *D, uint32_t rescore)
 {
     slide_lsh_config lsh;
     slide_lsh_config_init(&lsh);
+    lsh.hash = "simhash";
     lsh.active_fraction = 0.05f;
     lsh.rescore = rescore;
     slide_layer_config h, o;

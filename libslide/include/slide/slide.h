@@ -177,13 +177,17 @@ typedef enum slide_sampling_rule {
 #define SLIDE_AUTO_ACTIVE_MAX 4096
 
 /**
- * Automatic retrieval settings (k = 0, tables = 0, batch_shared = -1, random_fraction = -1), resolved for
- * the layer they sample (0.5): a softmax layer gets the sampled-softmax defaults (SimHash-sized k = 6 and 50
- * tables, one set per batch, uniform draws); any other layer (a hidden ReLU or linear layer, whose set must
- * be the neurons that fire) gets per-sample hash retrieval without draws, SLIDE_AUTO_HIDDEN_TABLES tables and
- * k = floor(log2(units / (2 cap))) (so a bucket holds about two caps' worth of neurons), at least 1 and at most
- * 16 (measured on Fashion-MNIST: bench/paper2017.py).
+ * Automatic retrieval settings (hash "auto", k = 0, tables = 0, batch_shared = -1, random_fraction = -1),
+ * resolved for the layer they sample (0.5): a softmax layer gets the sampled-softmax defaults (SimHash tables
+ * of k = 6 and 50 tables, one set per batch, uniform draws); any other layer (a hidden ReLU or linear layer,
+ * whose set must be the neurons that fire) gets per-sample selection without draws, by default exact top-k
+ * (hash "auto" resolves to "exact": every pre-activation computed for the batch, which measured faster and
+ * at least as accurate than retrieval, bench/wide.py and bench/step_time.py). An explicit hash backend on a
+ * hidden layer gets SLIDE_AUTO_HIDDEN_TABLES tables, k = floor(log2(units / (2 cap))) (so a bucket holds
+ * about two caps' worth of neurons), at least 1 and at most 16, and rescoring (bench/paper2017.py).
  */
+#define SLIDE_AUTO_HASH_OUTPUT "simhash"
+#define SLIDE_AUTO_HASH_HIDDEN "exact"
 #define SLIDE_AUTO_OUTPUT_K 6
 #define SLIDE_AUTO_OUTPUT_TABLES 50
 #define SLIDE_AUTO_HIDDEN_TABLES 200
@@ -204,7 +208,9 @@ typedef enum slide_sampling_rule {
  */
 typedef struct slide_lsh_config {
     size_t struct_size;
-    const char *hash;         /**< backend name; default "simhash" (copied at network creation) */
+    const char *hash;         /**< backend name, "exact" or "auto"; default "auto" (0.5; "simhash" before):
+                                   SLIDE_AUTO_HASH_OUTPUT on a softmax layer, SLIDE_AUTO_HASH_HIDDEN elsewhere.
+                                   Copied, resolved, at network creation */
     uint32_t k;               /**< hash codes per table; default 0 = auto (see SLIDE_AUTO_OUTPUT_K; 6 before 0.5) */
     uint32_t tables;          /**< L, number of tables; default 0 = auto (see SLIDE_AUTO_OUTPUT_TABLES; 50 before 0.5) */
     /**
