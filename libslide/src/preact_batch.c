@@ -4,9 +4,12 @@
  * rows is outside: a block of rows is brought into cache once and scored against every sample's input,
  * so the layer streams once per batch. Blocks go to threads; each (s, j) is written by one thread only.
  */
-#include <omp.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "alloc.h"
 #include "error.h"
@@ -107,7 +110,11 @@ static int panel_score(slide_network *net, uint32_t l, int64_t n, size_t u, int 
     const int64_t blocks = ((int64_t)U + SLIDE_ROWS_BATCH - 1) / SLIDE_ROWS_BATCH;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; b++) {
+#ifdef _OPENMP
         const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
         float *slice = net->union_panel.work + (size_t)t * per_thread; /* [64 x PANEL_CHUNK] gathered rows */
         float *part = slice + (size_t)SLIDE_ROWS_BATCH * PANEL_CHUNK; /* [n x 64] this chunk's scores */
         const float **xs = (const float **)net->union_panel.ptrs + (size_t)t * 2 * (size_t)n;
