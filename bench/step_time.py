@@ -16,7 +16,8 @@ Fashion-MNIST's first 50,000 training images in one shuffled order. Modes:
 
 For each mode: seconds to create the network (weights and, for lsh, the initial table builds), then the
 wall time of each of --batches training batches (train_batch, the rows already marshalled); reports the
-median ms per batch and samples/s. Nothing here asserts a time. Needs the Debian package
+median ms per batch and samples/s, then the images per second of exact prediction (every neuron computed,
+the evaluation of bench/wide.py) on 2,048 held-out images. Nothing here asserts a time. Needs the Debian package
 dataset-fashion-mnist. Writes bench/results/step_time_<width>.json (or --out).
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 import _common
 
 INPUT, CLASSES, N_HIDDEN, N_TRAIN, BATCH = 784, 10, 3, 50000, 128
+PREDICT_IMAGES = 2048  # the first held-out training images, scored with every neuron computed
 
 
 def sampling_of(sl, mode, fraction):
@@ -51,6 +53,7 @@ def main():
     X, y, _, _ = sl.datasets.load_fashion_mnist()
     xv, yv = features(X[:N_TRAIN], INPUT), labels(y[:N_TRAIN], N_TRAIN, CLASSES)
     order = np.random.default_rng(0).permutation(N_TRAIN)
+    X_pred = np.ascontiguousarray(X[N_TRAIN:N_TRAIN + PREDICT_IMAGES], dtype=np.float32)
     res = {**_common.result_header(a.threads), "libslide": sl.__version__, "kernel_isa": sl.kernel_isa(),
            "settings": vars(a), "runs": []}
     print(res["machine"], flush=True)
@@ -67,11 +70,16 @@ def main():
             net.train_batch(xv, yv, rows=rows)
             times.append(time.perf_counter() - t)
         med = float(np.median(times))
+        t = time.perf_counter()
+        net.predict_topk(X_pred, k=1, mode="exact")
+        predict_s = time.perf_counter() - t
         run = {"mode": mode, "create_s": create_s, "batch_ms": [1000 * t for t in times], "median_ms": 1000 * med,
-               "samples_per_s": BATCH / med, "mean_active": [net.layers[i].mean_active for i in range(N_HIDDEN)]}
+               "samples_per_s": BATCH / med, "mean_active": [net.layers[i].mean_active for i in range(N_HIDDEN)],
+               "predict_images": len(X_pred), "predict_exact_images_per_s": len(X_pred) / predict_s}
         res["runs"].append(run)
         print(f"{mode:6s} create {create_s:6.1f} s; median {run['median_ms']:7.1f} ms per batch of {BATCH} "
-              f"({run['samples_per_s']:,.0f} samples/s)", flush=True)
+              f"({run['samples_per_s']:,.0f} samples/s); exact prediction "
+              f"{run['predict_exact_images_per_s']:,.0f} images/s", flush=True)
         del net
     out = a.out or str(_common.RESULTS / f"step_time_{a.width}.json")
     print("wrote", _common.write_json(out, res))

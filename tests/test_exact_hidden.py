@@ -85,11 +85,14 @@ def test_exact_hidden_layers_train_as_the_masked_reference(sparse_input, threads
     assert [net.layers[i].mean_active for i in range(2)] == [ACTIVE, ACTIVE]
 
 
+@pytest.mark.parametrize("storage", ["float32", "bfloat16"])
+@pytest.mark.parametrize("dense_input", [False, True], ids=["csr-input", "dense-input"])
 @pytest.mark.parametrize("mode", ["0", "1"], ids=["gathers", "panel"])
-def test_sparse_inputs_over_several_panel_chunks(mode, monkeypatch):
-    """A sparse input layer of 1,100 positions (a union over two 512-position chunks plus a tail) into 70
-    neurons (a 64-row block and a 6-row tail): the panel's chunk sums and row tails must land on the right
-    sample and neuron, as the gathers do."""
+def test_inputs_over_several_panel_chunks(mode, dense_input, storage, monkeypatch):
+    """An input of 1,100 positions (sparse: a union over two 512-position chunks plus a tail; dense: the
+    same chunks read in place, or widened from bfloat16) into 70 neurons (a 64-row block and a 6-row tail):
+    the chunk sums and row tails must land on the right sample and neuron, as the gathers do, in sampled
+    and exact prediction and in training."""
     monkeypatch.setenv("SLIDE_PREACT_PANEL", mode)
     rng = np.random.default_rng(11)
     n_in, width, active = 1100, 70, 7
@@ -97,18 +100,25 @@ def test_sparse_inputs_over_several_panel_chunks(mode, monkeypatch):
     X[rng.random(X.shape) < 0.6] = 0.0
     labels = [rng.choice(CLASSES, size=1, replace=False) for _ in range(len(X))]
     lsh = sl.LSH(hash="exact", active=active)
-    net = sl.Network(input_dim=n_in, layers=[sl.Layer(width, sampling=lsh), sl.Layer(width, sampling=lsh),
+    net = sl.Network(input_dim=n_in, layers=[sl.Layer(width, sampling=lsh, storage=storage),
+                                             sl.Layer(width, sampling=lsh, storage=storage),
                                              sl.Layer(CLASSES, activation="softmax")],
                      optimizer=sl.SGD(lr=1.0), seed=0, threads=2)
     for layer in net.layers:
-        layer.weights[...] = rng.normal(scale=0.3, size=layer.weights.shape)
+        layer.weights = rng.normal(scale=0.3, size=layer.weights.shape).astype(np.float32)
         layer.bias[...] = rng.normal(scale=0.1, size=layer.bias.shape)
+    # the stored values (bfloat16 rounds them; widening back is exact)
     before = [(np.array(l.weights, np.float64), np.array(l.bias, np.float64)) for l in net.layers]
-    ids, scores = net.predict_topk(sp.csr_matrix(X), k=2, mode="sampled")
-    want = masked_forward(before, X, active)
-    np.testing.assert_array_equal(ids, np.argsort(-want, axis=1, kind="stable")[:, :2])
-    np.testing.assert_allclose(scores, np.take_along_axis(want, ids, axis=1), rtol=1e-4, atol=1e-6)
-    net.train_batch(sp.csr_matrix(X), labels)
+    Xin = X if dense_input else sp.csr_matrix(X)
+    for pmode, keep in (("sampled", active), ("exact", None)):
+        ids, scores = net.predict_topk(Xin, k=2, mode=pmode)
+        want = masked_forward(before, X, keep)
+        np.testing.assert_array_equal(ids, np.argsort(-want, axis=1, kind="stable")[:, :2], err_msg=pmode)
+        np.testing.assert_allclose(scores, np.take_along_axis(want, ids, axis=1), rtol=1e-4, atol=1e-6,
+                                   err_msg=pmode)
+    if storage == "bfloat16":
+        return  # the update rounds the new weights to bfloat16: no float64 step to compare with
+    net.train_batch(Xin, labels)
     grads = reference_gradients(before, X, labels, active)
     for li, (layer, (W0, b0), (gW, gb)) in enumerate(zip(net.layers, before, grads)):
         np.testing.assert_allclose(W0 - np.array(layer.weights, np.float64), gW, rtol=1e-4, atol=1e-5,

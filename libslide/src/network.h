@@ -84,8 +84,9 @@ struct slide_network {
         int32_t *col;
         uint32_t *pos;
         float *panel, *work;
+        const float **xbase;
         void **ptrs;
-        size_t col_cap, pos_cap, panel_cap, work_cap, ptrs_cap;
+        size_t col_cap, pos_cap, panel_cap, work_cap, xbase_cap, ptrs_cap;
     } union_panel;
 
     /* Sort buffers of slide_backprop_sparse_batch (backprop_batch.h): sample and position of each

@@ -2,7 +2,9 @@
  * Batch pre-activations of one neuron-major layer. The per-sample oracle computes w_j . x for every row j
  * and one sample at a time: a layer of 8,192 x 8,192 floats streams 256 MiB per sample. Here the loop over
  * rows is outside: a block of rows is brought into cache once and scored against every sample's input,
- * so the layer streams once per batch. Blocks go to threads; each (s, j) is written by one thread only.
+ * so the layer streams once per batch. Dense inputs go through the register-blocked dense kernel in chunks
+ * of columns (each loaded row slice feeds four samples); sparse ones through a dense panel of the batch
+ * (below) or one gather per nonzero. Blocks go to threads; each (s, j) is written by one thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +92,18 @@ static int panel_build(slide_network *net, uint32_t l, const slide_matrix *X, co
     return SLIDE_OK;
 }
 
-/* Every row of layer l against the panel (u columns, row stride ld): pre[s * U + j] = w_j . x_s, bias not added. */
-static int panel_score(slide_network *net, uint32_t l, int64_t n, size_t u, int nt, float *pre)
+/*
+ * Every row of layer l against the batch's inputs in chunks of PANEL_CHUNK columns, with the register-blocked
+ * dense kernel: pre[s * U + j] = w_j . x_s, bias not added. The inputs span `width` columns; sample s's
+ * values start at xbase[s]. pos maps a column to its input position (the union of sparse inputs), or is
+ * NULL for dense inputs (column = position), whose float rows are then read in place. The summation order
+ * (chunks, lanes) is fixed by the columns, so the result does not depend on the thread count.
+ */
+static int panel_score(slide_network *net, uint32_t l, int64_t n, const float *const *xbase, size_t width,
+                       const uint32_t *pos, int nt, float *pre)
 {
     const slide_layer *L = &net->layers[l];
     const uint32_t U = L->units;
-    const size_t ld = (u + 15) & ~(size_t)15;
     const size_t per_thread = (size_t)SLIDE_ROWS_BATCH * PANEL_CHUNK + (size_t)n * SLIDE_ROWS_BATCH;
     int rc = slide_grow(&net->union_panel.work, &net->union_panel.work_cap, (size_t)nt * per_thread, sizeof(float),
                         "panel work");
@@ -105,8 +113,7 @@ static int panel_score(slide_network *net, uint32_t l, int64_t n, size_t u, int 
     if (rc)
         return rc;
     const slide_kernels *K = slide_kernels_get();
-    const uint32_t *pos = net->union_panel.pos;
-    const float *panel = net->union_panel.panel;
+    const int in_place = !pos && !slide_is_bf16(L);
     const int64_t blocks = ((int64_t)U + SLIDE_ROWS_BATCH - 1) / SLIDE_ROWS_BATCH;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; b++) {
@@ -115,25 +122,26 @@ static int panel_score(slide_network *net, uint32_t l, int64_t n, size_t u, int 
 #else
         const int t = 0;
 #endif
-        float *slice = net->union_panel.work + (size_t)t * per_thread; /* [64 x PANEL_CHUNK] gathered rows */
+        float *slice = net->union_panel.work + (size_t)t * per_thread; /* [64 x PANEL_CHUNK] rows' columns */
         float *part = slice + (size_t)SLIDE_ROWS_BATCH * PANEL_CHUNK; /* [n x 64] this chunk's scores */
         const float **xs = (const float **)net->union_panel.ptrs + (size_t)t * 2 * (size_t)n;
         float **outs = (float **)(net->union_panel.ptrs + (size_t)t * 2 * (size_t)n + (size_t)n);
         const float *slice_rows[SLIDE_ROWS_BATCH];
         const uint32_t j0 = (uint32_t)b * SLIDE_ROWS_BATCH;
         const uint32_t m = U - j0 < SLIDE_ROWS_BATCH ? U - j0 : SLIDE_ROWS_BATCH;
-        for (uint32_t k = 0; k < m; k++)
-            slice_rows[k] = slice + (size_t)k * PANEL_CHUNK;
         for (int64_t s = 0; s < n; s++)
             outs[s] = part + (size_t)s * SLIDE_ROWS_BATCH;
-        for (size_t c0 = 0; c0 < u; c0 += PANEL_CHUNK) {
-            const size_t len = u - c0 < PANEL_CHUNK ? u - c0 : PANEL_CHUNK;
+        for (size_t c0 = 0; c0 < width; c0 += PANEL_CHUNK) {
+            const size_t len = width - c0 < PANEL_CHUNK ? width - c0 : PANEL_CHUNK;
             for (uint32_t k = 0; k < m; k++) {
                 float *dst = slice + (size_t)k * PANEL_CHUNK;
+                slice_rows[k] = in_place ? slide_row_w(L, j0 + k) + c0 : dst;
+                if (in_place)
+                    continue;
                 if (slide_is_bf16(L)) {
                     const slide_bf16 *w = slide_row_wh(L, j0 + k);
                     for (size_t i = 0; i < len; i++)
-                        dst[i] = slide_bf16_to_f32(w[pos[c0 + i]]);
+                        dst[i] = slide_bf16_to_f32(w[pos ? pos[c0 + i] : c0 + i]);
                 } else {
                     const float *w = slide_row_w(L, j0 + k);
                     for (size_t i = 0; i < len; i++)
@@ -141,7 +149,7 @@ static int panel_score(slide_network *net, uint32_t l, int64_t n, size_t u, int 
                 }
             }
             for (int64_t s = 0; s < n; s++)
-                xs[s] = panel + (size_t)s * ld + c0;
+                xs[s] = xbase[s] + c0;
             K->dot_many_multi(slice_rows, m, xs, outs, (size_t)n, len);
             for (int64_t s = 0; s < n; s++) {
                 float *p = pre + (size_t)s * U + j0;
@@ -170,45 +178,38 @@ int slide_preact_batch(slide_network *net, uint32_t l, const slide_matrix *X, co
         return rc;
     const slide_kernels *K = slide_kernels_get();
     float *pre = net->preact;
-    size_t width;
-    if ((rc = panel_build(net, l, X, rows, n, &width)) != SLIDE_OK)
+    /* Base pointer of each sample's values in the panel (sparse inputs) or in place (dense inputs). */
+    if ((rc = slide_grow(&net->union_panel.xbase, &net->union_panel.xbase_cap, (size_t)n, sizeof(float *),
+                         "panel pointers")))
         return rc;
-    if (width) {
-        if ((rc = panel_score(net, l, n, width, nt, pre)) != SLIDE_OK)
+    const float **xbase = net->union_panel.xbase;
+    if (n > 0 && !slide_layer_input(net, l, X, rows, 0).idx) { /* dense: all samples are (X or one layer) */
+        for (int64_t s = 0; s < n; s++)
+            xbase[s] = slide_layer_input(net, l, X, rows, (uint32_t)s).val;
+        rc = panel_score(net, l, n, xbase, L->in_dim, NULL, nt, pre);
+    } else {
+        size_t width;
+        if ((rc = panel_build(net, l, X, rows, n, &width)) != SLIDE_OK)
             return rc;
-        for (int64_t s = 0; s < n; s++)
-            for (uint32_t j = 0; j < U; j++)
-                pre[(size_t)s * U + j] += L->bias[j];
-        return SLIDE_OK;
-    }
-    const int64_t blocks = ((int64_t)U + SLIDE_ROWS_BATCH - 1) / SLIDE_ROWS_BATCH;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint32_t j0 = (uint32_t)b * SLIDE_ROWS_BATCH;
-        const uint32_t m = U - j0 < SLIDE_ROWS_BATCH ? U - j0 : SLIDE_ROWS_BATCH;
-        slide_rows R;
-        for (uint32_t k = 0; k < m; k++)
-            slide_rows_set(&R, L, k, j0 + k);
-        /* Dense inputs: the block (m rows) stays in cache while every sample passes through it. */
-        for (int64_t s = 0; s < n; s++) {
-            const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
-            if (x.idx)
-                continue;
-            if (slide_is_bf16(L))
-                slide_rows_dot_many(K, L, &R, m, x.val, x.nnz, pre + (size_t)s * U + j0);
-            else
-                K->dot_rows(slide_row_w(L, j0), L->block, m, x.val, x.nnz, pre + (size_t)s * U + j0);
+        if (width) {
+            const size_t ld = (width + 15) & ~(size_t)15;
+            for (int64_t s = 0; s < n; s++)
+                xbase[s] = net->union_panel.panel + (size_t)s * ld;
+            rc = panel_score(net, l, n, xbase, width, net->union_panel.pos, nt, pre);
+        } else {
+            /* Sparse inputs gathered: each row stays in L1/L2 while every sample reads it. */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
+            for (int64_t j = 0; j < (int64_t)U; j++)
+                for (int64_t s = 0; s < n; s++) {
+                    const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
+                    pre[(size_t)s * U + (size_t)j] = slide_row_dot_sparse(K, L, (size_t)j, x.idx, x.val, x.nnz);
+                }
         }
-        /* Sparse inputs gather from one row at a time: that row stays in L1/L2 across the samples. */
-        for (uint32_t k = 0; k < m; k++)
-            for (int64_t s = 0; s < n; s++) {
-                const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
-                if (x.idx)
-                    pre[(size_t)s * U + j0 + k] = slide_row_dot_sparse(K, L, j0 + k, x.idx, x.val, x.nnz);
-            }
-        for (int64_t s = 0; s < n; s++)
-            for (uint32_t k = 0; k < m; k++)
-                pre[(size_t)s * U + j0 + k] += L->bias[j0 + k];
     }
+    if (rc)
+        return rc;
+    for (int64_t s = 0; s < n; s++)
+        for (uint32_t j = 0; j < U; j++)
+            pre[(size_t)s * U + j] += L->bias[j];
     return SLIDE_OK;
 }

@@ -139,7 +139,7 @@ size_t slide_scratch_memory_bytes(const slide_network *net)
                              net->rescore.entry_cap) + sizeof(float) * net->rescore.score_cap;
     b += net->union_panel.col_cap * sizeof(int32_t) + net->union_panel.pos_cap * sizeof(uint32_t) +
          (net->union_panel.panel_cap + net->union_panel.work_cap) * sizeof(float) +
-         net->union_panel.ptrs_cap * sizeof(void *);
+         (net->union_panel.xbase_cap + net->union_panel.ptrs_cap) * sizeof(void *);
     return b + net->preact_cap * sizeof(float) +
            (net->bp_sample_cap + net->bp_pos_cap + net->bp_hist_cap) * sizeof(uint32_t);
 }
@@ -160,6 +160,7 @@ void slide_scratch_free_all(slide_network *net)
     free(net->union_panel.pos);
     free(net->union_panel.panel);
     free(net->union_panel.work);
+    free(net->union_panel.xbase);
     free(net->union_panel.ptrs);
     free(net->bp_sample);
     free(net->bp_pos);
