@@ -90,17 +90,24 @@ void slide_sign_projections_apply(const slide_sign_projections *pr, const float 
 /* Dimensions transposed into the kernel's lane layout per pass: 16 KiB of `work`, which stays in L1. */
 enum { BLOCK_DIMS = 256 };
 
-size_t slide_sign_projections_block_work(const slide_sign_projections *pr)
+/* Scratch of apply_block besides acc: a dense projection chunk's scores, or the block's transposed inputs. */
+static size_t block_scratch(const slide_sign_projections *pr)
 {
     const size_t transposed = (size_t)BLOCK_DIMS * SLIDE_SIGN_PROJECTIONS_BLOCK;
     return pr->dense && pr->count > transposed ? pr->count : transposed;
 }
 
-void slide_sign_projections_apply_block(const slide_sign_projections *pr, const float *const *xs, uint32_t m,
-                                        float *acc, float *work)
+size_t slide_sign_projections_block_work(const slide_sign_projections *pr)
+{
+    return (size_t)pr->count * SLIDE_SIGN_PROJECTIONS_BLOCK + block_scratch(pr);
+}
+
+const float *slide_sign_projections_apply_block(const slide_sign_projections *pr, const float *const *xs, uint32_t m,
+                                                float *work_all)
 {
     enum { B = SLIDE_SIGN_PROJECTIONS_BLOCK };
     const slide_kernels *K = slide_kernels_get();
+    float *acc = work_all, *work = work_all + (size_t)pr->count * B;
     memset(acc, 0, sizeof(float) * pr->count * B);
     if (pr->dense) {
         /*
@@ -118,7 +125,7 @@ void slide_sign_projections_apply_block(const slide_sign_projections *pr, const 
                     acc[(size_t)(h0 + h) * B + r] = work[h];
             }
         }
-        return;
+        return acc;
     }
     /*
      * The one-vector loop skips zero inputs; adding them instead changes nothing: acc starts at +0 and a
@@ -139,4 +146,5 @@ void slide_sign_projections_apply_block(const slide_sign_projections *pr, const 
         }
         K->sign_project16(pr->dim_ptr + d0, pr->dim_proj, nd, work, acc);
     }
+    return acc;
 }

@@ -75,16 +75,17 @@ void slide_sign_projections_apply(const slide_sign_projections *pr, const float 
  */
 #define SLIDE_SIGN_PROJECTIONS_BLOCK 16 /* the lanes of the sign_project16 kernel */
 
-/* Floats of working memory slide_sign_projections_apply_block needs besides acc. */
+/* Floats of working memory slide_sign_projections_apply_block needs: its result and its scratch. */
 size_t slide_sign_projections_block_work(const slide_sign_projections *pr);
 
 /*
- * acc[h * BLOCK + r] = projection h . xs[r] for r < m <= BLOCK and h < count (lanes r >= m hold 0): lane r is
- * bit for bit what slide_sign_projections_apply gives for xs[r] alone. Without the dense copy the
- * projection entries stream once per block instead of once per vector; with it each vector still goes
- * through dot_rows (its summation order is the kernel's).
+ * Projects up to BLOCK vectors at once into work (slide_sign_projections_block_work floats) and returns acc,
+ * the start of work: acc[h * BLOCK + r] = projection h . xs[r] for r < m <= BLOCK and h < count (lanes
+ * r >= m hold 0); lane r is bit for bit what slide_sign_projections_apply gives for xs[r] alone. Without
+ * the dense copy the projection entries stream once per block instead of once per vector; with it each
+ * vector still goes through dot_rows (its summation order is the kernel's).
  */
-void slide_sign_projections_apply_block(const slide_sign_projections *pr, const float *const *xs, uint32_t m,
-                                        float *acc, float *work);
+const float *slide_sign_projections_apply_block(const slide_sign_projections *pr, const float *const *xs, uint32_t m,
+                                                float *work);
 
 #endif

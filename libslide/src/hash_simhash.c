@@ -98,16 +98,14 @@ _Static_assert(SLIDE_HASH_ITEMS_BLOCK == SLIDE_SIGN_PROJECTIONS_BLOCK, "a block 
 
 static size_t simhash_items_work(const void *state)
 {
-    const simhash_state *s = state;
-    return (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK + slide_sign_projections_block_work(&s->proj);
+    return slide_sign_projections_block_work(&((const simhash_state *)state)->proj);
 }
 
 /* Items hash as dense queries (hash_dense): the block gives each row the same projections. */
 static void simhash_hash_items(const void *state, const float *const *xs, uint32_t m, uint32_t *codes, float *work)
 {
     const simhash_state *s = state;
-    float *acc = work, *rest = work + (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK;
-    slide_sign_projections_apply_block(&s->proj, xs, m, acc, rest);
+    const float *acc = slide_sign_projections_apply_block(&s->proj, xs, m, work);
     for (uint32_t r = 0; r < m; r++)
         simhash_pack(s, acc + r, SLIDE_SIGN_PROJECTIONS_BLOCK, codes + (size_t)r * s->tables);
 }

@@ -160,15 +160,13 @@ _Static_assert(SLIDE_HASH_ITEMS_BLOCK == SLIDE_SIGN_PROJECTIONS_BLOCK, "a block 
 
 static size_t mips_items_work(const void *state)
 {
-    const mips_state *s = state;
-    return (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK + slide_sign_projections_block_work(&s->proj);
+    return slide_sign_projections_block_work(&((const mips_state *)state)->proj);
 }
 
 static void mips_hash_items(const void *state, const float *const *xs, uint32_t m, uint32_t *codes, float *work)
 {
     const mips_state *s = state;
-    float *acc = work, *rest = work + (size_t)s->proj.count * SLIDE_SIGN_PROJECTIONS_BLOCK;
-    slide_sign_projections_apply_block(&s->proj, xs, m, acc, rest);
+    const float *acc = slide_sign_projections_apply_block(&s->proj, xs, m, work);
     for (uint32_t r = 0; r < m; r++)
         mips_pack_item(s, acc + r, SLIDE_SIGN_PROJECTIONS_BLOCK, xs[r], codes + (size_t)r * s->tables);
 }

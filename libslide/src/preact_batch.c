@@ -35,9 +35,12 @@ enum {
                          (n x 2 KiB) stay in L2 while every row of the slice meets every sample */
 };
 
-/* Lays out the n sparse inputs over their union when the panel pays; returns its width (0: keep the gathers). */
+/*
+ * Lays out the n sparse inputs over their union when the panel pays: sets *width to the union's size and
+ * xbase[s] to sample s's row of the panel; *width 0 keeps the gathers.
+ */
 static int panel_build(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows, int64_t n,
-                       size_t *width)
+                       const float **xbase, size_t *width)
 {
     const slide_layer *L = &net->layers[l];
     *width = 0;
@@ -47,27 +50,21 @@ static int panel_build(slide_network *net, uint32_t l, const slide_matrix *X, co
     const int forced = env && strcmp(env, "1") == 0;
     if (env && strcmp(env, "0") == 0)
         return SLIDE_OK;
-    size_t nnz = 0;
-    for (int64_t s = 0; s < n; s++) {
-        const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
-        if (!x.idx)
-            return SLIDE_OK;
-        nnz += x.nnz;
-    }
     int rc = slide_grow(&net->union_panel.col, &net->union_panel.col_cap, L->in_dim, sizeof(int32_t),
                         "panel columns");
     if (rc)
         return rc;
-    int32_t *col = net->union_panel.col;
+    int32_t *col = net->union_panel.col; /* 1 for a position in the union, then its column */
     memset(col, 0, L->in_dim * sizeof *col);
+    size_t nnz = 0, u = 0;
     for (int64_t s = 0; s < n; s++) {
         const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
-        for (uint32_t i = 0; i < x.nnz; i++)
+        nnz += x.nnz;
+        for (uint32_t i = 0; i < x.nnz; i++) {
+            u += (size_t)(col[x.idx[i]] == 0);
             col[x.idx[i]] = 1;
+        }
     }
-    size_t u = 0;
-    for (uint32_t i = 0; i < L->in_dim; i++)
-        u += (size_t)col[i];
     if (u == 0 || (!forced && u * (size_t)n > (size_t)slide_kernels_get()->gather_cost * nnz))
         return SLIDE_OK;
     const size_t ld = (u + 15) & ~(size_t)15; /* each sample's row starts on a 64-byte multiple of the first */
@@ -85,6 +82,7 @@ static int panel_build(slide_network *net, uint32_t l, const slide_matrix *X, co
     memset(panel, 0, (size_t)n * ld * sizeof *panel);
     for (int64_t s = 0; s < n; s++) {
         const slide_vec x = slide_layer_input(net, l, X, rows, (uint32_t)s);
+        xbase[s] = panel + (size_t)s * ld;
         for (uint32_t i = 0; i < x.nnz; i++)
             panel[(size_t)s * ld + (size_t)col[x.idx[i]]] += x.val[i]; /* += : a repeated position sums */
     }
@@ -183,18 +181,15 @@ int slide_preact_batch(slide_network *net, uint32_t l, const slide_matrix *X, co
                          "panel pointers")))
         return rc;
     const float **xbase = net->union_panel.xbase;
-    if (n > 0 && !slide_layer_input(net, l, X, rows, 0).idx) { /* dense: all samples are (X or one layer) */
+    if (n > 0 && !slide_layer_input(net, l, X, rows, 0).idx) { /* dense (all samples come from X or one layer) */
         for (int64_t s = 0; s < n; s++)
             xbase[s] = slide_layer_input(net, l, X, rows, (uint32_t)s).val;
         rc = panel_score(net, l, n, xbase, L->in_dim, NULL, nt, pre);
     } else {
         size_t width;
-        if ((rc = panel_build(net, l, X, rows, n, &width)) != SLIDE_OK)
+        if ((rc = panel_build(net, l, X, rows, n, xbase, &width)) != SLIDE_OK)
             return rc;
         if (width) {
-            const size_t ld = (width + 15) & ~(size_t)15;
-            for (int64_t s = 0; s < n; s++)
-                xbase[s] = net->union_panel.panel + (size_t)s * ld;
             rc = panel_score(net, l, n, xbase, width, net->union_panel.pos, nt, pre);
         } else {
             /* Sparse inputs gathered: each row stays in L1/L2 while every sample reads it. */
