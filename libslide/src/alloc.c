@@ -37,6 +37,8 @@ void slide_aligned_free(void *p) { free(p); }
 
 int slide_grow(void *buf, size_t *cap, size_t need, size_t elem, const char *what)
 {
+    if (need == 0) /* never leave the buffer NULL: callers offset into it even when it holds nothing */
+        need = 1;
     if (need <= *cap)
         return SLIDE_OK;
     void *p;

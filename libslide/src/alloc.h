@@ -16,8 +16,9 @@ void slide_aligned_free(void *p);
 
 /*
  * Grows a reusable buffer: *(T **)buf holds *cap elements of `elem` bytes; when need > *cap it is
- * reallocated to `need` elements (contents kept) and *cap updated. On failure the buffer is unchanged and
- * SLIDE_E_NOMEM is returned with "cannot allocate <need> <what>" as the message.
+ * reallocated to `need` elements (contents kept) and *cap updated; need 0 counts as 1, so after a
+ * successful call the buffer is never NULL (an offset from it, even by 0, is defined). On failure the buffer
+ * is unchanged and SLIDE_E_NOMEM is returned with "cannot allocate <need> <what>" as the message.
  */
 int slide_grow(void *buf, size_t *cap, size_t need, size_t elem, const char *what);
 
