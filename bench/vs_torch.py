@@ -46,7 +46,8 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
 
 Protocol (MISSION.md "Benchmark protocol"): every implementation runs in its own subprocess (so peak
 memory, ru_maxrss of the child, does not mix; it includes the data and, for torch, the torch runtime),
-one after the other in one run, the order reversed on every other --repeats. Each trains for --minutes of
+one after the other in one run, the order reversed on every other --repeats; repeat r uses seed --seed + r
+(weights, data order, negatives) for every implementation. Each trains for --minutes of
 training wall time (or --epochs, whichever ends first); the clock stops during evaluation. P@1 and P@5
 are evaluated exactly (all outputs scored) at time 0, every --eval-every seconds of training and at the
 end, on the same --eval-sample random test rows (seed --eval-seed) for all implementations. Early
@@ -240,8 +241,9 @@ def parent(a):
             order = a.impls if rep % 2 == 0 else a.impls[::-1]
             for impl in order:
                 res_file = Path(tmp) / f"{impl}_{rep}.json"
+                # every repeat its own seed (weights, data order, negatives), the same for every implementation
                 cmd = [sys.executable, str(Path(__file__).resolve())] + sys.argv[1:] + extra + \
-                    ["--worker", impl, "--worker-out", str(res_file)]
+                    ["--seed", str(a.seed + rep), "--worker", impl, "--worker-out", str(res_file)]
                 print(f"--- repeat {rep + 1}/{a.repeats}: {impl}", flush=True)
                 proc = subprocess.run(cmd, env=env)
                 if proc.returncode != 0 or not res_file.exists():
@@ -250,6 +252,7 @@ def parent(a):
                     continue
                 r = json.loads(res_file.read_text())
                 r["repeat"] = rep
+                r["seed"] = a.seed + rep
                 runs.append(r)
 
     ok = [r for r in runs if "failed" not in r]
@@ -369,7 +372,7 @@ def main():
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "
                         "batch's rows (rows), sparse=True gradients + SparseAdam, or dense Adam")
     p.add_argument("--repeats", type=int, default=1, help="runs per implementation; order reversed every other")
-    p.add_argument("--seed", type=int, default=0, help="weights, shuffling and negatives")
+    p.add_argument("--seed", type=int, default=0, help="weights, shuffling and negatives (repeat r: SEED + r)")
     p.add_argument("--out", default=None, help="default bench/results/vs_torch_<dataset>.json")
     p.add_argument("--worker", choices=IMPLS + IMPLS_EXTRA, help=argparse.SUPPRESS)
     p.add_argument("--worker-out", help=argparse.SUPPRESS)

@@ -21,12 +21,7 @@ void slide_softmax_inplace(float *z, uint32_t n)
     float mx = z[0];
     for (uint32_t i = 1; i < n; i++)
         mx = z[i] > mx ? z[i] : mx;
-    float sum = 0.0f;
-    for (uint32_t i = 0; i < n; i++) {
-        z[i] = expf(z[i] - mx);
-        sum += z[i];
-    }
-    float inv = 1.0f / sum;
+    const float inv = 1.0f / slide_kernels_get()->exp_sum(z, n, mx);
     for (uint32_t i = 0; i < n; i++)
         z[i] *= inv;
 }

@@ -82,6 +82,13 @@ typedef struct slide_kernels {
      */
     void (*lse_update)(float *mx, float *sum, const float *z, float b, size_t n);
     /*
+     * The exponentials of softmax: z[i] = exp(z[i] - shift) for i < n; returns the sum of the new z[0..n),
+     * added in an order that depends on n alone. The caller passes shift >= every z[i] (their max), so no
+     * argument is above 0; arguments below -87 give 0 and NaN gives NaN. exp may be a polynomial
+     * approximation (relative error < 1e-6).
+     */
+    float (*exp_sum)(float *z, size_t n, float shift);
+    /*
      * Winner-take-all over bins (the DWTA hashing inner loop). Bins come in groups of 8, stored
      * position-major so that one vector load reads position b of 8 bins: the input dimension read at
      * position b of bin 8*g + j is pos8[(g * bin_size + b) * 8 + j]. For each of the 8 * n_groups bins,

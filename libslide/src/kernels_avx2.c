@@ -459,14 +459,14 @@ static void axpy_many_multi_avx2(float *const *ys, const float *const *cs, size_
 }
 
 /*
- * exp(x) for x <= 0 (inputs below -87 flush to 0): x = k*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6
- * Taylor polynomial (relative error < 2e-7 on that interval), 2^k by building the float exponent.
+ * exp(x) for x <= 0 (inputs below -87 flush to 0, NaN stays NaN): x = k*ln2 + r with |r| <= ln2/2, exp(r) by
+ * a degree-6 Taylor polynomial (relative error < 2e-7 on that interval), 2^k by building the float exponent.
  */
 static inline __m256 exp_nonpos(__m256 x)
 {
     const __m256 lo = _mm256_set1_ps(-87.0f);
     __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
+    x = _mm256_max_ps(lo, x); /* a NaN x is the second operand, so it is kept */
     __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
@@ -508,6 +508,28 @@ static void lse_update_avx2(float *mx, float *sum, const float *z, float b, size
             sum[i] += expf(zi - mx[i]);
         }
     }
+}
+
+/* Eight lanes of exponentials and of their running sum; the tail through masked loads and stores. */
+static float exp_sum_avx2(float *z, size_t n, float shift)
+{
+    const __m256 s = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(z + i), s));
+        _mm256_storeu_ps(z + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (i < n) {
+        const __m256i k = tail_mask(n - i);
+        /* masked-off lanes load 0, whose exponential is masked off from the sum and the store */
+        const __m256 e = _mm256_and_ps(exp_nonpos(_mm256_sub_ps(_mm256_maskload_ps(z + i, k), s)),
+                                       _mm256_castsi256_ps(k));
+        _mm256_maskstore_ps(z + i, k, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    return hsum(acc);
 }
 
 /*
@@ -869,6 +891,7 @@ void slide_kernels_fill_avx2(slide_kernels *k)
     k->gather_cost = 12;
     k->axpy_many_multi = axpy_many_multi_avx2;
     k->lse_update = lse_update_avx2;
+    k->exp_sum = exp_sum_avx2;
     k->bins_argmax8 = bins_argmax8_avx2;
     k->sign_project16 = sign_project16_avx2;
     k->bf16_to_f32 = bf16_to_f32_avx2;

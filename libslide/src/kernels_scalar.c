@@ -116,6 +116,16 @@ static void lse_update_scalar(float *mx, float *sum, const float *z, float b, si
     }
 }
 
+static float exp_sum_scalar(float *z, size_t n, float shift)
+{
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        z[i] = expf(z[i] - shift);
+        sum += z[i];
+    }
+    return sum;
+}
+
 static void bins_argmax8_scalar(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
                                 int32_t *arg)
 {
@@ -231,6 +241,7 @@ void slide_kernels_fill_scalar(slide_kernels *k)
     k->gather_cost = 1;
     k->axpy_many_multi = axpy_many_multi_scalar;
     k->lse_update = lse_update_scalar;
+    k->exp_sum = exp_sum_scalar;
     k->bins_argmax8 = bins_argmax8_scalar;
     k->sign_project16 = sign_project16_scalar;
     k->bf16_to_f32 = bf16_to_f32_scalar;

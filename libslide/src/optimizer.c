@@ -290,7 +290,7 @@ static void update_rows_grouped(slide_network *net, uint32_t l, const slide_matr
     const slide_kernels *K = slide_kernels_get();
     const uint32_t NL = net->n_layers;
     const uint32_t n_groups = (n_touched + SLIDE_GRAD_ROWS - 1) / SLIDE_GRAD_ROWS;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
     for (uint32_t gi = 0; gi < n_groups; gi++) {
         slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
         const uint32_t t0 = gi * SLIDE_GRAD_ROWS;

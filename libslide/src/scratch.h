@@ -40,8 +40,11 @@ static inline slide_vec slide_act_input(const slide_act *a)
     return v;
 }
 
-/* Rows whose gradients one thread accumulates together (batch-shared updates). */
-#define SLIDE_GRAD_ROWS 4 /* the AVX-512 axpy_many_multi tile */
+/*
+ * Rows whose gradients one thread accumulates together (batch-shared updates): their coefficients are one
+ * 64-byte line of each sample's delta; axpy_many_multi takes them four at a time.
+ */
+#define SLIDE_GRAD_ROWS 16
 
 /*
  * Per-thread scratch, grown on demand, owned by the network. net->scratch[t] belongs to OpenMP thread t of

@@ -293,6 +293,17 @@ static void dref_lse_update(float *mx, float *sum, const float *z, float b, size
     }
 }
 
+static float dref_exp_sum(float *z, size_t n, float shift)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double e = exp((double)z[i] - shift);
+        z[i] = (float)e;
+        sum += e;
+    }
+    return (float)sum;
+}
+
 /* Written from the definition (largest eligible value, then its first position), not from the loop. */
 static void dref_bins_argmax8(const float *x, const uint32_t *pos8, size_t n_groups, uint32_t bin_size,
                               int32_t *arg)
@@ -468,6 +479,7 @@ static const slide_kernels dref = {
     .dot_many_multi = dref_dot_many_multi,
     .axpy_many_multi = dref_axpy_many_multi,
     .lse_update = dref_lse_update,
+    .exp_sum = dref_exp_sum,
     .bins_argmax8 = dref_bins_argmax8,
     .sign_project16 = dref_sign_project16,
     .bf16_to_f32 = dref_bf16_to_f32,
@@ -849,6 +861,40 @@ static void test_lse_update(stats *st, const slide_kernels *t, const slide_kerne
             ok = ok && check_stray(st, &B->g[1], sum, n, pl, "sum");
             finish_case(st, ok);
         }
+}
+
+/*
+ * Softmax's exponentials against the shift of the max: arguments from 0 down to -100 (below -87 the
+ * kernels may give 0 where exp gives up to 1.7e-38: the absolute tolerance 2e-38), -inf (0), and NaN,
+ * which must come out NaN with a NaN sum rather than vanish.
+ */
+static void test_exp_sum(stats *st, const slide_kernels *t, const slide_kernels *r, bufs *B)
+{
+    for (size_t s = 0; s < N_SIZES; s++)
+        for (int pl = 0; pl < N_PLACES; pl++)
+            for (int special = 0; special < 3; special++) {
+                const size_t n = sizes[s];
+                set_case(n, (size_t)special, pl);
+                float *z = gbuf_place(&B->g[0], n, pl);
+                fill_rand(z, n, -100, 0);
+                const float shift = frand(-3, 3);
+                for (size_t i = 0; i < n; i++)
+                    z[i] += shift;
+                if (n && special == 1)
+                    z[n / 2] = -INFINITY;
+                if (n && special == 2)
+                    z[n - 1] = NAN;
+                memcpy(ref_a, z, n * sizeof(float));
+                const float want = r->exp_sum(ref_a, n, shift), got = t->exp_sum(z, n, shift);
+                int ok = check_stray(st, &B->g[0], z, n, pl, "z");
+                for (size_t i = 0; i < n && ok; i++)
+                    ok = isnan(ref_a[i]) ? isnan(z[i]) || check(st, z[i], NAN, 1.0, n, pl, i)
+                                         : check(st, z[i], ref_a[i], ref_a[i] + 2e-33, n, pl, i);
+                if (ok)
+                    ok = isnan(want) ? isnan(got) || check(st, got, NAN, 1.0, n, pl, n)
+                                     : check(st, got, want, want + 2e-33, n, pl, n);
+                finish_case(st, ok);
+            }
 }
 
 /*
@@ -1294,6 +1340,7 @@ static const struct {
     {"dot_many_multi", test_dot_many_multi},
     {"axpy_many_multi", test_axpy_many_multi},
     {"lse_update", test_lse_update},
+    {"exp_sum", test_exp_sum},
     {"bins_argmax8", test_bins_argmax8},
     {"sign_project16", test_sign_project16},
     {"bf16_convert", test_bf16_convert},
@@ -1430,7 +1477,9 @@ static double bench_one(const slide_kernels *k, size_t which, size_t n, size_t r
             case 17: k->axpy_many_bf16(d, c, bench_ptrsh, BENCH_ROWS, n); break;
             case 18: k->adam_bf16(bench_ah, bench_mh, bench_vh, b, n, 1e-6f, 0.9f, 0.999f, 1e-8f, 1.0f); break;
             case 19: k->sgd_bf16(bench_ah, b, n, 1e-7f, 1.0f); break;
-            default: k->axpy_gather(d, 1e-7f, a, idx, n); sink += d[0]; break;
+            case 20: k->axpy_gather(d, 1e-7f, a, idx, n); sink += d[0]; break;
+            /* the values stay in (exp(-1), 1] over the repetitions */
+            default: sink += k->exp_sum(d, n, 1.0f); break;
             }
         }
         const double dt = (now_ns() - t0) / (double)reps;
@@ -1446,7 +1495,7 @@ static int bench(slide_isa top)
     static const size_t bench_n[] = {128, 4096};
     /*
      * The timed kernels, in bench_one's case order, with their floating-point operations per element (per
-     * row element for the kernels that take several rows or inputs; lse_update: one exp and about six more;
+     * row element for the kernels that take several rows or inputs; lse_update: one exp and about six more; exp_sum: an exp of about fifteen;
      * bins_argmax8: two comparisons per bin position) and the rows (x inputs) each call handles.
      */
     static const struct {
@@ -1459,7 +1508,7 @@ static int bench(slide_isa top)
         {"dot_many_multi", 2, BENCH_ROWS * BENCH_MULTI}, {"axpy_many_multi", 2, BENCH_ROWS * BENCH_MULTI},
         {"lse_update", 7, 1}, {"bins_argmax8", 2, 1}, {"bf16_convert", 2, 1}, {"dot_bf16", 2, 1},
         {"dot_sparse_bf16", 2, 1}, {"dot_many_bf16", 2, BENCH_ROWS}, {"axpy_many_bf16", 2, BENCH_ROWS},
-        {"adam_bf16", 12, 1}, {"sgd_bf16", 2, 1}, {"axpy_gather", 2, 1},
+        {"adam_bf16", 12, 1}, {"sgd_bf16", 2, 1}, {"axpy_gather", 2, 1}, {"exp_sum", 15, 1},
     };
     const size_t nmax = 4096, dim = 8 * nmax;
     float *a = aligned_alloc(64, dim * sizeof(float)), *b = aligned_alloc(64, nmax * sizeof(float));
