@@ -3,6 +3,7 @@ does the sampled softmax lose against computing every neuron, and what stops the
 
     python bench/epochs.py --dataset debdeps --epochs 20 --threads 2
     python bench/epochs.py --dataset revdict --epochs 8 --threads 2 --configs defaults all-active wd0.3
+    python bench/epochs.py --dataset debdeps --epochs 8 --seeds 0 1 2 --eval-sample 8797 --configs defaults lr1e-3 halve3
 
 Network: sparse input -> 128 ReLU -> softmax over every label, batch 128, seed 0. Each configuration is
 the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
@@ -14,10 +15,12 @@ the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
   active4096     LSH(active=4096): 4,096 neurons per batch
   per-sample     LSH(batch_shared=False): one set of uniform negatives per sample
   wd0.1, wd0.3   Adam(weight_decay=...): decoupled weight decay (biases not decayed)
+  halve3         the learning rate halved after every epoch from the third on (set_learning_rate)
 
 After every epoch P@1 is computed exactly (every output scored) on --eval-sample random test rows
 (seed --eval-seed) and on --val-sample other test rows; the best epoch is chosen on the validation rows,
-as bench/vs_torch.py does. Writes bench/results/epochs_<dataset>.json and prints a markdown table.
+as bench/vs_torch.py does. With several --seeds (weights, data order, negatives) the table shows the
+means over the seeds. Writes bench/results/epochs_<dataset>.json and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ CONFIGS = {
     "per-sample": ({"batch_shared": False}, {}),
     "wd0.1": ({}, {"weight_decay": 0.1}),
     "wd0.3": ({}, {"weight_decay": 0.3}),
+    "halve3": ({}, {}),
 }
+# Configurations that change the learning rate between epochs: epoch -> factor of the initial rate.
+SCHEDULES = {"halve3": lambda epoch: 0.5 ** max(0, epoch - 2)}
 
 
 def print_table(results: dict) -> None:
@@ -51,9 +57,12 @@ def print_table(results: dict) -> None:
           " | returned (validation-chosen) P@1 (epoch) | samples/s |")
     print("|---|---|---|---|")
     for name, r in results["runs"].items():
-        at = " / ".join(f"{r['curve'][m - 1]['P@1']:.4f}" for m in marks)
-        s = r["selected"]
-        print(f"| {name} | {at} | {s['P@1']:.4f} ({s['epoch']}) | {r['samples_per_s']:,.0f} |")
+        seeds = r.get("seeds", {"": r})  # result files of one seed hold the run itself
+        mean = lambda f: sum(f(x) for x in seeds.values()) / len(seeds)  # noqa: E731
+        at = " / ".join(f"{mean(lambda x: x['curve'][m - 1]['P@1']):.4f}" for m in marks)
+        sel = mean(lambda x: x["selected"]["P@1"])
+        ep = "/".join(str(x["selected"]["epoch"]) for x in seeds.values())
+        print(f"| {name} | {at} | {sel:.4f} ({ep}) | {mean(lambda x: x['samples_per_s']):,.0f} |")
 
 
 def main():
@@ -61,6 +70,7 @@ def main():
     p.add_argument("--dataset", choices=["debdeps", "revdict"], default="debdeps")
     p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=["defaults", "all-active", "wd0.1", "wd0.3"])
     p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed; the table shows means")
     p.add_argument("--eval-sample", type=int, default=5000)
     p.add_argument("--val-sample", type=int, default=2000)
     p.add_argument("--eval-seed", type=int, default=1)
@@ -79,28 +89,39 @@ def main():
     results = {**_common.result_header(a.threads), "dataset": a.dataset, "args": vars(a), "runs": {}}
     for name in a.configs:
         lsh_kw, adam_kw = CONFIGS[name]
-        net = sl.Network(input_dim=X.shape[1],
-                         layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sl.LSH(**lsh_kw))],
-                         optimizer=sl.Adam(**adam_kw), seed=0, threads=a.threads)
-        curve, train_s = [], 0.0
-        for epoch in range(1, a.epochs + 1):
-            t0 = time.perf_counter()
-            net.fit(X, Y, epochs=1, batch_size=128, progress=False, seed=epoch)
-            train_s += time.perf_counter() - t0
-            point = {"epoch": epoch, "train_s": round(train_s, 2),
-                     "P@1": net.evaluate(Xe, Ye, ks=(1,))["P@1"], "val_P@1": net.evaluate(Xv, Yv, ks=(1,))["P@1"]}
-            curve.append(point)
-            print(f"[{name}] epoch {epoch}: P@1 {point['P@1']:.4f}, validation {point['val_P@1']:.4f}, "
-                  f"{train_s:.0f} s", flush=True)
-        best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
-        results["runs"][name] = {"lsh": lsh_kw, "adam": adam_kw, "curve": curve, "selected": best,
-                                 "max_P@1": max(r["P@1"] for r in curve),
-                                 "samples_per_s": a.epochs * X.shape[0] / train_s}
+        results["runs"][name] = {"lsh": lsh_kw, "adam": adam_kw, "seeds": {}}
+        for seed in a.seeds:
+            results["runs"][name]["seeds"][str(seed)] = run(X, Y, Xe, Ye, Xv, Yv, name, seed, a)
     out = a.out or _common.RESULTS / f"epochs_{a.dataset}.json"
     _common.write_json(out, results)
 
     print_table(results)
     print(f"\nwrote {out}")
+
+
+def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
+    """One configuration and seed: P@1 after every epoch and the validation-chosen epoch."""
+    lsh_kw, adam_kw = CONFIGS[name]
+    net = sl.Network(input_dim=X.shape[1],
+                     layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sl.LSH(**lsh_kw))],
+                     optimizer=sl.Adam(**adam_kw), seed=seed, threads=a.threads)
+    lr0 = net.optimizer.lr
+    curve, train_s = [], 0.0
+    for epoch in range(1, a.epochs + 1):
+        if name in SCHEDULES:
+            net.set_learning_rate(lr0 * SCHEDULES[name](epoch))
+        t0 = time.perf_counter()
+        # seed 0 keeps the data order of the earlier single-seed result files
+        net.fit(X, Y, epochs=1, batch_size=128, progress=False, seed=epoch + 1000 * seed)
+        train_s += time.perf_counter() - t0
+        point = {"epoch": epoch, "train_s": round(train_s, 2),
+                 "P@1": net.evaluate(Xe, Ye, ks=(1,))["P@1"], "val_P@1": net.evaluate(Xv, Yv, ks=(1,))["P@1"]}
+        curve.append(point)
+        print(f"[{name}, seed {seed}] epoch {epoch}: P@1 {point['P@1']:.4f}, validation {point['val_P@1']:.4f}, "
+              f"{train_s:.0f} s", flush=True)
+    best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
+    return {"curve": curve, "selected": best, "max_P@1": max(r["P@1"] for r in curve),
+            "samples_per_s": a.epochs * X.shape[0] / train_s}
 
 
 if __name__ == "__main__":
