@@ -16,6 +16,8 @@ the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
   per-sample     LSH(batch_shared=False): one set of uniform negatives per sample
   wd0.1, wd0.3   Adam(weight_decay=...): decoupled weight decay (biases not decayed)
   halve3         the learning rate halved after every epoch from the third on (set_learning_rate)
+  plateau        one fit(validation_data=validation rows, lr_plateau=0.5) call over all epochs: the rate
+                 halved after each epoch whose validation P@1 is not above the best so far
 
 After every epoch P@1 is computed exactly (every output scored) on --eval-sample random test rows
 (seed --eval-seed) and on --val-sample other test rows; the best epoch is chosen on the validation rows,
@@ -44,6 +46,7 @@ CONFIGS = {
     "wd0.1": ({}, {"weight_decay": 0.1}),
     "wd0.3": ({}, {"weight_decay": 0.3}),
     "halve3": ({}, {}),
+    "plateau": ({}, {}),
 }
 # Configurations that change the learning rate between epochs: epoch -> factor of the initial rate.
 SCHEDULES = {"halve3": lambda epoch: 0.5 ** max(0, epoch - 2)}
@@ -105,6 +108,8 @@ def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
     net = sl.Network(input_dim=X.shape[1],
                      layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sl.LSH(**lsh_kw))],
                      optimizer=sl.Adam(**adam_kw), seed=seed, threads=a.threads)
+    if name == "plateau":
+        return run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a)
     lr0 = net.optimizer.lr
     curve, train_s = [], 0.0
     for epoch in range(1, a.epochs + 1):
@@ -122,6 +127,25 @@ def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
     best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
     return {"curve": curve, "selected": best, "max_P@1": max(r["P@1"] for r in curve),
             "samples_per_s": a.epochs * X.shape[0] / train_s}
+
+
+def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a):
+    """The library's own schedule: fit watches the validation rows and halves the rate on a plateau."""
+    curve = []
+
+    def after_epoch(rec):
+        curve.append({"epoch": rec["epoch"], "train_s": round(sum(r["seconds"] for r in hist) + rec["seconds"], 2),
+                      "P@1": net.evaluate(Xe, Ye, ks=(1,))["P@1"], "val_P@1": rec["P@1"], "lr": rec["lr"]})
+        hist.append(rec)
+        print(f"[plateau, seed {seed}] epoch {rec['epoch']}: P@1 {curve[-1]['P@1']:.4f}, validation {rec['P@1']:.4f}, "
+              f"lr {rec['lr']:.2e}", flush=True)
+
+    hist = []
+    net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=1000 * seed, validation_data=(Xv, Yv),
+            lr_plateau=0.5, callback=after_epoch)
+    best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
+    return {"curve": curve, "selected": best, "max_P@1": max(r["P@1"] for r in curve),
+            "samples_per_s": a.epochs * X.shape[0] / curve[-1]["train_s"]}
 
 
 if __name__ == "__main__":

@@ -141,3 +141,27 @@ def test_early_stopping_stops_and_restores_the_best_epoch(small_data, tmp_path):
     # the returned network and the re-saved checkpoint are the best epoch's model
     assert net.evaluate(Xt[:500], Yt[:500], ks=(1,))["P@1"] == hist[best - 1]["P@1"]
     assert sl.Network.load(ckpt).evaluate(Xt[:500], Yt[:500], ks=(1,))["P@1"] == hist[best - 1]["P@1"]
+
+
+def test_lr_plateau_lowers_the_rate_after_epochs_without_a_better_validation_p1(small_data):
+    X, Y, Xt, Yt = small_data
+    net = sl.Network(input_dim=X.shape[1],
+                     layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",
+                                                    sampling=sl.LSH("simhash", active=0.2, batch_shared=True))],
+                     optimizer=sl.Adam(lr=1e-2), seed=0, threads=2)
+    hist = net.fit(X[:300], Y[:300], epochs=12, batch_size=32, validation_data=(Xt[:500], Yt[:500]),
+                   progress=False, seed=0, lr_plateau=0.5)
+    # the rule replayed from the records: halved exactly after the epochs that did not beat the best
+    lr, best = 1e-2, -1.0
+    for r in hist:
+        if r["P@1"] > best:
+            best = r["P@1"]
+        else:
+            lr *= 0.5
+        assert r["lr"] == pytest.approx(lr, rel=1e-6)
+    assert hist[-1]["lr"] < 1e-2  # 300 rows at lr 1e-2: validation P@1 stops rising within 12 epochs
+    assert net.optimizer.lr == pytest.approx(hist[-1]["lr"], rel=1e-6)
+    with pytest.raises(sl.InvalidArgumentError, match="validation_data"):
+        net.fit(X[:64], Y[:64], progress=False, lr_plateau=0.5)
+    with pytest.raises(sl.InvalidArgumentError, match="factor"):
+        net.fit(X[:64], Y[:64], progress=False, validation_data=(Xt[:50], Yt[:50]), lr_plateau=1.5)

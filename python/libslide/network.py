@@ -595,7 +595,8 @@ class Network:
 
     def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
             progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None,
-            checkpoint=None, checkpoint_every: int | None = None, early_stopping: int | None = None):
+            checkpoint=None, checkpoint_every: int | None = None, early_stopping: int | None = None,
+            lr_plateau: float | None = None):
         """Trains for ``epochs`` passes over (X, Y) in shuffled mini-batches.
 
         validation_data=(Xv, Yv) is evaluated (P@1, P@5, exact top-k) after every epoch on all of its rows, or
@@ -609,6 +610,13 @@ class Network:
         then puts back the weights and biases of the best epoch and rebuilds the hash tables (optimizer
         moments stay those of the last epoch), and re-saves ``checkpoint``. Records then also carry
         ``best_epoch``. Keeping the best weights costs one float32 copy of every layer's weights.
+
+        lr_plateau=f (0 < f < 1, needs validation_data): after each epoch whose validation P@1 is not above
+        the best so far, the learning rate is multiplied by f (as ``set_learning_rate``, so it stays in the
+        network and its model files); records then also carry ``lr``. On a small set whose P@1 falls after
+        its best epochs this holds it near the best; a slow learner is not slowed while it improves
+        (docs/benchmarks.md, "debdeps against PyTorch": 0.5 helped both real sets). Off by default, because
+        callers pass test rows as validation_data to watch P@1, and those must not steer training.
         """
         if checkpoint_every is not None:
             checkpoint_every = _inputs.positive_int(checkpoint_every, "checkpoint_every")
@@ -620,6 +628,13 @@ class Network:
             early_stopping = _inputs.positive_int(early_stopping, "early_stopping")
             if validation_data is None:
                 raise InvalidArgumentError("early_stopping needs validation_data (it watches validation P@1)")
+        if lr_plateau is not None:
+            if validation_data is None:
+                raise InvalidArgumentError("lr_plateau needs validation_data (it watches validation P@1)")
+            factor_ok = isinstance(lr_plateau, (int, float)) and not isinstance(lr_plateau, bool)
+            if not factor_ok or not 0.0 < lr_plateau < 1.0:
+                raise InvalidArgumentError(f"lr_plateau must be a factor in (0, 1), got {lr_plateau!r}")
+        best_p1 = None  # the best validation P@1 so far, with lr_plateau
         best = None  # (P@1, epoch, [(weights, bias) per layer]) with early_stopping
         if eval_sample is not None:
             eval_sample = _inputs.positive_int(eval_sample, "eval_sample")
@@ -683,6 +698,12 @@ class Network:
                 self.save(checkpoint)
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
+            if lr_plateau is not None:
+                if best_p1 is None or record["P@1"] > best_p1:
+                    best_p1 = record["P@1"]
+                else:
+                    self.set_learning_rate(self.optimizer.lr * lr_plateau)
+                record["lr"] = self.optimizer.lr
             if early_stopping is not None:
                 if best is None or record["P@1"] > best[0]:
                     best = (record["P@1"], epoch, [self._snapshot(l) for l in self.layers])
