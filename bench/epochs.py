@@ -54,7 +54,7 @@ SCHEDULES = {"halve3": lambda epoch: 0.5 ** max(0, epoch - 2)}
 
 def print_table(results: dict) -> None:
     epochs = results["args"]["epochs"]
-    marks = sorted({1, 2, 3, 5, epochs // 2, epochs} - {0})
+    marks = sorted(m for m in {1, 2, 3, 5, epochs // 2, epochs} if 0 < m <= epochs)
     print(f"\n{results['command']}\n{results['machine']}\n")
     print("| configuration | P@1 after epoch " + " / ".join(map(str, marks)) +
           " | returned (validation-chosen) P@1 (epoch) | samples/s |")
@@ -124,9 +124,14 @@ def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
         curve.append(point)
         print(f"[{name}, seed {seed}] epoch {epoch}: P@1 {point['P@1']:.4f}, validation {point['val_P@1']:.4f}, "
               f"{train_s:.0f} s", flush=True)
+    return summary(curve, a.epochs * X.shape[0])
+
+
+def summary(curve, samples):
+    """A run's record: its curve, the validation-chosen epoch, the best test P@1 and the training speed."""
     best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
     return {"curve": curve, "selected": best, "max_P@1": max(r["P@1"] for r in curve),
-            "samples_per_s": a.epochs * X.shape[0] / train_s}
+            "samples_per_s": samples / curve[-1]["train_s"]}
 
 
 def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a):
@@ -143,9 +148,7 @@ def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a):
     hist = []
     net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=1000 * seed, validation_data=(Xv, Yv),
             lr_plateau=0.5, callback=after_epoch)
-    best = max(curve, key=lambda r: (r["val_P@1"], -r["epoch"]))
-    return {"curve": curve, "selected": best, "max_P@1": max(r["P@1"] for r in curve),
-            "samples_per_s": a.epochs * X.shape[0] / curve[-1]["train_s"]}
+    return summary(curve, a.epochs * X.shape[0])
 
 
 if __name__ == "__main__":
