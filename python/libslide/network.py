@@ -631,11 +631,9 @@ class Network:
         if lr_plateau is not None:
             if validation_data is None:
                 raise InvalidArgumentError("lr_plateau needs validation_data (it watches validation P@1)")
-            factor_ok = isinstance(lr_plateau, (int, float)) and not isinstance(lr_plateau, bool)
-            if not factor_ok or not 0.0 < lr_plateau < 1.0:
-                raise InvalidArgumentError(f"lr_plateau must be a factor in (0, 1), got {lr_plateau!r}")
-        best_p1 = None  # the best validation P@1 so far, with lr_plateau
-        best = None  # (P@1, epoch, [(weights, bias) per layer]) with early_stopping
+            lr_plateau = _inputs.real(lr_plateau, "lr_plateau (a factor)", 0.0, 1.0, lo_open=True, hi_open=True)
+        best_p1 = None  # the best validation P@1 so far (early_stopping, lr_plateau)
+        best = None  # (epoch, [(weights, bias) per layer]) of best_p1, with early_stopping
         if eval_sample is not None:
             eval_sample = _inputs.positive_int(eval_sample, "eval_sample")
         if seed is not None:
@@ -698,23 +696,24 @@ class Network:
                 self.save(checkpoint)
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
-            if lr_plateau is not None:
-                if best_p1 is None or record["P@1"] > best_p1:
+                improved = best_p1 is None or record["P@1"] > best_p1
+                if improved:
                     best_p1 = record["P@1"]
-                else:
-                    self.set_learning_rate(self.optimizer.lr * lr_plateau)
-                record["lr"] = self.optimizer.lr
-            if early_stopping is not None:
-                if best is None or record["P@1"] > best[0]:
-                    best = (record["P@1"], epoch, [self._snapshot(l) for l in self.layers])
-                record["best_epoch"] = best[1]
+                if lr_plateau is not None:
+                    if not improved:
+                        self.set_learning_rate(self.optimizer.lr * lr_plateau)
+                    record["lr"] = self.optimizer.lr
+                if early_stopping is not None:
+                    if improved:
+                        best = (epoch, [self._snapshot(l) for l in self.layers])
+                    record["best_epoch"] = best[0]
             history.append(record)
             if callback is not None:
                 callback(record)
-            if early_stopping is not None and epoch - best[1] >= early_stopping:
+            if early_stopping is not None and epoch - best[0] >= early_stopping:
                 break
-        if best is not None and best[1] != history[-1]["epoch"]:
-            for layer, (w, b) in zip(self.layers, best[2]):
+        if best is not None and best[0] != history[-1]["epoch"]:
+            for layer, (w, b) in zip(self.layers, best[1]):
                 layer.weights = w
                 layer.bias[...] = b
             self.rebuild_tables()
