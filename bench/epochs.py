@@ -39,6 +39,7 @@ import libslide as sl
 CONFIGS = {
     "defaults": ({}, {}),
     "all-active": ({"active": 1.0}, {}),
+    "all-active-lr1e-3": ({"active": 1.0}, {"lr": 1e-3}),
     "lr1e-3": ({}, {"lr": 1e-3}),
     "active2048": ({"active": 2048}, {}),
     "active4096": ({"active": 4096}, {}),
