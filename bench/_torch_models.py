@@ -27,14 +27,26 @@ class RowAdam:
     weight_decay is decoupled (torch.optim.AdamW, libslide): the selected rows are first multiplied by
     1 - lr * weight_decay."""
 
-    def __init__(self, torch, weight, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(self, torch, weight, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, fused=True):
         self.w, self.lr, self.b1, self.b2, self.eps = weight, lr, beta1, beta2, eps
         self.wd = weight_decay
         self.m, self.v = torch.zeros_like(weight), torch.zeros_like(weight)
         self.t = 0
+        # torch's fused AdamW kernel (one pass over the gathered rows) where this torch has it, else the
+        # elementwise chain below; the two agree up to rounding (tests/test_bench_row_adam.py).
+        self.fused = getattr(torch, "_fused_adamw_", None) if fused else None
+        self.step_count = torch.zeros((), dtype=torch.float32)
 
     def step(self, rows, g):
         self.t += 1
+        if self.fused is not None:
+            w, m, v = self.w.index_select(0, rows), self.m.index_select(0, rows), self.v.index_select(0, rows)
+            self.step_count.fill_(self.t)
+            self.fused([w], [g.contiguous()], [m], [v], [], [self.step_count], lr=self.lr, beta1=self.b1,
+                       beta2=self.b2, weight_decay=self.wd, eps=self.eps, amsgrad=False, maximize=False)
+            for table, new in ((self.w, w), (self.m, m), (self.v, v)):
+                table.index_copy_(0, rows, new)
+            return
         m = self.m.index_select(0, rows).mul_(self.b1).add_(g, alpha=1 - self.b1)
         v = self.v.index_select(0, rows).mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
         self.m.index_copy_(0, rows, m)
@@ -212,8 +224,8 @@ class TorchTrainer:
 class TorchHeadTrainer(TorchTrainer):
     """torch-head: TorchTrainer's input layer (EmbeddingBag over the sparse features, 128 ReLU, RowAdam on
     the batch's input rows, the same learning rate) with libslide.torch.LSHSoftmax as the output layer at
-    the library's defaults (sl.LSH(), sl.Adam()): what a PyTorch user gets by swapping the softmax for the
-    head. The head's weights live in the C library; no (labels x 128) torch tensor or gradient exists."""
+    the library's defaults (sl.LSH(), sl.Adam()), or with --head-active neurons per batch: what a PyTorch
+    user gets by swapping the softmax for the head. The head's weights live in the C library; no (labels x 128) torch tensor or gradient exists."""
 
     def __init__(self, X, Y, a):
         torch = require_torch()
@@ -232,9 +244,12 @@ class TorchHeadTrainer(TorchTrainer):
         self._init_input_layer(nn, X.shape[1])
         self.row_opts = [RowAdam(torch, self.W1.data, lr)]
         self.opts = [torch.optim.Adam([self.b1], lr=lr)]
-        self.head = LSHSoftmax(HIDDEN, self.n_labels, seed=a.seed, threads=a.threads)
+        head_active = getattr(a, "head_active", None)  # None: the library's automatic count
+        sampling = sl.LSH(active=head_active) if head_active else sl.LSH()
+        self.head = LSHSoftmax(HIDDEN, self.n_labels, sampling=sampling, seed=a.seed, threads=a.threads)
         self.config = {"lr": lr, "optimizer": "RowAdam for the input table, torch.optim.Adam for the hidden bias; "
-                       "the head's own sl.Adam() (defaults)", "output": "libslide.torch.LSHSoftmax, sl.LSH() defaults"}
+                       "the head's own sl.Adam() (defaults)",
+                       "output": f"libslide.torch.LSHSoftmax, {sampling!r}" + ("" if head_active else " (defaults)")}
         self.cand_sizes = []
 
     def step(self, rows):

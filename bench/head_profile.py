@@ -26,12 +26,15 @@ def main():
     p.add_argument("--n-train", type=int, default=30000)
     p.add_argument("--batches", type=int, default=100)
     p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--head-active", type=int, default=None,
+                   help="output neurons per batch of the head and the native network (default: automatic)")
     _common.add_threads_arg(p)
     _common.add_out_arg(p, "head_profile.json")
     a = p.parse_args()
 
     X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=a.n_train, n_test=10, seed=0, realistic=True)
-    tr = TorchHeadTrainer(X, Y, SimpleNamespace(threads=a.threads, seed=0, lr=1e-3, dataset="amazon"))
+    tr = TorchHeadTrainer(X, Y, SimpleNamespace(threads=a.threads, seed=0, lr=1e-3, dataset="amazon",
+                                                head_active=a.head_active))
     rng = np.random.default_rng(0)
     parts = dict.fromkeys(["input layer", "labels", "head forward+backward", "head update", "input Adam"], 0.0)
     for it in range(a.warmup + a.batches):
@@ -55,7 +58,8 @@ def main():
                 parts[k] += t1 - t0
     ms = {k: 1000 * v / a.batches for k, v in parts.items()}
 
-    net = sl.Network(X.shape[1], [sl.Layer(HIDDEN), sl.Layer(Y.shape[1], "softmax", sampling=sl.LSH())],
+    sampling = sl.LSH(active=a.head_active) if a.head_active else sl.LSH()
+    net = sl.Network(X.shape[1], [sl.Layer(HIDDEN), sl.Layer(Y.shape[1], "softmax", sampling=sampling)],
                      threads=a.threads)
     for it in range(a.warmup + a.batches):
         if it == a.warmup:

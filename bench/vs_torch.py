@@ -42,7 +42,8 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    the same two with the output layer's weights and Adam moments stored as bfloat16.
   torch-head (only when named in --impls)
                    torch-sampled's input layer (EmbeddingBag, RowAdam, --lr) with libslide.torch.LSHSoftmax at
-                   the library's defaults as the output layer: libslide inside a PyTorch model.
+                   the library's defaults (or --head-active neurons per batch) as the output layer: libslide
+                   inside a PyTorch model.
 
 Protocol (MISSION.md "Benchmark protocol"): every implementation runs in its own subprocess (so peak
 memory, ru_maxrss of the child, does not mix; it includes the data and, for torch, the torch runtime),
@@ -95,6 +96,8 @@ from _plot import plot
 from _slide_runner import LibslideTrainer
 from _torch_models import TorchHeadTrainer, TorchTrainer, require_torch
 
+from libslide.network import PLATEAU_MIN_LR_SHARE
+
 
 # ------------------------------------------------------------------------------------------------ worker
 def worker(a):
@@ -117,7 +120,8 @@ def worker(a):
     rss_model = _common.peak_rss_mib()
 
     curve = []
-    state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0, "lr_scale": 1.0}
+    state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0, "lr_scale": 1.0,
+             "best_val": None}
 
     def evaluate():
         t0 = time.perf_counter()
@@ -131,17 +135,25 @@ def worker(a):
         if Xv is not None:
             rec["val_P@1"] = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
         curve.append(rec)
-        # --lr-plateau: the same rule for every implementation, on the validation rows only
-        if a.lr_plateau and Xv is not None and len(curve) > 2 and \
-                rec["val_P@1"] <= max(c["val_P@1"] for c in curve[:-1]):
-            tr.scale_lr(a.lr_plateau)
-            state["lr_scale"] *= a.lr_plateau
         rec["lr_scale"] = state["lr_scale"]
         val = f", validation P@1 {rec['val_P@1']:.4f}" if Xv is not None else ""
         val += f", lr x{state['lr_scale']:g}" if a.lr_plateau else ""
         print(f"[{impl}] {rec['train_s']:7.1f} s, {rec['samples']:9,} samples, epoch {rec['epoch']}, "
               f"loss {loss:.3f}, P@1 {rec['P@1']:.4f}, P@5 {rec['P@5']:.4f}{val} (eval {eval_s:.1f} s)",
               flush=True)
+
+    def epoch_end():
+        """--lr-plateau, the rule of Network.fit(lr_plateau=f) for every implementation: after each epoch whose
+        P@1 on the validation rows is not above the best of the earlier epochs, the learning rate is
+        multiplied by f, down to PLATEAU_MIN_LR_SHARE of the starting rate. Untimed, like evaluate()."""
+        p1 = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
+        if state["best_val"] is not None and p1 <= state["best_val"] and \
+                state["lr_scale"] * a.lr_plateau >= PLATEAU_MIN_LR_SHARE:
+            tr.scale_lr(a.lr_plateau)
+            state["lr_scale"] *= a.lr_plateau
+            print(f"[{impl}] epoch {state['epoch']}: validation P@1 {p1:.4f} not above {state['best_val']:.4f}, "
+                  f"lr x{state['lr_scale']:g}", flush=True)
+        state["best_val"] = p1 if state["best_val"] is None else max(p1, state["best_val"])
 
     evaluate()
     budget = a.minutes * 60.0
@@ -170,6 +182,8 @@ def worker(a):
                     next_ck += a.eval_every
         if a.epochs is not None and state["epoch"] >= a.epochs:
             done = True
+        if a.lr_plateau and not done:
+            epoch_end()
     if curve[-1]["samples"] != state["samples"]:
         evaluate()
     chosen = selected(curve)
@@ -362,12 +376,16 @@ def main():
                         "(the -bf16 implementations always use bfloat16)")
     p.add_argument("--lr-plateau", type=float, default=0.0, metavar="FACTOR",
                    help="with --val-sample: multiply every implementation's learning rate by FACTOR after each "
-                        "evaluation whose validation P@1 is not above the best so far (0: off)")
+                        "epoch whose validation P@1 is not above the best of the earlier epochs (as "
+                        "Network.fit(lr_plateau=FACTOR); 0: off)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="decoupled (AdamW) weight decay on weight rows for every implementation: libslide's and "
                         "RowAdam's on the rows each batch updates, torch.optim.AdamW on dense tables; not with "
                         "--torch-optimizer sparseadam (SparseAdam has none)")
     p.add_argument("--negatives", type=int, default=4096, help="torch-sampled: uniform negatives per batch")
+    p.add_argument("--head-active", type=int, default=None,
+                   help="torch-head: output neurons per batch (sl.LSH(active=N); default: the library's automatic "
+                        "count)")
     p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "
                         "batch's rows (rows), sparse=True gradients + SparseAdam, or dense Adam")
@@ -380,6 +398,8 @@ def main():
     a = p.parse_args()
     if a.weight_decay and a.torch_optimizer == "sparseadam":
         p.error("--weight-decay needs --torch-optimizer rows or dense: torch.optim.SparseAdam has no weight decay")
+    if a.lr_plateau and not a.val_sample:
+        p.error("--lr-plateau needs --val-sample (it watches validation P@1)")
     if a.eval_sample is None:
         a.eval_sample = DATASETS[a.dataset]["eval_sample"]
     if a.worker:

@@ -82,6 +82,30 @@ def test_train_save_evaluate_predict(xc_files, tmp_path):
     assert len(lines) == 2000 and len(lines[0].split()) == 3
 
 
+def test_train_steers_on_held_out_rows_never_on_the_test_file(xc_files, tmp_path):
+    train, test = xc_files
+    n_train = sum(1 for _ in open(train)) - 1  # the XC header line
+    model = tmp_path / "m.slide"
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--hidden", "64", "--epochs", "6",
+                           "--active", "0.1", "--lr", "3e-2", "--validation-split", "0.25", "--lr-plateau", "0.5",
+                           "--early-stopping", "1", "--save", str(model), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    held = round(0.25 * n_train)
+    assert f"{held:,} training rows held out" in r.stdout and f"{n_train - held:,} left" in r.stdout, r.stdout
+    epochs = [l for l in r.stdout.splitlines() if l.lstrip().startswith("epoch ")]
+    assert epochs and all("validation P@1" in l and "test P@1" in l and "lr " in l for l in epochs), r.stdout
+    # the reported result is the returned model's test P@1: the saved model evaluates to the same
+    p1 = float(r.stdout.split("result: P@1 ")[1].split()[0])
+    r2 = run(slide_cmd() + ["evaluate", "--model", str(model), "--test", str(test), "--no-progress"])
+    assert abs(float(r2.stdout.split("P@1 ")[1].split()[0]) - p1) < 1e-4, (r.stdout, r2.stdout)
+    # the rules that steer training refuse to run without held-out rows
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--lr-plateau", "0.5",
+                           "--no-progress"])
+    assert r.returncode == 2 and "need --validation-split" in r.stderr
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--validation-split", "1.5"])
+    assert r.returncode == 2 and "between 0 and 1" in r.stderr
+
+
 def test_train_with_bfloat16_storage_and_weight_decay(xc_files, tmp_path):
     train, test = xc_files
     model = tmp_path / "b.slide"

@@ -165,3 +165,11 @@ def test_lr_plateau_lowers_the_rate_after_epochs_without_a_better_validation_p1(
         net.fit(X[:64], Y[:64], progress=False, lr_plateau=0.5)
     with pytest.raises(sl.InvalidArgumentError, match="factor"):
         net.fit(X[:64], Y[:64], progress=False, validation_data=(Xt[:50], Yt[:50]), lr_plateau=1.5)
+    # a long run on a plateau: the rate stops at 1e-6 of where this fit started instead of reaching 0
+    # (which set_learning_rate refuses)
+    start = net.optimizer.lr
+    hist = net.fit(X[:64], Y[:64], epochs=8, batch_size=32, validation_data=(Xt[:50], Yt[:50]), progress=False,
+                   seed=0, lr_plateau=1e-3)
+    assert len(hist) == 8
+    assert min(r["lr"] for r in hist) >= start * 1e-6 * (1 - 1e-6)
+    assert hist[-1]["lr"] == hist[-2]["lr"] < start * 1e-2  # it fell, then held at the floor

@@ -132,6 +132,17 @@ def _active_arg(text):
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _fraction_arg(text):
+    """A number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
 def _add_model_args(p, hidden=128, epochs=5):
     import libslide as sl
 
@@ -185,22 +196,41 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     out_units = Y.shape[1]
     total_time, total_samples = 0.0, 0
 
+    # Rules that steer training (early stopping, lr plateau) watch rows held out of the training set
+    # (--validation-split); the test file is only reported.
+    validation_data, steer, split = (Xt, Yt), {}, getattr(a, "validation_split", None)
+    if split:
+        X, Y, Xv, Yv = _hold_out(X, Y, split, a.seed)
+        print(f"  validation: {Xv.shape[0]:,} training rows held out (--validation-split {split:g}); "
+              f"{X.shape[0]:,} left to train on")
+        validation_data = (Xv, Yv)
+        steer = {"early_stopping": a.early_stopping, "lr_plateau": a.lr_plateau}
+
+    def test_p(rec):
+        if not split:  # fit evaluated the test file as its validation data
+            return rec
+        return net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)
+
     def report(rec):
         nonlocal total_time, total_samples
         total_time += rec["seconds"]
         total_samples += X.shape[0]
         frac = rec["mean_active"][-1] / out_units
+        test = test_p(rec)
+        val = ""
+        if split:
+            val = f"validation P@1 {rec['P@1']:.4f}  " + (f"lr {rec['lr']:g}  " if "lr" in rec else "")
         print(f"  epoch {rec['epoch']}: loss {rec['loss']:.4f}  {rec['samples_per_s']:,.0f} samples/s "
               f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
-              f"test P@1 {rec['P@1']:.4f}  P@5 {rec['P@5']:.4f}  (n={rec['n']:,})", flush=True)
+              f"{val}test P@1 {test['P@1']:.4f}  P@5 {test['P@5']:.4f}  (n={test['n']:,})", flush=True)
 
     save = getattr(a, "save", None)
     every = getattr(a, "checkpoint_every", None)
     try:
         batch = {} if a.batch is None else {"batch_size": a.batch}
-        hist = net.fit(X, Y, epochs=a.epochs, **batch, validation_data=(Xt, Yt),
+        hist = net.fit(X, Y, epochs=a.epochs, **batch, validation_data=validation_data,
                        progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report,
-                       checkpoint=save if every else None, checkpoint_every=every)
+                       checkpoint=save if every else None, checkpoint_every=every, **steer)
     except KeyboardInterrupt as exc:
         # The interrupted C call finished its batch before Python saw the signal: the model is consistent.
         what, code = ("terminated (SIGTERM)", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
@@ -209,9 +239,22 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
             raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
         raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
+    if split:  # the model fit returns (with early stopping: the best validation epoch's weights)
+        last = {**last, **net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)}
+        if "best_epoch" in last:
+            print(f"  early stopping: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
     return net
+
+
+def _hold_out(X, Y, fraction, seed):
+    """(X, Y) without a random `fraction` of its rows, and those rows (at least one, never all)."""
+    n = X.shape[0]
+    n_val = min(max(1, round(fraction * n)), n - 1)
+    order = np.random.default_rng(seed).permutation(n)
+    keep, held = np.sort(order[n_val:]), np.sort(order[:n_val])
+    return X[keep], Y[keep], X[held], Y[held]
 
 
 def cmd_demo(a) -> int:
@@ -302,6 +345,10 @@ def cmd_train(a) -> int:
 
     if a.checkpoint_every and not a.save:
         print("slide: --checkpoint-every needs --save PATH", file=sys.stderr)
+        return 2
+    if (a.early_stopping or a.lr_plateau) and not a.validation_split:
+        print("slide: --early-stopping and --lr-plateau need --validation-split (they watch rows held out of the "
+              "training set; the test file never steers training)", file=sys.stderr)
         return 2
     if a.save:
         check_writable(a.save, "--save")  # before loading and training, not after
@@ -408,6 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save", help="write the trained model here (also on Ctrl-C)")
     t.add_argument("--checkpoint-every", type=int, default=None,
                    help="also save to --save every N batches (atomic: the previous file stays valid)")
+    t.add_argument("--validation-split", type=_fraction_arg, default=None, metavar="F",
+                   help="hold out this fraction of the training rows (drawn with --seed) as validation rows, "
+                        "reported every epoch and watched by --early-stopping / --lr-plateau")
+    t.add_argument("--early-stopping", type=int, default=None, metavar="K",
+                   help="stop once validation P@1 has not improved for K epochs and keep the best epoch's weights")
+    t.add_argument("--lr-plateau", type=_fraction_arg, default=None, metavar="F",
+                   help="multiply the learning rate by F after each epoch without a better validation P@1 "
+                        "(0.5 halves it; docs/benchmarks.md)")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)

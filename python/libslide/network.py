@@ -72,6 +72,10 @@ class _Settings:
         return all(getattr(a, f.name) == getattr(b, f.name) for f in fields(self))
 
 
+# Network.fit(lr_plateau=f) lowers the learning rate no further than this share of its starting value.
+PLATEAU_MIN_LR_SHARE = 1e-6
+
+
 @dataclass(repr=False, eq=False)
 class LSH(_Settings):
     """LSH sampling of a layer: which neurons each sample computes.
@@ -612,7 +616,7 @@ class Network:
         ``best_epoch``. Keeping the best weights costs one float32 copy of every layer's weights.
 
         lr_plateau=f (0 < f < 1, needs validation_data): after each epoch whose validation P@1 is not above
-        the best so far, the learning rate is multiplied by f (as ``set_learning_rate``, so it stays in the
+        the best so far, the learning rate is multiplied by f, down to 1e-6 of the starting rate (as ``set_learning_rate``, so it stays in the
         network and its model files); records then also carry ``lr``. On a small set whose P@1 falls after
         its best epochs this holds it near the best; a slow learner is not slowed while it improves
         (docs/benchmarks.md, "debdeps against PyTorch": 0.5 helped both real sets). Off by default, because
@@ -633,6 +637,7 @@ class Network:
                 raise InvalidArgumentError("lr_plateau needs validation_data (it watches validation P@1)")
             lr_plateau = _inputs.real(lr_plateau, "lr_plateau (a factor)", 0.0, 1.0, lo_open=True, hi_open=True)
         best_p1 = None  # the best validation P@1 so far (early_stopping, lr_plateau)
+        lr_start = self.optimizer.lr
         best = None  # (epoch, [(weights, bias) per layer]) of best_p1, with early_stopping
         if eval_sample is not None:
             eval_sample = _inputs.positive_int(eval_sample, "eval_sample")
@@ -700,7 +705,9 @@ class Network:
                 if improved:
                     best_p1 = record["P@1"]
                 if lr_plateau is not None:
-                    if not improved:
+                    # never below PLATEAU_MIN_LR_SHARE of the rate fit started with (a long run would
+                    # otherwise halve it to 0, which the library refuses)
+                    if not improved and self.optimizer.lr * lr_plateau >= lr_start * PLATEAU_MIN_LR_SHARE:
                         self.set_learning_rate(self.optimizer.lr * lr_plateau)
                     record["lr"] = self.optimizer.lr
                 if early_stopping is not None:
