@@ -225,7 +225,8 @@ class TorchHeadTrainer(TorchTrainer):
     """torch-head: TorchTrainer's input layer (EmbeddingBag over the sparse features, 128 ReLU, RowAdam on
     the batch's input rows, the same learning rate) with libslide.torch.LSHSoftmax as the output layer at
     the library's defaults (sl.LSH(), sl.Adam()), or with --head-active neurons per batch: what a PyTorch
-    user gets by swapping the softmax for the head. The head's weights live in the C library; no (labels x 128) torch tensor or gradient exists."""
+    user gets by swapping the softmax for the head. The head's weights live in the C library; no
+    (labels x 128) torch tensor or gradient exists."""
 
     def __init__(self, X, Y, a):
         torch = require_torch()
@@ -245,7 +246,7 @@ class TorchHeadTrainer(TorchTrainer):
         self.row_opts = [RowAdam(torch, self.W1.data, lr)]
         self.opts = [torch.optim.Adam([self.b1], lr=lr)]
         head_active = getattr(a, "head_active", None)  # None: the library's automatic count
-        sampling = sl.LSH(active=head_active) if head_active else sl.LSH()
+        self.sampling = sampling = sl.LSH(active=head_active) if head_active else sl.LSH()
         self.head = LSHSoftmax(HIDDEN, self.n_labels, sampling=sampling, seed=a.seed, threads=a.threads)
         self.config = {"lr": lr, "optimizer": "RowAdam for the input table, torch.optim.Adam for the hidden bias; "
                        "the head's own sl.Adam() (defaults)",

@@ -58,8 +58,7 @@ def main():
                 parts[k] += t1 - t0
     ms = {k: 1000 * v / a.batches for k, v in parts.items()}
 
-    sampling = sl.LSH(active=a.head_active) if a.head_active else sl.LSH()
-    net = sl.Network(X.shape[1], [sl.Layer(HIDDEN), sl.Layer(Y.shape[1], "softmax", sampling=sampling)],
+    net = sl.Network(X.shape[1], [sl.Layer(HIDDEN), sl.Layer(Y.shape[1], "softmax", sampling=tr.sampling)],
                      threads=a.threads)
     for it in range(a.warmup + a.batches):
         if it == a.warmup:

@@ -206,17 +206,15 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         validation_data = (Xv, Yv)
         steer = {"early_stopping": a.early_stopping, "lr_plateau": a.lr_plateau}
 
-    def test_p(rec):
-        if not split:  # fit evaluated the test file as its validation data
-            return rec
-        return net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)
+    last_test = None  # with --validation-split: the test file's P@k after the latest epoch
 
     def report(rec):
-        nonlocal total_time, total_samples
+        nonlocal total_time, total_samples, last_test
         total_time += rec["seconds"]
         total_samples += X.shape[0]
         frac = rec["mean_active"][-1] / out_units
-        test = test_p(rec)
+        # without a split, fit evaluated the test file as its validation data
+        test = last_test = net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed) if split else rec
         val = ""
         if split:
             val = f"validation P@1 {rec['P@1']:.4f}  " + (f"lr {rec['lr']:g}  " if "lr" in rec else "")
@@ -239,10 +237,11 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
             raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
         raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
-    if split:  # the model fit returns (with early stopping: the best validation epoch's weights)
-        last = {**last, **net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)}
-        if "best_epoch" in last:
+    if split:  # the model fit returns: with early stopping, the best validation epoch's weights
+        if last.get("best_epoch", last["epoch"]) != last["epoch"]:
             print(f"  early stopping: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
+            last_test = net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)
+        last = {**last, **last_test}
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
     return net

@@ -616,8 +616,9 @@ class Network:
         ``best_epoch``. Keeping the best weights costs one float32 copy of every layer's weights.
 
         lr_plateau=f (0 < f < 1, needs validation_data): after each epoch whose validation P@1 is not above
-        the best so far, the learning rate is multiplied by f, down to 1e-6 of the starting rate (as ``set_learning_rate``, so it stays in the
-        network and its model files); records then also carry ``lr``. On a small set whose P@1 falls after
+        the best so far, the learning rate is multiplied by f (as ``set_learning_rate``, so it stays in the
+        network and its model files), down to PLATEAU_MIN_LR_SHARE (1e-6) of the rate the call started
+        with; records then also carry ``lr``. On a small set whose P@1 falls after
         its best epochs this holds it near the best; a slow learner is not slowed while it improves
         (docs/benchmarks.md, "debdeps against PyTorch": 0.5 helped both real sets). Off by default, because
         callers pass test rows as validation_data to watch P@1, and those must not steer training.
