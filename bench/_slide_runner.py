@@ -59,6 +59,16 @@ class LibslideTrainer:
     def topk(self, Xe, k):
         return self.net.predict_topk(Xe, k=k)[0]
 
+    def snapshot(self):
+        """Copies of every layer's weights and bias (--rollback), as Network.fit(rollback=True) keeps them."""
+        return [(layer.weights.copy(), layer.bias.copy()) for layer in self.net.layers]
+
+    def restore(self, snap):
+        for layer, (w, b) in zip(self.net.layers, snap):
+            layer.weights = w
+            layer.bias[...] = b
+        self.net.rebuild_tables()
+
     def extra(self):
         return {"mean_active_output": self.net.layers[-1].mean_active, "network_memory_mib":
                 self.net.memory_bytes() / 2**20}

@@ -80,7 +80,9 @@ class TorchTrainer:
         self.rng = np.random.default_rng(a.seed + 1)
         lr = a.lr or DATASETS[a.dataset]["lr"]
         self._init_input_layer(nn, X.shape[1])
-        lim2 = 0.1 * (3.0 / HIDDEN) ** 0.5
+        # U(+-1/sqrt(fan_in)): what nn.Linear starts from and libslide's softmax layer too (until this commit the
+        # baselines kept libslide 0.3's 10x smaller start, which bench/parity.py showed learns slower at first)
+        lim2 = HIDDEN ** -0.5
         self.W2 = nn.Parameter(torch.empty(L, HIDDEN).uniform_(-lim2, lim2))
         self.b2 = nn.Parameter(torch.zeros(L, 1))
         out_params = [self.W2, self.b2]
@@ -125,6 +127,18 @@ class TorchTrainer:
         lim = (6.0 / n_features) ** 0.5
         self.W1 = nn.Parameter(self.torch.empty(n_features, HIDDEN).uniform_(-lim, lim))
         self.b1 = nn.Parameter(self.torch.zeros(HIDDEN))
+
+    def _weights(self):
+        return [self.W1, self.b1] + ([self.W2, self.b2] if hasattr(self, "W2") else [])
+
+    def snapshot(self):
+        """Copies of the weights and biases (--rollback); optimizer moments are not kept, as in libslide."""
+        return [p.detach().clone() for p in self._weights()]
+
+    def restore(self, snap):
+        with self.torch.no_grad():
+            for p, v in zip(self._weights(), snap):
+                p.copy_(v)
 
     def scale_lr(self, factor):
         for o in self.row_opts or []:
@@ -272,6 +286,17 @@ class TorchHeadTrainer(TorchTrainer):
                 rows = np.arange(s, min(s + 4096, Xe.shape[0]), dtype=np.int64)
                 out.append(self.head.topk(self._hidden(Xe, rows, False)[0], k)[1].numpy())
         return np.concatenate(out).astype(np.int32)
+
+    def snapshot(self):
+        net = self.head.net
+        return super().snapshot(), [(layer.weights.copy(), layer.bias.copy()) for layer in net.layers]
+
+    def restore(self, snap):
+        super().restore(snap[0])
+        for layer, (w, b) in zip(self.head.net.layers, snap[1]):
+            layer.weights = w
+            layer.bias[...] = b
+        self.head.net.rebuild_tables()
 
     def scale_lr(self, factor):
         super().scale_lr(factor)

@@ -18,6 +18,8 @@ the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
   halve3         the learning rate halved after every epoch from the third on (set_learning_rate)
   plateau        one fit(validation_data=validation rows, lr_plateau=0.5) call over all epochs: the rate
                  halved after each epoch whose validation P@1 is not above the best so far
+  plateau-rollback  the same with rollback=True: two epochs in a row without a better validation P@1 are
+                 undone (the best epoch's weights come back)
 
 After every epoch P@1 is computed exactly (every output scored) on --eval-sample random test rows
 (seed --eval-seed) and on --val-sample other test rows; the best epoch is chosen on the validation rows,
@@ -48,6 +50,7 @@ CONFIGS = {
     "wd0.3": ({}, {"weight_decay": 0.3}),
     "halve3": ({}, {}),
     "plateau": ({}, {}),
+    "plateau-rollback": ({}, {}),
 }
 # Configurations that change the learning rate between epochs: epoch -> factor of the initial rate.
 SCHEDULES = {"halve3": lambda epoch: 0.5 ** max(0, epoch - 2)}
@@ -109,8 +112,8 @@ def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
     net = sl.Network(input_dim=X.shape[1],
                      layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sl.LSH(**lsh_kw))],
                      optimizer=sl.Adam(**adam_kw), seed=seed, threads=a.threads)
-    if name == "plateau":
-        return run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a)
+    if name.startswith("plateau"):
+        return run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a, name)
     lr0 = net.optimizer.lr
     curve, train_s = [], 0.0
     for epoch in range(1, a.epochs + 1):
@@ -135,20 +138,21 @@ def summary(curve, samples):
             "samples_per_s": samples / curve[-1]["train_s"]}
 
 
-def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a):
-    """The library's own schedule: fit watches the validation rows and halves the rate on a plateau."""
+def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a, name):
+    """The library's own schedule: fit watches the validation rows and halves the rate on a plateau (and with
+    "rollback" undoes epochs that did not beat the best)."""
     curve = []
 
     def after_epoch(rec):
         curve.append({"epoch": rec["epoch"], "train_s": round(sum(r["seconds"] for r in hist) + rec["seconds"], 2),
                       "P@1": net.evaluate(Xe, Ye, ks=(1,))["P@1"], "val_P@1": rec["P@1"], "lr": rec["lr"]})
         hist.append(rec)
-        print(f"[plateau, seed {seed}] epoch {rec['epoch']}: P@1 {curve[-1]['P@1']:.4f}, validation {rec['P@1']:.4f}, "
+        print(f"[{name}, seed {seed}] epoch {rec['epoch']}: P@1 {curve[-1]['P@1']:.4f}, validation {rec['P@1']:.4f}, "
               f"lr {rec['lr']:.2e}", flush=True)
 
     hist = []
     net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=1000 * seed, validation_data=(Xv, Yv),
-            lr_plateau=0.5, callback=after_epoch)
+            lr_plateau=0.5, rollback="rollback" in name, callback=after_epoch)
     return summary(curve, a.epochs * X.shape[0])
 
 

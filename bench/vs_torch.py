@@ -5,8 +5,8 @@
 
 Network: sparse input -> 128 ReLU -> softmax over all labels, trained with a uniform target over each
 sample's labels (rows without labels contribute nothing), batch 128, shuffled every epoch with the same
-seed for every implementation, weights initialised alike (uniform, He for the hidden layer, 0.1 *
-sqrt(3 / 128) for the output layer, zero biases). Implementations:
+seed for every implementation, weights initialised alike (uniform, He for the hidden layer,
++-1/sqrt(128) for the output layer as nn.Linear, zero biases). Implementations:
 
   torch-full       input layer: F.embedding_bag(mode="sum", per_sample_weights=values) over the CSR
                    indices + bias, ReLU; output: one dense (labels x 128) matrix and bias, logits for
@@ -19,7 +19,7 @@ sqrt(3 / 128) for the output layer, zero biases). Implementations:
                    --torch-optimizer (both torch implementations) chooses how the big tables are updated:
                    "rows" (default, fastest here): the batch's input rows and candidate output rows are
                    gathered into small dense leaves and updated by a lazy Adam on those rows (moments of
-                   untouched rows do not decay, as in torch.optim.SparseAdam and libslide);
+                   untouched rows do not decay, as in torch.optim.SparseAdam; libslide's Adam catches them up);
                    "sparseadam": sparse=True gradients + torch.optim.SparseAdam (slower: COO gradients
                    are coalesced and indexed; and it adds eps before the bias correction, an effective eps
                    ~30x larger in the first steps, which matters for the ~1e-7 gradients of the output
@@ -96,7 +96,7 @@ from _plot import plot
 from _slide_runner import LibslideTrainer
 from _torch_models import TorchHeadTrainer, TorchTrainer, require_torch
 
-from libslide.network import PLATEAU_MIN_LR_SHARE
+from libslide.network import PLATEAU_MIN_LR_SHARE, ROLLBACK_PATIENCE
 
 
 # ------------------------------------------------------------------------------------------------ worker
@@ -121,7 +121,7 @@ def worker(a):
 
     curve = []
     state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0, "lr_scale": 1.0,
-             "best_val": None}
+             "best_val": None, "stale": 0}
 
     def evaluate():
         t0 = time.perf_counter()
@@ -145,15 +145,26 @@ def worker(a):
     def epoch_end():
         """--lr-plateau, the rule of Network.fit(lr_plateau=f) for every implementation: after each epoch whose
         P@1 on the validation rows is not above the best of the earlier epochs, the learning rate is
-        multiplied by f, down to PLATEAU_MIN_LR_SHARE of the starting rate. Untimed, like evaluate()."""
+        multiplied by f, down to PLATEAU_MIN_LR_SHARE of the starting rate; with --rollback, ROLLBACK_PATIENCE
+        epochs in a row without a better one are undone (the best epoch's weights put back), as
+        Network.fit(lr_plateau=f, rollback=True) does. Untimed, like evaluate()."""
         p1 = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
-        if state["best_val"] is not None and p1 <= state["best_val"] and \
-                state["lr_scale"] * a.lr_plateau >= PLATEAU_MIN_LR_SHARE:
+        improved = state["best_val"] is None or p1 > state["best_val"]
+        if not improved and state["lr_scale"] * a.lr_plateau >= PLATEAU_MIN_LR_SHARE:
             tr.scale_lr(a.lr_plateau)
             state["lr_scale"] *= a.lr_plateau
             print(f"[{impl}] epoch {state['epoch']}: validation P@1 {p1:.4f} not above {state['best_val']:.4f}, "
                   f"lr x{state['lr_scale']:g}", flush=True)
-        state["best_val"] = p1 if state["best_val"] is None else max(p1, state["best_val"])
+        if improved:
+            state["best_val"] = p1
+            if a.rollback:
+                state["best_weights"] = tr.snapshot()
+        state["stale"] = 0 if improved else state["stale"] + 1
+        if a.rollback and state["stale"] >= ROLLBACK_PATIENCE:
+            tr.restore(state["best_weights"])
+            state["stale"] = 0
+            print(f"[{impl}] epoch {state['epoch']}: {ROLLBACK_PATIENCE} epochs without a better validation P@1 "
+                  "undone (the best epoch's weights put back)", flush=True)
 
     evaluate()
     budget = a.minutes * 60.0
@@ -378,6 +389,10 @@ def main():
                    help="with --val-sample: multiply every implementation's learning rate by FACTOR after each "
                         "epoch whose validation P@1 is not above the best of the earlier epochs (as "
                         "Network.fit(lr_plateau=FACTOR); 0: off)")
+    p.add_argument("--rollback", action="store_true",
+                   help="with --lr-plateau: after 2 epochs in a row without a better validation P@1, every "
+                        "implementation gets back the weights and biases of its best epoch "
+                        "(Network.fit(rollback=True)); moments stay")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="decoupled (AdamW) weight decay on weight rows for every implementation: libslide's and "
                         "RowAdam's on the rows each batch updates, torch.optim.AdamW on dense tables; not with "
@@ -398,6 +413,8 @@ def main():
     a = p.parse_args()
     if a.weight_decay and a.torch_optimizer == "sparseadam":
         p.error("--weight-decay needs --torch-optimizer rows or dense: torch.optim.SparseAdam has no weight decay")
+    if a.rollback and not a.lr_plateau:
+        p.error("--rollback needs --lr-plateau (it acts when the rate is cut)")
     if a.lr_plateau and not a.val_sample:
         p.error("--lr-plateau needs --val-sample (it watches validation P@1)")
     if a.eval_sample is None:

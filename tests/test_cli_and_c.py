@@ -102,6 +102,9 @@ def test_train_steers_on_held_out_rows_never_on_the_test_file(xc_files, tmp_path
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--lr-plateau", "0.5",
                            "--no-progress"])
     assert r.returncode == 2 and "need --validation-split" in r.stderr
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--validation-split", "0.25",
+                           "--rollback", "--no-progress"])
+    assert r.returncode == 2 and "--rollback needs --lr-plateau" in r.stderr
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--validation-split", "1.5"])
     assert r.returncode == 2 and "between 0 and 1" in r.stderr
 

@@ -118,6 +118,15 @@ def test_evaluate_matches_reference_precision_and_ndcg(small_data):
     assert res["nDCG@5"] < 1
 
 
+def small_overfitting_net(X, Y, lr):
+    """64 ReLU -> softmax with one shared 20% set per batch: trained on 300 rows at a high rate, its
+    validation P@1 peaks within a few epochs (the rules that watch validation P@1 get to act)."""
+    return sl.Network(input_dim=X.shape[1],
+                      layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",
+                                                     sampling=sl.LSH("simhash", active=0.2, batch_shared=True))],
+                      optimizer=sl.Adam(lr=lr), seed=0, threads=2)
+
+
 def test_early_stopping_needs_validation_data(small_data):
     X, Y, _, _ = small_data
     net = sl.Network(input_dim=X.shape[1], layers=[sl.Layer(32), sl.Layer(Y.shape[1], activation="softmax")])
@@ -128,10 +137,7 @@ def test_early_stopping_needs_validation_data(small_data):
 def test_early_stopping_stops_and_restores_the_best_epoch(small_data, tmp_path):
     X, Y, Xt, Yt = small_data
     # 300 training rows and a high learning rate: validation P@1 peaks within a few epochs
-    net = sl.Network(input_dim=X.shape[1],
-                     layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",
-                                                    sampling=sl.LSH("simhash", active=0.2, batch_shared=True))],
-                     optimizer=sl.Adam(lr=1e-2), seed=0, threads=2)
+    net = small_overfitting_net(X, Y, lr=1e-2)
     ckpt = tmp_path / "best.slide"
     hist = net.fit(X[:300], Y[:300], epochs=40, batch_size=32, validation_data=(Xt[:500], Yt[:500]),
                    progress=False, seed=0, early_stopping=2, checkpoint=ckpt)
@@ -145,10 +151,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(small_data, tmp_path):
 
 def test_lr_plateau_lowers_the_rate_after_epochs_without_a_better_validation_p1(small_data):
     X, Y, Xt, Yt = small_data
-    net = sl.Network(input_dim=X.shape[1],
-                     layers=[sl.Layer(64), sl.Layer(Y.shape[1], activation="softmax",
-                                                    sampling=sl.LSH("simhash", active=0.2, batch_shared=True))],
-                     optimizer=sl.Adam(lr=1e-2), seed=0, threads=2)
+    net = small_overfitting_net(X, Y, lr=1e-2)
     hist = net.fit(X[:300], Y[:300], epochs=12, batch_size=32, validation_data=(Xt[:500], Yt[:500]),
                    progress=False, seed=0, lr_plateau=0.5)
     # the rule replayed from the records: halved exactly after the epochs that did not beat the best
@@ -173,3 +176,35 @@ def test_lr_plateau_lowers_the_rate_after_epochs_without_a_better_validation_p1(
     assert len(hist) == 8
     assert min(r["lr"] for r in hist) >= start * 1e-6 * (1 - 1e-6)
     assert hist[-1]["lr"] == hist[-2]["lr"] < start * 1e-2  # it fell, then held at the floor
+
+
+def test_rollback_undoes_epochs_that_did_not_beat_the_best(small_data, tmp_path):
+    X, Y, Xt, Yt = small_data
+    net = small_overfitting_net(X, Y, lr=3e-2)
+    Xv, Yv = Xt[:500], Yt[:500]
+    ckpt = tmp_path / "m.slide"
+    snapshots = []
+
+    def after_epoch(rec):  # the weights training goes on from after each epoch
+        snapshots.append(net.layers[1].weights.copy())
+
+    hist = net.fit(X[:300], Y[:300], epochs=12, batch_size=32, validation_data=(Xv, Yv), progress=False, seed=0,
+                   lr_plateau=0.5, rollback=True, checkpoint=ckpt, callback=after_epoch)
+    best, best_i, stale, rolled = -1.0, None, 0, 0
+    for i, r in enumerate(hist):
+        stale = 0 if r["P@1"] > best else stale + 1
+        if r["P@1"] > best:
+            best, best_i = r["P@1"], i
+        assert r["best_epoch"] == best_i + 1
+        # the second epoch in a row without a better validation P@1 is undone, with the one before it
+        assert r.get("rolled_back", False) == (stale == sl.network.ROLLBACK_PATIENCE)
+        if r.get("rolled_back"):
+            rolled, stale = rolled + 1, 0
+            assert np.array_equal(snapshots[i], snapshots[best_i])  # training goes on from the best weights
+        elif i > 0:
+            assert not np.array_equal(snapshots[i], snapshots[i - 1])
+    assert rolled >= 1  # 300 rows at lr 3e-2 stop improving within 12 epochs
+    if hist[-1].get("rolled_back"):  # the checkpoint holds the weights training goes on from
+        assert sl.Network.load(ckpt).evaluate(Xv, Yv, ks=(1,))["P@1"] == best
+    with pytest.raises(sl.InvalidArgumentError, match="lr_plateau"):
+        net.fit(X[:64], Y[:64], progress=False, validation_data=(Xv, Yv), rollback=True)

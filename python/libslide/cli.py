@@ -204,7 +204,7 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         print(f"  validation: {Xv.shape[0]:,} training rows held out (--validation-split {split:g}); "
               f"{X.shape[0]:,} left to train on")
         validation_data = (Xv, Yv)
-        steer = {"early_stopping": a.early_stopping, "lr_plateau": a.lr_plateau}
+        steer = {"early_stopping": a.early_stopping, "lr_plateau": a.lr_plateau, "rollback": a.rollback}
 
     last_test = None  # with --validation-split: the test file's P@k after the latest epoch
 
@@ -237,9 +237,10 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
             raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
         raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
-    if split:  # the model fit returns: with early stopping, the best validation epoch's weights
+    if split:  # the model fit returns: with early stopping or rollback, the best validation epoch's weights
         if last.get("best_epoch", last["epoch"]) != last["epoch"]:
-            print(f"  early stopping: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
+            rule = "early stopping" if a.early_stopping else "rollback"
+            print(f"  {rule}: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
             last_test = net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)
         last = {**last, **last_test}
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
@@ -344,6 +345,9 @@ def cmd_train(a) -> int:
 
     if a.checkpoint_every and not a.save:
         print("slide: --checkpoint-every needs --save PATH", file=sys.stderr)
+        return 2
+    if a.rollback and not a.lr_plateau:
+        print("slide: --rollback needs --lr-plateau (it acts when the rate is cut)", file=sys.stderr)
         return 2
     if (a.early_stopping or a.lr_plateau) and not a.validation_split:
         print("slide: --early-stopping and --lr-plateau need --validation-split (they watch rows held out of the "
@@ -462,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-plateau", type=_fraction_arg, default=None, metavar="F",
                    help="multiply the learning rate by F after each epoch without a better validation P@1 "
                         "(0.5 halves it; docs/benchmarks.md)")
+    t.add_argument("--rollback", action="store_true",
+                   help="with --lr-plateau: undo such an epoch first (training goes on from the best epoch's "
+                        "weights)")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)
