@@ -8,6 +8,18 @@ import _common
 from _data import DATASETS, HIDDEN
 
 
+def snapshot_network(net):
+    """Copies of every layer's weights and bias (--rollback), as Network.fit(rollback=True) keeps them."""
+    return [(layer.weights.copy(), layer.bias.copy()) for layer in net.layers]
+
+
+def restore_network(net, snap):
+    for layer, (w, b) in zip(net.layers, snap):
+        layer.weights = w
+        layer.bias[...] = b
+    net.rebuild_tables()
+
+
 class LibslideTrainer:
     def __init__(self, X, Y, a, shared, storage="float32", defaults=False):
         import libslide as sl
@@ -60,14 +72,10 @@ class LibslideTrainer:
         return self.net.predict_topk(Xe, k=k)[0]
 
     def snapshot(self):
-        """Copies of every layer's weights and bias (--rollback), as Network.fit(rollback=True) keeps them."""
-        return [(layer.weights.copy(), layer.bias.copy()) for layer in self.net.layers]
+        return snapshot_network(self.net)
 
     def restore(self, snap):
-        for layer, (w, b) in zip(self.net.layers, snap):
-            layer.weights = w
-            layer.bias[...] = b
-        self.net.rebuild_tables()
+        restore_network(self.net, snap)
 
     def extra(self):
         return {"mean_active_output": self.net.layers[-1].mean_active, "network_memory_mib":

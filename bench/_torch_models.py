@@ -288,15 +288,15 @@ class TorchHeadTrainer(TorchTrainer):
         return np.concatenate(out).astype(np.int32)
 
     def snapshot(self):
-        net = self.head.net
-        return super().snapshot(), [(layer.weights.copy(), layer.bias.copy()) for layer in net.layers]
+        from _slide_runner import snapshot_network
+
+        return super().snapshot(), snapshot_network(self.head.net)
 
     def restore(self, snap):
+        from _slide_runner import restore_network
+
         super().restore(snap[0])
-        for layer, (w, b) in zip(self.head.net.layers, snap[1]):
-            layer.weights = w
-            layer.bias[...] = b
-        self.head.net.rebuild_tables()
+        restore_network(self.head.net, snap[1])
 
     def scale_lr(self, factor):
         super().scale_lr(factor)

@@ -467,8 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multiply the learning rate by F after each epoch without a better validation P@1 "
                         "(0.5 halves it; docs/benchmarks.md)")
     t.add_argument("--rollback", action="store_true",
-                   help="with --lr-plateau: undo such an epoch first (training goes on from the best epoch's "
-                        "weights)")
+                   help="with --lr-plateau: after 2 epochs in a row without a better validation P@1, undo them "
+                        "(training goes on from the best epoch's weights)")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)
