@@ -57,7 +57,7 @@ def main():
         records.append(dict(r, peak_rss_mib=rss_mib()))
 
     net.fit(X, Y, epochs=a.epochs, batch_size=a.batch, validation_data=(Xt, Yt), eval_sample=a.eval_sample,
-            progress=False, seed=0, callback=show)
+            progress=False, seed=0, holdout=0, callback=show)
     result = {
         **_common.result_header(a.threads),
         "args": vars(a),

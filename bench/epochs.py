@@ -121,7 +121,7 @@ def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
             net.set_learning_rate(lr0 * SCHEDULES[name](epoch))
         t0 = time.perf_counter()
         # seed 0 keeps the data order of the earlier single-seed result files
-        net.fit(X, Y, epochs=1, batch_size=128, progress=False, seed=epoch + 1000 * seed)
+        net.fit(X, Y, epochs=1, batch_size=128, progress=False, seed=epoch + 1000 * seed, holdout=0)
         train_s += time.perf_counter() - t0
         point = {"epoch": epoch, "train_s": round(train_s, 2),
                  "P@1": net.evaluate(Xe, Ye, ks=(1,))["P@1"], "val_P@1": net.evaluate(Xv, Yv, ks=(1,))["P@1"]}
@@ -152,7 +152,7 @@ def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a, name):
 
     hist = []
     net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=1000 * seed, validation_data=(Xv, Yv),
-            lr_plateau=0.5, rollback="rollback" in name, callback=after_epoch)
+            holdout=0, lr_plateau=0.5, rollback="rollback" in name, callback=after_epoch)
     return summary(curve, a.epochs * X.shape[0])
 
 

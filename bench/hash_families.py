@@ -41,7 +41,7 @@ def main():
                                                              sampling=_common.retrieval_lsh(backend, k=6, tables=50, bucket_size=128,
                                                                              active=a.active, rule=rule))],
                              optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
-            hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=0)
+            hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=0, holdout=0)
             train_s = sum(r["seconds"] for r in hist)
             ev = net.evaluate(Xt, Yt, ks=(1, 5))
             diag = net.diagnose(Xt, sample=a.diagnose_sample)[-1]

@@ -133,7 +133,7 @@ def train_and_test(a, fraction, hash_name, seed, X, y, Xt, yt, epochs, tag, mode
     improved for a.patience epochs (at most `epochs`), keeping the best epoch's weights; then tests."""
     net = build(a, fraction, hash_name, seed, mode)
     stop = {} if validation is None else {"validation_data": validation, "early_stopping": a.patience}
-    hist = net.fit(X, y, epochs=epochs, batch_size=a.batch, progress=False, seed=seed, **stop,
+    hist = net.fit(X, y, epochs=epochs, batch_size=a.batch, progress=False, seed=seed, holdout=0, **stop,
                    callback=lambda r: print(f"  {tag} epoch {r['epoch']}/{epochs}: loss {r['loss']:.4f}, "
                                             f"{r['samples_per_s']:,.0f} samples/s, {r['seconds']:.1f} s"
                                             + (f", validation P@1 {r['P@1']:.4f}" if "P@1" in r else ""),

@@ -104,7 +104,7 @@ def main():
             sl.Layer(Y.shape[1], "softmax",
                      sampling=sl.LSH(random_fraction=1.0, active=a.active, batch_shared=True))],
             optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
-        hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xe, Ye), progress=False,
+        hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xe, Ye), progress=False, holdout=0,
                        callback=lambda r: print(f"  epoch {r['epoch']}: loss {r['loss']:.3f}, {r['seconds']:.0f} s, "
                                                 f"P@1 {r['P@1']:.4f}, P@5 {r['P@5']:.4f}", flush=True))
         out["epochs"] = [{k: r[k] for k in ("epoch", "loss", "seconds", "P@1", "P@5")} for r in hist]

@@ -39,6 +39,12 @@ def test_demo_prints_accuracy_and_speed():
     result = [l for l in r.stdout.splitlines() if l.startswith("result:")]
     assert result, r.stdout
     assert "P@1" in result[0] and "P@5" in result[0] and "samples/s" in result[0] and "active fraction" in result[0]
+    assert "held out" not in r.stdout  # 3,000 rows: too few for the automatic hold-out
+    r = run(slide_cmd() + ["demo", "--n-train", "10000", "--n-test", "500", "--features", "2000", "--labels",
+                           "300", "--epochs", "1", "--no-progress", "--threads", "2"])
+    assert r.returncode == 0, r.stderr
+    assert "500 training rows held out (automatic hold-out), 9,500 left to train on" in r.stdout, r.stdout
+    assert "validation P@1" in r.stdout and "test P@1" in r.stdout
 
 
 def test_bench_reports_throughput_per_thread_count_and_the_kernels(tmp_path):
@@ -101,10 +107,10 @@ def test_train_steers_on_held_out_rows_never_on_the_test_file(xc_files, tmp_path
     # the rules that steer training refuse to run without held-out rows
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--lr-plateau", "0.5",
                            "--no-progress"])
-    assert r.returncode == 2 and "need --validation-split" in r.stderr
+    assert r.returncode == 2 and "give --validation-split F" in r.stderr and "8,000 rows" in r.stderr
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--validation-split", "0.25",
-                           "--rollback", "--no-progress"])
-    assert r.returncode == 2 and "--rollback needs --lr-plateau" in r.stderr
+                           "--rollback", "--lr-plateau", "0", "--no-progress"])
+    assert r.returncode == 2 and "--rollback needs the learning-rate plateau rule" in r.stderr
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--validation-split", "1.5"])
     assert r.returncode == 2 and "between 0 and 1" in r.stderr
 

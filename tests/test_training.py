@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 import libslide as sl
@@ -176,6 +177,49 @@ def test_lr_plateau_lowers_the_rate_after_epochs_without_a_better_validation_p1(
     assert len(hist) == 8
     assert min(r["lr"] for r in hist) >= start * 1e-6 * (1 - 1e-6)
     assert hist[-1]["lr"] == hist[-2]["lr"] < start * 1e-2  # it fell, then held at the floor
+
+
+def test_fit_holds_out_rows_by_default_and_trains_on_the_rest_only(small_data):
+    X, Y, Xt, Yt = small_data
+    XA, YA = sp.vstack([X, Xt]).tocsr(), sp.vstack([Y, Yt]).tocsr()  # 10,000 rows: the automatic hold-out starts
+    train, held = sl.holdout_split(XA.shape[0], "auto", seed=5)
+    assert (held.size, train.size) == (500, 9500) and np.union1d(train, held).size == XA.shape[0]
+    a = small_overfitting_net(X, Y, lr=1e-3)
+    rec = a.fit(XA, YA, epochs=1, progress=False, seed=5)[0]
+    assert rec["holdout_n"] == 500 and rec["lr"] == 1e-3 and a.steps == -(-9500 // 128)
+    # exactly the other rows were trained on, in the order fit(holdout=0) gives them
+    b = small_overfitting_net(X, Y, lr=1e-3)
+    b.fit(XA[train], YA[train], epochs=1, progress=False, seed=5, holdout=0)
+    assert np.array_equal(a.layers[1].weights, b.layers[1].weights)
+    assert rec["holdout_P@1"] == b.evaluate(XA[held], YA[held], ks=(1,))["P@1"]
+    # below 10,000 rows nothing is held out and the rate stays
+    rec = small_overfitting_net(X, Y, lr=1e-3).fit(X, Y, epochs=1, progress=False, seed=5)[0]
+    assert "holdout_n" not in rec and "lr" not in rec
+
+
+def test_default_rules_watch_held_out_rows_never_validation_data(small_data):
+    X, Y, Xt, Yt = small_data
+    net = small_overfitting_net(X, Y, lr=3e-2)
+    hist = net.fit(X[:400], Y[:400], epochs=10, batch_size=32, validation_data=(Xt[:500], Yt[:500]), holdout=100,
+                   progress=False, seed=0)
+    # the plateau rule (DEFAULT_LR_PLATEAU) and rollback act on the held-out rows' P@1
+    lr, best = 3e-2, -1.0
+    for r in hist:
+        if r["holdout_P@1"] <= best:
+            lr *= sl.network.DEFAULT_LR_PLATEAU
+        best = max(best, r["holdout_P@1"])
+        assert r["lr"] == pytest.approx(lr) and "P@1" in r
+    assert any(r.get("rolled_back") for r in hist)
+    # fit returns the weights of the best held-out epoch
+    held = sl.holdout_split(400, 100, seed=0)[1]
+    assert net.evaluate(X[held], Y[held], ks=(1,))["P@1"] == best
+    # without held-out rows the test rows passed as validation_data are only reported
+    net = small_overfitting_net(X, Y, lr=3e-2)
+    hist = net.fit(X[:400], Y[:400], epochs=6, batch_size=32, validation_data=(Xt[:500], Yt[:500]), holdout=0,
+                   progress=False, seed=0)
+    assert all("lr" not in r and "best_epoch" not in r for r in hist) and net.optimizer.lr == 3e-2
+    with pytest.raises(sl.InvalidArgumentError, match="holdout"):
+        net.fit(X[:400], Y[:400], holdout=400, progress=False)
 
 
 def test_rollback_undoes_epochs_that_did_not_beat_the_best(small_data, tmp_path):

@@ -10,7 +10,7 @@ to have the largest activations; forward, backward and the optimizer touch only 
                              sl.Layer(Y.shape[1], activation="softmax",
                                       sampling=sl.LSH("dwta", k=6, tables=50, bucket_size=128, active=0.005))],
                      optimizer=sl.Adam(lr=1e-3), seed=0, threads=2)
-    net.fit(X, Y, epochs=3, batch_size=128, validation_data=(Xt, Yt))
+    net.fit(X, Y, epochs=3, batch_size=128, validation_data=(Xt, Yt))  # holds out 2,000 rows to steer it
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ._errors import (
     UnsupportedError,
 )
 from .io import load_libsvm, load_xc
-from .network import SGD, LSH, Adam, Layer, LayerView, Network, TableStats, hash_backends, load_backend
+from .network import SGD, LSH, Adam, Layer, LayerView, Network, TableStats, hash_backends, holdout_split, load_backend
 
 __version__ = c_string(lib.slide_version_string())
 
@@ -41,7 +41,8 @@ def kernel_isa() -> str:
 
 
 __all__ = [
-    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "TableStats", "hash_backends", "kernel_isa", "load_backend",
+    "Adam", "SGD", "LSH", "Layer", "LayerView", "Network", "TableStats", "hash_backends", "holdout_split", "kernel_isa",
+    "load_backend",
     "load_xc", "load_libsvm", "datasets",
     "SlideError", "InvalidArgumentError", "FormatError", "SlideIOError", "SlideMemoryError",
     "UnsupportedError", "BusyError", "NumericError", "NotFoundError", "__version__",

@@ -143,6 +143,20 @@ def _fraction_arg(text):
     return value
 
 
+def _holdout_arg(text):
+    """--validation-split: 'auto', 0 or a fraction strictly between 0 and 1."""
+    if text == "auto":
+        return text
+    return 0 if text.strip() in ("0", "0.0") else _fraction_arg(text)
+
+
+def _plateau_arg(text):
+    """--lr-plateau: 'auto', 0 (off, as None) or a factor strictly between 0 and 1."""
+    if text == "auto":
+        return text
+    return None if text.strip() in ("0", "0.0") else _fraction_arg(text)
+
+
 def _add_model_args(p, hidden=128, epochs=5):
     import libslide as sl
 
@@ -196,37 +210,34 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     out_units = Y.shape[1]
     total_time, total_samples = 0.0, 0
 
-    # Rules that steer training (early stopping, lr plateau) watch rows held out of the training set
-    # (--validation-split); the test file is only reported.
-    validation_data, steer, split = (Xt, Yt), {}, getattr(a, "validation_split", None)
-    if split:
-        X, Y, Xv, Yv = _hold_out(X, Y, split, a.seed)
-        print(f"  validation: {Xv.shape[0]:,} training rows held out (--validation-split {split:g}); "
-              f"{X.shape[0]:,} left to train on")
-        validation_data = (Xv, Yv)
-        steer = {"early_stopping": a.early_stopping, "lr_plateau": a.lr_plateau, "rollback": a.rollback}
-
-    last_test = None  # with --validation-split: the test file's P@k after the latest epoch
+    # The rules that steer training (lr plateau, rollback, early stopping) watch rows held out of the training
+    # file (--validation-split, by default fit's automatic hold-out); the test file is only reported.
+    holdout = getattr(a, "validation_split", "auto")
+    steer = {"lr_plateau": getattr(a, "lr_plateau", "auto"), "rollback": getattr(a, "rollback", "auto"),
+             "early_stopping": getattr(a, "early_stopping", None)}
+    n_held = sl.holdout_split(X.shape[0], holdout, a.seed)[1].size
+    if n_held:
+        how = "automatic hold-out" if holdout == "auto" else f"--validation-split {holdout:g}"
+        print(f"  validation: {n_held:,} training rows held out ({how}), {X.shape[0] - n_held:,} left to train on; "
+              f"they steer the learning rate and keep the best epoch")
 
     def report(rec):
-        nonlocal total_time, total_samples, last_test
+        nonlocal total_time, total_samples
         total_time += rec["seconds"]
-        total_samples += X.shape[0]
+        total_samples += X.shape[0] - n_held
         frac = rec["mean_active"][-1] / out_units
-        # without a split, fit evaluated the test file as its validation data
-        test = last_test = net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed) if split else rec
-        val = ""
-        if split:
-            val = f"validation P@1 {rec['P@1']:.4f}  " + (f"lr {rec['lr']:g}  " if "lr" in rec else "")
+        val = f"validation P@1 {rec['holdout_P@1']:.4f}  " if n_held else ""
+        val += f"lr {rec['lr']:g}  " if "lr" in rec else ""
+        val += "(rolled back to epoch {})  ".format(rec["best_epoch"]) if rec.get("rolled_back") else ""
         print(f"  epoch {rec['epoch']}: loss {rec['loss']:.4f}  {rec['samples_per_s']:,.0f} samples/s "
               f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
-              f"{val}test P@1 {test['P@1']:.4f}  P@5 {test['P@5']:.4f}  (n={test['n']:,})", flush=True)
+              f"{val}test P@1 {rec['P@1']:.4f}  P@5 {rec['P@5']:.4f}  (n={rec['n']:,})", flush=True)
 
     save = getattr(a, "save", None)
     every = getattr(a, "checkpoint_every", None)
     try:
         batch = {} if a.batch is None else {"batch_size": a.batch}
-        hist = net.fit(X, Y, epochs=a.epochs, **batch, validation_data=validation_data,
+        hist = net.fit(X, Y, epochs=a.epochs, **batch, validation_data=(Xt, Yt), holdout=holdout,
                        progress=not a.no_progress, seed=a.seed, eval_sample=a.eval_sample, callback=report,
                        checkpoint=save if every else None, checkpoint_every=every, **steer)
     except KeyboardInterrupt as exc:
@@ -237,24 +248,13 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
             raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
         raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
-    if split:  # the model fit returns: with early stopping or rollback, the best validation epoch's weights
-        if last.get("best_epoch", last["epoch"]) != last["epoch"]:
-            rule = "early stopping" if a.early_stopping else "rollback"
-            print(f"  {rule}: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
-            last_test = net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)
-        last = {**last, **last_test}
+    if last.get("best_epoch", last["epoch"]) != last["epoch"]:  # fit returned the best validation epoch's weights
+        rule = "early stopping" if steer["early_stopping"] else "rollback"
+        print(f"  {rule}: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
+        last = {**last, **net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)}
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
     return net
-
-
-def _hold_out(X, Y, fraction, seed):
-    """(X, Y) without a random `fraction` of its rows, and those rows (at least one, never all)."""
-    n = X.shape[0]
-    n_val = min(max(1, round(fraction * n)), n - 1)
-    order = np.random.default_rng(seed).permutation(n)
-    keep, held = np.sort(order[n_val:]), np.sort(order[:n_val])
-    return X[keep], Y[keep], X[held], Y[held]
 
 
 def cmd_demo(a) -> int:
@@ -346,17 +346,21 @@ def cmd_train(a) -> int:
     if a.checkpoint_every and not a.save:
         print("slide: --checkpoint-every needs --save PATH", file=sys.stderr)
         return 2
-    if a.rollback and not a.lr_plateau:
-        print("slide: --rollback needs --lr-plateau (it acts when the rate is cut)", file=sys.stderr)
-        return 2
-    if (a.early_stopping or a.lr_plateau) and not a.validation_split:
-        print("slide: --early-stopping and --lr-plateau need --validation-split (they watch rows held out of the "
-              "training set; the test file never steers training)", file=sys.stderr)
+    if a.rollback is True and a.lr_plateau is None:
+        print("slide: --rollback needs the learning-rate plateau rule (it acts when the rate is cut; "
+              "--lr-plateau 0 turns that off)", file=sys.stderr)
         return 2
     if a.save:
         check_writable(a.save, "--save")  # before loading and training, not after
     t0 = time.perf_counter()
     X, Y = _load(sl, a, a.train)
+    explicit_rule = a.early_stopping or a.rollback is True or a.lr_plateau not in ("auto", None)
+    if explicit_rule and not sl.holdout_split(X.shape[0], a.validation_split)[1].size:
+        print(f"slide: --early-stopping, --lr-plateau and --rollback watch rows held out of the training file, and "
+              f"{a.train} keeps none ({X.shape[0]:,} rows; the automatic hold-out needs "
+              f"{sl.network.HOLDOUT_AUTO_MIN_ROWS:,}): give --validation-split F (the test file never steers "
+              f"training)", file=sys.stderr)
+        return 2
     Xt, Yt = _load(sl, a, a.test, X.shape[1], Y.shape[1])
     if Xt.shape[1] != X.shape[1] or Yt.shape[1] != Y.shape[1]:
         print(f"slide: {a.test} has {Xt.shape[1]} features / {Yt.shape[1]} labels, {a.train} has "
@@ -458,17 +462,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save", help="write the trained model here (also on Ctrl-C)")
     t.add_argument("--checkpoint-every", type=int, default=None,
                    help="also save to --save every N batches (atomic: the previous file stays valid)")
-    t.add_argument("--validation-split", type=_fraction_arg, default=None, metavar="F",
+    t.add_argument("--validation-split", type=_holdout_arg, default="auto", metavar="F",
                    help="hold out this fraction of the training rows (drawn with --seed) as validation rows, "
-                        "reported every epoch and watched by --early-stopping / --lr-plateau")
+                        "watched by the rules below; 'auto' (default): 2,000 rows (at most 5%%) of a file of "
+                        "10,000 rows or more, none of a smaller one; 0: none")
     t.add_argument("--early-stopping", type=int, default=None, metavar="K",
                    help="stop once validation P@1 has not improved for K epochs and keep the best epoch's weights")
-    t.add_argument("--lr-plateau", type=_fraction_arg, default=None, metavar="F",
-                   help="multiply the learning rate by F after each epoch without a better validation P@1 "
-                        "(0.5 halves it; docs/benchmarks.md)")
-    t.add_argument("--rollback", action="store_true",
-                   help="with --lr-plateau: after 2 epochs in a row without a better validation P@1, undo them "
-                        "(training goes on from the best epoch's weights)")
+    t.add_argument("--lr-plateau", type=_plateau_arg, default="auto", metavar="F",
+                   help="multiply the learning rate by F after each epoch without a better validation P@1; "
+                        "'auto' (default): 0.5 when there are validation rows; 0: off (docs/benchmarks.md)")
+    t.add_argument("--rollback", action=argparse.BooleanOptionalAction, default="auto",
+                   help="after 2 epochs in a row without a better validation P@1, undo them (training goes on "
+                        "from the best epoch's weights, and the best epoch's model is returned); default: on "
+                        "with the plateau rule and validation rows")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)
