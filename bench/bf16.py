@@ -53,8 +53,8 @@ def main():
                                                               active=a.active, batch_shared=mode == "shared"))],
                              optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
             load_before = _common.load_average_1min()
-            hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xt, Yt), progress=False, seed=0, holdout=0,
-                           callback=lambda r, n=name: print(
+            hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xt, Yt), progress=False, seed=0,
+                           holdout=0, callback=lambda r, n=name: print(
                                f"{n:20s} epoch {r['epoch']}: P@1 {r['P@1']:.4f} P@5 {r['P@5']:.4f} "
                                f"{r['samples_per_s']:,.0f} samples/s {r['seconds']:.1f} s/epoch", flush=True))
             results["runs"][name] = {"mode": mode, "storage": storage, "memory_bytes": net.memory_bytes(),

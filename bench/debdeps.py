@@ -36,8 +36,8 @@ def main():
         net = sl.Network(input_dim=X.shape[1],
                          layers=[sl.Layer(128), sl.Layer(Y.shape[1], activation="softmax", sampling=sampling)],
                          optimizer=sl.Adam(lr=a.lr), seed=0, threads=a.threads)
-        hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xt, Yt), progress=False, seed=0, holdout=0,
-                       callback=lambda r, n=name: print(
+        hist = net.fit(X, Y, epochs=a.epochs, batch_size=128, validation_data=(Xt, Yt), progress=False, seed=0,
+                       holdout=0, callback=lambda r, n=name: print(
                            f"{n:8s} epoch {r['epoch']}: P@1 {r['P@1']:.4f} P@5 {r['P@5']:.4f} "
                            f"{r['samples_per_s']:,.0f} samples/s {r['seconds']:.1f} s/epoch "
                            f"active {r['mean_active'][-1]:,.0f}", flush=True))

@@ -227,6 +227,10 @@ CASES = [
     ("data file", "gzip data followed by garbage",
      lambda d: sl.load_xc(_xc(d, gzip.compress(XC_OK.encode()) + b"garbage!!", "c.gz"))),
     ("libsvm file", "UTF-8 byte-order mark at the start", lambda d: sl.load_libsvm(_xc(d, b"\xef\xbb\xbf" + SVM_OK.encode(), SVM))),
+    ("argument", "fit holding out every row", lambda d: _net().fit(_x(d), [[0], [1]], holdout=2, progress=False)),
+    ("argument", "fit holdout as an unknown word", lambda d: _net().fit(_x(d), [[0], [1]], holdout="all", progress=False)),
+    ("argument", "lr_plateau with no rows to watch",
+     lambda d: _net().fit(_x(d), [[0], [1]], lr_plateau=0.5, progress=False)),
 ]
 
 
