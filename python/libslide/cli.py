@@ -218,8 +218,9 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     n_held = sl.holdout_split(X.shape[0], holdout, a.seed)[1].size
     if n_held:
         how = "automatic hold-out" if holdout == "auto" else f"--validation-split {holdout:g}"
+        steered = steer["lr_plateau"] is not None or steer["early_stopping"]
         print(f"  validation: {n_held:,} training rows held out ({how}), {X.shape[0] - n_held:,} left to train on; "
-              f"they steer the learning rate and keep the best epoch")
+              + ("they steer the learning rate and keep the best epoch" if steered else "reported only"))
 
     def report(rec):
         nonlocal total_time, total_samples
