@@ -9,15 +9,9 @@ from _data import DATASETS, HIDDEN
 
 
 def snapshot_network(net):
-    """Copies of every layer's weights and bias (--rollback), as Network.fit(rollback=True) keeps them."""
-    return [(layer.weights.copy(), layer.bias.copy()) for layer in net.layers]
-
-
-def restore_network(net, snap):
-    for layer, (w, b) in zip(net.layers, snap):
-        layer.weights = w
-        layer.bias[...] = b
-    net.rebuild_tables()
+    """Copies of every layer's weights and bias (--rollback), as Network.fit(rollback=True) keeps them;
+    net._restore(snapshot) puts them back and rebuilds the tables."""
+    return net._snapshot_all()
 
 
 class LibslideTrainer:
@@ -75,7 +69,7 @@ class LibslideTrainer:
         return snapshot_network(self.net)
 
     def restore(self, snap):
-        restore_network(self.net, snap)
+        self.net._restore(snap)
 
     def extra(self):
         return {"mean_active_output": self.net.layers[-1].mean_active, "network_memory_mib":

@@ -293,10 +293,8 @@ class TorchHeadTrainer(TorchTrainer):
         return super().snapshot(), snapshot_network(self.head.net)
 
     def restore(self, snap):
-        from _slide_runner import restore_network
-
         super().restore(snap[0])
-        restore_network(self.head.net, snap[1])
+        self.head.net._restore(snap[1])
 
     def scale_lr(self, factor):
         super().scale_lr(factor)

@@ -96,7 +96,7 @@ from _plot import plot
 from _slide_runner import LibslideTrainer
 from _torch_models import TorchHeadTrainer, TorchTrainer, require_torch
 
-from libslide.network import PLATEAU_MIN_LR_SHARE, ROLLBACK_PATIENCE
+from libslide.network import ROLLBACK_PATIENCE, PlateauRule
 
 
 # ------------------------------------------------------------------------------------------------ worker
@@ -120,8 +120,8 @@ def worker(a):
     rss_model = _common.peak_rss_mib()
 
     curve = []
-    state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0, "lr_scale": 1.0,
-             "best_val": None, "stale": 0}
+    state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0}
+    rule = PlateauRule(a.lr_plateau or None, a.rollback)  # --lr-plateau: Network.fit's own rule
 
     def evaluate():
         t0 = time.perf_counter()
@@ -135,9 +135,9 @@ def worker(a):
         if Xv is not None:
             rec["val_P@1"] = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
         curve.append(rec)
-        rec["lr_scale"] = state["lr_scale"]
+        rec["lr_scale"] = rule.lr_scale
         val = f", validation P@1 {rec['val_P@1']:.4f}" if Xv is not None else ""
-        val += f", lr x{state['lr_scale']:g}" if a.lr_plateau else ""
+        val += f", lr x{rule.lr_scale:g}" if a.lr_plateau else ""
         print(f"[{impl}] {rec['train_s']:7.1f} s, {rec['samples']:9,} samples, epoch {rec['epoch']}, "
               f"loss {loss:.3f}, P@1 {rec['P@1']:.4f}, P@5 {rec['P@5']:.4f}{val} (eval {eval_s:.1f} s)",
               flush=True)
@@ -146,23 +146,18 @@ def worker(a):
         """--lr-plateau, the rule of Network.fit(lr_plateau=f) for every implementation: after each epoch whose
         P@1 on the validation rows is not above the best of the earlier epochs, the learning rate is
         multiplied by f, down to PLATEAU_MIN_LR_SHARE of the starting rate; with --rollback, ROLLBACK_PATIENCE
-        epochs in a row without a better one are undone (the best epoch's weights put back), as
-        Network.fit(lr_plateau=f, rollback=True) does. Untimed, like evaluate()."""
+        epochs in a row without a better one are undone (the best epoch's weights put back): fit's PlateauRule.
+        Untimed, like evaluate()."""
         p1 = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
-        improved = state["best_val"] is None or p1 > state["best_val"]
-        if not improved and state["lr_scale"] * a.lr_plateau >= PLATEAU_MIN_LR_SHARE:
+        improved, cut, undo = rule.step(p1)
+        if cut:
             tr.scale_lr(a.lr_plateau)
-            state["lr_scale"] *= a.lr_plateau
-            print(f"[{impl}] epoch {state['epoch']}: validation P@1 {p1:.4f} not above {state['best_val']:.4f}, "
-                  f"lr x{state['lr_scale']:g}", flush=True)
-        if improved:
-            state["best_val"] = p1
-            if a.rollback:
-                state["best_weights"] = tr.snapshot()
-        state["stale"] = 0 if improved else state["stale"] + 1
-        if a.rollback and state["stale"] >= ROLLBACK_PATIENCE:
+            print(f"[{impl}] epoch {state['epoch']}: validation P@1 {p1:.4f} not above {rule.best:.4f}, "
+                  f"lr x{rule.lr_scale:g}", flush=True)
+        if improved and a.rollback:
+            state["best_weights"] = tr.snapshot()
+        if undo:
             tr.restore(state["best_weights"])
-            state["stale"] = 0
             print(f"[{impl}] epoch {state['epoch']}: {ROLLBACK_PATIENCE} epochs without a better validation P@1 "
                   "undone (the best epoch's weights put back)", flush=True)
 

@@ -179,6 +179,17 @@ def test_lr_plateau_lowers_the_rate_after_epochs_without_a_better_validation_p1(
     assert hist[-1]["lr"] == hist[-2]["lr"] < start * 1e-2  # it fell, then held at the floor
 
 
+def test_plateau_rule_cuts_on_a_plateau_and_undoes_two_stale_epochs():
+    rule = sl.network.PlateauRule(0.5, rollback=True)
+    steps = [rule.step(p) for p in (0.1, 0.2, 0.2, 0.15, 0.3, 0.1)]
+    assert steps == [(True, False, False), (True, False, False), (False, True, False), (False, True, True),
+                     (True, False, False), (False, True, False)]
+    assert rule.best == 0.3 and rule.lr_scale == 0.125
+    rule = sl.network.PlateauRule(None, rollback=False)  # watching only: never cuts, never undoes
+    assert [rule.step(p) for p in (0.2, 0.1, 0.1)] == [(True, False, False), (False, False, False),
+                                                     (False, False, False)]
+
+
 def test_fit_holds_out_rows_by_default_and_trains_on_the_rest_only(small_data):
     X, Y, Xt, Yt = small_data
     XA, YA = sp.vstack([X, Xt]).tocsr(), sp.vstack([Y, Yt]).tocsr()  # 10,000 rows: the automatic hold-out starts

@@ -143,18 +143,13 @@ def _fraction_arg(text):
     return value
 
 
-def _holdout_arg(text):
-    """--validation-split: 'auto', 0 or a fraction strictly between 0 and 1."""
-    if text == "auto":
-        return text
-    return 0 if text.strip() in ("0", "0.0") else _fraction_arg(text)
-
-
-def _plateau_arg(text):
-    """--lr-plateau: 'auto', 0 (off, as None) or a factor strictly between 0 and 1."""
-    if text == "auto":
-        return text
-    return None if text.strip() in ("0", "0.0") else _fraction_arg(text)
+def _auto_or_fraction(off):
+    """An argparse type: 'auto', 0 (as ``off``) or a number strictly between 0 and 1."""
+    def parse(text):
+        if text == "auto":
+            return text
+        return off if text.strip() in ("0", "0.0") else _fraction_arg(text)
+    return parse
 
 
 def _add_model_args(p, hidden=128, epochs=5):
@@ -215,7 +210,7 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     holdout = getattr(a, "validation_split", "auto")
     steer = {"lr_plateau": getattr(a, "lr_plateau", "auto"), "rollback": getattr(a, "rollback", "auto"),
              "early_stopping": getattr(a, "early_stopping", None)}
-    n_held = sl.holdout_split(X.shape[0], holdout, a.seed)[1].size
+    n_held = sl.network.holdout_count(X.shape[0], holdout)
     if n_held:
         how = "automatic hold-out" if holdout == "auto" else f"--validation-split {holdout:g}"
         steered = steer["lr_plateau"] is not None or steer["early_stopping"]
@@ -229,7 +224,7 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         frac = rec["mean_active"][-1] / out_units
         val = f"validation P@1 {rec['holdout_P@1']:.4f}  " if n_held else ""
         val += f"lr {rec['lr']:g}  " if "lr" in rec else ""
-        val += "(rolled back to epoch {})  ".format(rec["best_epoch"]) if rec.get("rolled_back") else ""
+        val += f"(rolled back to epoch {rec['best_epoch']})  " if rec.get("rolled_back") else ""
         print(f"  epoch {rec['epoch']}: loss {rec['loss']:.4f}  {rec['samples_per_s']:,.0f} samples/s "
               f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
               f"{val}test P@1 {rec['P@1']:.4f}  P@5 {rec['P@5']:.4f}  (n={rec['n']:,})", flush=True)
@@ -356,7 +351,7 @@ def cmd_train(a) -> int:
     t0 = time.perf_counter()
     X, Y = _load(sl, a, a.train)
     explicit_rule = a.early_stopping or a.rollback is True or a.lr_plateau not in ("auto", None)
-    if explicit_rule and not sl.holdout_split(X.shape[0], a.validation_split)[1].size:
+    if explicit_rule and not sl.network.holdout_count(X.shape[0], a.validation_split):
         print(f"slide: --early-stopping, --lr-plateau and --rollback watch rows held out of the training file, and "
               f"{a.train} keeps none ({X.shape[0]:,} rows; the automatic hold-out needs "
               f"{sl.network.HOLDOUT_AUTO_MIN_ROWS:,}): give --validation-split F (the test file never steers "
@@ -463,13 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save", help="write the trained model here (also on Ctrl-C)")
     t.add_argument("--checkpoint-every", type=int, default=None,
                    help="also save to --save every N batches (atomic: the previous file stays valid)")
-    t.add_argument("--validation-split", type=_holdout_arg, default="auto", metavar="F",
+    t.add_argument("--validation-split", type=_auto_or_fraction(0), default="auto", metavar="F",
                    help="hold out this fraction of the training rows (drawn with --seed) as validation rows, "
                         "watched by the rules below; 'auto' (default): 2,000 rows (at most 5%%) of a file of "
                         "10,000 rows or more, none of a smaller one; 0: none")
     t.add_argument("--early-stopping", type=int, default=None, metavar="K",
                    help="stop once validation P@1 has not improved for K epochs and keep the best epoch's weights")
-    t.add_argument("--lr-plateau", type=_plateau_arg, default="auto", metavar="F",
+    t.add_argument("--lr-plateau", type=_auto_or_fraction(None), default="auto", metavar="F",
                    help="multiply the learning rate by F after each epoch without a better validation P@1; "
                         "'auto' (default): 0.5 when there are validation rows; 0: off (docs/benchmarks.md)")
     t.add_argument("--rollback", action=argparse.BooleanOptionalAction, default="auto",

@@ -96,6 +96,33 @@ DEFAULT_LR_PLATEAU = 0.5
 _HOLDOUT_STREAM = 0x686F6C64
 
 
+class PlateauRule:
+    """The epoch-end rule of Network.fit(lr_plateau=f, rollback=...), kept apart so that bench/vs_torch.py
+    applies the very same rule to every implementation. step(p1) takes an epoch's watched P@1 and says
+    whether it improved on the best so far, whether the rate is to be multiplied by f (never below
+    PLATEAU_MIN_LR_SHARE of the starting rate; factor None: never) and whether the epochs since the best
+    one are to be undone (rollback, after ROLLBACK_PATIENCE epochs in a row without a better P@1)."""
+
+    def __init__(self, factor: float | None, rollback: bool):
+        self.factor, self.rollback = factor, rollback
+        self.best = None  # the best watched P@1 so far
+        self.stale = 0  # epochs in a row without a better one, since the best one or a rollback
+        self.lr_scale = 1.0  # the rate as a share of the starting one
+
+    def step(self, p1: float) -> tuple[bool, bool, bool]:
+        improved = self.best is None or p1 > self.best
+        cut = not improved and self.factor is not None and self.lr_scale * self.factor >= PLATEAU_MIN_LR_SHARE
+        if improved:
+            self.best = p1
+        if cut:
+            self.lr_scale *= self.factor
+        self.stale = 0 if improved else self.stale + 1
+        undo = self.rollback and self.stale >= ROLLBACK_PATIENCE
+        if undo:
+            self.stale = 0
+        return improved, cut, undo
+
+
 def holdout_count(n: int, holdout) -> int:
     """How many of ``n`` rows Network.fit(holdout=...) keeps out of training."""
     if isinstance(holdout, str):
@@ -645,6 +672,10 @@ class Network:
         w = layer.weights
         return (w.copy() if w.flags.writeable else w), layer.bias.copy()
 
+    def _snapshot_all(self) -> list:
+        """_snapshot of every layer: what _restore puts back."""
+        return [self._snapshot(layer) for layer in self.layers]
+
     def _restore(self, snapshot) -> None:
         """Puts back weights and biases taken by _snapshot and rebuilds the hash tables over them."""
         for layer, (w, b) in zip(self.layers, snapshot):
@@ -741,10 +772,8 @@ class Network:
             raise InvalidArgumentError("rollback needs lr_plateau (it acts when the rate is cut)")
         steering = early_stopping is not None or lr_plateau is not None
         keep_best = early_stopping is not None or rollback
-        best_p1 = None  # the best watched P@1 so far
-        stale = 0  # epochs in a row without a better watched P@1 (since the best one or a rollback)
-        lr_start = self.optimizer.lr
-        best = None  # (epoch, [(weights, bias) per layer]) of best_p1, with keep_best
+        rule = PlateauRule(lr_plateau, rollback)
+        best = None  # (epoch, [(weights, bias) per layer]) of the best watched P@1, with keep_best
         n = train_rows.size
         order = train_rows
         history = []
@@ -794,25 +823,18 @@ class Network:
                 record["holdout_P@1"] = self._evaluate_rows(xv, yv, held, (1,))["P@1"]
                 record["holdout_n"] = n_held
             if steering:
-                p1 = record["holdout_P@1" if n_held else "P@1"]
-                improved = best_p1 is None or p1 > best_p1
-                if improved:
-                    best_p1 = p1
+                improved, cut, undo = rule.step(record["holdout_P@1" if n_held else "P@1"])
+                if cut:
+                    self.set_learning_rate(self.optimizer.lr * lr_plateau)
                 if lr_plateau is not None:
-                    # never below PLATEAU_MIN_LR_SHARE of the rate fit started with (a long run would
-                    # otherwise halve it to 0, which the library refuses)
-                    if not improved and self.optimizer.lr * lr_plateau >= lr_start * PLATEAU_MIN_LR_SHARE:
-                        self.set_learning_rate(self.optimizer.lr * lr_plateau)
                     record["lr"] = self.optimizer.lr
                 if keep_best:
                     if improved:
-                        best = (epoch, [self._snapshot(l) for l in self.layers])
+                        best = (epoch, self._snapshot_all())
                     record["best_epoch"] = best[0]
-                stale = 0 if improved else stale + 1
-                if rollback and stale >= ROLLBACK_PATIENCE:
+                if undo:
                     self._restore(best[1])
                     record["rolled_back"] = True
-                    stale = 0
                     if checkpoint is not None:
                         self.save(checkpoint)  # the file holds the weights training goes on from
             history.append(record)
