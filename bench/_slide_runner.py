@@ -71,6 +71,15 @@ class LibslideTrainer:
     def restore(self, snap):
         self.net._restore(snap)
 
+    @staticmethod
+    def arrays(snap):
+        """A snapshot as the flat list of float32 arrays EpochAverage takes (--average)."""
+        return [a for wb in snap for a in wb]
+
+    @staticmethod
+    def from_arrays(flat):
+        return list(zip(flat[::2], flat[1::2]))
+
     def extra(self):
         return {"mean_active_output": self.net.layers[-1].mean_active, "network_memory_mib":
                 self.net.memory_bytes() / 2**20}

@@ -135,6 +135,14 @@ class TorchTrainer:
         """Copies of the weights and biases (--rollback); optimizer moments are not kept, as in libslide."""
         return [p.detach().clone() for p in self._weights()]
 
+    @staticmethod
+    def arrays(snap):
+        """A snapshot as the flat list of float32 arrays EpochAverage takes (--average): views, no copies."""
+        return [t.numpy() for t in snap]
+
+    def from_arrays(self, flat):
+        return [self.torch.from_numpy(a) for a in flat]
+
     def restore(self, snap):
         with self.torch.no_grad():
             for p, v in zip(self._weights(), snap):

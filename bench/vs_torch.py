@@ -96,6 +96,7 @@ from _plot import plot
 from _slide_runner import LibslideTrainer
 from _torch_models import TorchHeadTrainer, TorchTrainer, require_torch
 
+from libslide.epoch_average import EpochAverage
 from libslide.network import ROLLBACK_PATIENCE, PlateauRule
 
 
@@ -122,8 +123,9 @@ def worker(a):
     curve = []
     state = {"train_s": 0.0, "samples": 0, "epoch": 0, "batches": 0, "loss_sum": 0.0, "loss_n": 0}
     rule = PlateauRule(a.lr_plateau or None, a.rollback)  # --lr-plateau: Network.fit's own rule
+    mean = EpochAverage() if a.average else None  # --average: Network.fit(average=True)
 
-    def evaluate():
+    def evaluate(averaged=1):
         t0 = time.perf_counter()
         ids = tr.topk(Xe, 5)
         r = precision_at_k(ids, Ye, (1, 5))
@@ -132,12 +134,15 @@ def worker(a):
         state["loss_sum"], state["loss_n"] = 0.0, 0
         rec = {"train_s": state["train_s"], "samples": state["samples"], "epoch": state["epoch"],
                "P@1": r["P@1"], "P@5": r["P@5"], "train_loss": loss, "eval_s": eval_s}
+        if averaged > 1:
+            rec["averaged"] = averaged  # the mean of the live weights at the last `averaged` epoch ends
         if Xv is not None:
             rec["val_P@1"] = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
         curve.append(rec)
         rec["lr_scale"] = rule.lr_scale
         val = f", validation P@1 {rec['val_P@1']:.4f}" if Xv is not None else ""
         val += f", lr x{rule.lr_scale:g}" if a.lr_plateau else ""
+        val += f", mean of {averaged} epochs" if averaged > 1 else ""
         print(f"[{impl}] {rec['train_s']:7.1f} s, {rec['samples']:9,} samples, epoch {rec['epoch']}, "
               f"loss {loss:.3f}, P@1 {rec['P@1']:.4f}, P@5 {rec['P@5']:.4f}{val} (eval {eval_s:.1f} s)",
               flush=True)
@@ -147,8 +152,27 @@ def worker(a):
         P@1 on the validation rows is not above the best of the earlier epochs, the learning rate is
         multiplied by f, down to PLATEAU_MIN_LR_SHARE of the starting rate; with --rollback, ROLLBACK_PATIENCE
         epochs in a row without a better one are undone (the best epoch's weights put back): fit's PlateauRule.
-        Untimed, like evaluate()."""
-        p1 = precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]
+        With --average, fit's EpochAverage: the mean of the weights at the last epoch ends competes with the
+        live weights on the validation rows, and when it wins it is the epoch's model (evaluated on the test
+        rows as a point of the curve at this training time, kept as best, put back by a rollback) while
+        training goes on from the live weights. Untimed, like evaluate()."""
+        val_p1 = lambda: precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]  # noqa: E731
+        p1 = val_p1()
+        live = None
+        if mean is not None:
+            live = tr.snapshot()
+            mean.add(tr.arrays(live))
+            if mean.count > 1:
+                tr.restore(tr.from_arrays(mean.mean))
+                mean_p1 = val_p1()
+                if mean.settle(tr.arrays(live), p1, mean_p1):
+                    p1 = mean_p1
+                    evaluate(averaged=mean.count)
+                else:
+                    tr.restore(live)
+                    live = None
+            else:
+                live = None
         improved, cut, undo = rule.step(p1)
         if cut:
             tr.scale_lr(a.lr_plateau)
@@ -158,8 +182,12 @@ def worker(a):
             state["best_weights"] = tr.snapshot()
         if undo:
             tr.restore(state["best_weights"])
+            if mean is not None:
+                mean.reset()
             print(f"[{impl}] epoch {state['epoch']}: {ROLLBACK_PATIENCE} epochs without a better validation P@1 "
                   "undone (the best epoch's weights put back)", flush=True)
+        elif live is not None:
+            tr.restore(live)  # training goes on from the live weights
 
     evaluate()
     budget = a.minutes * 60.0
@@ -388,6 +416,9 @@ def main():
                    help="with --lr-plateau: after 2 epochs in a row without a better validation P@1, every "
                         "implementation gets back the weights and biases of its best epoch "
                         "(Network.fit(rollback=True)); moments stay")
+    p.add_argument("--average", action="store_true",
+                   help="with --lr-plateau: every implementation also offers the mean of its weights at the last "
+                        "epoch ends as the epoch's model, as Network.fit(average=True)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="decoupled (AdamW) weight decay on weight rows for every implementation: libslide's and "
                         "RowAdam's on the rows each batch updates, torch.optim.AdamW on dense tables; not with "
@@ -410,6 +441,10 @@ def main():
         p.error("--weight-decay needs --torch-optimizer rows or dense: torch.optim.SparseAdam has no weight decay")
     if a.rollback and not a.lr_plateau:
         p.error("--rollback needs --lr-plateau (it acts when the rate is cut)")
+    if a.average and not a.lr_plateau:
+        p.error("--average needs --lr-plateau (it runs at the rule's epoch ends)")
+    if a.average and "torch-head" in a.impls:
+        p.error("--average: torch-head keeps two kinds of snapshot; not supported")
     if a.lr_plateau and not a.val_sample:
         p.error("--lr-plateau needs --val-sample (it watches validation P@1)")
     if a.eval_sample is None:

@@ -233,6 +233,43 @@ def test_default_rules_watch_held_out_rows_never_validation_data(small_data):
         net.fit(X[:400], Y[:400], holdout=400, progress=False)
 
 
+def test_average_offers_the_mean_of_the_last_epochs_and_returns_it_when_best(small_data):
+    X, Y, _, _ = small_data
+    net = small_overfitting_net(X, Y, lr=3e-2)
+    live = []  # the weights training goes on from after each epoch
+
+    def after_epoch(rec):
+        live.append([(layer.weights.copy(), layer.bias.copy()) for layer in net.layers])
+
+    hist = net.fit(X[:1000], Y[:1000], epochs=10, batch_size=32, holdout=250, progress=False, seed=0,
+                   callback=after_epoch)
+    assert any(r["averaged"] > 1 for r in hist)  # averaging is on by default with held-out rows, and acts here
+    for r in hist:
+        # the epoch's model is the mean only when it beats the live weights on the held-out rows
+        if r["averaged"] > 1:
+            assert r["holdout_P@1"] > r["live_watched_P@1"]
+        else:
+            assert r["holdout_P@1"] == r["live_watched_P@1"]
+    best = next(r for r in hist if r["epoch"] == hist[-1]["best_epoch"])
+    assert best["holdout_P@1"] == max(r["holdout_P@1"] for r in hist)
+    # fit returns the best epoch's model: the mean of the live weights of its last `averaged` epochs
+    window = live[best["epoch"] - best["averaged"]:best["epoch"]]
+    assert not any(r.get("rolled_back") for r in hist[best["epoch"] - best["averaged"]:best["epoch"] - 1])
+    for i, layer in enumerate(net.layers):
+        np.testing.assert_allclose(layer.weights, np.mean([w[i][0] for w in window], axis=0), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(layer.bias, np.mean([w[i][1] for w in window], axis=0), rtol=0, atol=1e-6)
+    held = sl.holdout_split(1000, 250, seed=0)[1]
+    assert net.evaluate(X[held], Y[held], ks=(1,))["P@1"] == best["holdout_P@1"]
+    # average=False: the live weights only, as before
+    net = small_overfitting_net(X, Y, lr=3e-2)
+    hist = net.fit(X[:1000], Y[:1000], epochs=3, batch_size=32, holdout=250, progress=False, seed=0, average=False)
+    assert all("averaged" not in r and "live_watched_P@1" not in r for r in hist)
+    with pytest.raises(sl.InvalidArgumentError, match="average needs"):
+        net.fit(X[:64], Y[:64], progress=False, average=True)
+    with pytest.raises(sl.InvalidArgumentError, match="average must be"):
+        net.fit(X[:64], Y[:64], progress=False, average="yes")
+
+
 def test_rollback_undoes_epochs_that_did_not_beat_the_best(small_data, tmp_path):
     X, Y, Xt, Yt = small_data
     net = small_overfitting_net(X, Y, lr=3e-2)

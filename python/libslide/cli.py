@@ -209,7 +209,7 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     # file (--validation-split, by default fit's automatic hold-out); the test file is only reported.
     holdout = getattr(a, "validation_split", "auto")
     steer = {"lr_plateau": getattr(a, "lr_plateau", "auto"), "rollback": getattr(a, "rollback", "auto"),
-             "early_stopping": getattr(a, "early_stopping", None)}
+             "early_stopping": getattr(a, "early_stopping", None), "average": getattr(a, "average", "auto")}
     n_held = sl.network.holdout_count(X.shape[0], holdout)
     if n_held:
         how = "automatic hold-out" if holdout == "auto" else f"--validation-split {holdout:g}"
@@ -224,6 +224,7 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         frac = rec["mean_active"][-1] / out_units
         val = f"validation P@1 {rec['holdout_P@1']:.4f}  " if n_held else ""
         val += f"lr {rec['lr']:g}  " if "lr" in rec else ""
+        val += f"(mean of epochs {rec['epoch'] - rec['averaged'] + 1}-{rec['epoch']})  " if rec.get("averaged", 1) > 1 else ""
         val += f"(rolled back to epoch {rec['best_epoch']})  " if rec.get("rolled_back") else ""
         print(f"  epoch {rec['epoch']}: loss {rec['loss']:.4f}  {rec['samples_per_s']:,.0f} samples/s "
               f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
@@ -244,9 +245,12 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
             raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
         raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
-    if last.get("best_epoch", last["epoch"]) != last["epoch"]:  # fit returned the best validation epoch's weights
+    if last.get("best_epoch", last["epoch"]) != last["epoch"]:  # fit returned the best validation epoch's model
         rule = "early stopping" if steer["early_stopping"] else "rollback"
-        print(f"  {rule}: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
+        best = next(r for r in hist if r["epoch"] == last["best_epoch"])
+        what = (f"the mean of the weights of epochs {best['epoch'] - best['averaged'] + 1}-{best['epoch']}"
+                if best.get("averaged", 1) > 1 else f"the weights of epoch {best['epoch']}")
+        print(f"  {rule}: kept {what} (best validation P@1)")
         last = {**last, **net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)}
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")
@@ -350,9 +354,10 @@ def cmd_train(a) -> int:
         check_writable(a.save, "--save")  # before loading and training, not after
     t0 = time.perf_counter()
     X, Y = _load(sl, a, a.train)
-    explicit_rule = a.early_stopping or a.rollback is True or a.lr_plateau not in ("auto", None)
+    explicit_rule = a.early_stopping or a.rollback is True or a.average is True or a.lr_plateau not in ("auto", None)
     if explicit_rule and not sl.network.holdout_count(X.shape[0], a.validation_split):
-        print(f"slide: --early-stopping, --lr-plateau and --rollback watch rows held out of the training file, and "
+        print(f"slide: --early-stopping, --lr-plateau, --rollback and --average watch rows held out of the training "
+              f"file, and "
               f"{a.train} keeps none ({X.shape[0]:,} rows; the automatic hold-out needs "
               f"{sl.network.HOLDOUT_AUTO_MIN_ROWS:,}): give --validation-split F (the test file never steers "
               f"training)", file=sys.stderr)
@@ -471,6 +476,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after 2 epochs in a row without a better validation P@1, undo them (training goes on "
                         "from the best epoch's weights, and the best epoch's model is returned); default: on "
                         "with the plateau rule and validation rows")
+    t.add_argument("--average", action=argparse.BooleanOptionalAction, default="auto",
+                   help="also offer the mean of the weights at the ends of the last epochs as each epoch's model "
+                        "(the mean restarts whenever the live weights are better on validation rows); default: on "
+                        "with validation rows")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)

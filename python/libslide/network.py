@@ -12,6 +12,7 @@ import numpy as np
 from . import _inputs
 from ._api import c_string, check, ffi, lib, new_struct
 from ._errors import InvalidArgumentError, NumericError, SlideIOError
+from .epoch_average import EpochAverage
 
 _ACTIVATIONS = {"relu": lib.SLIDE_ACT_RELU, "softmax": lib.SLIDE_ACT_SOFTMAX, "linear": lib.SLIDE_ACT_LINEAR}
 _ACT_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
@@ -121,6 +122,11 @@ class PlateauRule:
         if undo:
             self.stale = 0
         return improved, cut, undo
+
+
+def _pairs(flat: list) -> list:
+    """[w0, b0, w1, b1, ...] -> [(w0, b0), (w1, b1), ...]: an EpochAverage's mean as a _snapshot_all."""
+    return list(zip(flat[::2], flat[1::2]))
 
 
 def holdout_count(n: int, holdout) -> int:
@@ -676,17 +682,19 @@ class Network:
         """_snapshot of every layer: what _restore puts back."""
         return [self._snapshot(layer) for layer in self.layers]
 
-    def _restore(self, snapshot) -> None:
-        """Puts back weights and biases taken by _snapshot and rebuilds the hash tables over them."""
+    def _restore(self, snapshot, rebuild: bool = True) -> None:
+        """Puts back weights and biases taken by _snapshot and rebuilds the hash tables over them (rebuild=False:
+        the caller puts back weights the tables were built over, or only evaluates exactly)."""
         for layer, (w, b) in zip(self.layers, snapshot):
             layer.weights = w
             layer.bias[...] = b
-        self.rebuild_tables()
+        if rebuild:
+            self.rebuild_tables()
 
     def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
             progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None,
             checkpoint=None, checkpoint_every: int | None = None, early_stopping: int | None = None,
-            lr_plateau="auto", rollback="auto", holdout="auto"):
+            lr_plateau="auto", rollback="auto", holdout="auto", average="auto"):
         """Trains for ``epochs`` passes over (X, Y) in shuffled mini-batches.
 
         validation_data=(Xv, Yv) is evaluated (P@1, P@5, exact top-k) after every epoch on all of its rows, or
@@ -721,10 +729,21 @@ class Network:
         returns with the best epoch's weights, as early_stopping. "auto" (default): on when lr_plateau is
         and there are held-out rows. Costs one float32 copy of every layer's weights, as early_stopping.
 
+        average=True: after each epoch the weights join a running mean of the weights at epoch ends
+        (libslide.epoch_average.EpochAverage, an epoch-level stochastic weight average); the watched P@1 of
+        the mean is measured too, and when it is not above the live weights' the mean restarts from them.
+        The better of the two is the epoch's model: its watched P@1 is what the rules above see and what
+        records report (validation P@1 included), and the model fit keeps as best and returns. Training
+        itself always goes on from the live weights (from the best model after a rollback, after which the
+        mean starts anew). Records then carry ``averaged``: how many epochs' weights the epoch's model is the
+        mean of (1: the live weights), and ``live_watched_P@1``. Costs two more float32 copies of every
+        layer's weights and one more evaluation of the watched rows per epoch. "auto" (default): on when
+        there are held-out rows.
+
         So by default a set of 10,000 rows or more trains without at most 2,000 of them (5%), and fit
-        returns, whatever the epoch count, the best epoch on those rows instead of an overfitted last one
-        (docs/benchmarks.md, "Rolling back epochs that did not help"); holdout=0 trains on every row at a
-        constant rate, as libslide 0.4 did.
+        returns, whatever the epoch count, the best model on those rows (the weights of an epoch or the
+        mean of a few successive ones) instead of an overfitted last one (docs/benchmarks.md, "Rolling back
+        epochs that did not help"); holdout=0 trains on every row at a constant rate, as libslide 0.4 did.
         """
         if checkpoint_every is not None:
             checkpoint_every = _inputs.positive_int(checkpoint_every, "checkpoint_every")
@@ -770,10 +789,23 @@ class Network:
             raise InvalidArgumentError(f"rollback must be True, False or 'auto', got {rollback!r}")
         elif rollback and lr_plateau is None:
             raise InvalidArgumentError("rollback needs lr_plateau (it acts when the rate is cut)")
+        if isinstance(average, str) and average == "auto":
+            average = n_held > 0
+        elif not isinstance(average, (bool, np.bool_)):
+            raise InvalidArgumentError(f"average must be True, False or 'auto', got {average!r}")
+        elif average and not can_watch:
+            raise InvalidArgumentError("average needs held-out rows or validation_data (it watches P@1)")
         steering = early_stopping is not None or lr_plateau is not None
         keep_best = early_stopping is not None or rollback
         rule = PlateauRule(lr_plateau, rollback)
         best = None  # (epoch, [(weights, bias) per layer]) of the best watched P@1, with keep_best
+        mean = EpochAverage() if average else None
+        holds_live = True  # the network holds the live weights (False: the epoch's model is the mean)
+
+        def watched_p1() -> float:
+            if n_held:
+                return self._evaluate_rows(xv, yv, held, (1,))["P@1"]
+            return self.evaluate(*validation_data, ks=(1,), sample=eval_sample, progress=False)["P@1"]
         n = train_rows.size
         order = train_rows
         history = []
@@ -817,10 +849,25 @@ class Network:
             }
             if checkpoint is not None:
                 self.save(checkpoint)
+            holds_live, live = True, None
+            if mean is not None:
+                live = self._snapshot_all()
+                mean.add([a for wb in live for a in wb])
+                record["live_watched_P@1"] = live_p1 = watched_p1()
+                mean_p1 = None
+                if mean.count > 1:
+                    self._restore(_pairs(mean.mean), rebuild=False)
+                    mean_p1 = watched_p1()
+                holds_live = not mean.settle([a for wb in live for a in wb], live_p1, mean_p1)
+                if holds_live and mean_p1 is not None:
+                    self._restore(live, rebuild=False)
+                record["averaged"] = 1 if holds_live else mean.count
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
             if n_held:
-                record["holdout_P@1"] = self._evaluate_rows(xv, yv, held, (1,))["P@1"]
+                record["holdout_P@1"] = (
+                    self._evaluate_rows(xv, yv, held, (1,))["P@1"] if mean is None
+                    else record["live_watched_P@1"] if holds_live else mean_p1)
                 record["holdout_n"] = n_held
             if steering:
                 improved, cut, undo = rule.step(record["holdout_P@1" if n_held else "P@1"])
@@ -834,19 +881,30 @@ class Network:
                     record["best_epoch"] = best[0]
                 if undo:
                     self._restore(best[1])
+                    holds_live = True
+                    if mean is not None:
+                        mean.reset()  # the mean holds epochs after the rollback only
                     record["rolled_back"] = True
                     if checkpoint is not None:
                         self.save(checkpoint)  # the file holds the weights training goes on from
+            last_model = None if holds_live else _pairs(mean.mean)
+            if not holds_live:
+                self._restore(live, rebuild=False)  # training goes on from the live weights
             history.append(record)
             if callback is not None:
                 callback(record)
             if early_stopping is not None and epoch - best[0] >= early_stopping:
                 break
-        if keep_best and best[0] != history[-1]["epoch"]:
-            # early stopping and rollback both return the best watched epoch's weights
+        last = history[-1]
+        if keep_best and (best[0] != last["epoch"] or last.get("averaged", 1) > 1):
+            # early stopping and rollback both return the best watched model
             self._restore(best[1])
-            if checkpoint is not None:
-                self.save(checkpoint)  # the file holds the model fit returns
+        elif not keep_best and last_model is not None:
+            self._restore(last_model)  # the last epoch's model is the mean of a few epochs
+        else:
+            return history
+        if checkpoint is not None:
+            self.save(checkpoint)  # the file holds the model fit returns
         return history
 
     # ---------------------------------------------------------------- inference
