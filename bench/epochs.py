@@ -20,6 +20,10 @@ the library's defaults (`sl.LSH()`, `sl.Adam()`) with one change:
                  halved after each epoch whose validation P@1 is not above the best so far
   plateau-rollback  the same with rollback=True: two epochs in a row without a better validation P@1 are
                  undone (the best epoch's weights come back)
+  fit-no-average one fit(X, Y, epochs) call with every default: 2,000 training rows held out, the plateau
+                 rule and rollback watching them (the test rows are only reported)
+  fit-average    the same with average=True: the mean of the weights at the last epoch ends competes
+                 with the live weights on the held-out rows
 
 After every epoch P@1 is computed exactly (every output scored) on --eval-sample random test rows
 (seed --eval-seed) and on --val-sample other test rows; the best epoch is chosen on the validation rows,
@@ -51,6 +55,8 @@ CONFIGS = {
     "halve3": ({}, {}),
     "plateau": ({}, {}),
     "plateau-rollback": ({}, {}),
+    "fit-average": ({}, {}),
+    "fit-no-average": ({}, {}),
 }
 # Configurations that change the learning rate between epochs: epoch -> factor of the initial rate.
 SCHEDULES = {"halve3": lambda epoch: 0.5 ** max(0, epoch - 2)}
@@ -69,7 +75,9 @@ def print_table(results: dict) -> None:
         at = " / ".join(f"{mean(lambda x: x['curve'][m - 1]['P@1']):.4f}" for m in marks)
         sel = mean(lambda x: x["selected"]["P@1"])
         ep = "/".join(str(x["selected"]["epoch"]) for x in seeds.values())
-        print(f"| {name} | {at} | {sel:.4f} ({ep}) | {mean(lambda x: x['samples_per_s']):,.0f} |")
+        per_seed = " / ".join(f"{x['selected']['P@1']:.4f}" for x in seeds.values()) if len(seeds) > 1 else ""
+        sel_s = f"{sel:.4f} ({per_seed}; epoch {ep})" if per_seed else f"{sel:.4f} ({ep})"
+        print(f"| {name} | {at} | {sel_s} | {mean(lambda x: x['samples_per_s']):,.0f} |")
 
 
 def main():
@@ -114,6 +122,8 @@ def run(X, Y, Xe, Ye, Xv, Yv, name, seed, a):
                      optimizer=sl.Adam(**adam_kw), seed=seed, threads=a.threads)
     if name.startswith("plateau"):
         return run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a, name)
+    if name.startswith("fit-"):
+        return run_fit(net, X, Y, Xe, Ye, seed, a, name)
     lr0 = net.optimizer.lr
     curve, train_s = [], 0.0
     for epoch in range(1, a.epochs + 1):
@@ -154,6 +164,31 @@ def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a, name):
     net.fit(X, Y, epochs=a.epochs, batch_size=128, progress=False, seed=1000 * seed, validation_data=(Xv, Yv),
             holdout=0, lr_plateau=0.5, rollback="rollback" in name, callback=after_epoch)
     return summary(curve, a.epochs * X.shape[0])
+
+
+def run_fit(net, X, Y, Xe, Ye, seed, a, name):
+    """The library's default path: one fit call that holds out training rows and steers on them. The curve's
+    P@1 is each epoch's model (the live weights or their epoch average) on the test rows, reported only;
+    val_P@1 is the held-out rows' P@1 that fit steers on; "returned_P@1" is the model fit returns."""
+    curve, train_s = [], 0.0
+
+    def after_epoch(rec):
+        nonlocal train_s
+        train_s += rec["seconds"]
+        curve.append({"epoch": rec["epoch"], "train_s": round(train_s, 2), "P@1": rec["P@1"],
+                      "val_P@1": rec["holdout_P@1"], "lr": rec["lr"], "averaged": rec.get("averaged", 1),
+                      "rolled_back": bool(rec.get("rolled_back"))})
+        print(f"[{name}, seed {seed}] epoch {rec['epoch']}: P@1 {rec['P@1']:.4f}, held-out {rec['holdout_P@1']:.4f}, "
+              f"lr {rec['lr']:.2e}, averaged {rec.get('averaged', 1)}{', rolled back' if rec.get('rolled_back') else ''}",
+              flush=True)
+
+    hist = net.fit(X, Y, epochs=a.epochs, progress=False, seed=seed, validation_data=(Xe, Ye), callback=after_epoch,
+                   average=name == "fit-average")
+    out = summary(curve, a.epochs * (X.shape[0] - hist[0]["holdout_n"]))
+    out["returned_P@1"] = net.evaluate(Xe, Ye, ks=(1,))["P@1"]
+    out["returned_epoch"] = hist[-1]["best_epoch"]
+    print(f"[{name}, seed {seed}] returned epoch {out['returned_epoch']}: P@1 {out['returned_P@1']:.4f}", flush=True)
+    return out
 
 
 if __name__ == "__main__":

@@ -231,6 +231,8 @@ CASES = [
     ("argument", "fit holdout as an unknown word", lambda d: _net().fit(_x(d), [[0], [1]], holdout="all", progress=False)),
     ("argument", "lr_plateau with no rows to watch",
      lambda d: _net().fit(_x(d), [[0], [1]], lr_plateau=0.5, progress=False)),
+    ("argument", "average with no rows to watch",
+     lambda d: _net().fit(_x(d), [[0], [1]], average=True, progress=False)),
 ]
 
 

@@ -113,12 +113,15 @@ def test_train_steers_on_held_out_rows_never_on_the_test_file(xc_files, tmp_path
     assert r.returncode == 2 and "--rollback needs the learning-rate plateau rule" in r.stderr
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--validation-split", "1.5"])
     assert r.returncode == 2 and "between 0 and 1" in r.stderr
+    r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--average", "--no-progress"])
+    assert r.returncode == 2 and "--average watch rows held out" in r.stderr
     # rules off: the held-out rows are only reported and the rate stays
     r = run(slide_cmd() + ["train", "--train", str(train), "--test", str(test), "--hidden", "32", "--epochs", "2",
                            "--validation-split", "0.25", "--lr-plateau", "0", "--no-rollback", "--no-progress"])
     assert r.returncode == 0 and "reported only" in r.stdout, r.stdout + r.stderr
     epochs = [l for l in r.stdout.splitlines() if l.lstrip().startswith("epoch ")]
-    assert len(epochs) == 2 and all("validation P@1" in l and " lr " not in l for l in epochs), r.stdout
+    assert len(epochs) == 2 and all("validation P@1" in l and " lr " not in l and "mean of" not in l
+                                    for l in epochs), r.stdout
 
 
 def test_train_with_bfloat16_storage_and_weight_decay(xc_files, tmp_path):

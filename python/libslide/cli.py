@@ -209,13 +209,14 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
     # file (--validation-split, by default fit's automatic hold-out); the test file is only reported.
     holdout = getattr(a, "validation_split", "auto")
     steer = {"lr_plateau": getattr(a, "lr_plateau", "auto"), "rollback": getattr(a, "rollback", "auto"),
-             "early_stopping": getattr(a, "early_stopping", None), "average": getattr(a, "average", "auto")}
+             "early_stopping": getattr(a, "early_stopping", None), "average": bool(getattr(a, "average", False))}
     n_held = sl.network.holdout_count(X.shape[0], holdout)
     if n_held:
         how = "automatic hold-out" if holdout == "auto" else f"--validation-split {holdout:g}"
         steered = steer["lr_plateau"] is not None or steer["early_stopping"]
         print(f"  validation: {n_held:,} training rows held out ({how}), {X.shape[0] - n_held:,} left to train on; "
-              + ("they steer the learning rate and keep the best epoch" if steered else "reported only"))
+              + ("they steer the learning rate and keep the best epoch" if steered else
+                 "they choose between each epoch's weights and their mean" if steer["average"] else "reported only"))
 
     def report(rec):
         nonlocal total_time, total_samples
@@ -476,10 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after 2 epochs in a row without a better validation P@1, undo them (training goes on "
                         "from the best epoch's weights, and the best epoch's model is returned); default: on "
                         "with the plateau rule and validation rows")
-    t.add_argument("--average", action=argparse.BooleanOptionalAction, default="auto",
+    t.add_argument("--average", action=argparse.BooleanOptionalAction, default=False,
                    help="also offer the mean of the weights at the ends of the last epochs as each epoch's model "
-                        "(the mean restarts whenever the live weights are better on validation rows); default: on "
-                        "with validation rows")
+                        "(the mean restarts whenever the live weights are better on validation rows); default off "
+                        "(docs/benchmarks.md)")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)

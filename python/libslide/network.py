@@ -694,7 +694,7 @@ class Network:
     def fit(self, X, Y, epochs: int = 1, batch_size: int = 128, validation_data=None, shuffle: bool = True,
             progress: bool = True, seed: int | None = None, eval_sample: int | None = None, callback=None,
             checkpoint=None, checkpoint_every: int | None = None, early_stopping: int | None = None,
-            lr_plateau="auto", rollback="auto", holdout="auto", average="auto"):
+            lr_plateau="auto", rollback="auto", holdout="auto", average=False):
         """Trains for ``epochs`` passes over (X, Y) in shuffled mini-batches.
 
         validation_data=(Xv, Yv) is evaluated (P@1, P@5, exact top-k) after every epoch on all of its rows, or
@@ -737,13 +737,14 @@ class Network:
         itself always goes on from the live weights (from the best model after a rollback, after which the
         mean starts anew). Records then carry ``averaged``: how many epochs' weights the epoch's model is the
         mean of (1: the live weights), and ``live_watched_P@1``. Costs two more float32 copies of every
-        layer's weights and one more evaluation of the watched rows per epoch. "auto" (default): on when
-        there are held-out rows.
+        layer's weights and one more evaluation of the watched rows per epoch. Off by default: it raised
+        the returned P@1 on debdeps and lowered it on revdict (docs/benchmarks.md, "Averaging the weights
+        of the last epochs").
 
         So by default a set of 10,000 rows or more trains without at most 2,000 of them (5%), and fit
-        returns, whatever the epoch count, the best model on those rows (the weights of an epoch or the
-        mean of a few successive ones) instead of an overfitted last one (docs/benchmarks.md, "Rolling back
-        epochs that did not help"); holdout=0 trains on every row at a constant rate, as libslide 0.4 did.
+        returns, whatever the epoch count, the best epoch on those rows instead of an overfitted last one
+        (docs/benchmarks.md, "Rolling back epochs that did not help"); holdout=0 trains on every row at a
+        constant rate, as libslide 0.4 did.
         """
         if checkpoint_every is not None:
             checkpoint_every = _inputs.positive_int(checkpoint_every, "checkpoint_every")
@@ -789,10 +790,8 @@ class Network:
             raise InvalidArgumentError(f"rollback must be True, False or 'auto', got {rollback!r}")
         elif rollback and lr_plateau is None:
             raise InvalidArgumentError("rollback needs lr_plateau (it acts when the rate is cut)")
-        if isinstance(average, str) and average == "auto":
-            average = n_held > 0
-        elif not isinstance(average, (bool, np.bool_)):
-            raise InvalidArgumentError(f"average must be True, False or 'auto', got {average!r}")
+        if not isinstance(average, (bool, np.bool_)):
+            raise InvalidArgumentError(f"average must be True or False, got {average!r}")
         elif average and not can_watch:
             raise InvalidArgumentError("average needs held-out rows or validation_data (it watches P@1)")
         steering = early_stopping is not None or lr_plateau is not None
