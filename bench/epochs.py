@@ -73,9 +73,12 @@ def print_table(results: dict) -> None:
         seeds = r.get("seeds", {"": r})  # result files of one seed hold the run itself
         mean = lambda f: sum(f(x) for x in seeds.values()) / len(seeds)  # noqa: E731
         at = " / ".join(f"{mean(lambda x: x['curve'][m - 1]['P@1']):.4f}" for m in marks)
-        sel = mean(lambda x: x["selected"]["P@1"])
-        ep = "/".join(str(x["selected"]["epoch"]) for x in seeds.values())
-        per_seed = " / ".join(f"{x['selected']['P@1']:.4f}" for x in seeds.values()) if len(seeds) > 1 else ""
+        # fit runs report the model fit returned; the others the validation-chosen epoch
+        ret = lambda x: x.get("returned_P@1", x["selected"]["P@1"])  # noqa: E731
+        sel = mean(ret)
+        ep = "/".join(str(x.get("returned_epoch", x["selected"]["epoch"])) +
+                      (f"m{x['returned_averaged']}" if x.get("returned_averaged", 1) > 1 else "") for x in seeds.values())
+        per_seed = " / ".join(f"{ret(x):.4f}" for x in seeds.values()) if len(seeds) > 1 else ""
         sel_s = f"{sel:.4f} ({per_seed}; epoch {ep})" if per_seed else f"{sel:.4f} ({ep})"
         print(f"| {name} | {at} | {sel_s} | {mean(lambda x: x['samples_per_s']):,.0f} |")
 
@@ -168,26 +171,29 @@ def run_plateau(net, X, Y, Xe, Ye, Xv, Yv, seed, a, name):
 
 def run_fit(net, X, Y, Xe, Ye, seed, a, name):
     """The library's default path: one fit call that holds out training rows and steers on them. The curve's
-    P@1 is each epoch's model (the live weights or their epoch average) on the test rows, reported only;
-    val_P@1 is the held-out rows' P@1 that fit steers on; "returned_P@1" is the model fit returns."""
+    P@1 is each epoch's live weights on the test rows, reported only; val_P@1 is the held-out rows' P@1 that
+    fit steers on; "returned_P@1" is the test P@1 of the model fit returns (with the average, the best on the
+    held-out rows among every epoch's weights and means)."""
     curve, train_s = [], 0.0
 
     def after_epoch(rec):
         nonlocal train_s
         train_s += rec["seconds"]
         curve.append({"epoch": rec["epoch"], "train_s": round(train_s, 2), "P@1": rec["P@1"],
-                      "val_P@1": rec["holdout_P@1"], "lr": rec["lr"], "averaged": rec.get("averaged", 1),
-                      "rolled_back": bool(rec.get("rolled_back"))})
-        print(f"[{name}, seed {seed}] epoch {rec['epoch']}: P@1 {rec['P@1']:.4f}, held-out {rec['holdout_P@1']:.4f}, "
-              f"lr {rec['lr']:.2e}, averaged {rec.get('averaged', 1)}{', rolled back' if rec.get('rolled_back') else ''}",
-              flush=True)
+                      "val_P@1": rec["holdout_P@1"], "lr": rec["lr"], "rolled_back": bool(rec.get("rolled_back"))})
+        mean = (f", mean of {rec['averaged']} epochs {rec['average_P@1']:.4f}" if rec.get("averaged", 1) > 1 else "")
+        print(f"[{name}, seed {seed}] epoch {rec['epoch']}: P@1 {rec['P@1']:.4f}, held-out {rec['holdout_P@1']:.4f}"
+              f"{mean}, lr {rec['lr']:.2e}{', rolled back' if rec.get('rolled_back') else ''}", flush=True)
 
     hist = net.fit(X, Y, epochs=a.epochs, progress=False, seed=seed, validation_data=(Xe, Ye), callback=after_epoch,
                    average=name == "fit-average")
     out = summary(curve, a.epochs * (X.shape[0] - hist[0]["holdout_n"]))
     out["returned_P@1"] = net.evaluate(Xe, Ye, ks=(1,))["P@1"]
-    out["returned_epoch"] = hist[-1]["best_epoch"]
-    print(f"[{name}, seed {seed}] returned epoch {out['returned_epoch']}: P@1 {out['returned_P@1']:.4f}", flush=True)
+    last = hist[-1]
+    out["returned_epoch"] = last.get("model_epoch", last["best_epoch"])
+    out["returned_averaged"] = last.get("model_averaged", 1)
+    print(f"[{name}, seed {seed}] returned epoch {out['returned_epoch']} (mean of {out['returned_averaged']}): "
+          f"P@1 {out['returned_P@1']:.4f}", flush=True)
     return out
 
 

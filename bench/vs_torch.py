@@ -152,27 +152,20 @@ def worker(a):
         P@1 on the validation rows is not above the best of the earlier epochs, the learning rate is
         multiplied by f, down to PLATEAU_MIN_LR_SHARE of the starting rate; with --rollback, ROLLBACK_PATIENCE
         epochs in a row without a better one are undone (the best epoch's weights put back): fit's PlateauRule.
-        With --average, fit's EpochAverage: the mean of the weights at the last epoch ends competes with the
-        live weights on the validation rows, and when it wins it is the epoch's model (evaluated on the test
-        rows as a point of the curve at this training time, kept as best, put back by a rollback) while
-        training goes on from the live weights. Untimed, like evaluate()."""
+        With --average, fit(average=True)'s EpochAverage: when the mean of the weights at the last epoch
+        ends beats the live weights on the validation rows, it is evaluated as a point of the curve at this
+        training time (so the returned model, the best validation point, can be a mean); the rule and
+        training see the live weights only. Untimed, like evaluate()."""
         val_p1 = lambda: precision_at_k(tr.topk(Xv, 1), Yv, (1,))["P@1"]  # noqa: E731
         p1 = val_p1()
-        live = None
         if mean is not None:
             live = tr.snapshot()
             mean.add(tr.arrays(live))
             if mean.count > 1:
                 tr.restore(tr.from_arrays(mean.mean))
-                mean_p1 = val_p1()
-                if mean.settle(tr.arrays(live), p1, mean_p1):
-                    p1 = mean_p1
+                if mean.settle(tr.arrays(live), p1, val_p1()):
                     evaluate(averaged=mean.count)
-                else:
-                    tr.restore(live)
-                    live = None
-            else:
-                live = None
+                tr.restore(live)
         improved, cut, undo = rule.step(p1)
         if cut:
             tr.scale_lr(a.lr_plateau)
@@ -186,8 +179,6 @@ def worker(a):
                 mean.reset()
             print(f"[{impl}] epoch {state['epoch']}: {ROLLBACK_PATIENCE} epochs without a better validation P@1 "
                   "undone (the best epoch's weights put back)", flush=True)
-        elif live is not None:
-            tr.restore(live)  # training goes on from the live weights
 
     evaluate()
     budget = a.minutes * 60.0
@@ -418,7 +409,7 @@ def main():
                         "(Network.fit(rollback=True)); moments stay")
     p.add_argument("--average", action="store_true",
                    help="with --lr-plateau: every implementation also offers the mean of its weights at the last "
-                        "epoch ends as the epoch's model, as Network.fit(average=True)")
+                        "epoch ends as a candidate model, as Network.fit(average=True)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="decoupled (AdamW) weight decay on weight rows for every implementation: libslide's and "
                         "RowAdam's on the rows each batch updates, torch.optim.AdamW on dense tables; not with "

@@ -233,37 +233,43 @@ def test_default_rules_watch_held_out_rows_never_validation_data(small_data):
         net.fit(X[:400], Y[:400], holdout=400, progress=False)
 
 
-def test_average_offers_the_mean_of_the_last_epochs_and_returns_it_when_best(small_data):
+def test_average_returns_the_best_of_the_live_weights_and_their_epoch_means(small_data):
     X, Y, _, _ = small_data
-    net = small_overfitting_net(X, Y, lr=3e-2)
-    live = []  # the weights training goes on from after each epoch
 
-    def after_epoch(rec):
-        live.append([(layer.weights.copy(), layer.bias.copy()) for layer in net.layers])
+    def train(average):
+        net = small_overfitting_net(X, Y, lr=3e-2)
+        live = []  # the weights training goes on from after each epoch
 
-    hist = net.fit(X[:1000], Y[:1000], epochs=10, batch_size=32, holdout=250, progress=False, seed=0,
-                   callback=after_epoch, average=True)
-    assert any(r["averaged"] > 1 for r in hist)  # the mean wins on some epochs here
+        def after_epoch(rec):
+            live.append([(layer.weights.copy(), layer.bias.copy()) for layer in net.layers])
+
+        hist = net.fit(X[:1000], Y[:1000], epochs=5, batch_size=32, holdout=250, progress=False, seed=0,
+                       callback=after_epoch, average=average)
+        return net, hist, live
+
+    net, hist, live = train(True)
+    _, hist0, live0 = train(False)
+    # the average never steers: training, the held-out P@1 the rules see and the rates are those of average=False
+    assert [r["holdout_P@1"] for r in hist] == [r["holdout_P@1"] for r in hist0]
+    assert [r["lr"] for r in hist] == [r["lr"] for r in hist0]
+    for a, b in zip(live, live0):
+        assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+    assert any(r["averaged"] > 1 for r in hist)  # the mean beats the live weights on some epochs here
     for r in hist:
-        # the epoch's model is the mean only when it beats the live weights on the held-out rows
-        if r["averaged"] > 1:
-            assert r["holdout_P@1"] > r["live_watched_P@1"]
-        else:
-            assert r["holdout_P@1"] == r["live_watched_P@1"]
-    best = next(r for r in hist if r["epoch"] == hist[-1]["best_epoch"])
-    assert best["holdout_P@1"] == max(r["holdout_P@1"] for r in hist)
-    # fit returns the best epoch's model: the mean of the live weights of its last `averaged` epochs
-    window = live[best["epoch"] - best["averaged"]:best["epoch"]]
-    assert not any(r.get("rolled_back") for r in hist[best["epoch"] - best["averaged"]:best["epoch"] - 1])
+        assert (r["averaged"] > 1) == (r.get("average_P@1", -1.0) > r["holdout_P@1"])
+    # fit returns the best held-out model among every epoch's live weights and means
+    candidates = [max(r["holdout_P@1"], r.get("average_P@1", -1.0)) for r in hist]
+    e, k = hist[-1]["model_epoch"], hist[-1]["model_averaged"]
+    assert candidates[e - 1] == max(candidates) and candidates.index(max(candidates)) == e - 1
+    assert k == hist[e - 1]["averaged"] and k > 1  # here the mean of epochs 3-5 is the best model
+    window = live[e - k:e]  # a mean never spans a rollback
+    assert not any(r.get("rolled_back") for r in hist[e - k:e - 1])
     for i, layer in enumerate(net.layers):
         np.testing.assert_allclose(layer.weights, np.mean([w[i][0] for w in window], axis=0), rtol=0, atol=1e-6)
         np.testing.assert_allclose(layer.bias, np.mean([w[i][1] for w in window], axis=0), rtol=0, atol=1e-6)
     held = sl.holdout_split(1000, 250, seed=0)[1]
-    assert net.evaluate(X[held], Y[held], ks=(1,))["P@1"] == best["holdout_P@1"]
-    # by default (average=False) the live weights only
-    net = small_overfitting_net(X, Y, lr=3e-2)
-    hist = net.fit(X[:1000], Y[:1000], epochs=3, batch_size=32, holdout=250, progress=False, seed=0)
-    assert all("averaged" not in r and "live_watched_P@1" not in r for r in hist)
+    assert net.evaluate(X[held], Y[held], ks=(1,))["P@1"] == max(candidates)
+    assert all("averaged" not in r and "average_P@1" not in r for r in hist0)
     with pytest.raises(sl.InvalidArgumentError, match="average needs"):
         net.fit(X[:64], Y[:64], progress=False, average=True)
     with pytest.raises(sl.InvalidArgumentError, match="average must be True or False"):

@@ -225,7 +225,8 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         frac = rec["mean_active"][-1] / out_units
         val = f"validation P@1 {rec['holdout_P@1']:.4f}  " if n_held else ""
         val += f"lr {rec['lr']:g}  " if "lr" in rec else ""
-        val += f"(mean of epochs {rec['epoch'] - rec['averaged'] + 1}-{rec['epoch']})  " if rec.get("averaged", 1) > 1 else ""
+        if rec.get("averaged", 1) > 1:
+            val += f"mean of epochs {rec['epoch'] - rec['averaged'] + 1}-{rec['epoch']}: {rec['average_P@1']:.4f}  "
         val += f"(rolled back to epoch {rec['best_epoch']})  " if rec.get("rolled_back") else ""
         print(f"  epoch {rec['epoch']}: loss {rec['loss']:.4f}  {rec['samples_per_s']:,.0f} samples/s "
               f"({rec['seconds']:.1f} s)  active output neurons {rec['mean_active'][-1]:,.0f} ({100 * frac:.2f}%)  "
@@ -246,12 +247,15 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
             raise Interrupted(f"{what} at a batch boundary; saved the model to {save}", code) from None
         raise Interrupted(f"{what} at a batch boundary; nothing saved (use --save)", code) from None
     last = hist[-1]
-    if last.get("best_epoch", last["epoch"]) != last["epoch"]:  # fit returned the best validation epoch's model
+    if "model_epoch" in last:  # fit returned the best validation model among epochs and their means
+        e, k = last["model_epoch"], last["model_averaged"]
+        if (e, k) != (last["epoch"], 1) or last.get("rolled_back"):
+            what = f"the mean of the weights of epochs {e - k + 1}-{e}" if k > 1 else f"the weights of epoch {e}"
+            print(f"  kept {what} (best validation P@1)")
+            last = {**last, **net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)}
+    elif last.get("best_epoch", last["epoch"]) != last["epoch"]:  # fit returned the best validation epoch's model
         rule = "early stopping" if steer["early_stopping"] else "rollback"
-        best = next(r for r in hist if r["epoch"] == last["best_epoch"])
-        what = (f"the mean of the weights of epochs {best['epoch'] - best['averaged'] + 1}-{best['epoch']}"
-                if best.get("averaged", 1) > 1 else f"the weights of epoch {best['epoch']}")
-        print(f"  {rule}: kept {what} (best validation P@1)")
+        print(f"  {rule}: kept the weights of epoch {last['best_epoch']} (best validation P@1)")
         last = {**last, **net.evaluate(Xt, Yt, ks=(1, 5), sample=a.eval_sample, seed=a.seed)}
     print(f"result: P@1 {last['P@1']:.4f}  P@5 {last['P@5']:.4f}  {total_samples / total_time:,.0f} samples/s  "
           f"active fraction {last['mean_active'][-1] / out_units:.4f}  ({a.threads or net.threads} threads)")

@@ -730,16 +730,15 @@ class Network:
         and there are held-out rows. Costs one float32 copy of every layer's weights, as early_stopping.
 
         average=True: after each epoch the weights join a running mean of the weights at epoch ends
-        (libslide.epoch_average.EpochAverage, an epoch-level stochastic weight average); the watched P@1 of
-        the mean is measured too, and when it is not above the live weights' the mean restarts from them.
-        The better of the two is the epoch's model: its watched P@1 is what the rules above see and what
-        records report (validation P@1 included), and the model fit keeps as best and returns. Training
-        itself always goes on from the live weights (from the best model after a rollback, after which the
-        mean starts anew). Records then carry ``averaged``: how many epochs' weights the epoch's model is the
-        mean of (1: the live weights), and ``live_watched_P@1``. Costs two more float32 copies of every
-        layer's weights and one more evaluation of the watched rows per epoch. Off by default: it raised
-        the returned P@1 on debdeps and lowered it on revdict (docs/benchmarks.md, "Averaging the weights
-        of the last epochs").
+        (libslide.epoch_average.EpochAverage, an epoch-level stochastic weight average) and the watched P@1
+        of the mean is measured too; when it is not above the live weights' the mean restarts from them.
+        fit returns the best model on the watched rows among every epoch's live weights and means. The
+        rules above and training see the live weights only, so they take the same course as without
+        average (after a rollback the mean starts anew). Records then carry ``average_P@1`` (the mean's
+        watched P@1, from the second epoch of a mean on), ``averaged`` (the epoch's better model is the
+        mean of the live weights at the last `averaged` epoch ends; 1: the live weights), and
+        ``model_epoch`` / ``model_averaged``: the model fit returns if it stops there. Costs three more
+        float32 copies of every layer's weights and one more evaluation of the watched rows per epoch.
 
         So by default a set of 10,000 rows or more trains without at most 2,000 of them (5%), and fit
         returns, whatever the epoch count, the best epoch on those rows instead of an overfitted last one
@@ -799,7 +798,7 @@ class Network:
         rule = PlateauRule(lr_plateau, rollback)
         best = None  # (epoch, [(weights, bias) per layer]) of the best watched P@1, with keep_best
         mean = EpochAverage() if average else None
-        holds_live = True  # the network holds the live weights (False: the epoch's model is the mean)
+        chosen = None  # with average: (epoch, averaged, watched P@1, snapshot) of the best model seen
 
         def watched_p1() -> float:
             if n_held:
@@ -848,26 +847,29 @@ class Network:
             }
             if checkpoint is not None:
                 self.save(checkpoint)
-            holds_live, live = True, None
-            if mean is not None:
-                live = self._snapshot_all()
-                mean.add([a for wb in live for a in wb])
-                record["live_watched_P@1"] = live_p1 = watched_p1()
-                mean_p1 = None
-                if mean.count > 1:
-                    self._restore(_pairs(mean.mean), rebuild=False)
-                    mean_p1 = watched_p1()
-                holds_live = not mean.settle([a for wb in live for a in wb], live_p1, mean_p1)
-                if holds_live and mean_p1 is not None:
-                    self._restore(live, rebuild=False)
-                record["averaged"] = 1 if holds_live else mean.count
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
             if n_held:
-                record["holdout_P@1"] = (
-                    self._evaluate_rows(xv, yv, held, (1,))["P@1"] if mean is None
-                    else record["live_watched_P@1"] if holds_live else mean_p1)
+                record["holdout_P@1"] = self._evaluate_rows(xv, yv, held, (1,))["P@1"]
                 record["holdout_n"] = n_held
+            if mean is not None:
+                # The live weights compete with the mean of the weights at the last epoch ends; neither the
+                # rules below nor training see the mean, so the trajectory is that of average=False.
+                live_p1 = record["holdout_P@1" if n_held else "P@1"]
+                live = self._snapshot_all()
+                flat = [a for wb in live for a in wb]
+                mean.add(flat)
+                candidate = (live_p1, 1, live)
+                if mean.count > 1:
+                    self._restore(_pairs(mean.mean), rebuild=False)
+                    record["average_P@1"] = mean_p1 = watched_p1()
+                    if mean.settle(flat, live_p1, mean_p1):
+                        candidate = (mean_p1, mean.count, self._snapshot_all())
+                    self._restore(live, rebuild=False)  # the tables were built over these weights
+                record["averaged"] = candidate[1]
+                if chosen is None or candidate[0] > chosen[2]:
+                    chosen = (epoch, candidate[1], candidate[0], candidate[2])
+                record["model_epoch"], record["model_averaged"] = chosen[0], chosen[1]
             if steering:
                 improved, cut, undo = rule.step(record["holdout_P@1" if n_held else "P@1"])
                 if cut:
@@ -880,26 +882,22 @@ class Network:
                     record["best_epoch"] = best[0]
                 if undo:
                     self._restore(best[1])
-                    holds_live = True
                     if mean is not None:
                         mean.reset()  # the mean holds epochs after the rollback only
                     record["rolled_back"] = True
                     if checkpoint is not None:
                         self.save(checkpoint)  # the file holds the weights training goes on from
-            last_model = None if holds_live else _pairs(mean.mean)
-            if not holds_live:
-                self._restore(live, rebuild=False)  # training goes on from the live weights
             history.append(record)
             if callback is not None:
                 callback(record)
             if early_stopping is not None and epoch - best[0] >= early_stopping:
                 break
         last = history[-1]
-        if keep_best and (best[0] != last["epoch"] or last.get("averaged", 1) > 1):
-            # early stopping and rollback both return the best watched model
+        if chosen is not None:
+            self._restore(chosen[3])  # the best watched model, live weights or a mean
+        elif keep_best and best[0] != last["epoch"]:
+            # early stopping and rollback both return the best watched epoch's weights
             self._restore(best[1])
-        elif not keep_best and last_model is not None:
-            self._restore(last_model)  # the last epoch's model is the mean of a few epochs
         else:
             return history
         if checkpoint is not None:
