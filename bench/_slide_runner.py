@@ -73,12 +73,16 @@ class LibslideTrainer:
 
     @staticmethod
     def arrays(snap):
-        """A snapshot as the flat list of float32 arrays EpochAverage takes (--average)."""
-        return [a for wb in snap for a in wb]
+        """A snapshot as the flat list of float32 arrays EpochAverage takes (--average), as fit does."""
+        from libslide.network import _flat
+
+        return _flat(snap)
 
     @staticmethod
     def from_arrays(flat):
-        return list(zip(flat[::2], flat[1::2]))
+        from libslide.network import _pairs
+
+        return _pairs(flat)
 
     def extra(self):
         return {"mean_active_output": self.net.layers[-1].mean_active, "network_memory_mib":

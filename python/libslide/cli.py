@@ -216,7 +216,8 @@ def _train_and_report(sl, a, X, Y, Xt, Yt, title):
         steered = steer["lr_plateau"] is not None or steer["early_stopping"]
         print(f"  validation: {n_held:,} training rows held out ({how}), {X.shape[0] - n_held:,} left to train on; "
               + ("they steer the learning rate and keep the best epoch" if steered else
-                 "they choose between each epoch's weights and their mean" if steer["average"] else "reported only"))
+                 "they choose the returned model among the epochs' weights and their means" if steer["average"]
+                 else "reported only"))
 
     def report(rec):
         nonlocal total_time, total_samples
@@ -482,9 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "from the best epoch's weights, and the best epoch's model is returned); default: on "
                         "with the plateau rule and validation rows")
     t.add_argument("--average", action=argparse.BooleanOptionalAction, default=False,
-                   help="also offer the mean of the weights at the ends of the last epochs as each epoch's model "
-                        "(the mean restarts whenever the live weights are better on validation rows); default off "
-                        "(docs/benchmarks.md)")
+                   help="also score the mean of the weights at the ends of the last epochs on the validation rows "
+                        "(it restarts whenever the live weights score as well) and return the best of every epoch's "
+                        "weights and means; training and the rules are unchanged; default off (docs/benchmarks.md)")
     _add_model_args(t)
     _add_format_args(t)
     t.set_defaults(func=cmd_train)

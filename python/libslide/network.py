@@ -124,8 +124,13 @@ class PlateauRule:
         return improved, cut, undo
 
 
+def _flat(snapshot: list) -> list:
+    """[(w0, b0), (w1, b1), ...] (a Network._snapshot_all) -> [w0, b0, w1, b1, ...], as EpochAverage takes it."""
+    return [a for pair in snapshot for a in pair]
+
+
 def _pairs(flat: list) -> list:
-    """[w0, b0, w1, b1, ...] -> [(w0, b0), (w1, b1), ...]: an EpochAverage's mean as a _snapshot_all."""
+    """The inverse of _flat: an EpochAverage's mean as a snapshot Network._restore puts back."""
     return list(zip(flat[::2], flat[1::2]))
 
 
@@ -850,14 +855,14 @@ class Network:
             if validation_data is not None:
                 record.update(self.evaluate(*validation_data, ks=(1, 5), sample=eval_sample, progress=False))
             if n_held:
-                record["holdout_P@1"] = self._evaluate_rows(xv, yv, held, (1,))["P@1"]
+                record["holdout_P@1"] = watched_p1()
                 record["holdout_n"] = n_held
+            live_p1 = record["holdout_P@1" if n_held else "P@1"] if can_watch else None  # what the rules watch
             if mean is not None:
                 # The live weights compete with the mean of the weights at the last epoch ends; neither the
                 # rules below nor training see the mean, so the trajectory is that of average=False.
-                live_p1 = record["holdout_P@1" if n_held else "P@1"]
                 live = self._snapshot_all()
-                flat = [a for wb in live for a in wb]
+                flat = _flat(live)
                 mean.add(flat)
                 candidate = (live_p1, 1, live)
                 if mean.count > 1:
@@ -871,7 +876,7 @@ class Network:
                     chosen = (epoch, candidate[1], candidate[0], candidate[2])
                 record["model_epoch"], record["model_averaged"] = chosen[0], chosen[1]
             if steering:
-                improved, cut, undo = rule.step(record["holdout_P@1" if n_held else "P@1"])
+                improved, cut, undo = rule.step(live_p1)
                 if cut:
                     self.set_learning_rate(self.optimizer.lr * lr_plateau)
                 if lr_plateau is not None:
@@ -893,6 +898,8 @@ class Network:
             if early_stopping is not None and epoch - best[0] >= early_stopping:
                 break
         last = history[-1]
+        if chosen is not None and (chosen[0], chosen[1]) == (last["epoch"], 1) and not last.get("rolled_back"):
+            return history  # the network holds the best model already: the last epoch's live weights
         if chosen is not None:
             self._restore(chosen[3])  # the best watched model, live weights or a mean
         elif keep_best and best[0] != last["epoch"]:
