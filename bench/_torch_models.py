@@ -58,11 +58,20 @@ class RowAdam:
         self.w.index_add_(0, rows, step)
 
 
+def _lazy_adam(torch, weights, biases, lr, wd, threads):
+    """libslide.torch.LazyAdam over tables with sparse=True gradients: decoupled decay on weights, none on biases."""
+    from libslide.torch import LazyAdam
+
+    groups = [{"params": weights, "weight_decay": wd}] + ([{"params": biases, "weight_decay": 0.0}] if biases else [])
+    return LazyAdam(groups, lr=lr, threads=threads)
+
+
 class TorchTrainer:
     """The same network in PyTorch; --torch-optimizer chooses how the big tables are updated:
     rows       gather the batch's input rows / candidate output rows into small dense leaves, then RowAdam
                on those rows (default, fastest);
     sparseadam EmbeddingBag / Embedding with sparse=True gradients and torch.optim.SparseAdam;
+    lazyadam   the same sparse=True gradients and libslide.torch.LazyAdam (RowAdam's rule, in C, in place);
     dense      dense gradients and torch.optim.Adam over whole tables.
     The full-softmax output layer touches every row each batch, so it always uses torch.optim.Adam."""
 
@@ -95,6 +104,9 @@ class TorchTrainer:
                              for p in [self.W1] + (out_params if sampled else [])]
         elif self.mode == "sparseadam":
             self.opts.append(torch.optim.SparseAdam([self.W1] + (out_params if sampled else []), lr=lr))
+        elif self.mode == "lazyadam":
+            self.opts.append(_lazy_adam(torch, [self.W1] + (out_params[:1] if sampled else []),
+                                        out_params[1:] if sampled else [], lr, wd, a.threads))
         else:
             dense = [self.W1, self.b1] + out_params
         # Dense tables (the full softmax's output layer, or every table with --torch-optimizer dense): AdamW
@@ -112,6 +124,7 @@ class TorchTrainer:
         big = "input table" + (" and output tables" if sampled else "")
         opt_desc = {"rows": f"RowAdam (lazy Adam on the batch's rows) for the {big}",
                     "sparseadam": f"torch.optim.SparseAdam (sparse=True gradients) for the {big}",
+                    "lazyadam": f"libslide.torch.LazyAdam (sparse=True gradients) for the {big}",
                     "dense": "dense gradients for every table"}[self.mode] + \
             f"; {fused}torch.optim.{adam.__name__} for the hidden bias" + ("" if sampled or self.mode == "dense" else
                                                               " and the full output layer")
@@ -173,7 +186,7 @@ class TorchTrainer:
         else:
             z = F.embedding_bag(torch.from_numpy(ind.astype(np.int64)), self.W1 if train else self.W1.detach(),
                                 offsets, mode="sum", per_sample_weights=psw,
-                                sparse=train and self.mode == "sparseadam")
+                                sparse=train and self.mode in ("sparseadam", "lazyadam"))
         return torch.relu(z + self.b1), leaf
 
     def step(self, rows):
@@ -193,7 +206,7 @@ class TorchTrainer:
                 Wc = self.W2.detach().index_select(0, cand_t).requires_grad_()
                 bc = self.b2.detach().index_select(0, cand_t).requires_grad_()
                 out_leaf = (cand_t, Wc, bc)
-            elif self.mode == "sparseadam":
+            elif self.mode in ("sparseadam", "lazyadam"):
                 Wc, bc = F.embedding(cand_t, self.W2, sparse=True), F.embedding(cand_t, self.b2, sparse=True)
             else:
                 Wc, bc = self.W2.index_select(0, cand_t), self.b2.index_select(0, cand_t)
@@ -261,17 +274,22 @@ class TorchHeadTrainer(TorchTrainer):
         torch.set_num_threads(a.threads)
         torch.manual_seed(a.seed)
         self.version = f"torch {torch.__version__} + libslide {sl.__version__}"
-        self.mode = "rows"
+        self.mode = getattr(a, "torch_optimizer", "rows")
+        if self.mode not in ("rows", "lazyadam"):
+            raise SystemExit(f"torch-head: --torch-optimizer {self.mode} is not supported (rows or lazyadam)")
         self.n_labels = Y.shape[1]
         lr = a.lr or DATASETS[a.dataset]["lr"]
         self._init_input_layer(nn, X.shape[1])
-        self.row_opts = [RowAdam(torch, self.W1.data, lr)]
+        self.row_opts = [RowAdam(torch, self.W1.data, lr)] if self.mode == "rows" else None
         self.opts = [torch.optim.Adam([self.b1], lr=lr)]
+        if self.mode == "lazyadam":
+            self.opts.append(_lazy_adam(torch, [self.W1], [], lr, 0.0, a.threads))
         head_active = getattr(a, "head_active", None)  # None: the library's automatic count
         self.sampling = sampling = sl.LSH(active=head_active) if head_active else sl.LSH()
         self.head = LSHSoftmax(HIDDEN, self.n_labels, sampling=sampling, seed=a.seed, threads=a.threads)
-        self.config = {"lr": lr, "optimizer": "RowAdam for the input table, torch.optim.Adam for the hidden bias; "
-                       "the head's own sl.Adam() (defaults)",
+        table_opt = "RowAdam" if self.mode == "rows" else "libslide.torch.LazyAdam (sparse=True gradients)"
+        self.config = {"lr": lr, "optimizer": f"{table_opt} for the input table, torch.optim.Adam for the hidden "
+                       "bias; the head's own sl.Adam() (defaults)", "torch_optimizer": self.mode,
                        "output": f"libslide.torch.LSHSoftmax, {sampling!r}" + ("" if head_active else " (defaults)")}
         self.cand_sizes = []
 
@@ -283,8 +301,9 @@ class TorchHeadTrainer(TorchTrainer):
         loss.backward()
         for o in self.opts:
             o.step()
-        with self.torch.no_grad():
-            self.row_opts[0].step(in_leaf[0], in_leaf[1].grad)
+        if self.row_opts:
+            with self.torch.no_grad():
+                self.row_opts[0].step(in_leaf[0], in_leaf[1].grad)
         return loss.item()
 
     def topk(self, Xe, k):

@@ -1,9 +1,10 @@
 """Where a training step of the PyTorch head goes, per batch of 128, on a subset of the Amazon shape:
 torch-head's input layer, its label slicing, the head's forward + backward (slide_network_train_begin),
-its update (slide_network_train_apply) and the input layer's lazy Adam; beside it the native network's
-whole step with the same output layer.
+its update (slide_network_train_apply) and the input layer's lazy Adam (--torch-optimizer rows: RowAdam
+on gathered rows; lazyadam: sparse=True gradients and libslide.torch.LazyAdam); beside it the native
+network's whole step with the same output layer.
 
-    python bench/head_profile.py --threads 2
+    python bench/head_profile.py --threads 2 [--torch-optimizer lazyadam]
 
 Times are means over --batches batches after --warmup; writes bench/results/head_profile.json.
 """
@@ -28,13 +29,15 @@ def main():
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--head-active", type=int, default=None,
                    help="output neurons per batch of the head and the native network (default: automatic)")
+    p.add_argument("--torch-optimizer", choices=["rows", "lazyadam"], default="rows",
+                   help="the input table's optimizer (as bench/vs_torch.py --torch-optimizer)")
     _common.add_threads_arg(p)
     _common.add_out_arg(p, "head_profile.json")
     a = p.parse_args()
 
     X, Y, _, _ = sl.datasets.amazon670k_shape(n_train=a.n_train, n_test=10, seed=0, realistic=True)
     tr = TorchHeadTrainer(X, Y, SimpleNamespace(threads=a.threads, seed=0, lr=1e-3, dataset="amazon",
-                                                head_active=a.head_active))
+                                                head_active=a.head_active, torch_optimizer=a.torch_optimizer))
     rng = np.random.default_rng(0)
     parts = dict.fromkeys(["input layer", "labels", "head forward+backward", "head update", "input Adam"], 0.0)
     for it in range(a.warmup + a.batches):
@@ -50,8 +53,10 @@ def main():
         t.append(time.perf_counter())
         for o in tr.opts:
             o.step()
-        with torch.no_grad():
-            tr.row_opts[0].step(leaf[0], leaf[1].grad)
+            o.zero_grad(set_to_none=True)
+        if tr.row_opts:
+            with torch.no_grad():
+                tr.row_opts[0].step(leaf[0], leaf[1].grad)
         t.append(time.perf_counter())
         if it >= a.warmup:
             for k, t0, t1 in zip(parts, t, t[1:]):

@@ -23,7 +23,8 @@ seed for every implementation, weights initialised alike (uniform, He for the hi
                    "sparseadam": sparse=True gradients + torch.optim.SparseAdam (slower: COO gradients
                    are coalesced and indexed; and it adds eps before the bias correction, an effective eps
                    ~30x larger in the first steps, which matters for the ~1e-7 gradients of the output
-                   layer's negative rows); "dense": dense gradients + torch.optim.Adam
+                   layer's negative rows); "lazyadam": sparse=True gradients + libslide.torch.LazyAdam
+                   (the rule of "rows", in C, in place: no gathered copies); "dense": dense gradients + torch.optim.Adam
                    over whole tables (every weight moves every batch; ~15x slower on the amazon shape).
   libslide         output layer LSH-sampled, one active set per sample (debdeps: simhash, amazon: dwta;
                    k=6, 50 tables (--tables), bucket 128 (--bucket-size), active 5% / 0.5% (--active), tables
@@ -418,9 +419,10 @@ def main():
     p.add_argument("--head-active", type=int, default=None,
                    help="torch-head: output neurons per batch (sl.LSH(active=N); default: the library's automatic "
                         "count)")
-    p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "dense"], default="rows",
+    p.add_argument("--torch-optimizer", choices=["rows", "sparseadam", "lazyadam", "dense"], default="rows",
                    help="how torch updates the input table (and torch-sampled's output tables): lazy Adam on the "
-                        "batch's rows (rows), sparse=True gradients + SparseAdam, or dense Adam")
+                        "batch's rows (rows), sparse=True gradients + SparseAdam or + libslide.torch.LazyAdam, or "
+                        "dense Adam; torch-head takes rows or lazyadam for its input table")
     p.add_argument("--repeats", type=int, default=1, help="runs per implementation; order reversed every other")
     p.add_argument("--seed", type=int, default=0, help="weights, shuffling and negatives (repeat r: SEED + r)")
     p.add_argument("--out", default=None, help="default bench/results/vs_torch_<dataset>.json")

@@ -4,8 +4,9 @@
     python examples/torch_head.py                          # a generated data set (no download)
     python examples/torch_head.py train.txt test.txt 5     # Extreme Classification Repository files, 5 epochs
 
-The backbone trains with a torch optimizer; the head trains itself inside loss.backward() (its weights are
-not torch parameters). Prints P@1 on the test set after every epoch.
+The backbone trains with torch optimizers (its embedding table, with sparse gradients, with
+libslide.torch.LazyAdam: a lazy Adam in C on the rows each batch touched); the head trains itself inside
+loss.backward() (its weights are not torch parameters). Prints P@1 on the test set after every epoch.
 """
 
 import sys
@@ -15,13 +16,13 @@ import numpy as np
 import torch
 
 import libslide as sl
-from libslide.torch import LSHSoftmax
+from libslide.torch import LazyAdam, LSHSoftmax
 
 
 class Model(torch.nn.Module):
     def __init__(self, n_features, n_labels, hidden=128):
         super().__init__()
-        self.bag = torch.nn.EmbeddingBag(n_features, hidden, mode="sum")
+        self.bag = torch.nn.EmbeddingBag(n_features, hidden, mode="sum", sparse=True)
         torch.nn.init.uniform_(self.bag.weight, -(6.0 / n_features) ** 0.5, (6.0 / n_features) ** 0.5)  # He, sparse input
         self.bias = torch.nn.Parameter(torch.zeros(hidden))
         self.head = LSHSoftmax(hidden, n_labels, sampling=sl.LSH(), optimizer=sl.Adam())
@@ -56,17 +57,20 @@ def main():
         epochs = 3
     torch.manual_seed(0)
     model = Model(X.shape[1], Y.shape[1])
-    backbone = torch.optim.Adam([model.bag.weight, model.bias], lr=2e-3)  # the head updates itself
+    # the head updates itself; the embedding table's sparse gradients go to LazyAdam, the bias to Adam
+    backbone = [LazyAdam([model.bag.weight], lr=2e-3), torch.optim.Adam([model.bias], lr=2e-3)]
     rng = np.random.default_rng(0)
     for epoch in range(1, epochs + 1):
         model.train()
         t0, order = time.perf_counter(), rng.permutation(X.shape[0])
         for s in range(0, X.shape[0], 128):
             rows = order[s:s + 128]
-            backbone.zero_grad()
+            for opt in backbone:
+                opt.zero_grad()
             loss = model(X[rows], Y[rows])
             loss.backward()          # fills the backbone's gradients and updates the head's touched rows
-            backbone.step()
+            for opt in backbone:
+                opt.step()
         model.eval()
         print(f"epoch {epoch}: loss {loss.item():.3f}, {X.shape[0] / (time.perf_counter() - t0):,.0f} samples/s, "
               f"test P@1 {precision_at_1(model, Xt, Yt):.4f}", flush=True)

@@ -70,6 +70,11 @@ static const size_t table_ends[] = {
     END(slide_table_stats, entries_per_neuron), END(slide_table_stats, mean_fill), END(slide_table_stats, max_fill),
     END(slide_table_stats, full_share), END(slide_table_stats, dropped), END(slide_table_stats, table_bytes),
 };
+static const size_t row_adam_ends[] = {
+    END(slide_row_adam_config, struct_size), END(slide_row_adam_config, lr), END(slide_row_adam_config, beta1),
+    END(slide_row_adam_config, beta2), END(slide_row_adam_config, eps), END(slide_row_adam_config, weight_decay),
+    END(slide_row_adam_config, threads), END(slide_row_adam_config, step),
+};
 
 #define N_(a) (sizeof(a) / sizeof(a)[0])
 static const struct {
@@ -85,6 +90,7 @@ static const struct {
     [SLIDE_STRUCT_LAYER_INFO] = {info_ends, N_(info_ends)},
     [SLIDE_STRUCT_LAYER_DIAGNOSIS] = {diag_ends, N_(diag_ends)},
     [SLIDE_STRUCT_TABLE_STATS] = {table_ends, N_(table_ends)},
+    [SLIDE_STRUCT_ROW_ADAM_CONFIG] = {row_adam_ends, N_(row_adam_ends)},
 };
 
 /* No hidden tail padding in 0.5 (the next field appended goes at sizeof): each table ends at its sizeof. */
@@ -97,6 +103,7 @@ _Static_assert(sizeof(slide_layer_info) == END(slide_layer_info, reserved0), "hi
 _Static_assert(sizeof(slide_table_stats) == END(slide_table_stats, table_bytes), "hidden padding");
 _Static_assert(sizeof(slide_layer_diagnosis) == END(slide_layer_diagnosis, madds_dense), "hidden padding");
 _Static_assert(sizeof(slide_batch_stats) == END(slide_batch_stats, active_output), "hidden padding");
+_Static_assert(sizeof(slide_row_adam_config) == END(slide_row_adam_config, step), "hidden padding");
 
 size_t slide_whole_fields(int id, size_t size)
 {
@@ -196,6 +203,17 @@ static void optimizer_defaults(slide_optimizer_config *cfg)
     cfg->catch_up = 1;
 }
 
+static void row_adam_defaults(slide_row_adam_config *cfg)
+{
+    cfg->lr = 1e-3f;
+    cfg->beta1 = 0.9f;
+    cfg->beta2 = 0.999f;
+    cfg->eps = 1e-8f;
+    cfg->weight_decay = 0.0f;
+    cfg->threads = 0;
+    cfg->step = 0;
+}
+
 static void libsvm_defaults(slide_libsvm_options *opt)
 {
     memset(opt, 0, sizeof *opt);
@@ -239,6 +257,9 @@ DEFINE_INIT(slide_layer_config, SLIDE_STRUCT_LAYER_CONFIG, layer_defaults(&full)
 DEFINE_INIT(slide_optimizer_config, SLIDE_STRUCT_OPTIMIZER_CONFIG, optimizer_defaults(&full), OPT_0_1)
 DEFINE_INIT(slide_network_config, SLIDE_STRUCT_NETWORK_CONFIG, (void)0, NET_0_1)
 DEFINE_INIT(slide_libsvm_options, SLIDE_STRUCT_LIBSVM_OPTIONS, libsvm_defaults(&full), SVM_0_1)
+/* New in 0.5: no size-less symbol for older headers, which never had it. */
+DEFINE_INIT_V(slide_row_adam_config, SLIDE_STRUCT_ROW_ADAM_CONFIG, row_adam_defaults(&full),
+              END(slide_row_adam_config, step))
 
 int slide_check_weight_decay(float lr, float weight_decay)
 {

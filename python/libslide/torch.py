@@ -35,8 +35,9 @@ from . import _inputs
 from ._api import check, ffi, lib
 from ._errors import InvalidArgumentError, UnsupportedError
 from .network import LSH, Adam, Layer, Network, SGD, _batch_stats
+from .torch_optim import LazyAdam
 
-__all__ = ["LSHSoftmax"]
+__all__ = ["LSHSoftmax", "LazyAdam"]
 
 
 def _hidden_array(h, in_features: int, name: str = "h") -> np.ndarray:

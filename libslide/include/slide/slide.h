@@ -630,6 +630,53 @@ SLIDE_API int slide_network_save(const slide_network *net, const char *path);
  */
 SLIDE_API int slide_network_load(const char *path, slide_network **out);
 
+/* ------------------------------------------------------------------ lazy Adam on caller-owned tables */
+
+/**
+ * The step of slide_adam_rows (added in 0.5). Defaults: lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8,
+ * weight_decay 0, threads 0; step must be set by the caller.
+ */
+typedef struct slide_row_adam_config {
+    size_t struct_size;
+    float lr;            /**< > 0, finite */
+    float beta1;         /**< in [0, 1) */
+    float beta2;         /**< in [0, 1) */
+    float eps;           /**< >= 0, finite; added to sqrt(v / (1 - beta2^step)) as torch.optim.Adam does */
+    float weight_decay;  /**< decoupled (AdamW), on the updated rows only; 0 <= lr * weight_decay < 1 */
+    int threads;         /**< OpenMP threads, <= 4096; 0 = OpenMP default */
+    uint64_t step;       /**< this step's number, >= 1: bias correction 1 - beta^step (default 0: refused) */
+} slide_row_adam_config;
+
+/** As slide_lsh_config_init_v. Added in 0.5. */
+SLIDE_API int slide_row_adam_config_init_v(slide_row_adam_config *cfg, size_t size);
+#define slide_row_adam_config_init(cfg) slide_row_adam_config_init_v((cfg), sizeof(slide_row_adam_config))
+
+/**
+ * One lazy Adam step on rows of three caller-owned float32 tables of n_table rows by dim columns, row-major
+ * and contiguous: `weights` and its moments `exp_avg`, `exp_avg_sq` (zeros before the first step). Entry i
+ * of `rows` (in [0, n_table)) gives row rows[i] the gradient grad[i * dim .. (i + 1) * dim). A row listed
+ * more than once gets the sum of its gradients, added in list order (an uncoalesced sparse gradient, as
+ * torch's EmbeddingBag(sparse=True) produces, can be passed as it is). Each listed row then takes
+ * m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w = w (1 - lr wd) - lr / (1 - b1^t) * m /
+ * (sqrt(v / (1 - b2^t)) + eps), t = cfg->step: torch.optim.AdamW's formula on those rows.
+ *
+ * row_step NULL: the moments and weights of unlisted rows stay as they are (the lazy rule of
+ * torch.optim.SparseAdam, which adds eps to sqrt(v) instead). row_step non-NULL (n_table entries, zeros
+ * before the first step, kept by the caller between steps): the step of each row's last update; a listed
+ * row last updated at step s < t - 1 first gets, in closed form, what AdamW would have done to it in the
+ * t - 1 - s steps without a gradient, as the network's optimizer does with catch_up (slide_optimizer_config),
+ * then row_step[row] = t.
+ *
+ * The embedding tables of a torch model trained beside libslide.torch's head are its use: one pass over
+ * each touched row, no gathered copies. Parallel over rows; the result does not depend on the thread
+ * count. Nothing is written when the arguments are refused (SLIDE_E_INVALID: a NULL pointer with
+ * n_rows > 0, dim 0, a row out of range, a bad config, a row_step entry >= cfg->step) or memory is short
+ * (SLIDE_E_NOMEM). n_rows 0 is a no-op. Added in 0.5.
+ */
+SLIDE_API int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t *row_step,
+                              uint64_t n_table, uint32_t dim, const int64_t *rows, uint64_t n_rows,
+                              const float *grad, const slide_row_adam_config *cfg);
+
 /* ------------------------------------------------------------------ datasets */
 
 typedef struct slide_dataset slide_dataset;

@@ -215,3 +215,18 @@ int slide_precision_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, 
                          uint32_t k_pred, uint32_t k_max, double *out_hits);
 int slide_ndcg_at_k(const slide_matrix *Y, const int64_t *rows, int64_t n, const int32_t *pred,
                     uint32_t k_pred, uint32_t k_max, double *out_ndcg);
+
+typedef struct slide_row_adam_config {
+    size_t struct_size;
+    float lr;
+    float beta1;
+    float beta2;
+    float eps;
+    float weight_decay;
+    int threads;
+    uint64_t step;
+} slide_row_adam_config;
+int slide_row_adam_config_init_v(slide_row_adam_config *cfg, size_t size);
+int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t *row_step, uint64_t n_table,
+                    uint32_t dim, const int64_t *rows, uint64_t n_rows, const float *grad,
+                    const slide_row_adam_config *cfg);
