@@ -69,9 +69,10 @@ def _lazy_adam(torch, weights, biases, lr, wd, threads):
 class TorchTrainer:
     """The same network in PyTorch; --torch-optimizer chooses how the big tables are updated:
     rows       gather the batch's input rows / candidate output rows into small dense leaves, then RowAdam
-               on those rows (default, fastest);
+               on those rows (default; the fastest pure-torch way measured);
     sparseadam EmbeddingBag / Embedding with sparse=True gradients and torch.optim.SparseAdam;
-    lazyadam   the same sparse=True gradients and libslide.torch.LazyAdam (RowAdam's rule, in C, in place);
+    lazyadam   the same sparse=True gradients and libslide.torch.LazyAdam (AdamW on the touched rows, in C,
+               in place, with its catch-up of the steps a row missed: not pure torch, and not RowAdam's rule);
     dense      dense gradients and torch.optim.Adam over whole tables.
     The full-softmax output layer touches every row each batch, so it always uses torch.optim.Adam."""
 

@@ -24,7 +24,8 @@ seed for every implementation, weights initialised alike (uniform, He for the hi
                    are coalesced and indexed; and it adds eps before the bias correction, an effective eps
                    ~30x larger in the first steps, which matters for the ~1e-7 gradients of the output
                    layer's negative rows); "lazyadam": sparse=True gradients + libslide.torch.LazyAdam
-                   (the rule of "rows", in C, in place: no gathered copies); "dense": dense gradients + torch.optim.Adam
+                   (AdamW on the touched rows in C, in place, no gathered copies; its catch-up moves a row
+                   by the steps it missed, as dense Adam would); "dense": dense gradients + torch.optim.Adam
                    over whole tables (every weight moves every batch; ~15x slower on the amazon shape).
   libslide         output layer LSH-sampled, one active set per sample (debdeps: simhash, amazon: dwta;
                    k=6, 50 tables (--tables), bucket 128 (--bucket-size), active 5% / 0.5% (--active), tables
