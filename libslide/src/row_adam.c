@@ -103,18 +103,19 @@ static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, s
                      (float)exp(k * L->log_b2));
 }
 
+/* The Adam hyperparameters go through the network optimizer's checks; then what only this call has. */
 static int check_config(const slide_row_adam_config *c)
 {
-    if (!(c->lr > 0.0f) || !isfinite(c->lr))
-        return slide_fail(SLIDE_E_INVALID, "slide_adam_rows: lr must be a finite number > 0, got %g", (double)c->lr);
-    if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "slide_adam_rows: beta1 must be in [0, 1), got %g", (double)c->beta1);
-    if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f))
-        return slide_fail(SLIDE_E_INVALID, "slide_adam_rows: beta2 must be in [0, 1), got %g", (double)c->beta2);
-    if (!(c->eps >= 0.0f) || !isfinite(c->eps))
-        return slide_fail(SLIDE_E_INVALID, "slide_adam_rows: eps must be a finite number >= 0, got %g", (double)c->eps);
-    if (slide_check_weight_decay(c->lr, c->weight_decay))
-        return SLIDE_E_INVALID;
+    slide_optimizer_config opt;
+    slide_optimizer_config_init(&opt);
+    opt.lr = c->lr;
+    opt.beta1 = c->beta1;
+    opt.beta2 = c->beta2;
+    opt.eps = c->eps;
+    opt.weight_decay = c->weight_decay;
+    int rc = slide_optimizer_config_check(&opt);
+    if (rc)
+        return rc;
     if (c->step < 1)
         return slide_fail(SLIDE_E_INVALID, "slide_adam_rows: step must be >= 1 (the number of this step), got 0");
     if (c->threads < 0 || c->threads > 4096)

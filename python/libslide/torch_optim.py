@@ -39,8 +39,8 @@ class LazyAdam(torch.optim.Optimizer):
             raise InvalidArgumentError(f"lr must be a number > 0, got {lr!r}")
         if not (len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise InvalidArgumentError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        if not (isinstance(eps, (int, float)) and eps >= 0):
-            raise InvalidArgumentError(f"eps must be a number >= 0, got {eps!r}")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise InvalidArgumentError(f"eps must be a number > 0, got {eps!r}")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0 and lr * weight_decay < 1):
             raise InvalidArgumentError(f"weight_decay must be >= 0 with lr * weight_decay < 1, got {weight_decay!r}")
         if not isinstance(catch_up, bool):

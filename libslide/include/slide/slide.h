@@ -641,7 +641,7 @@ typedef struct slide_row_adam_config {
     float lr;            /**< > 0, finite */
     float beta1;         /**< in [0, 1) */
     float beta2;         /**< in [0, 1) */
-    float eps;           /**< >= 0, finite; added to sqrt(v / (1 - beta2^step)) as torch.optim.Adam does */
+    float eps;           /**< > 0, finite; added to sqrt(v / (1 - beta2^step)) as torch.optim.Adam does */
     float weight_decay;  /**< decoupled (AdamW), on the updated rows only; 0 <= lr * weight_decay < 1 */
     int threads;         /**< OpenMP threads, <= 4096; 0 = OpenMP default */
     uint64_t step;       /**< this step's number, >= 1: bias correction 1 - beta^step (default 0: refused) */
