@@ -81,29 +81,54 @@ static catch_up_logs catch_up_setup(const slide_row_adam_config *c)
     return L;
 }
 
-/* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step `step`. */
-static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, size_t d, uint64_t last,
-                         uint64_t step, const slide_row_adam_config *c, const catch_up_logs *L)
+/* What the missed steps of a row last updated at step `last` do, as the factors of adam_catch_up. */
+typedef struct {
+    uint64_t last; /* the key; UINT64_MAX: an empty cache slot */
+    float decay, move, eps, mk, vk;
+} catch_up_factors;
+
+static catch_up_factors catch_up_compute(uint64_t last, uint64_t step, const slide_row_adam_config *c,
+                                         const catch_up_logs *L)
 {
-    if (last + 1 >= step)
-        return;
     const double k = (double)(step - 1 - last);
-    const float decay_k = c->weight_decay > 0.0f ? (float)exp(k * L->log_decay) : 1.0f;
-    if (last == 0) { /* never updated: zero moments, only the decay */
-        if (decay_k != 1.0f)
-            for (size_t i = 0; i < d; i++)
-                w[i] *= decay_k;
-        return;
-    }
+    catch_up_factors f = {last, c->weight_decay > 0.0f ? (float)exp(k * L->log_decay) : 1.0f, 0.0f, 0.0f, 1.0f, 1.0f};
+    if (last == 0) /* never updated: zero moments, only the decay */
+        return f;
     const double s1 = (double)last + 1.0;
     const double c1 = -expm1(s1 * L->log_b1), c2 = -expm1(s1 * L->log_b2);
     const double sum = fabs(1.0 - L->q) < 1e-12 ? k : L->q * -expm1(k * L->log_q) / (1.0 - L->q);
-    const float move = (float)(c->lr * sqrt(c2) / c1 * sum);
-    K->adam_catch_up(w, m, v, d, decay_k, move, (float)(c->eps * sqrt(c2)), (float)exp(k * L->log_b1),
-                     (float)exp(k * L->log_b2));
+    f.move = (float)(c->lr * sqrt(c2) / c1 * sum);
+    f.eps = (float)(c->eps * sqrt(c2));
+    f.mk = (float)exp(k * L->log_b1);
+    f.vk = (float)exp(k * L->log_b2);
+    return f;
 }
 
-/* The Adam hyperparameters go through the network optimizer's checks; then what only this call has. */
+/*
+ * The factors depend on `last` only (one step per call), and the rows of a batch share few distinct last
+ * steps, so each thread keeps the recent ones in a direct-mapped cache: a few exponentials per distinct
+ * step instead of per row. Cached or not, the factors are the same numbers.
+ */
+enum { CATCH_UP_CACHE = 256 };
+
+/* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step `step`. */
+static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, size_t d, uint64_t last,
+                         uint64_t step, const slide_row_adam_config *c, const catch_up_logs *L,
+                         catch_up_factors *cache)
+{
+    if (last + 1 >= step)
+        return;
+    catch_up_factors *f = &cache[last % CATCH_UP_CACHE];
+    if (f->last != last)
+        *f = catch_up_compute(last, step, c, L);
+    if (last > 0) {
+        K->adam_catch_up(w, m, v, d, f->decay, f->move, f->eps, f->mk, f->vk);
+    } else if (f->decay != 1.0f) { /* zero moments: only the decay */
+        for (size_t i = 0; i < d; i++)
+            w[i] *= f->decay;
+    }
+}
+
 static int check_config(const slide_row_adam_config *c)
 {
     slide_optimizer_config opt;
@@ -227,6 +252,9 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
         t = omp_get_thread_num();
 #endif
         float *sum = sums ? sums + (size_t)t * d : NULL;
+        catch_up_factors cache[CATCH_UP_CACHE];
+        for (size_t i = 0; i < CATCH_UP_CACHE; i++)
+            cache[i].last = UINT64_MAX;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < (int64_t)n_runs; r++) {
             uint64_t first = order ? run_start[r] : (uint64_t)r;
@@ -241,7 +269,7 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
             }
             if (row_step) {
                 catch_up_row(K, weights + row * d, exp_avg + row * d, exp_avg_sq + row * d, d, row_step[row],
-                             cfg.step, &cfg, &logs);
+                             cfg.step, &cfg, &logs, cache);
                 row_step[row] = cfg.step;
             }
             K->adam(weights + row * d, exp_avg + row * d, exp_avg_sq + row * d, g, d, lr_t, b1, b2, eps_t, decay);
