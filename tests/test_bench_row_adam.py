@@ -33,3 +33,24 @@ def test_fused_row_adam_matches_elementwise(weight_decay):
     for a, b in ((fused.w, plain.w), (fused.m, plain.m), (fused.v, plain.v)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert torch.equal(fused.w[40:], w0[40:]) and not fused.m[40:].any()  # lazy: rows never selected stay
+
+
+def test_torch_models_train_with_lazy_adam_tables():
+    """bench/vs_torch.py --torch-optimizer lazyadam: the sampled softmax and the head's backbone train their
+    sparse-gradient tables with libslide.torch.LazyAdam (rows never in a batch stay where they started)."""
+    from types import SimpleNamespace
+
+    import libslide as sl
+    from _torch_models import TorchHeadTrainer, TorchTrainer
+
+    X, Y, _, _ = sl.datasets.make_extreme(n_train=600, n_test=10, n_features=400, n_labels=300, seed=0)
+    a = SimpleNamespace(threads=1, seed=0, lr=1e-2, dataset="debdeps", torch_optimizer="lazyadam", negatives=64,
+                        weight_decay=0.0, head_active=32)
+    used = np.unique(X[:256].indices)
+    for trainer in (TorchTrainer(X, Y, a, sampled=True), TorchHeadTrainer(X, Y, a)):
+        w0 = trainer.W1.detach().clone()
+        losses = [trainer.step(np.arange(s, s + 128)) for s in (0, 128)]
+        assert all(np.isfinite(losses))
+        moved = (trainer.W1.detach() - w0).abs().sum(1).numpy()
+        assert (moved[used] > 0).all()
+        assert not moved[np.setdiff1d(np.arange(X.shape[1]), used)].any()
