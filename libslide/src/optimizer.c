@@ -17,6 +17,7 @@
 #include <omp.h>
 #endif
 
+#include "adam_catch_up.h"
 #include "error.h"
 #include "kernels.h"
 #include "matrix.h"
@@ -200,31 +201,17 @@ enum { UPDATE_PREFETCH = 2 };
 
 /*
  * Catch-up (slide_optimizer_config.catch_up) of row r, about to be updated at step net->step after k >= 1
- * batches without a gradient: what dense Adam (AdamW) would have done to it in those batches. With zero
- * gradients the moments decay geometrically, m_j = beta1^j m, v_j = beta2^j v, and the weights keep moving by
- * lr_j m_j / (sqrt(v_j) + eps_j); taking the bias correction of the first skipped step for all of them (the
- * terms fall off as (beta1 / sqrt(beta2))^j, so the first few dominate) the k steps sum in closed form to
- * lr_s * r (1 - r^k) / (1 - r) * m / (sqrt(v) + eps_s), r = beta1 / sqrt(beta2). Weight decay compounds to
- * (1 - lr wd)^k; biases are not decayed. A row never updated before has zero moments: only decay applies.
- * row_step[r] is written by the one thread that updates row r.
+ * batches without a gradient: what dense Adam (AdamW) would have done to it in those batches, in the closed
+ * form of adam_catch_up.h. Biases are not decayed. row_step[r] is written by the one thread that updates
+ * row r.
  */
 static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, int adam)
 {
     const uint64_t last = L->row_step[r], step = net->step;
     L->row_step[r] = step;
-    if (last + 1 >= step)
-        return;
-    const double k = (double)(step - 1 - last), b1 = net->opt.beta1, b2 = net->opt.beta2;
-    const float decay_k = (float)pow(1.0 - (double)net->opt.lr * net->opt.weight_decay, k);
-    float move = 0.0f, eps_s = 0.0f, mk = 1.0f, vk = 1.0f;
-    if (adam && last > 0) {
-        const double s1 = (double)last + 1.0, c1 = 1.0 - pow(b1, s1), c2 = 1.0 - pow(b2, s1);
-        const double q = b1 / sqrt(b2);
-        move = (float)(net->opt.lr * sqrt(c2) / c1 * q * (1.0 - pow(q, k)) / (1.0 - q));
-        eps_s = (float)(net->opt.eps * sqrt(c2));
-        mk = (float)pow(b1, k);
-        vk = (float)pow(b2, k);
-    }
+    const slide_catch_up f = slide_catch_up_factors(last, step, net->opt.lr, net->opt.beta1, net->opt.beta2,
+                                                    net->opt.eps, net->opt.weight_decay, adam);
+    const float decay_k = f.decay, move = f.move, eps_s = f.eps, mk = f.mk, vk = f.vk;
     if (move == 0.0f && decay_k == 1.0f)
         return;
     const size_t n = L->row_len;

@@ -9,12 +9,8 @@
  * gradients in list order into a per-thread buffer. Either way a row belongs to one run, so no two
  * threads write the same row, and the sums do not depend on the thread count.
  *
- * With row_step, a row that missed steps is first caught up: with zero gradients AdamW's moments decay
- * geometrically and the weights keep moving by lr_j m_j / (sqrt(v_j) + eps_j). Taking the bias correction
- * of the first missed step for all of them (the terms fall off as (beta1 / sqrt(beta2))^j), the k missed
- * steps sum to lr_s q (1 - q^k) / (1 - q) m / (sqrt(v) + eps_s), q = beta1 / sqrt(beta2), and decay
- * compounds to (1 - lr wd)^k: the closed form of the network optimizer's catch_up (optimizer.c). Powers
- * are taken as exponentials of precomputed logarithms, a few per row.
+ * With row_step, a row that missed steps is first caught up in the closed form the network's optimizer
+ * uses (adam_catch_up.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +20,7 @@
 #include <omp.h>
 #endif
 
+#include "adam_catch_up.h"
 #include "config.h"
 #include "error.h"
 #include "kernels.h"
@@ -65,62 +62,31 @@ static void sort_by_row(row_entry *e, row_entry *tmp, size_t n, uint64_t n_table
     }
 }
 
-/* Logarithms shared by every row's catch-up in one call. */
+/* A catch-up cache slot: the factors for rows last updated at step `last` (UINT64_MAX: empty). */
 typedef struct {
-    double log_b1, log_b2, log_q, q, log_decay;
-} catch_up_logs;
-
-static catch_up_logs catch_up_setup(const slide_row_adam_config *c)
-{
-    catch_up_logs L;
-    L.log_b1 = log((double)c->beta1); /* -inf for beta1 = 0: its powers are then 0 */
-    L.log_b2 = log((double)c->beta2);
-    L.q = (double)c->beta1 / sqrt((double)c->beta2);
-    L.log_q = log(L.q);
-    L.log_decay = log1p(-(double)c->lr * c->weight_decay);
-    return L;
-}
-
-/* What the missed steps of a row last updated at step `last` do, as the factors of adam_catch_up. */
-typedef struct {
-    uint64_t last; /* the key; UINT64_MAX: an empty cache slot */
-    float decay, move, eps, mk, vk;
-} catch_up_factors;
-
-static catch_up_factors catch_up_compute(uint64_t last, uint64_t step, const slide_row_adam_config *c,
-                                         const catch_up_logs *L)
-{
-    const double k = (double)(step - 1 - last);
-    catch_up_factors f = {last, c->weight_decay > 0.0f ? (float)exp(k * L->log_decay) : 1.0f, 0.0f, 0.0f, 1.0f, 1.0f};
-    if (last == 0) /* never updated: zero moments, only the decay */
-        return f;
-    const double s1 = (double)last + 1.0;
-    const double c1 = -expm1(s1 * L->log_b1), c2 = -expm1(s1 * L->log_b2);
-    const double sum = fabs(1.0 - L->q) < 1e-12 ? k : L->q * -expm1(k * L->log_q) / (1.0 - L->q);
-    f.move = (float)(c->lr * sqrt(c2) / c1 * sum);
-    f.eps = (float)(c->eps * sqrt(c2));
-    f.mk = (float)exp(k * L->log_b1);
-    f.vk = (float)exp(k * L->log_b2);
-    return f;
-}
+    uint64_t last;
+    slide_catch_up f;
+} catch_up_slot;
 
 /*
  * The factors depend on `last` only (one step per call), and the rows of a batch share few distinct last
- * steps, so each thread keeps the recent ones in a direct-mapped cache: a few exponentials per distinct
- * step instead of per row. Cached or not, the factors are the same numbers.
+ * steps, so each thread keeps the recent ones in a direct-mapped cache: a few powers per distinct step
+ * instead of per row. Cached or not, the factors are the same numbers.
  */
 enum { CATCH_UP_CACHE = 256 };
 
-/* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step `step`. */
+/* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step c->step. */
 static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, size_t d, uint64_t last,
-                         uint64_t step, const slide_row_adam_config *c, const catch_up_logs *L,
-                         catch_up_factors *cache)
+                         const slide_row_adam_config *c, catch_up_slot *cache)
 {
-    if (last + 1 >= step)
+    if (last + 1 >= c->step)
         return;
-    catch_up_factors *f = &cache[last % CATCH_UP_CACHE];
-    if (f->last != last)
-        *f = catch_up_compute(last, step, c, L);
+    catch_up_slot *slot = &cache[last % CATCH_UP_CACHE];
+    if (slot->last != last) {
+        slot->last = last;
+        slot->f = slide_catch_up_factors(last, c->step, c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, 1);
+    }
+    const slide_catch_up *f = &slot->f;
     if (last > 0) {
         K->adam_catch_up(w, m, v, d, f->decay, f->move, f->eps, f->mk, f->vk);
     } else if (f->decay != 1.0f) { /* zero moments: only the decay */
@@ -129,6 +95,7 @@ static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, s
     }
 }
 
+/* The Adam hyperparameters go through the network optimizer's checks; then what only this call has. */
 static int check_config(const slide_row_adam_config *c)
 {
     slide_optimizer_config opt;
@@ -244,7 +211,6 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
     const float decay = 1.0f - cfg.lr * cfg.weight_decay;
     const float b1 = cfg.beta1, b2 = cfg.beta2;
     const size_t d = dim;
-    const catch_up_logs logs = row_step ? catch_up_setup(&cfg) : (catch_up_logs){0};
 #pragma omp parallel num_threads(nt) if (parallel)
     {
         int t = 0;
@@ -252,7 +218,7 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
         t = omp_get_thread_num();
 #endif
         float *sum = sums ? sums + (size_t)t * d : NULL;
-        catch_up_factors cache[CATCH_UP_CACHE];
+        catch_up_slot cache[CATCH_UP_CACHE];
         for (size_t i = 0; i < CATCH_UP_CACHE; i++)
             cache[i].last = UINT64_MAX;
 #pragma omp for schedule(static)
@@ -268,8 +234,8 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
                 g = sum;
             }
             if (row_step) {
-                catch_up_row(K, weights + row * d, exp_avg + row * d, exp_avg_sq + row * d, d, row_step[row],
-                             cfg.step, &cfg, &logs, cache);
+                catch_up_row(K, weights + row * d, exp_avg + row * d, exp_avg_sq + row * d, d, row_step[row], &cfg,
+                             cache);
                 row_step[row] = cfg.step;
             }
             K->adam(weights + row * d, exp_avg + row * d, exp_avg_sq + row * d, g, d, lr_t, b1, b2, eps_t, decay);

@@ -65,24 +65,55 @@ static void dense_reference(double *w, double *m, double *v, const int64_t *rows
     free(sum);
 }
 
+/* One start w0 of an N x D table: two float copies (w, m, v) for the library, and a double reference. */
+typedef struct {
+    float *w0, *w[2], *m[2], *v[2];
+    double *wr, *mr, *vr;
+} tables;
+
+static tables tables_new(unsigned seed)
+{
+    const size_t nd = (size_t)N * D;
+    tables T;
+    T.w0 = malloc(sizeof(float) * nd);
+    fill(T.w0, nd, seed);
+    for (int k = 0; k < 2; k++) {
+        T.w[k] = malloc(sizeof(float) * nd);
+        T.m[k] = calloc(nd, sizeof(float));
+        T.v[k] = calloc(nd, sizeof(float));
+        memcpy(T.w[k], T.w0, sizeof(float) * nd);
+    }
+    T.wr = malloc(sizeof(double) * nd);
+    T.mr = calloc(nd, sizeof(double));
+    T.vr = calloc(nd, sizeof(double));
+    for (size_t i = 0; i < nd; i++)
+        T.wr[i] = T.w0[i];
+    return T;
+}
+
+static void tables_free(tables *T)
+{
+    for (int k = 0; k < 2; k++) {
+        free(T->w[k]);
+        free(T->m[k]);
+        free(T->v[k]);
+    }
+    free(T->w0);
+    free(T->wr);
+    free(T->mr);
+    free(T->vr);
+}
+
 /* Every row at steps 1 and 12, a fifth of them at steps 2..11: caught up vs frozen vs dense. */
 static void test_catch_up(void)
 {
     const size_t nd = (size_t)N * D;
-    float *w0 = malloc(sizeof(float) * nd), *g = malloc(sizeof(float) * nd);
-    float *w[2], *m[2], *v[2];
+    tables T = tables_new(3);
+    float **w = T.w, **m = T.m, **v = T.v;
+    double *wr = T.wr, *mr = T.mr, *vr = T.vr;
+    float *g = malloc(sizeof(float) * nd);
     uint64_t *row_step = calloc(N, sizeof *row_step);
-    double *wr = malloc(sizeof(double) * nd), *mr = calloc(nd, sizeof(double)), *vr = calloc(nd, sizeof(double));
     int64_t *rows = malloc(sizeof(int64_t) * N);
-    fill(w0, nd, 3);
-    for (int k = 0; k < 2; k++) {
-        w[k] = malloc(sizeof(float) * nd);
-        m[k] = calloc(nd, sizeof(float));
-        v[k] = calloc(nd, sizeof(float));
-        memcpy(w[k], w0, sizeof(float) * nd);
-    }
-    for (size_t i = 0; i < nd; i++)
-        wr[i] = w0[i];
     slide_row_adam_config cfg;
     OK(slide_row_adam_config_init(&cfg));
     cfg.lr = 0.01f;
@@ -111,37 +142,20 @@ static void test_catch_up(void)
     cfg.step = 12; /* the same step again: row_step says every row already took it */
     EXPECT(slide_adam_rows(w[0], m[0], v[0], row_step, N, D, rows, 1, g, &cfg) == SLIDE_E_INVALID,
            "a row_step entry at or after cfg->step");
-    for (int k = 0; k < 2; k++) {
-        free(w[k]);
-        free(m[k]);
-        free(v[k]);
-    }
-    free(w0);
+    tables_free(&T);
     free(g);
     free(row_step);
-    free(wr);
-    free(mr);
-    free(vr);
     free(rows);
 }
 
 int main(void)
 {
     test_catch_up();
-    float *w[2], *m[2], *v[2];
-    double *wr = malloc(sizeof(double) * N * D), *mr = calloc((size_t)N * D, sizeof(double)),
-           *vr = calloc((size_t)N * D, sizeof(double));
-    float *w0 = malloc(sizeof(float) * N * D), *g = malloc(sizeof(float) * R * D);
+    tables T = tables_new(1);
+    float **w = T.w, **m = T.m, **v = T.v, *w0 = T.w0;
+    double *wr = T.wr, *mr = T.mr, *vr = T.vr;
+    float *g = malloc(sizeof(float) * R * D);
     int64_t rows[R];
-    fill(w0, (size_t)N * D, 1);
-    for (int k = 0; k < 2; k++) {
-        w[k] = malloc(sizeof(float) * N * D);
-        m[k] = calloc((size_t)N * D, sizeof(float));
-        v[k] = calloc((size_t)N * D, sizeof(float));
-        memcpy(w[k], w0, sizeof(float) * N * D);
-    }
-    for (size_t i = 0; i < (size_t)N * D; i++)
-        wr[i] = w0[i];
 
     slide_row_adam_config cfg;
     OK(slide_row_adam_config_init(&cfg));
@@ -205,17 +219,9 @@ int main(void)
     OK(slide_adam_rows(w[0], m[0], v[0], NULL, N, D, NULL, 0, NULL, &cfg)); /* nothing to do */
     EXPECT(memcmp(before, w[0], sizeof(float) * N * D) == 0, "a refused call wrote weights");
 
-    for (int k = 0; k < 2; k++) {
-        free(w[k]);
-        free(m[k]);
-        free(v[k]);
-    }
+    tables_free(&T);
     free(before);
-    free(w0);
     free(g);
-    free(wr);
-    free(mr);
-    free(vr);
     if (failures)
         fprintf(stderr, "test_row_adam: %d failure(s)\n", failures);
     return failures != 0;
