@@ -24,6 +24,7 @@
 #include "config.h"
 #include "error.h"
 #include "kernels.h"
+#include "rows.h"
 
 /* Below this many gradient values the step runs on the calling thread (waking threads costs more). */
 enum { ROW_ADAM_PARALLEL = 1 << 16 };
@@ -74,6 +75,9 @@ typedef struct {
  * instead of per row. Cached or not, the factors are the same numbers.
  */
 enum { CATCH_UP_CACHE = 256 };
+
+/* The update loop prefetches the row this many runs ahead (weights, both moments, its first gradient). */
+enum { ROW_ADAM_PREFETCH = 2 };
 
 /* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step c->step. */
 static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, size_t d, uint64_t last,
@@ -223,6 +227,15 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
             cache[i].last = UINT64_MAX;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < (int64_t)n_runs; r++) {
+            if (r + ROW_ADAM_PREFETCH < (int64_t)n_runs) { /* scattered rows: ask for a later one's lines now */
+                const int64_t q = r + ROW_ADAM_PREFETCH;
+                const size_t ahead = (size_t)(order ? order[run_start[q]].row : rows[q]) * d;
+                slide_prefetch(weights + ahead, d * sizeof(float), 1);
+                slide_prefetch(exp_avg + ahead, d * sizeof(float), 1);
+                slide_prefetch(exp_avg_sq + ahead, d * sizeof(float), 1);
+                const size_t g_ahead = (size_t)(order ? order[run_start[q]].pos : (uint64_t)q) * d;
+                slide_prefetch(grad + g_ahead, d * sizeof(float), 0);
+            }
             uint64_t first = order ? run_start[r] : (uint64_t)r;
             uint64_t end = order ? run_start[r + 1] : (uint64_t)r + 1;
             const size_t row = (size_t)(order ? order[first].row : rows[r]);
