@@ -140,14 +140,16 @@ class LSHSoftmax(torch.nn.Module):
             raise InvalidArgumentError("an LSHSoftmax network has exactly one layer, a softmax over the input")
         self.net = net
         self._pending = None
+        # fixed for the life of this network: read once, not through the C library on every step
+        self._in_features, self._units = net.input_dim, net.output_dim
 
     @property
     def in_features(self) -> int:
-        return self.net.input_dim
+        return self._in_features
 
     @property
     def num_classes(self) -> int:
-        return self._shard.num_classes if self._shard is not None else self.net.output_dim
+        return self._shard.num_classes if self._shard is not None else self._units
 
     # ------------------------------------------------------------------ training steps
     def _drop_pending(self) -> None:
