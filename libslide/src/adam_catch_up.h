@@ -12,18 +12,26 @@
 #define SLIDE_ADAM_CATCH_UP_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* The factors of kernels.h's adam_catch_up: w = w * decay - move * m / (sqrt(v) + eps); m *= mk; v *= vk. */
+#include "kernels.h"
+
+/*
+ * The factors of kernels.h's adam_catch_up: w = w * decay - move * m / (sqrt(v) + eps); m *= mk; v *= vk.
+ * moments: the row has Adam moments to advance (move may still be 0, e.g. beta1 = 0, while v decays);
+ * otherwise only the decay applies.
+ */
 typedef struct {
     float decay, move, eps, mk, vk;
+    int moments;
 } slide_catch_up;
 
 /* What the steps last + 1 .. step - 1 (none when last + 1 >= step) do to a row; adam 0: SGD, decay only. */
 static inline slide_catch_up slide_catch_up_factors(uint64_t last, uint64_t step, float lr, float beta1,
                                                     float beta2, float eps, float weight_decay, int adam)
 {
-    slide_catch_up f = {1.0f, 0.0f, 0.0f, 1.0f, 1.0f};
+    slide_catch_up f = {1.0f, 0.0f, 0.0f, 1.0f, 1.0f, 0};
     if (last + 1 >= step)
         return f;
     const double k = (double)(step - 1 - last), b1 = beta1, b2 = beta2;
@@ -37,8 +45,21 @@ static inline slide_catch_up slide_catch_up_factors(uint64_t last, uint64_t step
         f.eps = (float)(eps * sqrt(c2));
         f.mk = (float)pow(b1, k);
         f.vk = (float)pow(b2, k);
+        f.moments = 1;
     }
     return f;
+}
+
+/* Applies f to a float32 row of n weights and, when f.moments, its moments m and v. */
+static inline void slide_catch_up_apply(const slide_kernels *K, float *w, float *m, float *v, size_t n,
+                                        const slide_catch_up *f)
+{
+    if (f->moments) {
+        K->adam_catch_up(w, m, v, n, f->decay, f->move, f->eps, f->mk, f->vk);
+    } else if (f->decay != 1.0f) {
+        for (size_t i = 0; i < n; i++)
+            w[i] *= f->decay;
+    }
 }
 
 #endif

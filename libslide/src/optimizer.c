@@ -212,14 +212,14 @@ static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, i
     const slide_catch_up f = slide_catch_up_factors(last, step, net->opt.lr, net->opt.beta1, net->opt.beta2,
                                                     net->opt.eps, net->opt.weight_decay, adam);
     const float decay_k = f.decay, move = f.move, eps_s = f.eps, mk = f.mk, vk = f.vk;
-    if (move == 0.0f && decay_k == 1.0f)
+    if (!f.moments && decay_k == 1.0f)
         return;
     const size_t n = L->row_len;
     if (slide_is_bf16(L)) {
         slide_bf16 *w = slide_row_wh(L, r), *m = adam ? slide_row_mh(L, r) : NULL, *v = adam ? slide_row_vh(L, r) : NULL;
         for (size_t i = 0; i < n; i++) {
             float wi = slide_bf16_to_f32(w[i]) * decay_k;
-            if (move != 0.0f) {
+            if (f.moments) {
                 const float mi = slide_bf16_to_f32(m[i]), vi = slide_bf16_to_f32(v[i]);
                 wi -= move * mi / (sqrtf(vi) + eps_s);
                 m[i] = slide_bf16_from_f32(mi * mk);
@@ -228,16 +228,10 @@ static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, i
             w[i] = slide_bf16_from_f32(wi);
         }
     } else {
-        float *w = slide_row_w(L, r);
-        if (move != 0.0f) {
-            slide_kernels_get()->adam_catch_up(w, slide_row_m(L, r), slide_row_v(L, r), n, decay_k, move, eps_s, mk,
-                                               vk);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                w[i] *= decay_k;
-        }
+        slide_catch_up_apply(slide_kernels_get(), slide_row_w(L, r), adam ? slide_row_m(L, r) : NULL,
+                             adam ? slide_row_v(L, r) : NULL, n, &f);
     }
-    if (L->neuron_major && move != 0.0f) {
+    if (L->neuron_major && f.moments) {
         L->bias[r] -= move * L->bias_m[r] / (sqrtf(L->bias_v[r]) + eps_s);
         L->bias_m[r] *= mk;
         L->bias_v[r] *= vk;

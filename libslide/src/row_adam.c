@@ -90,13 +90,7 @@ static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, s
         slot->last = last;
         slot->f = slide_catch_up_factors(last, c->step, c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, 1);
     }
-    const slide_catch_up *f = &slot->f;
-    if (last > 0) {
-        K->adam_catch_up(w, m, v, d, f->decay, f->move, f->eps, f->mk, f->vk);
-    } else if (f->decay != 1.0f) { /* zero moments: only the decay */
-        for (size_t i = 0; i < d; i++)
-            w[i] *= f->decay;
-    }
+    slide_catch_up_apply(K, w, m, v, d, &slot->f);
 }
 
 /* The Adam hyperparameters go through the network optimizer's checks; then what only this call has. */
@@ -230,10 +224,10 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
             if (r + ROW_ADAM_PREFETCH < (int64_t)n_runs) { /* scattered rows: ask for a later one's lines now */
                 const int64_t q = r + ROW_ADAM_PREFETCH;
                 const size_t ahead = (size_t)(order ? order[run_start[q]].row : rows[q]) * d;
+                const size_t g_ahead = (size_t)(order ? order[run_start[q]].pos : (uint64_t)q) * d;
                 slide_prefetch(weights + ahead, d * sizeof(float), 1);
                 slide_prefetch(exp_avg + ahead, d * sizeof(float), 1);
                 slide_prefetch(exp_avg_sq + ahead, d * sizeof(float), 1);
-                const size_t g_ahead = (size_t)(order ? order[run_start[q]].pos : (uint64_t)q) * d;
                 slide_prefetch(grad + g_ahead, d * sizeof(float), 0);
             }
             uint64_t first = order ? run_start[r] : (uint64_t)r;
