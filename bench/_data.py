@@ -14,8 +14,9 @@ import _common
 HIDDEN = 128
 IMPLS = ["torch-sampled", "libslide", "libslide-shared", "torch-full", "libslide-defaults"]
 # Also selectable with --impls: libslide with a bfloat16 output layer (weights and Adam moments), and
-# torch-head: the torch input layer with libslide.torch.LSHSoftmax as the output layer.
-IMPLS_EXTRA = ["libslide-bf16", "libslide-shared-bf16", "torch-head"]
+# torch-head: the torch input layer with libslide.torch.LSHSoftmax as the output layer; torch-sampled-equal:
+# torch-sampled with as many uniform negatives as torch-head computes (--head-active), the equal-count control.
+IMPLS_EXTRA = ["libslide-bf16", "libslide-shared-bf16", "torch-head", "torch-sampled-equal"]
 DATASETS = {
     # LSH settings as in bench/debdeps.py and bench/amazon_shape.py.
     # "shared": extra LSH options for libslide-shared (amazon: touched neurons re-hashed after every batch,

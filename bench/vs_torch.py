@@ -46,6 +46,10 @@ seed for every implementation, weights initialised alike (uniform, He for the hi
                    torch-sampled's input layer (EmbeddingBag, RowAdam, --lr) with libslide.torch.LSHSoftmax at
                    the library's defaults (or --head-active neurons per batch) as the output layer: libslide
                    inside a PyTorch model.
+  torch-sampled-equal (only when named in --impls; needs --head-active)
+                   torch-sampled with --head-active uniform negatives instead of --negatives: the sampled
+                   softmax at torch-head's neuron count, to tell the head's speed and learning at an equal count
+                   from what fewer negatives alone give.
 
 Protocol (MISSION.md "Benchmark protocol"): every implementation runs in its own subprocess (so peak
 memory, ru_maxrss of the child, does not mix; it includes the data and, for torch, the torch runtime),
@@ -114,6 +118,8 @@ def worker(a):
     impl = a.worker
     if impl == "torch-head":
         tr = TorchHeadTrainer(X, Y, a)
+    elif impl == "torch-sampled-equal":
+        tr = TorchTrainer(X, Y, argparse.Namespace(**{**vars(a), "negatives": a.head_active}), sampled=True)
     elif impl.startswith("torch"):
         tr = TorchTrainer(X, Y, a, sampled=impl == "torch-sampled")
     else:
@@ -439,6 +445,8 @@ def main():
         p.error("--average needs --lr-plateau (it runs at the rule's epoch ends)")
     if a.average and "torch-head" in a.impls:
         p.error("--average: torch-head keeps two kinds of snapshot; not supported")
+    if "torch-sampled-equal" in a.impls and not a.head_active:
+        p.error("torch-sampled-equal needs --head-active (its negatives per batch)")
     if a.lr_plateau and not a.val_sample:
         p.error("--lr-plateau needs --val-sample (it watches validation P@1)")
     if a.eval_sample is None:
