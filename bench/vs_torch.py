@@ -43,9 +43,9 @@ seed for every implementation, weights initialised alike (uniform, He for the hi
   libslide-bf16, libslide-shared-bf16 (only when named in --impls)
                    the same two with the output layer's weights and Adam moments stored as bfloat16.
   torch-head (only when named in --impls)
-                   torch-sampled's input layer (EmbeddingBag, RowAdam, --lr) with libslide.torch.LSHSoftmax at
-                   the library's defaults (or --head-active neurons per batch) as the output layer: libslide
-                   inside a PyTorch model.
+                   torch-sampled's input layer (EmbeddingBag, --torch-optimizer rows or lazyadam, --lr) with
+                   libslide.torch.LSHSoftmax at the library's defaults (or --head-active neurons per batch) as
+                   the output layer: libslide inside a PyTorch model.
   torch-sampled-equal (only when named in --impls; needs --head-active)
                    torch-sampled with --head-active uniform negatives instead of --negatives: the sampled
                    softmax at torch-head's neuron count, to tell the head's speed and learning at an equal count
