@@ -67,6 +67,14 @@ def _lazy_adam(torch, weights, biases, lr, wd, threads):
     return LazyAdam(groups, lr=lr, threads=threads)
 
 
+def _dense_adam(adam, params, lr):
+    """(optimizer, fused): torch.optim.Adam / AdamW over params, fused where this torch has it."""
+    try:
+        return adam(params, lr=lr, fused=True), True
+    except (RuntimeError, TypeError, ValueError):
+        return adam(params, lr=lr), False
+
+
 class TorchTrainer:
     """The same network in PyTorch; --torch-optimizer chooses how the big tables are updated:
     rows       gather the batch's input rows / candidate output rows into small dense leaves, then RowAdam
@@ -117,12 +125,9 @@ class TorchTrainer:
                   {"params": [p for p in dense if p is self.b1 or p is self.b2], "weight_decay": 0.0}]
         groups = [g for g in groups if g["params"]]
         adam = torch.optim.AdamW if wd else torch.optim.Adam
-        try:
-            self.opts.append(adam(groups, lr=lr, fused=True))
-            fused = "fused "
-        except (RuntimeError, TypeError, ValueError):
-            self.opts.append(adam(groups, lr=lr))
-            fused = ""
+        opt, fused = _dense_adam(adam, groups, lr)
+        self.opts.append(opt)
+        fused = "fused " if fused else ""
         big = "input table" + (" and output tables" if sampled else "")
         opt_desc = {"rows": f"RowAdam (lazy Adam on the batch's rows) for the {big}",
                     "sparseadam": f"torch.optim.SparseAdam (sparse=True gradients) for the {big}",
@@ -283,10 +288,7 @@ class TorchHeadTrainer(TorchTrainer):
         lr = a.lr or DATASETS[a.dataset]["lr"]
         self._init_input_layer(nn, X.shape[1])
         self.row_opts = [RowAdam(torch, self.W1.data, lr)] if self.mode == "rows" else None
-        try:  # the hidden bias as TorchTrainer updates it (fused Adam where torch has it)
-            self.opts = [torch.optim.Adam([self.b1], lr=lr, fused=True)]
-        except (RuntimeError, TypeError, ValueError):
-            self.opts = [torch.optim.Adam([self.b1], lr=lr)]
+        self.opts = [_dense_adam(torch.optim.Adam, [self.b1], lr)[0]]  # the hidden bias as TorchTrainer's
         if self.mode == "lazyadam":
             self.opts.append(_lazy_adam(torch, [self.W1], [], lr, 0.0, a.threads))
         head_active = getattr(a, "head_active", None)  # None: the library's automatic count
