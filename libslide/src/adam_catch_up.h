@@ -50,6 +50,38 @@ static inline slide_catch_up slide_catch_up_factors(uint64_t last, uint64_t step
     return f;
 }
 
+/*
+ * Within one optimizer step the factors depend on `last` only, and the rows of a batch share few distinct
+ * last steps, so each thread keeps the recent ones in a direct-mapped cache: a few powers per distinct
+ * step instead of per row. Cached or not, the factors are the same numbers. A cache serves one step of one
+ * table with one set of hyperparameters: start it empty (slide_catch_up_cache_clear) for every step.
+ */
+enum { SLIDE_CATCH_UP_CACHE = 256 };
+
+typedef struct {
+    uint64_t last; /* UINT64_MAX: empty */
+    slide_catch_up f;
+} slide_catch_up_slot;
+
+static inline void slide_catch_up_cache_clear(slide_catch_up_slot *cache)
+{
+    for (size_t i = 0; i < SLIDE_CATCH_UP_CACHE; i++)
+        cache[i].last = UINT64_MAX;
+}
+
+/* slide_catch_up_factors(last, step, ...) through the cache (last + 1 < step). */
+static inline const slide_catch_up *slide_catch_up_cached(slide_catch_up_slot *cache, uint64_t last, uint64_t step,
+                                                         float lr, float beta1, float beta2, float eps,
+                                                         float weight_decay, int adam)
+{
+    slide_catch_up_slot *slot = &cache[last % SLIDE_CATCH_UP_CACHE];
+    if (slot->last != last) {
+        slot->last = last;
+        slot->f = slide_catch_up_factors(last, step, lr, beta1, beta2, eps, weight_decay, adam);
+    }
+    return &slot->f;
+}
+
 /* Applies f to a float32 row of n weights and, when f.moments, its moments m and v. */
 static inline void slide_catch_up_apply(const slide_kernels *K, float *w, float *m, float *v, size_t n,
                                         const slide_catch_up *f)

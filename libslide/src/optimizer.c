@@ -205,11 +205,14 @@ enum { UPDATE_PREFETCH = 2 };
  * form of adam_catch_up.h. Biases are not decayed. row_step[r] is written by the one thread that updates
  * row r.
  */
-static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, int adam)
+static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, int adam,
+                         slide_catch_up_slot *cache)
 {
     const uint64_t last = L->row_step[r], step = net->step;
     L->row_step[r] = step;
-    const slide_catch_up f = slide_catch_up_factors(last, step, net->opt.lr, net->opt.beta1, net->opt.beta2,
+    if (last + 1 >= step)
+        return;
+    const slide_catch_up f = *slide_catch_up_cached(cache, last, step, net->opt.lr, net->opt.beta1, net->opt.beta2,
                                                     net->opt.eps, net->opt.weight_decay, adam);
     const float decay_k = f.decay, move = f.move, eps_s = f.eps, mk = f.mk, vk = f.vk;
     if (!f.moments && decay_k == 1.0f)
@@ -244,10 +247,10 @@ static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, i
  */
 static inline void finish_row(const slide_network *net, const slide_kernels *K, slide_layer *L, uint32_t r,
                               const float *g, float gb, int adam, float lr_t, float b1, float b2, float eps_t,
-                              float decay)
+                              float decay, slide_catch_up_slot *cache)
 {
     if (L->row_step)
-        catch_up_row(net, L, r, adam);
+        catch_up_row(net, L, r, adam, cache);
     slide_row_update(K, L, r, g, adam, lr_t, b1, b2, eps_t, decay);
     if (L->neuron_major) {
         if (adam)
@@ -271,35 +274,43 @@ static void update_rows_grouped(slide_network *net, uint32_t l, const slide_matr
     const slide_kernels *K = slide_kernels_get();
     const uint32_t NL = net->n_layers;
     const uint32_t n_groups = (n_touched + SLIDE_GRAD_ROWS - 1) / SLIDE_GRAD_ROWS;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
-    for (uint32_t gi = 0; gi < n_groups; gi++) {
-        slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
-        const uint32_t t0 = gi * SLIDE_GRAD_ROWS;
-        const uint32_t ng = n_touched - t0 < SLIDE_GRAD_ROWS ? n_touched - t0 : SLIDE_GRAD_ROWS;
-        for (uint32_t j = 0; j < ng && t0 + ng + j < n_touched; j++)
-            slide_prefetch_block(L, net->touched[t0 + ng + j]);
-        float *gs[SLIDE_GRAD_ROWS], gb[SLIDE_GRAD_ROWS] = {0};
-        float coef[SLIDE_GRAD_ROWS][SLIDE_ROWS_BATCH];
-        const float *cs[SLIDE_GRAD_ROWS], *src[SLIDE_ROWS_BATCH];
-        for (uint32_t j = 0; j < ng; j++) {
-            gs[j] = scr->grad + (size_t)j * L->row_len;
-            memset(gs[j], 0, sizeof(float) * L->row_len);
-            cs[j] = coef[j];
-        }
-        for (uint32_t p0 = 0; p0 < n; p0 += SLIDE_ROWS_BATCH) {
-            const uint32_t m = n - p0 < SLIDE_ROWS_BATCH ? n - p0 : SLIDE_ROWS_BATCH;
-            for (uint32_t k = 0; k < m; k++) {
-                const slide_act *a = &net->acts[(size_t)(p0 + k) * NL + l];
-                for (uint32_t j = 0; j < ng; j++) {
-                    coef[j][k] = a->delta[t0 + j];
-                    gb[j] += coef[j][k];
-                }
-                src[k] = slide_layer_input(net, l, X, rows, p0 + k).val;
+#pragma omp parallel num_threads(nt)
+    {
+        slide_catch_up_slot cache[SLIDE_CATCH_UP_CACHE];
+        slide_catch_up_cache_clear(cache);
+#pragma omp for schedule(dynamic, 2)
+        for (uint32_t gi = 0; gi < n_groups; gi++) {
+            slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
+            const uint32_t t0 = gi * SLIDE_GRAD_ROWS;
+            const uint32_t ng = n_touched - t0 < SLIDE_GRAD_ROWS ? n_touched - t0 : SLIDE_GRAD_ROWS;
+            for (uint32_t j = 0; j < ng && t0 + ng + j < n_touched; j++)
+                slide_prefetch_update(L, net->touched[t0 + ng + j]);
+            if (t0 + ng < n_touched) /* the next group's coefficients: one line of each sample's delta */
+                for (uint32_t p = 0; p < n; p++)
+                    __builtin_prefetch(net->acts[(size_t)p * NL + l].delta + t0 + ng, 0, 3);
+            float *gs[SLIDE_GRAD_ROWS], gb[SLIDE_GRAD_ROWS] = {0};
+            float coef[SLIDE_GRAD_ROWS][SLIDE_ROWS_BATCH];
+            const float *cs[SLIDE_GRAD_ROWS], *src[SLIDE_ROWS_BATCH];
+            for (uint32_t j = 0; j < ng; j++) {
+                gs[j] = scr->grad + (size_t)j * L->row_len;
+                memset(gs[j], 0, sizeof(float) * L->row_len);
+                cs[j] = coef[j];
             }
-            K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
+            for (uint32_t p0 = 0; p0 < n; p0 += SLIDE_ROWS_BATCH) {
+                const uint32_t m = n - p0 < SLIDE_ROWS_BATCH ? n - p0 : SLIDE_ROWS_BATCH;
+                for (uint32_t k = 0; k < m; k++) {
+                    const slide_act *a = &net->acts[(size_t)(p0 + k) * NL + l];
+                    for (uint32_t j = 0; j < ng; j++) {
+                        coef[j][k] = a->delta[t0 + j];
+                        gb[j] += coef[j][k];
+                    }
+                    src[k] = slide_layer_input(net, l, X, rows, p0 + k).val;
+                }
+                K->axpy_many_multi(gs, cs, ng, src, m, L->row_len);
+            }
+            for (uint32_t j = 0; j < ng; j++)
+                finish_row(net, K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t, decay, cache);
         }
-        for (uint32_t j = 0; j < ng; j++)
-            finish_row(net, K, L, net->touched[t0 + j], gs[j], gb[j], adam, lr_t, b1, b2, eps_t, decay);
     }
 }
 
@@ -343,43 +354,48 @@ int slide_update_layer(slide_network *net, uint32_t l, const slide_matrix *X, co
     if (shared && L->neuron_major && dense_in) {
         update_rows_grouped(net, l, X, rows, n, n_touched, adam, lr_t, b1, b2, eps_t, decay, nt);
     } else {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-        for (uint32_t ti = 0; ti < n_touched; ti++) {
-            slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
-            if (ti + UPDATE_PREFETCH < n_touched)
-                slide_prefetch_block(L, net->touched[ti + UPDATE_PREFETCH]);
-            float *g = scr->grad;
-            memset(g, 0, sizeof(float) * L->row_len);
-            float gb = 0.0f;
-            const float *src[SLIDE_ROWS_BATCH];
-            float coef[SLIDE_ROWS_BATCH];
-            uint32_t m = 0;
-            const uint32_t p_end = shared ? n : net->pair_off[ti + 1];
-            for (uint32_t p = shared ? 0 : net->pair_off[ti]; p < p_end; p++) {
-                uint32_t s = shared ? p : net->pair_sample[p];
-                float c = shared ? net->acts[(size_t)s * NL + l].delta[ti] : net->pair_coef[p];
-                const float *x;
-                if (L->neuron_major) {
-                    gb += c;
-                    slide_vec in = slide_layer_input(net, l, X, rows, s);
-                    if (in.idx) {
-                        K->axpy_sparse(g, c, in.idx, in.val, in.nnz);
-                        continue;
+#pragma omp parallel num_threads(nt)
+        {
+            slide_catch_up_slot cache[SLIDE_CATCH_UP_CACHE];
+            slide_catch_up_cache_clear(cache);
+#pragma omp for schedule(dynamic, 16)
+            for (uint32_t ti = 0; ti < n_touched; ti++) {
+                slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
+                if (ti + UPDATE_PREFETCH < n_touched)
+                    slide_prefetch_update(L, net->touched[ti + UPDATE_PREFETCH]);
+                float *g = scr->grad;
+                memset(g, 0, sizeof(float) * L->row_len);
+                float gb = 0.0f;
+                const float *src[SLIDE_ROWS_BATCH];
+                float coef[SLIDE_ROWS_BATCH];
+                uint32_t m = 0;
+                const uint32_t p_end = shared ? n : net->pair_off[ti + 1];
+                for (uint32_t p = shared ? 0 : net->pair_off[ti]; p < p_end; p++) {
+                    uint32_t s = shared ? p : net->pair_sample[p];
+                    float c = shared ? net->acts[(size_t)s * NL + l].delta[ti] : net->pair_coef[p];
+                    const float *x;
+                    if (L->neuron_major) {
+                        gb += c;
+                        slide_vec in = slide_layer_input(net, l, X, rows, s);
+                        if (in.idx) {
+                            K->axpy_sparse(g, c, in.idx, in.val, in.nnz);
+                            continue;
+                        }
+                        x = in.val;
+                    } else {
+                        x = net->acts[(size_t)s * NL + l].delta;
                     }
-                    x = in.val;
-                } else {
-                    x = net->acts[(size_t)s * NL + l].delta;
+                    coef[m] = c;
+                    src[m++] = x;
+                    if (m == SLIDE_ROWS_BATCH) {
+                        K->axpy_many(g, coef, src, m, L->row_len);
+                        m = 0;
+                    }
                 }
-                coef[m] = c;
-                src[m++] = x;
-                if (m == SLIDE_ROWS_BATCH) {
+                if (m)
                     K->axpy_many(g, coef, src, m, L->row_len);
-                    m = 0;
-                }
+                finish_row(net, K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t, decay, cache);
             }
-            if (m)
-                K->axpy_many(g, coef, src, m, L->row_len);
-            finish_row(net, K, L, net->touched[ti], g, gb, adam, lr_t, b1, b2, eps_t, decay);
         }
     }
 

@@ -63,34 +63,19 @@ static void sort_by_row(row_entry *e, row_entry *tmp, size_t n, uint64_t n_table
     }
 }
 
-/* A catch-up cache slot: the factors for rows last updated at step `last` (UINT64_MAX: empty). */
-typedef struct {
-    uint64_t last;
-    slide_catch_up f;
-} catch_up_slot;
-
-/*
- * The factors depend on `last` only (one step per call), and the rows of a batch share few distinct last
- * steps, so each thread keeps the recent ones in a direct-mapped cache: a few powers per distinct step
- * instead of per row. Cached or not, the factors are the same numbers.
- */
-enum { CATCH_UP_CACHE = 256 };
-
-/* The update loop prefetches the row this many runs ahead (weights, both moments, its first gradient). */
+/* The update loop prefetches the row this many runs ahead (weights, both moments, its first gradient, its
+ * row_step). */
 enum { ROW_ADAM_PREFETCH = 2 };
 
 /* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step c->step. */
 static void catch_up_row(const slide_kernels *K, float *w, float *m, float *v, size_t d, uint64_t last,
-                         const slide_row_adam_config *c, catch_up_slot *cache)
+                         const slide_row_adam_config *c, slide_catch_up_slot *cache)
 {
     if (last + 1 >= c->step)
         return;
-    catch_up_slot *slot = &cache[last % CATCH_UP_CACHE];
-    if (slot->last != last) {
-        slot->last = last;
-        slot->f = slide_catch_up_factors(last, c->step, c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, 1);
-    }
-    slide_catch_up_apply(K, w, m, v, d, &slot->f);
+    slide_catch_up_apply(K, w, m, v, d,
+                         slide_catch_up_cached(cache, last, c->step, c->lr, c->beta1, c->beta2, c->eps,
+                                               c->weight_decay, 1));
 }
 
 /* The Adam hyperparameters go through the network optimizer's checks; then what only this call has. */
@@ -216,15 +201,16 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
         t = omp_get_thread_num();
 #endif
         float *sum = sums ? sums + (size_t)t * d : NULL;
-        catch_up_slot cache[CATCH_UP_CACHE];
-        for (size_t i = 0; i < CATCH_UP_CACHE; i++)
-            cache[i].last = UINT64_MAX;
+        slide_catch_up_slot cache[SLIDE_CATCH_UP_CACHE];
+        slide_catch_up_cache_clear(cache);
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < (int64_t)n_runs; r++) {
             if (r + ROW_ADAM_PREFETCH < (int64_t)n_runs) { /* scattered rows: ask for a later one's lines now */
                 const int64_t q = r + ROW_ADAM_PREFETCH;
-                const size_t ahead = (size_t)(order ? order[run_start[q]].row : rows[q]) * d;
+                const size_t row_ahead = (size_t)(order ? order[run_start[q]].row : rows[q]), ahead = row_ahead * d;
                 const size_t g_ahead = (size_t)(order ? order[run_start[q]].pos : (uint64_t)q) * d;
+                if (row_step)
+                    slide_prefetch(row_step + row_ahead, sizeof *row_step, 1);
                 slide_prefetch(weights + ahead, d * sizeof(float), 1);
                 slide_prefetch(exp_avg + ahead, d * sizeof(float), 1);
                 slide_prefetch(exp_avg_sq + ahead, d * sizeof(float), 1);
