@@ -19,108 +19,12 @@
 #include "scratch.h"
 
 /*
- * Batch-shared layers are computed in blocks of SLIDE_ROWS_BATCH rows of the set against chunks of
- * SHARED_SAMPLES samples (one register-blocked kernel call per block and chunk). With dense inputs the
- * forward pass walks blocks outermost: a block (32 KB of float rows) is gathered from the scattered table
- * once per batch and stays in cache while every chunk uses it, and the batch's inputs (128 x 128 floats:
- * 64 KB) stay in the second-level cache throughout. Sparse inputs, and the backward pass (each chunk sums
- * into its own samples' gradients, so chunks are the unit of work), walk chunks outermost. Either way every
- * output element is computed by one thread by the same kernel call on the same block and chunk, so results
- * depend neither on the thread count nor on the walk.
+ * Batch-shared layers are computed rows outer, samples inner: a block of SLIDE_ROWS_BATCH rows of the set
+ * stays in cache while a chunk of SHARED_SAMPLES samples uses it, so the set's weights are read
+ * n / SHARED_SAMPLES times per batch instead of n times. Chunks run in parallel; every output element is computed by one
+ * thread in a fixed order, so results do not depend on the thread count.
  */
 enum { SHARED_SAMPLES = 16 };
-
-/* Sets sample slot s's activation record of batch-shared layer l to the shared set (values follow). */
-static void shared_act_init(slide_network *net, uint32_t l, int64_t s)
-{
-    const slide_layer *L = &net->layers[l];
-    slide_act *a = &net->acts[(size_t)s * net->n_layers + l];
-    memcpy(a->ids, L->sampler.shared.ids, sizeof(int32_t) * L->sampler.shared.n);
-    a->n = L->sampler.shared.n;
-    a->n_forced = 0; /* labels sit anywhere in the shared set: see sampler.shared.pos */
-    a->n_fixed = L->sampler.shared.n_fixed;
-    a->dense = 0;
-}
-
-/* Dense inputs of samples s0 .. s1 into xs; 0 when one of them is sparse. */
-static int shared_dense_inputs(const slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
-                               int64_t s0, int64_t s1, const float **xs)
-{
-    for (int64_t s = s0; s < s1; s++) {
-        slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
-        if (in.idx)
-            return 0;
-        xs[s - s0] = in.val;
-    }
-    return 1;
-}
-
-/*
- * The pre-activations of samples s0 .. s1 against the whole set, one block of rows at a time (the walk for
- * sparse inputs; a chunk of dense ones goes through the register-blocked kernel).
- */
-static void shared_preact_chunk(slide_network *net, uint32_t l, const slide_matrix *X, const int64_t *rows,
-                                int64_t s0, int64_t s1)
-{
-    const slide_layer *L = &net->layers[l];
-    const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
-    const slide_kernels *K = slide_kernels_get();
-    const float *xs[SHARED_SAMPLES];
-    const int dense_in = shared_dense_inputs(net, l, X, rows, s0, s1, xs);
-    slide_rows rowp;
-    for (uint32_t k0 = 0; k0 < m; k0 += SLIDE_ROWS_BATCH) {
-        const uint32_t mk = m - k0 < SLIDE_ROWS_BATCH ? m - k0 : SLIDE_ROWS_BATCH;
-        for (uint32_t k = 0; k < mk; k++)
-            slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
-        if (dense_in) {
-            float *zs[SHARED_SAMPLES];
-            for (int64_t s = s0; s < s1; s++)
-                zs[s - s0] = net->acts[(size_t)s * NL + l].val + k0;
-            slide_rows_dot_many_multi(K, L, &rowp, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
-            continue;
-        }
-        for (int64_t s = s0; s < s1; s++) {
-            slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
-            float *z = net->acts[(size_t)s * NL + l].val + k0;
-            for (uint32_t k = 0; k < mk; k++)
-                z[k] = slide_row_dot_sparse(K, L, (size_t)L->sampler.shared.ids[k0 + k], in.idx, in.val, in.nnz);
-        }
-    }
-}
-
-/*
- * Bias, sampling corrections (off: the uniform draws' logQ offset) and activation of sample slot s, whose
- * pre-activations are computed.
- */
-static void shared_finish_sample(slide_network *net, uint32_t l, const slide_matrix *Y, const int64_t *rows,
-                                 int64_t s, float off)
-{
-    const slide_layer *L = &net->layers[l];
-    const slide_sampler *S = &L->sampler;
-    const uint32_t m = S->shared.n, n_fixed = S->shared.n_fixed;
-    slide_act *a = &net->acts[(size_t)s * net->n_layers + l];
-    for (uint32_t k = 0; k < m; k++)
-        a->val[k] += L->bias[a->ids[k]];
-    if (off != 0.0f)
-        for (uint32_t k = n_fixed; k < m; k++)
-            a->val[k] += off;
-    if (S->label_count && Y) {
-        /* Other rows' labels are negatives drawn with their frequency; the row's own are not. */
-        const int64_t row = rows ? rows[s] : s;
-        for (uint32_t k = 0; k < S->shared.n_labels; k++)
-            a->val[k] += S->shared.label_off[k];
-        for (int64_t p = Y->indptr[row]; p < Y->indptr[row + 1]; p++) {
-            const int32_t k = S->shared.pos[Y->indices[p]];
-            a->val[k] -= S->shared.label_off[k];
-        }
-    }
-    if (L->activation == SLIDE_ACT_RELU) {
-        for (uint32_t k = 0; k < m; k++)
-            a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;
-    } else if (L->activation == SLIDE_ACT_SOFTMAX && !net->pending.shard_forward) {
-        slide_softmax_inplace(a->val, m); /* a sharded step normalises over every shard's logits */
-    }
-}
 
 /* Forward of batch-shared layer l for the whole batch: its active set is sampler.shared.ids for every sample. */
 int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matrix *X, const slide_matrix *Y,
@@ -128,53 +32,78 @@ int slide_forward_shared_layer(slide_network *net, uint32_t l, const slide_matri
 {
     const slide_layer *L = &net->layers[l];
     const uint32_t NL = net->n_layers, m = L->sampler.shared.n;
+    const slide_kernels *K = slide_kernels_get();
     for (int64_t s = 0; s < n; s++) {
         int rc = slide_act_reserve(&net->acts[(size_t)s * NL + l], m, 1, 1);
         if (rc)
             return rc;
     }
     const int64_t chunks = (n + SHARED_SAMPLES - 1) / SHARED_SAMPLES;
-    const uint32_t blocks = (m + SLIDE_ROWS_BATCH - 1) / SLIDE_ROWS_BATCH;
-    const float off = L->activation == SLIDE_ACT_SOFTMAX ? slide_sampler_logq_offset(L, m, L->sampler.shared.n_fixed)
-                                                         : 0.0f;
-    const float *xs_all[SHARED_SAMPLES];
-    int dense_in = 1;
-    for (int64_t c = 0; c < chunks && dense_in; c++)
-        dense_in = shared_dense_inputs(net, l, X, rows, c * SHARED_SAMPLES,
-                                       (c + 1) * SHARED_SAMPLES < n ? (c + 1) * SHARED_SAMPLES : n, xs_all);
-#pragma omp parallel num_threads(nt)
-    {
-#pragma omp for schedule(static)
-        for (int64_t s = 0; s < n; s++)
-            shared_act_init(net, l, s);
-        if (dense_in) {
-            const slide_kernels *K = slide_kernels_get();
-#pragma omp for schedule(dynamic, 1)
-            for (uint32_t b = 0; b < blocks; b++) {
-                const uint32_t k0 = b * SLIDE_ROWS_BATCH, mk = m - k0 < SLIDE_ROWS_BATCH ? m - k0 : SLIDE_ROWS_BATCH;
-                slide_rows rowp;
-                for (uint32_t k = 0; k < mk; k++)
-                    slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
-                for (int64_t s0 = 0; s0 < n; s0 += SHARED_SAMPLES) {
-                    const int64_t s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
-                    const float *xs[SHARED_SAMPLES];
-                    float *zs[SHARED_SAMPLES];
-                    shared_dense_inputs(net, l, X, rows, s0, s1, xs);
-                    for (int64_t s = s0; s < s1; s++)
-                        zs[s - s0] = net->acts[(size_t)s * NL + l].val + k0;
-                    slide_rows_dot_many_multi(K, L, &rowp, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
-                }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *a = &net->acts[(size_t)s * NL + l];
+            memcpy(a->ids, L->sampler.shared.ids, sizeof(int32_t) * m);
+            a->n = m;
+            a->n_forced = 0; /* labels sit anywhere in the shared set: see sampler.shared.pos */
+            a->n_fixed = L->sampler.shared.n_fixed;
+            a->dense = 0;
+        }
+        /* Dense inputs: the whole chunk against each block of rows at once; sparse ones one at a time. */
+        int dense_in = 1;
+        const float *xs[SHARED_SAMPLES];
+        for (int64_t s = s0; s < s1 && dense_in; s++) {
+            slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+            dense_in = !in.idx;
+            xs[s - s0] = in.val;
+        }
+        slide_rows rowp;
+        for (uint32_t k0 = 0; k0 < m; k0 += SLIDE_ROWS_BATCH) {
+            const uint32_t mk = m - k0 < SLIDE_ROWS_BATCH ? m - k0 : SLIDE_ROWS_BATCH;
+            for (uint32_t k = 0; k < mk; k++)
+                slide_rows_set(&rowp, L, k, (size_t)L->sampler.shared.ids[k0 + k]);
+            if (dense_in) {
+                float *zs[SHARED_SAMPLES];
+                for (int64_t s = s0; s < s1; s++)
+                    zs[s - s0] = net->acts[(size_t)s * NL + l].val + k0;
+                slide_rows_dot_many_multi(K, L, &rowp, mk, xs, zs, (size_t)(s1 - s0), L->in_dim);
+                continue;
             }
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t c = 0; c < chunks; c++) {
-                const int64_t s0 = c * SHARED_SAMPLES, s1 = s0 + SHARED_SAMPLES < n ? s0 + SHARED_SAMPLES : n;
-                shared_preact_chunk(net, l, X, rows, s0, s1);
+            for (int64_t s = s0; s < s1; s++) {
+                slide_vec in = slide_layer_input(net, l, X, rows, (uint32_t)s);
+                float *z = net->acts[(size_t)s * NL + l].val + k0;
+                for (uint32_t k = 0; k < mk; k++)
+                    z[k] = slide_row_dot_sparse(K, L, (size_t)L->sampler.shared.ids[k0 + k], in.idx, in.val, in.nnz);
             }
         }
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t s = 0; s < n; s++)
-            shared_finish_sample(net, l, Y, rows, s, off);
+        const slide_sampler *S = &L->sampler;
+        const uint32_t n_fixed = S->shared.n_fixed;
+        const float off = L->activation == SLIDE_ACT_SOFTMAX ? slide_sampler_logq_offset(L, m, n_fixed) : 0.0f;
+        for (int64_t s = s0; s < s1; s++) {
+            slide_act *a = &net->acts[(size_t)s * NL + l];
+            for (uint32_t k = 0; k < m; k++)
+                a->val[k] += L->bias[a->ids[k]];
+            if (off != 0.0f)
+                for (uint32_t k = n_fixed; k < m; k++)
+                    a->val[k] += off;
+            if (S->label_count && Y) {
+                /* Other rows' labels are negatives drawn with their frequency; the row's own are not. */
+                const int64_t row = rows ? rows[s] : s;
+                for (uint32_t k = 0; k < S->shared.n_labels; k++)
+                    a->val[k] += S->shared.label_off[k];
+                for (int64_t p = Y->indptr[row]; p < Y->indptr[row + 1]; p++) {
+                    const int32_t k = S->shared.pos[Y->indices[p]];
+                    a->val[k] -= S->shared.label_off[k];
+                }
+            }
+            if (L->activation == SLIDE_ACT_RELU) {
+                for (uint32_t k = 0; k < m; k++)
+                    a->val[k] = a->val[k] > 0.0f ? a->val[k] : 0.0f;
+            } else if (L->activation == SLIDE_ACT_SOFTMAX && !net->pending.shard_forward) {
+                slide_softmax_inplace(a->val, m); /* a sharded step normalises over every shard's logits */
+            }
+        }
     }
     return SLIDE_OK;
 }

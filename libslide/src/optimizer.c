@@ -284,10 +284,7 @@ static void update_rows_grouped(slide_network *net, uint32_t l, const slide_matr
             const uint32_t t0 = gi * SLIDE_GRAD_ROWS;
             const uint32_t ng = n_touched - t0 < SLIDE_GRAD_ROWS ? n_touched - t0 : SLIDE_GRAD_ROWS;
             for (uint32_t j = 0; j < ng && t0 + ng + j < n_touched; j++)
-                slide_prefetch_update(L, net->touched[t0 + ng + j]);
-            if (t0 + ng < n_touched) /* the next group's coefficients: one line of each sample's delta */
-                for (uint32_t p = 0; p < n; p++)
-                    __builtin_prefetch(net->acts[(size_t)p * NL + l].delta + t0 + ng, 0, 3);
+                slide_prefetch_block(L, net->touched[t0 + ng + j]);
             float *gs[SLIDE_GRAD_ROWS], gb[SLIDE_GRAD_ROWS] = {0};
             float coef[SLIDE_GRAD_ROWS][SLIDE_ROWS_BATCH];
             const float *cs[SLIDE_GRAD_ROWS], *src[SLIDE_ROWS_BATCH];
@@ -362,7 +359,7 @@ int slide_update_layer(slide_network *net, uint32_t l, const slide_matrix *X, co
             for (uint32_t ti = 0; ti < n_touched; ti++) {
                 slide_thread_scratch *scr = &net->scratch[slide_thread_id()];
                 if (ti + UPDATE_PREFETCH < n_touched)
-                    slide_prefetch_update(L, net->touched[ti + UPDATE_PREFETCH]);
+                    slide_prefetch_block(L, net->touched[ti + UPDATE_PREFETCH]);
                 float *g = scr->grad;
                 memset(g, 0, sizeof(float) * L->row_len);
                 float gb = 0.0f;

@@ -63,8 +63,7 @@ static void sort_by_row(row_entry *e, row_entry *tmp, size_t n, uint64_t n_table
     }
 }
 
-/* The update loop prefetches the row this many runs ahead (weights, both moments, its first gradient, its
- * row_step). */
+/* The update loop prefetches the row this many runs ahead (weights, both moments, its first gradient). */
 enum { ROW_ADAM_PREFETCH = 2 };
 
 /* Brings a row last updated at step `last` (0: never) to the state AdamW would give it before step c->step. */
@@ -207,10 +206,8 @@ int slide_adam_rows(float *weights, float *exp_avg, float *exp_avg_sq, uint64_t 
         for (int64_t r = 0; r < (int64_t)n_runs; r++) {
             if (r + ROW_ADAM_PREFETCH < (int64_t)n_runs) { /* scattered rows: ask for a later one's lines now */
                 const int64_t q = r + ROW_ADAM_PREFETCH;
-                const size_t row_ahead = (size_t)(order ? order[run_start[q]].row : rows[q]), ahead = row_ahead * d;
+                const size_t ahead = (size_t)(order ? order[run_start[q]].row : rows[q]) * d;
                 const size_t g_ahead = (size_t)(order ? order[run_start[q]].pos : (uint64_t)q) * d;
-                if (row_step)
-                    slide_prefetch(row_step + row_ahead, sizeof *row_step, 1);
                 slide_prefetch(weights + ahead, d * sizeof(float), 1);
                 slide_prefetch(exp_avg + ahead, d * sizeof(float), 1);
                 slide_prefetch(exp_avg_sq + ahead, d * sizeof(float), 1);

@@ -57,24 +57,6 @@ static inline void slide_prefetch_block(const slide_layer *L, size_t r)
                    L->block * slide_elem_bytes(L->storage), 1);
 }
 
-/*
- * Prefetches what the optimizer step of row r reads and writes: its block, its row_step (catch-up) and, for
- * neuron-major rows, its bias and bias moments (one line each, scattered like the rows).
- */
-static inline void slide_prefetch_update(const slide_layer *L, size_t r)
-{
-    slide_prefetch_block(L, r);
-    if (L->row_step)
-        __builtin_prefetch(L->row_step + r, 1, 3);
-    if (L->neuron_major) {
-        __builtin_prefetch(L->bias + r, 1, 3);
-        if (L->bias_m) {
-            __builtin_prefetch(L->bias_m + r, 1, 3);
-            __builtin_prefetch(L->bias_v + r, 1, 3);
-        }
-    }
-}
-
 /* Weight i of row r as a float, for either storage. */
 static inline float slide_row_get(const slide_layer *L, size_t r, size_t i)
 {
