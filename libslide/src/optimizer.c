@@ -203,7 +203,7 @@ enum { UPDATE_PREFETCH = 2 };
  * Catch-up (slide_optimizer_config.catch_up) of row r, about to be updated at step net->step after k >= 1
  * batches without a gradient: what dense Adam (AdamW) would have done to it in those batches, in the closed
  * form of adam_catch_up.h. Biases are not decayed. row_step[r] is written by the one thread that updates
- * row r.
+ * row r. cache: the calling thread's factor cache, started empty for this update.
  */
 static void catch_up_row(const slide_network *net, slide_layer *L, uint32_t r, int adam,
                          slide_catch_up_slot *cache)
