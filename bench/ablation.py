@@ -58,7 +58,8 @@ def sampling(retrieval, mode, active, logq, mixed_share=0.5):
 
 
 def uniform_draws(active, units):
-    """How many neurons LSH(random_fraction=1, active=...) draws besides the labels (the sampler's cap)."""
+    """How many neurons LSH(random_fraction=1, active=...) draws besides the labels: the sampler's cap, as
+    cap_of in libslide/src/sampler.c computes it (the C library does not report it)."""
     return active if isinstance(active, int) else max(1, math.ceil(active * units - 1e-3))
 
 
@@ -127,7 +128,7 @@ def main():
         for mode in a.modes:
             cap, share = active, 0.5
             for retrieval in sorted(a.retrievals, key=lambda r: r != "uniform"):  # uniform first
-                r = run_one(X, Y, Xe, Ye, args, retrieval, mode, cap if retrieval != "uniform" else active, share)
+                r = run_one(X, Y, Xe, Ye, args, retrieval, mode, cap, share)  # uniform: cap is still --active
                 result["runs"].append(r)
                 if retrieval == "uniform" and not a.no_match:
                     # The other sets get the uniform set's measured mean size as their cap (which counts the
